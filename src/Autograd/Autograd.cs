@@ -1,0 +1,143 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// The reverse-mode engine. <see cref="Backward"/> orders the nodes reachable from the root in
+/// reverse topological order (only nodes that lead to a leaf wanting a gradient exist: ops record
+/// nothing otherwise), runs each node's rule once with its summed output gradient, and accumulates
+/// into leaves' <see cref="Tensor.Grad"/>. Temporaries of each rule are disposed as soon as the
+/// rule has run.
+/// </summary>
+public static class Autograd
+{
+    /// <summary>Turns recording off on this thread until disposed (as torch.no_grad).</summary>
+    public static IDisposable NoGrad() => GradMode.Disable();
+
+    public static bool IsGradEnabled => GradMode.Enabled;
+
+    public static void Backward(this Tensor root, Tensor? gradOutput = null)
+    {
+        root.ThrowIfDisposed();
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException($"backward: tensor {root.Describe()} does not require grad and has no grad_fn");
+        Tensor seed;
+        if (gradOutput is null)
+        {
+            if (root.Numel != 1)
+                throw new InvalidOperationException($"backward: a gradient must be given for non-scalar output {root.Describe()}");
+            seed = Tensor.Full(root.ShapeArray, 1.0, DType.F32, root.Device).DetachFromScope();
+        }
+        else
+        {
+            Check.SameShape("backward", gradOutput, root);
+            seed = gradOutput.Restride(gradOutput.Layout).DetachFromScope();
+        }
+        using (GradMode.Disable())
+        {
+            if (root.GradFn is null)
+            {
+                Accumulate(root, seed);
+                return;
+            }
+            Run(root.GradFn, seed);
+        }
+    }
+
+    private static void Run(Node rootNode, Tensor seed)
+    {
+        var order = TopologicalOrder(rootNode);
+        var pending = new Dictionary<Node, Tensor> { [rootNode] = seed };
+        foreach (var node in order)
+        {
+            if (!pending.Remove(node, out var g))
+                continue;
+            // Each gradient handed on gets its own handle, taken out of the rule's scope: a rule may
+            // return g itself, one tensor twice, or a view of a temporary; the scope then frees the rest.
+            var handoffs = new List<(Tensor Input, Tensor Grad)>();
+            using (new DisposeScope())
+            {
+                var grads = node.Backward(g.IsContiguous ? g : Contiguous(g));
+                if (grads.Length != node.Inputs.Length)
+                    throw new InvalidOperationException($"backward of {node.Name}: returned {grads.Length} gradients for {node.Inputs.Length} inputs");
+                for (int i = 0; i < grads.Length; i++)
+                {
+                    if (!node.NeedsGrad(i))
+                        continue;
+                    var input = node.Inputs[i]!;
+                    var gi = grads[i] ?? throw new InvalidOperationException($"backward of {node.Name}: no gradient for input {i} ({input.Describe()}) that requires one");
+                    if (!Shapes.Equal(gi.Shape, input.Shape))
+                        throw new InvalidOperationException($"backward of {node.Name}: gradient of shape {Shapes.Format(gi.Shape)} for input {i} of shape {Shapes.Format(input.Shape)}");
+                    handoffs.Add((input, gi.Restride(gi.Layout).DetachFromScope()));
+                }
+            }
+            g.Dispose();
+            foreach (var (input, gi) in handoffs)
+            {
+                if (input.GradFn is { } next)
+                    pending[next] = pending.Remove(next, out var acc) ? Sum(acc, gi) : gi;
+                else
+                    Accumulate(input, gi);
+            }
+        }
+        foreach (var left in pending.Values)
+            left.Dispose();
+    }
+
+    /// <summary>Nodes reachable from the root, each after every node that consumes its output.</summary>
+    private static List<Node> TopologicalOrder(Node root)
+    {
+        var post = new List<Node>();
+        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Node Node, int Next)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (node, next) = stack.Pop();
+            if (next < node.Inputs.Length)
+            {
+                stack.Push((node, next + 1));
+                if (node.Inputs[next] is { } input)
+                {
+                    input.ThrowIfDisposed();
+                    if (input.GradFn is { } child && node.NeedsGrad(next) && visited.Add(child))
+                        stack.Push((child, 0));
+                }
+                continue;
+            }
+            post.Add(node);
+        }
+        post.Reverse();
+        return post;
+    }
+
+    /// <summary>Adds into a leaf's gradient, which the leaf then owns: contiguous, float32, its own storage.</summary>
+    private static void Accumulate(Tensor leaf, Tensor g)
+    {
+        if (leaf.Grad is null)
+        {
+            bool owned = g.IsContiguous && g.DType == DType.F32 && g.Storage.RefCount == 1 && g.Storage.ByteLength == g.Numel * sizeof(float);
+            leaf.Grad = owned ? g : Contiguous(g).DetachFromScope();
+            if (!owned)
+                g.Dispose();
+            return;
+        }
+        Graph.Backend(g).Binary(BinaryOp.Add, leaf.Grad, leaf.Grad, g);
+        g.Dispose();
+    }
+
+    private static Tensor Sum(Tensor a, Tensor b)
+    {
+        var s = Graph.Empty(a.ShapeArray, a).DetachFromScope();
+        Graph.Backend(a).Binary(BinaryOp.Add, s, a, b);
+        a.Dispose();
+        b.Dispose();
+        return s;
+    }
+
+    private static Tensor Contiguous(Tensor g)
+    {
+        var c = Graph.Empty(g.ShapeArray, g);
+        c.CopyFrom(g);
+        return c;
+    }
+}

@@ -1,0 +1,67 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// Gradient checkpointing: a segment runs its forward without keeping anything for backward, and
+/// runs it again, recording, when the gradient reaches it. Parameters used inside the segment get
+/// their gradients from that second run. The default generator's offset is restored for the rerun
+/// so dropout masks repeat exactly.
+/// </summary>
+public static class Checkpoint
+{
+    public static Tensor Run(Func<Tensor[], Tensor> segment, params Tensor[] inputs)
+    {
+        if (!GradMode.Enabled)
+            return segment(inputs);
+        ulong rngOffset = Generator.Default.Offset;
+        Tensor output;
+        bool wantsGrad;
+        using (GradMode.Probe(out var sawRequiresGrad))
+        {
+            output = segment(inputs);
+            wantsGrad = sawRequiresGrad();
+        }
+        if (!wantsGrad)
+            return output;
+        return output.SetGradFn(new SegmentNode(segment, inputs, rngOffset));
+    }
+
+    private sealed class SegmentNode(Func<Tensor[], Tensor> segment, Tensor[] inputs, ulong rngOffset) : Node(inputs)
+    {
+        public override string Name => "checkpoint";
+
+        public override Tensor?[] Backward(Tensor gradOutput)
+        {
+            var detached = Inputs.Select(x =>
+            {
+                x!.ThrowIfDisposed();
+                var d = x.Detach();
+                d.RequiresGrad = x.RequiresGrad;
+                return d;
+            }).ToArray();
+            ulong resume = Generator.Default.Offset;
+            Generator.Default.Offset = rngOffset;
+            try
+            {
+                using (GradMode.Enable())
+                {
+                    var output = segment(detached);
+                    if (!output.RequiresGrad)
+                        throw new InvalidOperationException("checkpoint: the recomputed segment does not require grad");
+                    output.Backward(gradOutput);
+                }
+            }
+            finally
+            {
+                Generator.Default.Offset = resume;
+            }
+            var grads = new Tensor?[detached.Length];
+            for (int i = 0; i < detached.Length; i++)
+            {
+                grads[i] = detached[i].Grad;
+                detached[i].Grad = null;
+                detached[i].Dispose();
+            }
+            return grads;
+        }
+    }
+}

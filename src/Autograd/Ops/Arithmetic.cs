@@ -1,0 +1,47 @@
+namespace RawLongLoRA;
+
+/// <summary>+, −, ×, ÷ with NumPy broadcasting, tensor or scalar on either side; gradients are summed back to each operand's shape.</summary>
+public static class Arithmetic
+{
+    extension(Tensor a)
+    {
+        public Tensor Add(Tensor b) => Zip(BinaryOp.Add, a, b, "add", (g, n) =>
+            [n[0] ? Graph.SumToShape(g, a.Shape) : null, n[1] ? Graph.SumToShape(g, b.Shape) : null]);
+
+        public Tensor Sub(Tensor b) => Zip(BinaryOp.Sub, a, b, "sub", (g, n) =>
+            [n[0] ? Graph.SumToShape(g, a.Shape) : null, n[1] ? Graph.SumToShape(-g, b.Shape) : null]);
+
+        public Tensor Mul(Tensor b) => Zip(BinaryOp.Mul, a, b, "mul", (g, n) =>
+            [n[0] ? Graph.SumToShape(g * b, a.Shape) : null, n[1] ? Graph.SumToShape(g * a, b.Shape) : null]);
+
+        public Tensor Div(Tensor b) => Zip(BinaryOp.Div, a, b, "div", (g, n) =>
+            [n[0] ? Graph.SumToShape(g / b, a.Shape) : null, n[1] ? Graph.SumToShape(-g * a / (b * b), b.Shape) : null]);
+
+        public Tensor Add(float s) => a.AddScalar(s);
+
+        public Tensor Mul(float s) => a.Scale(s);
+
+        public static Tensor operator +(Tensor x, Tensor y) => x.Add(y);
+        public static Tensor operator -(Tensor x, Tensor y) => x.Sub(y);
+        public static Tensor operator *(Tensor x, Tensor y) => x.Mul(y);
+        public static Tensor operator /(Tensor x, Tensor y) => x.Div(y);
+        public static Tensor operator +(Tensor x, float s) => x.AddScalar(s);
+        public static Tensor operator +(float s, Tensor x) => x.AddScalar(s);
+        public static Tensor operator -(Tensor x, float s) => x.AddScalar(-s);
+        public static Tensor operator -(float s, Tensor x) => x.Neg().AddScalar(s);
+        public static Tensor operator *(Tensor x, float s) => x.Scale(s);
+        public static Tensor operator *(float s, Tensor x) => x.Scale(s);
+        public static Tensor operator /(Tensor x, float s) => x.Scale(1f / s);
+        public static Tensor operator /(float s, Tensor x) => x.Reciprocal().Scale(s);
+        public static Tensor operator -(Tensor x) => x.Neg();
+    }
+
+    private static Tensor Zip(BinaryOp op, Tensor a, Tensor b, string name, Func<Tensor, bool[], Tensor?[]> backward)
+    {
+        Check.Alive(name, a, b);
+        Check.SameDevice(name, a, b);
+        var y = Graph.Empty(Shapes.Broadcast(a.Shape, b.Shape, name), a);
+        Graph.Backend(a).Binary(op, y, a, b);
+        return Graph.Record(y, name, [a, b], backward);
+    }
+}

@@ -1,0 +1,28 @@
+namespace RawLongLoRA;
+
+/// <summary>Token embedding lookup: y[..., :] = weight[ids[...]]; the weight's gradient is a scatter-add of g.</summary>
+public static class EmbeddingOp
+{
+    extension(Tensor weight)
+    {
+        public Tensor Embedding(Tensor ids)
+        {
+            const string op = "embedding";
+            Check.Alive(op, weight, ids);
+            Check.Rank(op, weight, "weight [vocab, dim]", 2);
+            int n = checked((int)ids.Numel), d = weight.Shape[1];
+            using var idc = Graph.ContiguousData(ids);
+            var flatIds = idc.Restride(Layout.Contiguous([n]));
+            var y = Graph.Empty([.. ids.ShapeArray, d], weight);
+            using (var y2 = y.Restride(Layout.Contiguous([n, d])))
+                Graph.Backend(weight).EmbeddingGather(y2, weight, flatIds);
+            return Graph.Record(y, op, [weight], [flatIds], (g, _) =>
+            {
+                var dw = Tensor.Zeros(weight.ShapeArray, DType.F32, g.Device);
+                using var g2 = g.Restride(Layout.Contiguous([n, d]));
+                Graph.Backend(g).EmbeddingScatterAdd(dw, g2, flatIds);
+                return [dw];
+            });
+        }
+    }
+}

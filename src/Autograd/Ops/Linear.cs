@@ -1,0 +1,47 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// y = x Wᵀ + b with W stored [out, in] as Hugging Face does. A frozen W (no RequiresGrad) gets no
+/// weight-gradient GEMM: backward computes only what the inputs that want gradients need.
+/// </summary>
+public static class LinearOp
+{
+    extension(Tensor x)
+    {
+        public Tensor Linear(Tensor weight, Tensor? bias = null)
+        {
+            const string op = "linear";
+            Check.Alive(op, x, weight, bias);
+            Check.SameDevice(op, x, weight, bias);
+            Check.Rank(op, weight, "weight [out, in]", 2);
+            int outF = weight.Shape[0], inF = weight.Shape[1];
+            if (x.Rank < 1 || x.Shape[^1] != inF)
+                throw Check.Fail(op, $"input's last dim must be in_features = {inF}", x, weight);
+            if (bias is not null)
+                Check.Shape(op, bias, "bias", outF);
+            var outShape = x.ShapeArray;
+            outShape[^1] = outF;
+            Tensor y;
+            using (Autograd.NoGrad())
+            {
+                using var xr = Graph.ContiguousData(x);
+                using var x2 = xr.Reshape(-1, inF);
+                using var wt = weight.Transpose(0, 1);
+                using var y2 = MatMulOp.Product(x2, wt);
+                if (bias is not null)
+                    Graph.Backend(y2).Binary(BinaryOp.Add, y2, y2, bias);
+                y = y2.Reshape(outShape);
+            }
+            return Graph.Record(y, op, [x, weight, bias], (g, need) =>
+            {
+                var g2 = g.Reshape(-1, outF);
+                return
+                [
+                    need[0] ? g2.MatMul(weight).Reshape(x.ShapeArray) : null,
+                    need[1] ? g2.Transpose(0, 1).MatMul(x.Reshape(-1, inF)) : null,
+                    need[2] ? g2.Sum([0]) : null,
+                ];
+            });
+        }
+    }
+}

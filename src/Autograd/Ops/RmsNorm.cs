@@ -1,0 +1,27 @@
+namespace RawLongLoRA;
+
+/// <summary>RMSNorm over the last dim with a weight (F32/BF16/F16); the weight gets a gradient only if it wants one.</summary>
+public static class RmsNormOp
+{
+    extension(Tensor x)
+    {
+        public Tensor RmsNorm(Tensor weight, float eps)
+        {
+            const string op = "rms_norm";
+            Check.Alive(op, x, weight);
+            Check.SameDevice(op, x, weight);
+            int d = x.Shape[^1];
+            var xc = Graph.ContiguousData(x);
+            var y = Graph.Empty(x.ShapeArray, x);
+            var rstd = Graph.Empty([checked((int)(x.Numel / Math.Max(d, 1)))], x);
+            Graph.Backend(x).RmsNorm(y, rstd, xc, weight, eps);
+            return Graph.Record(y, op, [x, weight], [xc, rstd], (g, need) =>
+            {
+                var dx = Graph.Empty(x.ShapeArray, g);
+                var dw = need[1] ? Graph.Empty([d], g) : null;
+                Graph.Backend(g).RmsNormBackward(dx, dw, g, xc, weight, rstd);
+                return [need[0] ? dx : null, dw];
+            });
+        }
+    }
+}

@@ -1,0 +1,22 @@
+namespace RawLongLoRA;
+
+/// <summary>Softmax over the last dim; backward dx = y ⊙ (g − Σ g·y), from the saved output.</summary>
+public static class SoftmaxOp
+{
+    extension(Tensor x)
+    {
+        public Tensor Softmax()
+        {
+            Check.Alive("softmax", x);
+            using var xc = Graph.ContiguousData(x);
+            var y = Graph.Empty(x.ShapeArray, x);
+            Graph.Backend(x).Softmax(y, xc);
+            return Graph.Record(y, "softmax", [x], (g, _) =>
+            {
+                var dx = Graph.Empty(g.ShapeArray, g);
+                Graph.Backend(g).SoftmaxBackward(dx, y, g);
+                return [dx];
+            });
+        }
+    }
+}

@@ -1,0 +1,118 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// Views: new layouts over the same storage (reshape copies only when the strides forbid a view).
+/// Gradients map back through the inverse view.
+/// </summary>
+public static class Views
+{
+    extension(Tensor x)
+    {
+        /// <summary>A view with the given shape (one dim may be −1), copying only if the layout forbids a view.</summary>
+        public Tensor Reshape(params int[] shape)
+        {
+            x.ThrowIfDisposed();
+            var layout = x.Layout.TryReshape(shape);
+            var inShape = x.ShapeArray;
+            Tensor y;
+            if (layout is not null)
+                y = x.Restride(layout);
+            else
+            {
+                using var c = Tensor.Empty(inShape, x.DType, x.Device);
+                c.CopyFrom(x);
+                y = c.Restride(Layout.Contiguous(Shapes.InferShape(shape, x.Numel, "reshape", x.Shape)));
+            }
+            return Graph.Record(y, "reshape", [x], (g, _) => [g.Reshape(inShape)]);
+        }
+
+        /// <summary>As Reshape, but throws instead of copying (torch.view).</summary>
+        public Tensor View(params int[] shape)
+        {
+            var layout = x.Layout.TryReshape(shape)
+                ?? throw Check.Fail("view", $"cannot view strides ({string.Join(", ", x.Strides.ToArray())}) as shape {Shapes.Format(shape)}; use Reshape", x);
+            var inShape = x.ShapeArray;
+            return Graph.Record(x.Restride(layout), "view", [x], (g, _) => [g.Reshape(inShape)]);
+        }
+
+        public Tensor Flatten(int startDim = 0, int endDim = -1)
+        {
+            int s = x.Layout.NormalizeDim(startDim, "flatten"), e = x.Layout.NormalizeDim(endDim, "flatten");
+            var shape = new List<int>();
+            for (int i = 0; i < s; i++)
+                shape.Add(x.Shape[i]);
+            shape.Add(-1);
+            for (int i = e + 1; i < x.Rank; i++)
+                shape.Add(x.Shape[i]);
+            return x.Numel == 0 ? x.Reshape(x.ShapeArray) : x.Reshape([.. shape]);
+        }
+
+        public Tensor Transpose(int a, int b)
+            => Graph.Record(x.Restride(x.Layout.Transpose(a, b)), "transpose", [x], (g, _) => [g.Transpose(a, b)]);
+
+        public Tensor Permute(params int[] dims)
+        {
+            var layout = x.Layout.Permute(dims);
+            var inverse = new int[dims.Length];
+            for (int i = 0; i < dims.Length; i++)
+                inverse[x.Layout.NormalizeDim(dims[i], "permute")] = i;
+            return Graph.Record(x.Restride(layout), "permute", [x], (g, _) => [g.Permute(inverse)]);
+        }
+
+        /// <summary>Elements [start, start + length) along dim, as a view.</summary>
+        public Tensor Narrow(int dim, int start, int length)
+        {
+            var layout = x.Layout.Narrow(dim, start, length);
+            var inShape = x.ShapeArray;
+            int d = x.Layout.NormalizeDim(dim, "narrow");
+            return Graph.Record(x.Restride(layout), "narrow", [x], (g, _) =>
+            {
+                var full = Tensor.Zeros(inShape, DType.F32, g.Device);
+                using var window = full.Restride(full.Layout.Narrow(d, start, length));
+                window.CopyFrom(g);
+                return [full];
+            });
+        }
+
+        /// <summary>Broadcasts size-1 dims (−1 keeps a dim) without copying.</summary>
+        public Tensor Expand(params int[] shape)
+        {
+            var inShape = x.ShapeArray;
+            return Graph.Record(x.Restride(x.Layout.Expand(shape)), "expand", [x], (g, _) => [Graph.SumToShape(g, inShape)]);
+        }
+
+        public Tensor Unsqueeze(int dim)
+        {
+            var inShape = x.ShapeArray;
+            return Graph.Record(x.Restride(x.Layout.Unsqueeze(dim)), "unsqueeze", [x], (g, _) => [g.Reshape(inShape)]);
+        }
+
+        public Tensor Squeeze(int dim)
+        {
+            var inShape = x.ShapeArray;
+            return Graph.Record(x.Restride(x.Layout.Squeeze(dim)), "squeeze", [x], (g, _) => [g.Reshape(inShape)]);
+        }
+
+        /// <summary>x itself if contiguous (a new handle), else a contiguous copy.</summary>
+        public Tensor Contiguous()
+        {
+            x.ThrowIfDisposed();
+            if (x.IsContiguous)
+                return Graph.Record(x.Restride(x.Layout), "contiguous", [x], (g, _) => [g]);
+            var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device);
+            y.CopyFrom(x);
+            return Graph.Record(y, "contiguous", [x], (g, _) => [g]);
+        }
+
+        /// <summary>A copy with its own storage (differentiable).</summary>
+        public Tensor Clone()
+        {
+            var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device);
+            y.CopyFrom(x);
+            return Graph.Record(y, "clone", [x], (g, _) => [g]);
+        }
+
+        /// <summary>The same data with no history and no gradient.</summary>
+        public Tensor Detach() => x.Restride(x.Layout);
+    }
+}

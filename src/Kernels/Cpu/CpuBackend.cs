@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>The CPU backend: each primitive of <see cref="IBackend"/> is a kernel class in this folder.</summary>
+public sealed class CpuBackend : IBackend
+{
+    public static readonly CpuBackend Instance = new();
+
+    private CpuBackend()
+    {
+    }
+
+    // Backends.Get loads this assembly and runs its module initializer: the Tensor layer cannot
+    // reference the backends above it, so the CPU backend registers itself.
+#pragma warning disable CA2255
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Register() => Backends.Register(DeviceType.Cpu, _ => Instance);
+
+    public Device Device => Device.Cpu;
+
+    public Storage Allocate(long bytes) => new HostStorage(bytes);
+
+    public void Synchronize()
+    {
+    }
+
+    public void Copy(Tensor dst, Tensor src)
+    {
+        Check.Alive("copy", dst, src);
+        if (!dst.Device.IsCpu || !src.Device.IsCpu)
+            throw Check.Fail("copy", "the CPU backend copies between host tensors only", dst, src);
+        Cpu.Copy.Run(dst, src);
+    }
+
+    public void Fill(Tensor dst, double value)
+    {
+        Check.Alive("fill", dst);
+        Cpu.Copy.Fill(dst, value);
+    }
+
+    public void Random(Tensor dst, RandomKind kind, ulong seed, ulong offset, float a, float b) => RandomFill.Run(dst, kind, seed, offset, a, b);
+
+    public void Gemm(Tensor c, Tensor a, Tensor b, float alpha = 1f, float beta = 0f) => GemmCall.Run(c, a, b, alpha, beta);
+
+    public void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha = 0f) => Elementwise.Unary(op, dst, src, alpha);
+
+    public void Binary(BinaryOp op, Tensor dst, Tensor a, Tensor b) => Elementwise.Binary(op, dst, a, b);
+
+    public void Reduce(ReduceOp op, Tensor dst, Tensor src) => Cpu.Reduce.Run(op, dst, src);
+
+    public void Softmax(Tensor y, Tensor x) => Cpu.Softmax.Forward(y, x);
+
+    public void SoftmaxBackward(Tensor dx, Tensor y, Tensor dy) => Cpu.Softmax.Backward(dx, y, dy);
+
+    public void RmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, float eps) => Cpu.RmsNorm.Forward(y, rstd, x, weight, eps);
+
+    public void RmsNormBackward(Tensor dx, Tensor? dweight, Tensor dy, Tensor x, Tensor weight, Tensor rstd) => Cpu.RmsNorm.Backward(dx, dweight, dy, x, weight, rstd);
+
+    public void Rope(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions, bool inverse) => Cpu.Rope.Run(y, x, cos, sin, positions, inverse);
+
+    public void SwiGlu(Tensor y, Tensor gate, Tensor up) => Cpu.SwiGlu.Forward(y, gate, up);
+
+    public void SwiGluBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up) => Cpu.SwiGlu.Backward(dgate, dup, dy, gate, up);
+
+    public void EmbeddingGather(Tensor y, Tensor weight, Tensor ids) => Embedding.Gather(y, weight, ids);
+
+    public void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids) => Embedding.ScatterAdd(dweight, dy, ids);
+
+    public void CrossEntropy(Tensor loss, Tensor lse, Tensor logits, Tensor targets, int ignoreIndex) => Cpu.CrossEntropy.Forward(loss, lse, logits, targets, ignoreIndex);
+
+    public void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int ignoreIndex)
+        => Cpu.CrossEntropy.Backward(dlogits, dloss, logits, lse, targets, ignoreIndex);
+
+    public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec) => AttentionCall.Forward(o, lse, q, k, v, spec);
+
+    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
+        => AttentionCall.Backward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+
+    public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) => Cpu.AdamW.Step(param, grad, m, v, step);
+}

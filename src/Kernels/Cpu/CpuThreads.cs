@@ -1,0 +1,62 @@
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>
+/// How many threads CPU kernels use (all cores, or RAWLORA_THREADS), and the one parallel loop they
+/// share, so that every kernel splits work the same way and a single setting governs them all.
+/// </summary>
+public static class CpuThreads
+{
+    private static int _count = ReadDefault();
+
+    public static int Count
+    {
+        get => _count;
+        set => _count = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "thread count must be at least 1");
+    }
+
+    private static int ReadDefault()
+    {
+        var env = Environment.GetEnvironmentVariable("RAWLORA_THREADS");
+        return int.TryParse(env, out int n) && n >= 1 ? n : Environment.ProcessorCount;
+    }
+
+    /// <summary>
+    /// Runs body(i) for i in [0, n), in parallel when there is more than one thread and more than one
+    /// item; the caller sizes items so each is worth a thread hand-off (≥ tens of microseconds).
+    /// </summary>
+    public static void For(int n, Action<int> body)
+    {
+        if (n <= 0)
+            return;
+        if (n == 1 || _count == 1)
+        {
+            for (int i = 0; i < n; i++)
+                body(i);
+            return;
+        }
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = _count }, body);
+    }
+
+    /// <summary>Splits [0, total) into about Count × 4 contiguous chunks of at least minChunk and runs them in parallel.</summary>
+    public static void ForRange(long total, long minChunk, Action<long, long> body) => ForChunks(total, minChunk, (_, lo, hi) => body(lo, hi));
+
+    /// <summary>
+    /// As ForRange, and body also gets the chunk's index; returns the number of chunks. The split depends
+    /// only on total, minChunk and Count, so per-chunk partial results combined in index order are
+    /// bitwise reproducible.
+    /// </summary>
+    public static int ForChunks(long total, long minChunk, Action<int, long, long> body)
+    {
+        if (total <= 0)
+            return 0;
+        long chunks = Math.Clamp(total / Math.Max(minChunk, 1), 1, (long)_count * 4);
+        long size = (total + chunks - 1) / chunks;
+        int n = (int)((total + size - 1) / size);
+        For(n, i =>
+        {
+            long lo = i * size;
+            body(i, lo, Math.Min(total, lo + size));
+        });
+        return n;
+    }
+}

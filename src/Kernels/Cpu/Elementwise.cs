@@ -1,0 +1,106 @@
+using System.Runtime.Intrinsics;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>Unary and broadcasting binary ops over any strides, float32.</summary>
+internal static unsafe class Elementwise
+{
+    public static void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha)
+    {
+        string name = "unary " + op;
+        Check.F32(name, dst, "output");
+        Check.F32(name, src, "input");
+        Check.SameShape(name, dst, src);
+        switch (op)
+        {
+            case UnaryOp.Neg: Map<NegFn>(dst, src, alpha); break;
+            case UnaryOp.Exp: Map<ExpFn>(dst, src, alpha); break;
+            case UnaryOp.Log: Map<LogFn>(dst, src, alpha); break;
+            case UnaryOp.Sqrt: Map<SqrtFn>(dst, src, alpha); break;
+            case UnaryOp.Rsqrt: Map<RsqrtFn>(dst, src, alpha); break;
+            case UnaryOp.Reciprocal: Map<ReciprocalFn>(dst, src, alpha); break;
+            case UnaryOp.Sigmoid: Map<SigmoidFn>(dst, src, alpha); break;
+            case UnaryOp.Silu: Map<SiluFn>(dst, src, alpha); break;
+            case UnaryOp.Tanh: Map<TanhFn>(dst, src, alpha); break;
+            case UnaryOp.Relu: Map<ReluFn>(dst, src, alpha); break;
+            case UnaryOp.Abs: Map<AbsFn>(dst, src, alpha); break;
+            case UnaryOp.Square: Map<SquareFn>(dst, src, alpha); break;
+            case UnaryOp.Scale: Map<ScaleFn>(dst, src, alpha); break;
+            case UnaryOp.AddScalar: Map<AddScalarFn>(dst, src, alpha); break;
+            case UnaryOp.Pow: Map<PowFn>(dst, src, alpha); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
+        }
+    }
+
+    public static void Binary(BinaryOp op, Tensor dst, Tensor a, Tensor b)
+    {
+        string name = "binary " + op;
+        Check.F32(name, dst, "output");
+        Check.F32(name, a, "left operand");
+        Check.F32(name, b, "right operand");
+        switch (op)
+        {
+            case BinaryOp.Add: Zip<AddFn>(dst, a, b, name); break;
+            case BinaryOp.Sub: Zip<SubFn>(dst, a, b, name); break;
+            case BinaryOp.Mul: Zip<MulFn>(dst, a, b, name); break;
+            case BinaryOp.Div: Zip<DivFn>(dst, a, b, name); break;
+            case BinaryOp.Maximum: Zip<MaxFn>(dst, a, b, name); break;
+            case BinaryOp.Minimum: Zip<MinFn>(dst, a, b, name); break;
+            case BinaryOp.SiluBackward: Zip<SiluBackwardFn>(dst, a, b, name); break;
+            case BinaryOp.SigmoidBackward: Zip<SigmoidBackwardFn>(dst, a, b, name); break;
+            case BinaryOp.TanhBackward: Zip<TanhBackwardFn>(dst, a, b, name); break;
+            case BinaryOp.ReluBackward: Zip<ReluBackwardFn>(dst, a, b, name); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    private static void Map<T>(Tensor dst, Tensor src, float alpha) where T : IUnaryFn
+    {
+        var plan = new StridedPlan(dst.Shape, dst.Strides.ToArray(), src.Strides.ToArray());
+        float* d0 = (float*)dst.DataPointer, s0 = (float*)src.DataPointer;
+        long sd = plan.InnerStrides[0], ss = plan.InnerStrides[1];
+        plan.ForEachRow(true, (_, o) => MapRow<T>(d0 + o[0], sd, s0 + o[1], ss, plan.Inner, alpha));
+    }
+
+    private static void MapRow<T>(float* d, long sd, float* s, long ss, int n, float alpha) where T : IUnaryFn
+    {
+        int i = 0;
+        if (sd == 1 && ss == 1 && Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; i <= n - 8; i += 8)
+                Vector256.Store(T.Apply(Vector256.Load(s + i), va), d + i);
+        }
+        for (; i < n; i++)
+            d[i * sd] = T.Apply(s[i * ss], alpha);
+    }
+
+    private static void Zip<T>(Tensor dst, Tensor a, Tensor b, string name) where T : IBinaryFn
+    {
+        var shape = dst.Shape;
+        var plan = new StridedPlan(shape, dst.Strides.ToArray(), StridedPlan.BroadcastStrides(a, shape, name), StridedPlan.BroadcastStrides(b, shape, name));
+        if (!plan.RowsDistinct(0) || plan.InnerStrides[0] == 0 && plan.Inner > 1)
+            throw Check.Fail(name, "the output must not be a broadcast view", dst);
+        float* d0 = (float*)dst.DataPointer, a0 = (float*)a.DataPointer, b0 = (float*)b.DataPointer;
+        long sd = plan.InnerStrides[0], sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
+        plan.ForEachRow(true, (_, o) => ZipRow<T>(d0 + o[0], sd, a0 + o[1], sa, b0 + o[2], sb, plan.Inner));
+    }
+
+    private static void ZipRow<T>(float* d, long sd, float* a, long sa, float* b, long sb, int n) where T : IBinaryFn
+    {
+        int i = 0;
+        if (sd == 1 && sa is 0 or 1 && sb is 0 or 1 && Vector256.IsHardwareAccelerated)
+        {
+            var ca = Vector256.Create(*a);
+            var cb = Vector256.Create(*b);
+            for (; i <= n - 8; i += 8)
+            {
+                var va = sa == 1 ? Vector256.Load(a + i) : ca;
+                var vb = sb == 1 ? Vector256.Load(b + i) : cb;
+                Vector256.Store(T.Apply(va, vb), d + i);
+            }
+        }
+        for (; i < n; i++)
+            d[i * sd] = T.Apply(a[i * sa], b[i * sb]);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>Which micro-kernel family <see cref="Gemm"/> uses.</summary>
+public enum GemmIsa
+{
+    Auto,
+    Avx512,
+    Avx2,
+    Scalar,
+}
+
+/// <summary>
+/// Packed, cache-blocked, multi-threaded GEMM on the CPU (the Goto / BLIS scheme): blocks of B are
+/// packed into NR-column panels and blocks of A into MR-row panels (converted to float32, transposes
+/// and strides resolved), and a register-blocked micro-kernel multiplies panel pairs.
+/// </summary>
+public static unsafe class Gemm
+{
+    private static GemmIsa _forceIsa = ReadIsaOverride();
+
+    /// <summary>
+    /// Forces a micro-kernel family (for tests and the bench); Auto picks the widest the CPU has.
+    /// Starts from RAWLORA_GEMM_ISA (auto, avx512, avx2, scalar) when set.
+    /// </summary>
+    public static GemmIsa ForceIsa
+    {
+        get => _forceIsa;
+        set => _forceIsa = IsSupported(value) ? value : throw new PlatformNotSupportedException($"gemm: this CPU cannot run the {value} kernels");
+    }
+
+    /// <summary>The family Run uses now.</summary>
+    public static GemmIsa Isa => _forceIsa != GemmIsa.Auto ? _forceIsa
+        : IsSupported(GemmIsa.Avx512) ? GemmIsa.Avx512
+        : IsSupported(GemmIsa.Avx2) ? GemmIsa.Avx2
+        : GemmIsa.Scalar;
+
+    public static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Avx512 => Vector512.IsHardwareAccelerated && Avx512F.VL.IsSupported && Fma.IsSupported,
+        GemmIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        _ => true,
+    };
+
+    /// <summary>
+    /// C[b] = alpha · A[b] (m × k) @ B[b] (k × n) + beta · C[b], b in [0, batch). A and B: F32, BF16 or
+    /// F16, any strides (BatchStride 0 broadcasts). C: F32, any strides, fastest with RowStride or
+    /// ColStride 1. beta == 0 never reads C, so it may hold garbage.
+    /// </summary>
+    public static void Run(int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c)
+    {
+        Validate(batch, m, n, k, a, b, c);
+        if (batch == 0 || m == 0 || n == 0)
+            return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(batch, m, n, beta, c);
+            return;
+        }
+        switch (Isa)
+        {
+            case GemmIsa.Avx512: GemmDriver<GemmKernelAvx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
+            case GemmIsa.Avx2: GemmDriver<GemmKernelAvx2>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
+            default: GemmDriver<GemmKernelScalar>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: false); break;
+        }
+    }
+
+    private static void Validate(int batch, int m, int n, int k, in GemmOperand a, in GemmOperand b, in GemmOperand c)
+    {
+        if (batch < 0 || m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"gemm: negative size batch={batch} m={m} n={n} k={k}");
+        if (!a.Type.IsFloat() || !b.Type.IsFloat())
+            throw new ArgumentException($"gemm: operands must be float32, bfloat16 or float16, not {a.Type.TorchName()} @ {b.Type.TorchName()}");
+        if (c.Type != DType.F32)
+            throw new ArgumentException($"gemm: output must be float32, not {c.Type.TorchName()}");
+        if (batch > 1 && c.BatchStride == 0 && m > 0 && n > 0)
+            throw new ArgumentException("gemm: output batch stride 0 would make every batch item write the same matrix");
+        bool empty = batch == 0 || m == 0 || n == 0;
+        if (!empty && (c.Ptr == null || (k > 0 && (a.Ptr == null || b.Ptr == null))))
+            throw new ArgumentNullException(nameof(a), "gemm: null operand pointer");
+    }
+
+    /// <summary>C = beta · C, for k == 0 or alpha == 0 (BLAS semantics: A and B are not read).</summary>
+    private static void ScaleC(int batch, int m, int n, float beta, in GemmOperand c)
+    {
+        for (int bi = 0; bi < batch; bi++)
+        {
+            float* item = (float*)c.Item(bi);
+            for (long i = 0; i < m; i++)
+            {
+                for (long j = 0; j < n; j++)
+                {
+                    float* p = item + i * c.RowStride + j * c.ColStride;
+                    *p = beta == 0f ? 0f : beta * *p;
+                }
+            }
+        }
+    }
+
+    private static GemmIsa ReadIsaOverride()
+    {
+        var env = Environment.GetEnvironmentVariable("RAWLORA_GEMM_ISA");
+        return Enum.TryParse(env, ignoreCase: true, out GemmIsa isa) && IsSupported(isa) ? isa : GemmIsa.Auto;
+    }
+}

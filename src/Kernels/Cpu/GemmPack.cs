@@ -1,0 +1,178 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>
+/// Packing: copies a block of an operand into the panel layout the micro-kernels read, converting to
+/// float32 on the way. A panel holds w lines (rows of A or columns of B) for kc steps of k, k-major:
+/// panel[k·w + i] = line i at step k, lines past the matrix edge zero. Transposes, strides and dtypes
+/// are all handled here, so the kernels see one layout.
+/// </summary>
+internal static unsafe class GemmPack
+{
+    /// <summary>
+    /// Packs lines [0, lines) of width-w panels, one panel per w lines, each panel w·kc floats.
+    /// src is element (line 0, k 0); lineStride and kStride are in elements. simd allows AVX2 code.
+    /// </summary>
+    public static void Panels(void* src, DType type, long lineStride, long kStride, int w, int lines, int kc, float* dst, bool simd)
+    {
+        switch (type)
+        {
+            case DType.F32: Panels<F32Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
+            case DType.BF16: Panels<Bf16Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
+            case DType.F16: Panels<F16Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
+            default: throw new ArgumentException($"gemm: operand dtype {type.TorchName()} is not float32, bfloat16 or float16");
+        }
+    }
+
+    private static void Panels<TE>(void* src, long lineStride, long kStride, int w, int lines, int kc, float* dst, bool simd)
+        where TE : struct, IGemmElement
+    {
+        for (int l0 = 0; l0 < lines; l0 += w)
+        {
+            long offset = l0 * lineStride;
+            int valid = Math.Min(w, lines - l0);
+            float* panel = dst + (long)l0 * kc;
+            if (simd && lineStride == 1)
+                PanelAlongLines<TE>(src, offset, kStride, w, valid, kc, panel);
+            else if (simd && kStride == 1)
+                PanelAlongK<TE>(src, offset, lineStride, w, valid, kc, panel);
+            else
+                PanelScalar<TE>(src, offset, lineStride, kStride, w, valid, 0, kc, panel);
+        }
+    }
+
+    /// <summary>Lines adjacent in memory (B row-major, A column-major): each k step is a contiguous copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelAlongLines<TE>(void* src, long offset, long kStride, int w, int valid, int kc, float* panel)
+        where TE : struct, IGemmElement
+    {
+        for (int k = 0; k < kc; k++, offset += kStride, panel += w)
+        {
+            int i = 0;
+            for (; i + 8 <= valid; i += 8)
+                TE.Load8(src, offset + i).Store(panel + i);
+            for (; i < valid; i++)
+                panel[i] = TE.Load(src, offset + i);
+            for (; i < w; i++)
+                panel[i] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// Each line contiguous along k (A row-major, B = Wᵀ of a [out, in] weight): 8 × 8 blocks are loaded
+    /// line by line and transposed in registers; the last block of a panel narrower than 8 is stored masked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelAlongK<TE>(void* src, long offset, long lineStride, int w, int valid, int kc, float* panel)
+        where TE : struct, IGemmElement
+    {
+        int kMain = kc & ~7;
+        for (int i0 = 0; i0 < w; i0 += 8)
+        {
+            int rows = Math.Clamp(valid - i0, 0, 8);
+            int cols = Math.Min(8, w - i0);
+            var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols)).AsSingle();
+            long line = offset + i0 * lineStride;
+            for (int k0 = 0; k0 < kMain; k0 += 8)
+            {
+                long at = line + k0;
+                var r0 = Line<TE>(src, at, 0 < rows);
+                var r1 = Line<TE>(src, at + lineStride, 1 < rows);
+                var r2 = Line<TE>(src, at + 2 * lineStride, 2 < rows);
+                var r3 = Line<TE>(src, at + 3 * lineStride, 3 < rows);
+                var r4 = Line<TE>(src, at + 4 * lineStride, 4 < rows);
+                var r5 = Line<TE>(src, at + 5 * lineStride, 5 < rows);
+                var r6 = Line<TE>(src, at + 6 * lineStride, 6 < rows);
+                var r7 = Line<TE>(src, at + 7 * lineStride, 7 < rows);
+                Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                float* d = panel + (long)k0 * w + i0;
+                if (cols == 8)
+                {
+                    r0.Store(d);
+                    r1.Store(d + w);
+                    r2.Store(d + 2 * w);
+                    r3.Store(d + 3 * w);
+                    r4.Store(d + 4 * w);
+                    r5.Store(d + 5 * w);
+                    r6.Store(d + 6 * w);
+                    r7.Store(d + 7 * w);
+                }
+                else
+                {
+                    MaskStore(d, mask, r0);
+                    MaskStore(d + w, mask, r1);
+                    MaskStore(d + 2 * w, mask, r2);
+                    MaskStore(d + 3 * w, mask, r3);
+                    MaskStore(d + 4 * w, mask, r4);
+                    MaskStore(d + 5 * w, mask, r5);
+                    MaskStore(d + 6 * w, mask, r6);
+                    MaskStore(d + 7 * w, mask, r7);
+                }
+            }
+        }
+        PanelScalar<TE>(src, offset, lineStride, 1, w, valid, kMain, kc, panel);
+    }
+
+    /// <summary>Any strides, steps [k0, kc) of the panel.</summary>
+    private static void PanelScalar<TE>(void* src, long offset, long lineStride, long kStride, int w, int valid, int k0, int kc, float* panel)
+        where TE : struct, IGemmElement
+    {
+        for (int k = k0; k < kc; k++)
+        {
+            float* d = panel + (long)k * w;
+            long at = offset + k * kStride;
+            for (int i = 0; i < valid; i++)
+                d[i] = TE.Load(src, at + i * lineStride);
+            for (int i = valid; i < w; i++)
+                d[i] = 0f;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Line<TE>(void* src, long at, bool present) where TE : struct, IGemmElement =>
+        present ? TE.Load8(src, at) : Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskStore(float* d, Vector256<float> mask, Vector256<float> v)
+    {
+        if (Avx512F.VL.IsSupported)
+            Avx512F.VL.MaskStore(d, mask, v);
+        else
+            Avx.MaskStore(d, mask, v);
+    }
+
+    /// <summary>In-register 8 × 8 transpose: r_i[j] becomes r_j[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+                                   ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        // Interleave pairs of rows, then pairs of pairs within each 128-bit lane, then swap lanes.
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(s0, s4, 0x20);
+        r1 = Avx.Permute2x128(s1, s5, 0x20);
+        r2 = Avx.Permute2x128(s2, s6, 0x20);
+        r3 = Avx.Permute2x128(s3, s7, 0x20);
+        r4 = Avx.Permute2x128(s0, s4, 0x31);
+        r5 = Avx.Permute2x128(s1, s5, 0x31);
+        r6 = Avx.Permute2x128(s2, s6, 0x31);
+        r7 = Avx.Permute2x128(s3, s7, 0x31);
+    }
+}

@@ -1,0 +1,63 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+namespace RawLongLoRA;
+
+/// <summary>
+/// Which backend serves a device. Backends live in RawLongLoRA.Kernels (a layer above this one), so
+/// they register themselves; if nothing is registered yet for the CPU, the Kernels assembly is loaded
+/// and its module initializer does the registration.
+/// </summary>
+public static class Backends
+{
+    private static readonly Dictionary<DeviceType, Func<int, IBackend>> Factories = [];
+    private static readonly Dictionary<Device, IBackend> Instances = [];
+    private static readonly Lock Gate = new();
+
+    public static void Register(DeviceType type, Func<int, IBackend> factory)
+    {
+        lock (Gate)
+            Factories[type] = factory;
+    }
+
+    public static IBackend Get(Device device)
+    {
+        lock (Gate)
+        {
+            if (Instances.TryGetValue(device, out var b))
+                return b;
+        }
+        if (!IsRegistered(device.Type))
+            LoadKernels();
+        lock (Gate)
+        {
+            if (Instances.TryGetValue(device, out var b))
+                return b;
+            if (!Factories.TryGetValue(device.Type, out var f))
+                throw new InvalidOperationException($"no backend is registered for device {device}" +
+                    (device.IsCpu ? " (reference RawLongLoRA.Kernels)" : " (is this a machine with an NVIDIA GPU and the CUDA backend loaded?)"));
+            b = f(device.Index);
+            Instances[device] = b;
+            return b;
+        }
+    }
+
+    private static bool IsRegistered(DeviceType t)
+    {
+        lock (Gate)
+            return Factories.ContainsKey(t);
+    }
+
+    private static void LoadKernels()
+    {
+        try
+        {
+            var asm = Assembly.Load("RawLongLoRA.Kernels");
+            RuntimeHelpers.RunModuleConstructor(asm.ManifestModule.ModuleHandle);
+        }
+        catch (FileNotFoundException)
+        {
+            // Reported by Get as "no backend is registered".
+        }
+    }
+}

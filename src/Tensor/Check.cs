@@ -1,0 +1,66 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// Argument checks shared by every backend and op, so that a bad call fails the same way everywhere:
+/// an exception naming the op and describing each tensor involved (shape, dtype, device).
+/// </summary>
+public static class Check
+{
+    public static Exception Fail(string op, string what, params Tensor?[] tensors)
+    {
+        var parts = tensors.Where(t => t is not null).Select(t => t!.IsDisposed ? "<disposed>" : t!.Describe());
+        return new ArgumentException($"{op}: {what} (tensors: {string.Join("; ", parts)})");
+    }
+
+    public static void Alive(string op, params Tensor?[] tensors)
+    {
+        foreach (var t in tensors)
+            if (t is { IsDisposed: true })
+                throw new ObjectDisposedException(nameof(Tensor), $"{op}: a tensor{(t.Name is null ? "" : " " + t.Name)} was used after it was disposed");
+    }
+
+    public static void SameShape(string op, Tensor a, Tensor b)
+    {
+        if (!Shapes.Equal(a.Shape, b.Shape))
+            throw Fail(op, $"shapes must match, got {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)}", a, b);
+    }
+
+    public static void Shape(string op, Tensor t, string role, params int[] expected)
+    {
+        if (!Shapes.Equal(t.Shape, expected))
+            throw Fail(op, $"{role} must have shape {Shapes.Format(expected)}, got {Shapes.Format(t.Shape)}", t);
+    }
+
+    public static void Rank(string op, Tensor t, string role, int rank)
+    {
+        if (t.Rank != rank)
+            throw Fail(op, $"{role} must have rank {rank}, got shape {Shapes.Format(t.Shape)}", t);
+    }
+
+    public static void DTypeIs(string op, Tensor t, string role, params DType[] allowed)
+    {
+        if (Array.IndexOf(allowed, t.DType) < 0)
+            throw Fail(op, $"{role} must be {string.Join(" or ", allowed.Select(d => d.TorchName()))}, got {t.DType.TorchName()}", t);
+    }
+
+    public static void Float(string op, Tensor t, string role) => DTypeIs(op, t, role, DType.F32, DType.BF16, DType.F16);
+
+    public static void F32(string op, Tensor t, string role) => DTypeIs(op, t, role, DType.F32);
+
+    public static void Index(string op, Tensor t, string role) => DTypeIs(op, t, role, DType.I32, DType.I64);
+
+    /// <summary>Rows (the last dim) must be contiguous for row kernels; the outer dims must flatten too.</summary>
+    public static void Contiguous(string op, Tensor t, string role)
+    {
+        if (!t.IsContiguous)
+            throw Fail(op, $"{role} must be contiguous, got strides ({string.Join(", ", t.Strides.ToArray())})", t);
+    }
+
+    public static void SameDevice(string op, params Tensor?[] tensors)
+    {
+        var first = tensors.FirstOrDefault(t => t is not null);
+        foreach (var t in tensors)
+            if (t is not null && t.Device != first!.Device)
+                throw Fail(op, $"all tensors must be on one device, got {first.Device} and {t.Device}", tensors);
+    }
+}

@@ -1,0 +1,199 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// The closed list of primitives every device implements. Outputs are allocated by the caller and
+/// passed first; the backend checks what it relies on and throws naming the op, the shapes and the
+/// dtypes. Floating-point math is float32 (BF16/F16 are accepted where weights come in those types:
+/// Copy, Gemm operands, embedding and RMSNorm weights). Row kernels want their last dim contiguous;
+/// Copy, Fill, Unary, Binary, Reduce and Gemm take any strides.
+/// </summary>
+public interface IBackend
+{
+    Device Device { get; }
+
+    /// <summary>Uninitialised memory for <paramref name="bytes"/> bytes.</summary>
+    Storage Allocate(long bytes);
+
+    /// <summary>Waits until queued work is done (a no-op on the CPU; timing on a GPU needs it).</summary>
+    void Synchronize();
+
+    // ---- data movement
+    /// <summary>dst = src, same shape, any strides; converts dtype (round to nearest even into BF16/F16).</summary>
+    void Copy(Tensor dst, Tensor src);
+
+    void Fill(Tensor dst, double value);
+
+    /// <summary>
+    /// Philox4x32-10 numbers into a contiguous F32 tensor: element i comes from counter block
+    /// offset + i/4, word i%4, key = seed — the same stream on every device.
+    /// </summary>
+    void Random(Tensor dst, RandomKind kind, ulong seed, ulong offset, float a, float b);
+
+    // ---- linear algebra
+    /// <summary>
+    /// c = alpha · a @ b + beta · c over the last two dims; rank 2, or rank 3 with a batch dim
+    /// (stride 0 broadcasts). Transposes are views: an operand may have either of its last two
+    /// strides equal to 1.
+    /// </summary>
+    void Gemm(Tensor c, Tensor a, Tensor b, float alpha = 1f, float beta = 0f);
+
+    // ---- elementwise
+    void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha = 0f);
+
+    /// <summary>dst = a (op) b with a and b broadcast to dst's shape.</summary>
+    void Binary(BinaryOp op, Tensor dst, Tensor a, Tensor b);
+
+    /// <summary>
+    /// Reduces src into dst, which has src's rank with size 1 in every reduced dim (keepdim form).
+    /// ArgMax reduces one dim into an I64 dst.
+    /// </summary>
+    void Reduce(ReduceOp op, Tensor dst, Tensor src);
+
+    // ---- row kernels (rows are the last dim)
+    void Softmax(Tensor y, Tensor x);
+    void SoftmaxBackward(Tensor dx, Tensor y, Tensor dy);
+
+    /// <summary>y = x · rsqrt(mean(x²) + eps) · weight over rows of x [N, D]; rstd [N] kept for backward.</summary>
+    void RmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, float eps);
+
+    /// <summary>dx written; dweight (if given) written with the sum over rows.</summary>
+    void RmsNormBackward(Tensor dx, Tensor? dweight, Tensor dy, Tensor x, Tensor weight, Tensor rstd);
+
+    /// <summary>
+    /// Rotary embedding in HF's rotate-half layout on x [N, H, D]: token n uses row positions[n] of
+    /// cos/sin [P, D/2]. inverse rotates by −θ, which is the backward. y may alias x.
+    /// </summary>
+    void Rope(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions, bool inverse);
+
+    /// <summary>y = silu(gate) · up.</summary>
+    void SwiGlu(Tensor y, Tensor gate, Tensor up);
+    void SwiGluBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up);
+
+    /// <summary>y [N, D] = weight[ids[n]]; ids [N] I32/I64.</summary>
+    void EmbeddingGather(Tensor y, Tensor weight, Tensor ids);
+
+    /// <summary>dweight [V, D] += dy[n] at row ids[n].</summary>
+    void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids);
+
+    /// <summary>
+    /// Per-row loss = lse − logits[target] over logits [N, V] (0 where target == ignoreIndex), and
+    /// the row's log-sum-exp, without materialising probabilities.
+    /// </summary>
+    void CrossEntropy(Tensor loss, Tensor lse, Tensor logits, Tensor targets, int ignoreIndex);
+
+    /// <summary>dlogits = (softmax(logits) − onehot(target)) · dloss[n]; zero rows where ignored.</summary>
+    void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int ignoreIndex);
+
+    /// <summary>
+    /// Causal attention o [B, T, Hq, D] from q [B, T, Hq, D], k and v [B, S, Hkv, D] (Hq a multiple of
+    /// Hkv: grouped-query heads share K/V), with the masks of <paramref name="spec"/>; lse [B, Hq, T]
+    /// is kept for backward.
+    /// </summary>
+    void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec);
+
+    void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec);
+
+    /// <summary>One AdamW step in place on param, m and v (float32), as torch.optim.AdamW.</summary>
+    void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
+}
+
+public enum RandomKind : byte
+{
+    /// <summary>Uniform on [a, b).</summary>
+    Uniform,
+
+    /// <summary>Normal with mean a and standard deviation b.</summary>
+    Normal,
+
+    /// <summary>1 with probability a, else 0.</summary>
+    Bernoulli,
+}
+
+public enum UnaryOp : byte
+{
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Reciprocal,
+    Sigmoid,
+    Silu,
+    Tanh,
+    Relu,
+    Abs,
+    Square,
+
+    /// <summary>alpha · x</summary>
+    Scale,
+
+    /// <summary>x + alpha</summary>
+    AddScalar,
+
+    /// <summary>x ^ alpha</summary>
+    Pow,
+}
+
+public enum BinaryOp : byte
+{
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+
+    /// <summary>b · silu'(a): the gradient of silu at a, times the incoming gradient b.</summary>
+    SiluBackward,
+
+    /// <summary>b · a(1 − a): the gradient of sigmoid given its output a.</summary>
+    SigmoidBackward,
+
+    /// <summary>b · (1 − a²): the gradient of tanh given its output a.</summary>
+    TanhBackward,
+
+    /// <summary>b where a &gt; 0, else 0.</summary>
+    ReluBackward,
+}
+
+public enum ReduceOp : byte
+{
+    Sum,
+    Mean,
+    Max,
+    Min,
+    ArgMax,
+}
+
+/// <summary>
+/// The masks of the one attention kernel, all causal. Query t of a row (absolute position
+/// t + KvOffset) sees keys [lo, t + KvOffset] where lo is the largest of: 0; the start of its packed
+/// sequence (<see cref="SequenceStarts"/>); the start of its S2-Attn group (<see cref="GroupSize"/>).
+/// S2-Attn follows LongLoRA's flash-attn form: heads [0, Hq/2) use groups [kG, (k+1)G), heads
+/// [Hq/2, Hq) groups shifted by G/2 — [0, G/2), [G/2, 3G/2), … — with no wrap-around.
+/// </summary>
+public sealed record AttentionSpec
+{
+    /// <summary>Softmax scale; NaN means 1/√D.</summary>
+    public float Scale { get; init; } = float.NaN;
+
+    /// <summary>Keys before the first query (a KV cache): query t sits at position t + KvOffset.</summary>
+    public int KvOffset { get; init; }
+
+    /// <summary>S2-Attn group size G (0 = off). Must be even and divide T.</summary>
+    public int GroupSize { get; init; }
+
+    /// <summary>
+    /// Packed samples: ascending indices into the flattened B·T token stream where a sequence begins
+    /// (as flash-attn's cu_seqlens without the final total); every row start is a start too. Null = one
+    /// sequence per row.
+    /// </summary>
+    public int[]? SequenceStarts { get; init; }
+
+    public static readonly AttentionSpec Causal = new();
+
+    public float ScaleFor(int headDim) => float.IsNaN(Scale) ? 1f / MathF.Sqrt(headDim) : Scale;
+}
+
+/// <summary>One AdamW update's hyper-parameters; Step counts from 1 (bias correction).</summary>
+public readonly record struct AdamWStep(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, int Step);

@@ -1,0 +1,42 @@
+namespace RawLongLoRA;
+
+/// <summary>
+/// The record of the op that produced a tensor, for reverse-mode autograd. It lives in this layer
+/// only so that <see cref="Tensor.GradFn"/> can name it; the ops and the engine that walks these
+/// nodes are in RawLongLoRA.Autograd.
+/// </summary>
+public abstract class Node
+{
+    protected Node(params Tensor?[] inputs) => Inputs = inputs;
+
+    /// <summary>The op's name, used in error messages ("rms_norm", "matmul", ...).</summary>
+    public abstract string Name { get; }
+
+    public Tensor?[] Inputs { get; }
+
+    /// <summary>Whether input i wants a gradient; backward computes nothing for the others.</summary>
+    public bool NeedsGrad(int i) => Inputs[i] is { RequiresGrad: true };
+
+    /// <summary>Gradients of the inputs given the gradient of the output (null where not needed).</summary>
+    public abstract Tensor?[] Backward(Tensor gradOutput);
+
+    private List<Tensor>? _owned;
+
+    /// <summary>
+    /// Takes ownership of tensors the op saved for backward that are neither its inputs nor its output
+    /// (statistics, contiguous copies): they go when the output tensor is disposed, not with a scope.
+    /// </summary>
+    public void Own(Tensor t)
+    {
+        (_owned ??= []).Add(t.DetachFromScope());
+    }
+
+    internal void ReleaseOwned()
+    {
+        if (_owned is null)
+            return;
+        foreach (var t in _owned)
+            t.Dispose();
+        _owned = null;
+    }
+}

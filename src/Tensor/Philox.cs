@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+
+namespace RawLongLoRA;
+
+/// <summary>
+/// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3"), the counter-based
+/// generator of cuRAND and PyTorch: a block is a pure function of (counter, key), so any device
+/// produces the same numbers for the same element index.
+/// </summary>
+public static class Philox
+{
+    private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (uint, uint, uint, uint) Block(ulong counter, ulong key)
+    {
+        uint c0 = (uint)counter, c1 = (uint)(counter >> 32), c2 = 0, c3 = 0;
+        uint k0 = (uint)key, k1 = (uint)(key >> 32);
+        for (int r = 0; r < 10; r++)
+        {
+            ulong p0 = (ulong)M0 * c0, p1 = (ulong)M1 * c2;
+            uint hi0 = (uint)(p0 >> 32), lo0 = (uint)p0, hi1 = (uint)(p1 >> 32), lo1 = (uint)p1;
+            (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0);
+            k0 += W0;
+            k1 += W1;
+        }
+        return (c0, c1, c2, c3);
+    }
+
+    /// <summary>Uniform in [0, 1) with 24 random bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ToUnit(uint x) => (x >> 8) * (1f / 16777216f);
+
+    /// <summary>Box–Muller on a pair of words; (0, 1] for the log avoids log(0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float) ToNormal(uint a, uint b)
+    {
+        float u1 = ((a >> 8) + 1) * (1f / 16777216f);
+        float u2 = ToUnit(b);
+        float r = MathF.Sqrt(-2f * MathF.Log(u1));
+        float t = 2f * MathF.PI * u2;
+        return (r * MathF.Cos(t), r * MathF.Sin(t));
+    }
+
+    /// <summary>The four numbers of one counter block, transformed for <paramref name="kind"/>.</summary>
+    public static void Block4(RandomKind kind, ulong counter, ulong seed, float a, float b, Span<float> w)
+    {
+        var (x0, x1, x2, x3) = Block(counter, seed);
+        switch (kind)
+        {
+            case RandomKind.Uniform:
+                w[0] = a + (b - a) * ToUnit(x0);
+                w[1] = a + (b - a) * ToUnit(x1);
+                w[2] = a + (b - a) * ToUnit(x2);
+                w[3] = a + (b - a) * ToUnit(x3);
+                break;
+            case RandomKind.Bernoulli:
+                w[0] = ToUnit(x0) < a ? 1 : 0;
+                w[1] = ToUnit(x1) < a ? 1 : 0;
+                w[2] = ToUnit(x2) < a ? 1 : 0;
+                w[3] = ToUnit(x3) < a ? 1 : 0;
+                break;
+            default:
+                var (n0, n1) = ToNormal(x0, x1);
+                var (n2, n3) = ToNormal(x2, x3);
+                w[0] = a + b * n0;
+                w[1] = a + b * n1;
+                w[2] = a + b * n2;
+                w[3] = a + b * n3;
+                break;
+        }
+    }
+
+    /// <summary>Element i of a draw at (seed, offset): the stream every backend must reproduce.</summary>
+    public static float Sample(RandomKind kind, ulong seed, ulong offset, long i, float a, float b)
+    {
+        Span<float> w = stackalloc float[4];
+        Block4(kind, offset + (ulong)(i / 4), seed, a, b, w);
+        return w[(int)(i % 4)];
+    }
+}

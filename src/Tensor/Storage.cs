@@ -1,0 +1,76 @@
+using System.Runtime.InteropServices;
+
+namespace RawLongLoRA;
+
+/// <summary>
+/// A block of memory on one device, shared by every tensor viewing it and freed when the last of
+/// them is disposed. Reference counts are explicit: the GC never decides when memory goes.
+/// </summary>
+public abstract class Storage
+{
+    private int _refs;
+    private static long _liveCount;
+    private static long _liveBytes;
+
+    protected Storage(Device device, long byteLength)
+    {
+        Device = device;
+        ByteLength = byteLength;
+        Interlocked.Increment(ref _liveCount);
+        Interlocked.Add(ref _liveBytes, byteLength);
+    }
+
+    public Device Device { get; }
+    public long ByteLength { get; }
+
+    /// <summary>Host address (CPU) or device address (CUDA) of the first byte.</summary>
+    public abstract nint Handle { get; }
+
+    public bool IsFreed { get; private set; }
+
+    /// <summary>Storages allocated and not yet freed, in this process (for leak tests and memory reports).</summary>
+    public static long LiveCount => Interlocked.Read(ref _liveCount);
+    public static long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    public int RefCount => Volatile.Read(ref _refs);
+
+    public void Retain()
+    {
+        if (IsFreed)
+            throw new ObjectDisposedException(nameof(Storage), "storage was already freed");
+        Interlocked.Increment(ref _refs);
+    }
+
+    public void Release()
+    {
+        int left = Interlocked.Decrement(ref _refs);
+        if (left == 0)
+        {
+            IsFreed = true;
+            Free();
+            Interlocked.Decrement(ref _liveCount);
+            Interlocked.Add(ref _liveBytes, -ByteLength);
+        }
+        else if (left < 0)
+            throw new InvalidOperationException("storage released more times than retained");
+    }
+
+    protected abstract void Free();
+}
+
+/// <summary>Host memory, 64-byte aligned so that AVX-512 loads of whole rows never split lines.</summary>
+public sealed unsafe class HostStorage : Storage
+{
+    private readonly void* _ptr;
+
+    public HostStorage(long byteLength, bool zero = false) : base(Device.Cpu, byteLength)
+    {
+        _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64);
+        if (zero)
+            NativeMemory.Clear(_ptr, (nuint)byteLength);
+    }
+
+    public override nint Handle => (nint)_ptr;
+
+    protected override void Free() => NativeMemory.AlignedFree(_ptr);
+}

@@ -1,0 +1,199 @@
+using RawLongLoRA.Kernels.Cpu;
+using Xunit;
+
+namespace RawLongLoRA.Tests.Kernels;
+
+/// <summary>The flash-style CPU attention against the float64 reference, for every mask it serves.</summary>
+public sealed unsafe class AttentionKernelTests
+{
+    /// <summary>
+    /// Max |kernel − reference| over max |reference|, per tensor; over at least 1, as inputs are O(1) and
+    /// some gradients are exactly zero (with a single key, softmax has no gradient).
+    /// </summary>
+    private const double Tolerance = 1e-5;
+
+    [Theory]
+    [InlineData(1, 64, 4, 32)]
+    [InlineData(2, 130, 4, 32)]
+    public void FullCausalMatchesReference(int b, int t, int h, int d)
+        => AssertMatchesReference(b, t, t, h, h, d, AttentionSpec.Causal);
+
+    [Theory]
+    [InlineData(4, 2)]
+    [InlineData(8, 1)]
+    public void GroupedQueryHeadsMatchReference(int hq, int hkv)
+        => AssertMatchesReference(2, 70, 70, hq, hkv, 16, AttentionSpec.Causal);
+
+    public static TheoryData<int, int> OddSizes()
+    {
+        var data = new TheoryData<int, int>();
+        foreach (int t in new[] { 1, 7, 33, 65 })
+            foreach (int d in new[] { 8, 16, 64, 80 })
+                data.Add(t, d);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(OddSizes))]
+    public void OddSizesMatchReference(int t, int d)
+        => AssertMatchesReference(1, t, t, 2, 1, d, AttentionSpec.Causal);
+
+    [Theory]
+    [InlineData(1, 37)]
+    [InlineData(5, 37)]
+    [InlineData(3, 150)]
+    public void KvCacheOffsetMatchesReference(int t, int s)
+        => AssertMatchesReference(2, t, s, 4, 2, 16, new AttentionSpec { KvOffset = s - t });
+
+    [Theory]
+    // Row 1 (from 100) starts a sequence without being listed; the one from 90 runs to the end of row 0; 170 is one token long.
+    [InlineData(new[] { 0, 13, 40, 90, 130, 170, 171 })]
+    [InlineData(new[] { 70 })]
+    public void PackedSequencesMatchReference(int[] starts)
+        => AssertMatchesReference(2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = starts });
+
+    [Theory]
+    [InlineData(50, false)]
+    [InlineData(100, false)]
+    [InlineData(2, false)]
+    [InlineData(50, true)]
+    [InlineData(100, true)]
+    [InlineData(2, true)]
+    public void S2AttnGroupsMatchReference(int g, bool packed)
+        => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = g, SequenceStarts = packed ? [0, 37, 120, 260, 333] : null });
+
+    [Fact]
+    public void ShiftedHalfOfTheHeadsSeesAcrossTheUnshiftedGroupBoundary()
+    {
+        // T = 8, G = 4: query 5 of head 0 sees keys [4, 5]; of head 1 (groups [0,2), [2,6), [6,8)) keys [2, 5].
+        const int t = 8, hq = 2, d = 8;
+        var spec = new AttentionSpec { GroupSize = 4 };
+        var rng = new Random(7);
+        float[] q = Fill(rng, t * hq * d, 2f), k = Fill(rng, t * d, 2f), v = Fill(rng, t * d, 1f);
+        float[] before = Forward(q, k, v, 1, t, t, hq, 1, d, spec);
+        v[3 * d] += 1f;
+        float[] after = Forward(q, k, v, 1, t, t, hq, 1, d, spec);
+
+        float Out(float[] o, int query, int head) => o[(query * hq + head) * d];
+        Assert.Equal(Out(before, 5, 0), Out(after, 5, 0));
+        Assert.NotEqual(Out(before, 5, 1), Out(after, 5, 1));
+        Assert.Equal(Out(before, 6, 1), Out(after, 6, 1));
+    }
+
+    [Fact]
+    public void S2AttnWithQuarterGroupsDoesAboutAQuarterOfTheWork()
+    {
+        const int t = 1024, hq = 2, d = 16;
+        var rng = new Random(3);
+        float[] q = Fill(rng, t * hq * d, 1f), k = Fill(rng, t * d, 1f), v = Fill(rng, t * d, 1f), dout = Fill(rng, t * hq * d, 1f);
+        var o = new float[q.Length];
+        var lse = new float[hq * t];
+        var (dq, dk, dv) = (new float[q.Length], new float[k.Length], new float[v.Length]);
+
+        (long Forward, long Backward) Work(AttentionSpec spec)
+        {
+            fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
+                return (Attention.ForwardCounted(po, pl, pq, pk, pv, 1, t, t, hq, 1, d, spec),
+                    Attention.BackwardCounted(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, 1, t, t, hq, 1, d, spec));
+        }
+
+        var full = Work(AttentionSpec.Causal);
+        var s2 = Work(new AttentionSpec { GroupSize = t / 4 });
+        // Exact masked work is 1/4 (a bit more, the diagonal tiles); full causal must cover at least the T²/2 scores per head.
+        Assert.True(full.Forward >= (long)hq * t * t / 2, $"full causal forward computed only {full.Forward} scores");
+        Assert.InRange((double)s2.Forward / full.Forward, 0.2, 0.3);
+        Assert.InRange((double)s2.Backward / full.Backward, 0.2, 0.3);
+    }
+
+    [Theory]
+    [InlineData("odd group", "GroupSize")]
+    [InlineData("group not dividing T", "GroupSize")]
+    [InlineData("group with KV cache", "GroupSize")]
+    [InlineData("descending starts", "SequenceStarts")]
+    [InlineData("start past the end", "SequenceStarts")]
+    [InlineData("starts with KV cache", "SequenceStarts")]
+    [InlineData("offset not S - T", "KvOffset")]
+    [InlineData("heads not a multiple of kv heads", "Hkv")]
+    public void BadSpecThrowsNamingTheField(string problem, string field)
+    {
+        const int t = 16;
+        var (spec, s, hkv) = problem switch
+        {
+            "odd group" => (new AttentionSpec { GroupSize = 3 }, t, 2),
+            "group not dividing T" => (new AttentionSpec { GroupSize = 6 }, t, 2),
+            "group with KV cache" => (new AttentionSpec { GroupSize = 4, KvOffset = 4 }, t + 4, 2),
+            "descending starts" => (new AttentionSpec { SequenceStarts = [0, 10, 5] }, t, 2),
+            "start past the end" => (new AttentionSpec { SequenceStarts = [0, 32] }, t, 2),
+            "starts with KV cache" => (new AttentionSpec { SequenceStarts = [0, 5], KvOffset = 4 }, t + 4, 2),
+            "offset not S - T" => (new AttentionSpec { KvOffset = 3 }, t, 2),
+            "heads not a multiple of kv heads" => (AttentionSpec.Causal, t, 3),
+            _ => throw new ArgumentOutOfRangeException(nameof(problem)),
+        };
+        var forward = Assert.Throws<ArgumentException>(() => Attention.Forward(null, null, null, null, null, 2, t, s, 4, hkv, 16, spec));
+        Assert.Contains(field, forward.Message);
+        var backward = Assert.Throws<ArgumentException>(() => Attention.Backward(null, null, null, null, null, null, null, null, null, 2, t, s, 4, hkv, 16, spec));
+        Assert.Contains(field, backward.Message);
+    }
+
+    private static void AssertMatchesReference(int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    {
+        var rng = new Random(1000 * t + d);
+        float[] q = Fill(rng, b * t * hq * d, 2f), k = Fill(rng, b * s * hkv * d, 2f);
+        float[] v = Fill(rng, b * s * hkv * d, 1f), dout = Fill(rng, b * t * hq * d, 1f);
+        var (oRef, lseRef) = AttentionReference.Forward(q, k, v, b, t, s, hq, hkv, d, spec);
+        var (dqRef, dkRef, dvRef) = AttentionReference.Backward(dout, q, k, v, b, t, s, hq, hkv, d, spec);
+
+        // NaN-filled outputs show any element the kernel fails to write.
+        float[] o = Nans(oRef.Length), lse = Nans(lseRef.Length), dq = Nans(q.Length), dk = Nans(k.Length), dv = Nans(v.Length);
+        fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
+        {
+            Attention.Forward(po, pl, pq, pk, pv, b, t, s, hq, hkv, d, spec);
+            Attention.Backward(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, b, t, s, hq, hkv, d, spec);
+        }
+        AssertClose(oRef, o, "o");
+        AssertClose(lseRef, lse, "lse");
+        AssertClose(dqRef, dq, "dq");
+        AssertClose(dkRef, dk, "dk");
+        AssertClose(dvRef, dv, "dv");
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, string name)
+    {
+        double scale = 0, error = 0;
+        int worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+            double e = Math.Abs((double)actual[i] - expected[i]);
+            if (!(e <= error))
+                (error, worst) = (e, i);
+        }
+        double normalised = error / Math.Max(scale, 1);
+        Assert.True(normalised <= Tolerance,
+            $"{name}: normalised max error {normalised:E2} at [{worst}] (kernel {actual[worst]}, reference {expected[worst]})");
+    }
+
+    private static float[] Forward(float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    {
+        var o = new float[q.Length];
+        var lse = new float[b * hq * t];
+        fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v)
+            Attention.Forward(po, pl, pq, pk, pv, b, t, s, hq, hkv, d, spec);
+        return o;
+    }
+
+    private static float[] Fill(Random rng, int n, float range)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++)
+            x[i] = (float)(rng.NextDouble() * 2 - 1) * range;
+        return x;
+    }
+
+    private static float[] Nans(int n)
+    {
+        var x = new float[n];
+        Array.Fill(x, float.NaN);
+        return x;
+    }
+}
