@@ -1,0 +1,30 @@
+#!/usr/bin/env pwsh
+# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], fixtures, publish-bench.
+# build.sh is the same for machines without PowerShell.
+param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+
+function Ensure-Torch {
+    & /usr/bin/python3 -c "import torch" 2>$null
+    if ($LASTEXITCODE -eq 0) { return }
+    if ($IsLinux -and (id -u) -eq "0") {
+        $env:DEBIAN_FRONTEND = "noninteractive"
+        apt-get update -qq; apt-get install -y -qq python3-torch libopenblas0-pthread | Out-Null
+    } else {
+        Write-Warning "/usr/bin/python3 has no torch; the peer columns will be skipped"
+    }
+}
+
+switch ($Verb) {
+    "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
+    "test" { dotnet test RawLongLoRA.sln -c Release @Rest }
+    "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
+    "fixtures" { Ensure-Torch; Get-ChildItem tests/reference/*.py | ForEach-Object { & /usr/bin/python3 $_.FullName } }
+    "publish-bench" {
+        dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
+        tar czf .dev/bench.tgz -C .dev bench
+    }
+    default { Write-Error "unknown verb '$Verb' (build, test, bench, fixtures, publish-bench)"; exit 2 }
+}
+exit $LASTEXITCODE

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The project's build entry on Linux (build.ps1 does the same where PowerShell is installed).
+#   ./build.sh test              build in Release and run every test (no Python, no GPU needed)
+#   ./build.sh bench VERB [ARGS] run a benchmark (installs the PyTorch peer first when root can)
+#   ./build.sh build             build the solution in Release
+#   ./build.sh fixtures          regenerate the PyTorch fixtures under tests/reference
+#   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz
+set -euo pipefail
+cd "$(dirname "$0")"
+verb="${1:-test}"
+[ $# -gt 0 ] && shift
+
+# PyTorch with OpenBLAS is the CPU peer of the benchmarks and makes the test fixtures.
+ensure_torch() {
+    if /usr/bin/python3 -c "import torch" 2>/dev/null; then return; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing the PyTorch peer (python3-torch, libopenblas0-pthread)..."
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
+    else
+        echo "note: /usr/bin/python3 has no torch; the peer columns will be skipped" >&2
+    fi
+}
+
+case "$verb" in
+    build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
+    test) dotnet test RawLongLoRA.sln -c Release "$@" ;;
+    bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
+    fixtures) ensure_torch; for f in tests/reference/*.py; do /usr/bin/python3 "$f"; done ;;
+    publish-bench)
+        dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
+        tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;
+    *) echo "unknown verb '$verb' (build, test, bench, fixtures, publish-bench)" >&2; exit 2 ;;
+esac
