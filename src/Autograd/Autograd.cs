@@ -98,7 +98,7 @@ public static class Autograd
                 stack.Push((node, next + 1));
                 if (node.Inputs[next] is { } input)
                 {
-                    input.ThrowIfDisposed();
+                    Check.Alive("backward of " + node.Name, input);
                     if (input.GradFn is { } child && node.NeedsGrad(next) && visited.Add(child))
                         stack.Push((child, 0));
                 }

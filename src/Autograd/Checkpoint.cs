@@ -14,13 +14,11 @@ public static class Checkpoint
             return segment(inputs);
         ulong rngOffset = Generator.Default.Offset;
         Tensor output;
-        bool wantsGrad;
-        using (GradMode.Probe(out var sawRequiresGrad))
-        {
+        Func<bool> sawRequiresGrad;
+        using (GradMode.Probe(out sawRequiresGrad))
             output = segment(inputs);
-            wantsGrad = sawRequiresGrad();
-        }
-        if (!wantsGrad)
+        // Read after the probe ends: it reports what it saw only then.
+        if (!sawRequiresGrad())
             return output;
         return output.SetGradFn(new SegmentNode(segment, inputs, rngOffset));
     }
@@ -57,7 +55,10 @@ public static class Checkpoint
             var grads = new Tensor?[detached.Length];
             for (int i = 0; i < detached.Length; i++)
             {
-                grads[i] = detached[i].Grad;
+                // A handle in the rule's scope (the engine takes its own); the leaf's gradient handle goes.
+                var g = detached[i].Grad;
+                grads[i] = g?.Restride(g.Layout);
+                g?.Dispose();
                 detached[i].Grad = null;
                 detached[i].Dispose();
             }

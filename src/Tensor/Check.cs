@@ -16,13 +16,26 @@ public static class Check
     {
         foreach (var t in tensors)
             if (t is { IsDisposed: true })
-                throw new ObjectDisposedException(nameof(Tensor), $"{op}: a tensor{(t.Name is null ? "" : " " + t.Name)} was used after it was disposed");
+                throw new ObjectDisposedException(nameof(Tensor), $"{op}: tensor {t.Describe()} was used after it was disposed");
     }
 
     public static void SameShape(string op, Tensor a, Tensor b)
     {
         if (!Shapes.Equal(a.Shape, b.Shape))
             throw Fail(op, $"shapes must match, got {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)}", a, b);
+    }
+
+    /// <summary>The broadcast shape of a and b; throws naming the op, both shapes and dtypes where they do not broadcast.</summary>
+    public static int[] Broadcast(string op, Tensor a, Tensor b)
+    {
+        int r = Math.Max(a.Rank, b.Rank);
+        for (int i = 1; i <= r; i++)
+        {
+            int da = i <= a.Rank ? a.Shape[^i] : 1, db = i <= b.Rank ? b.Shape[^i] : 1;
+            if (da != db && da != 1 && db != 1)
+                throw Fail(op, $"shapes {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)} do not broadcast (dim {r - i}: {da} vs {db})", a, b);
+        }
+        return Shapes.Broadcast(a.Shape, b.Shape, op);
     }
 
     public static void Shape(string op, Tensor t, string role, params int[] expected)

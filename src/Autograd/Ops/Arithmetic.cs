@@ -40,7 +40,10 @@ public static class Arithmetic
     {
         Check.Alive(name, a, b);
         Check.SameDevice(name, a, b);
-        var y = Graph.Empty(Shapes.Broadcast(a.Shape, b.Shape, name), a);
+        Check.Float(name, a, "left operand");
+        if (a.DType != b.DType)
+            throw Check.Fail(name, $"operands must have one dtype (no type promotion), got {a.DType.TorchName()} and {b.DType.TorchName()}", a, b);
+        var y = Graph.Empty(Check.Broadcast(name, a, b), a);
         Graph.Backend(a).Binary(op, y, a, b);
         return Graph.Record(y, name, [a, b], backward);
     }

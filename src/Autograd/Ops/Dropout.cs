@@ -10,6 +10,7 @@ public static class DropoutOp
     {
         public Tensor Dropout(float p, bool training = true, Generator? generator = null)
         {
+            Check.Alive("dropout", x);
             if (p < 0 || p >= 1)
                 throw new ArgumentOutOfRangeException(nameof(p), p, "dropout: p must be in [0, 1)");
             if (!training || p == 0)

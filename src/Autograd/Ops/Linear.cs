@@ -13,6 +13,8 @@ public static class LinearOp
             const string op = "linear";
             Check.Alive(op, x, weight, bias);
             Check.SameDevice(op, x, weight, bias);
+            Check.Float(op, x, "input");
+            Check.Float(op, weight, "weight");
             Check.Rank(op, weight, "weight [out, in]", 2);
             int outF = weight.Shape[0], inF = weight.Shape[1];
             if (x.Rank < 1 || x.Shape[^1] != inF)

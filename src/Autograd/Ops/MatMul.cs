@@ -17,6 +17,8 @@ public static class MatMulOp
             const string op = "matmul";
             Check.Alive(op, a, b);
             Check.SameDevice(op, a, b);
+            Check.Float(op, a, "left operand");
+            Check.Float(op, b, "right operand");
             if (a.Rank < 2 || b.Rank < 2)
                 throw Check.Fail(op, "both operands need at least 2 dims", a, b);
             if (a.Shape[^1] != b.Shape[^2])

@@ -16,7 +16,7 @@ public static class Pointwise
         public Tensor Tanh() => Map(x, UnaryOp.Tanh, 0, "tanh", (x, y, g) => Backward(BinaryOp.TanhBackward, y, g));
         public Tensor Relu() => Map(x, UnaryOp.Relu, 0, "relu", (x, y, g) => Backward(BinaryOp.ReluBackward, x, g));
         public Tensor Square() => Map(x, UnaryOp.Square, 0, "square", (x, y, g) => g * x * 2f);
-        public Tensor Pow(float p) => Map(x, UnaryOp.Pow, p, "pow", (x, y, g) => g * x.Pow(p - 1) * p);
+        public Tensor Pow(float p) => Map(x, UnaryOp.Pow, p, "pow", (x, y, g) => p == 0 ? Tensor.ZerosLike(g) : g * x.Pow(p - 1) * p);
         public Tensor Scale(float s) => Map(x, UnaryOp.Scale, s, "scale", (x, y, g) => g * s);
         public Tensor AddScalar(float s) => Map(x, UnaryOp.AddScalar, s, "add_scalar", (x, y, g) => g);
     }
@@ -24,6 +24,7 @@ public static class Pointwise
     private static Tensor Map(Tensor x, UnaryOp op, float alpha, string name, Func<Tensor, Tensor, Tensor, Tensor> backward)
     {
         Check.Alive(name, x);
+        Check.Float(name, x, "input");
         var y = Graph.Empty(x.ShapeArray, x);
         Graph.Backend(x).Unary(op, y, x, alpha);
         return Graph.Record(y, name, [x], (g, _) => [backward(x, y, g)]);

@@ -16,6 +16,7 @@ public static class Reductions
         /// <summary>Index of the first maximum along <paramref name="dim"/> (int64, not differentiable).</summary>
         public Tensor ArgMax(int dim = -1, bool keepDim = false)
         {
+            Check.Alive("argmax", x);
             var keep = KeepShape(x, [dim], "argmax", out var outShape, keepDim);
             var idx = Tensor.Empty(keep, DType.I64, x.Device);
             Graph.Backend(x).Reduce(ReduceOp.ArgMax, idx, x);
@@ -28,6 +29,7 @@ public static class Reductions
     private static Tensor Reduce(Tensor x, ReduceOp op, int[]? dims, bool keepDim, string name)
     {
         Check.Alive(name, x);
+        Check.Float(name, x, "input");
         var keep = KeepShape(x, dims, name, out var outShape, keepDim);
         var r = Graph.Empty(keep, x);
         Graph.Backend(x).Reduce(op, r, x);

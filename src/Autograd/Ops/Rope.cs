@@ -22,16 +22,18 @@ public static class RopeOp
                 throw Check.Fail(op, $"one position per token: expected {n} positions", x, positions);
             int[] tokens = [n, h, d];
             var pos = Flat(positions, [n]);
+            var cosC = Graph.ContiguousData(cos);
+            var sinC = Graph.ContiguousData(sin);
             var y = Graph.Empty(x.ShapeArray, x);
             using (var x3 = Flat(x, tokens))
             using (var y3 = y.Restride(Layout.Contiguous(tokens)))
-                Graph.Backend(x).Rope(y3, x3, cos, sin, pos, inverse: false);
-            return Graph.Record(y, op, [x], [pos], (g, _) =>
+                Graph.Backend(x).Rope(y3, x3, cosC, sinC, pos, inverse: false);
+            return Graph.Record(y, op, [x], [pos, cosC, sinC], (g, _) =>
             {
                 var dx = Graph.Empty(g.ShapeArray, g);
                 using var g3 = g.Restride(Layout.Contiguous(tokens));
                 using var dx3 = dx.Restride(Layout.Contiguous(tokens));
-                Graph.Backend(g).Rope(dx3, g3, cos, sin, pos, inverse: true);
+                Graph.Backend(g).Rope(dx3, g3, cosC, sinC, pos, inverse: true);
                 return [dx];
             });
         }

@@ -11,7 +11,7 @@ public static class Views
         /// <summary>A view with the given shape (one dim may be −1), copying only if the layout forbids a view.</summary>
         public Tensor Reshape(params int[] shape)
         {
-            x.ThrowIfDisposed();
+            Check.Alive("reshape", x);
             var layout = x.Layout.TryReshape(shape);
             var inShape = x.ShapeArray;
             Tensor y;
@@ -29,6 +29,7 @@ public static class Views
         /// <summary>As Reshape, but throws instead of copying (torch.view).</summary>
         public Tensor View(params int[] shape)
         {
+            Check.Alive("view", x);
             var layout = x.Layout.TryReshape(shape)
                 ?? throw Check.Fail("view", $"cannot view strides ({string.Join(", ", x.Strides.ToArray())}) as shape {Shapes.Format(shape)}; use Reshape", x);
             var inShape = x.ShapeArray;
@@ -37,6 +38,7 @@ public static class Views
 
         public Tensor Flatten(int startDim = 0, int endDim = -1)
         {
+            Check.Alive("flatten", x);
             int s = x.Layout.NormalizeDim(startDim, "flatten"), e = x.Layout.NormalizeDim(endDim, "flatten");
             var shape = new List<int>();
             for (int i = 0; i < s; i++)
@@ -48,10 +50,14 @@ public static class Views
         }
 
         public Tensor Transpose(int a, int b)
-            => Graph.Record(x.Restride(x.Layout.Transpose(a, b)), "transpose", [x], (g, _) => [g.Transpose(a, b)]);
+        {
+            Check.Alive("transpose", x);
+            return Graph.Record(x.Restride(x.Layout.Transpose(a, b)), "transpose", [x], (g, _) => [g.Transpose(a, b)]);
+        }
 
         public Tensor Permute(params int[] dims)
         {
+            Check.Alive("permute", x);
             var layout = x.Layout.Permute(dims);
             var inverse = new int[dims.Length];
             for (int i = 0; i < dims.Length; i++)
@@ -62,6 +68,7 @@ public static class Views
         /// <summary>Elements [start, start + length) along dim, as a view.</summary>
         public Tensor Narrow(int dim, int start, int length)
         {
+            Check.Alive("narrow", x);
             var layout = x.Layout.Narrow(dim, start, length);
             var inShape = x.ShapeArray;
             int d = x.Layout.NormalizeDim(dim, "narrow");
@@ -77,18 +84,21 @@ public static class Views
         /// <summary>Broadcasts size-1 dims (−1 keeps a dim) without copying.</summary>
         public Tensor Expand(params int[] shape)
         {
+            Check.Alive("expand", x);
             var inShape = x.ShapeArray;
             return Graph.Record(x.Restride(x.Layout.Expand(shape)), "expand", [x], (g, _) => [Graph.SumToShape(g, inShape)]);
         }
 
         public Tensor Unsqueeze(int dim)
         {
+            Check.Alive("unsqueeze", x);
             var inShape = x.ShapeArray;
             return Graph.Record(x.Restride(x.Layout.Unsqueeze(dim)), "unsqueeze", [x], (g, _) => [g.Reshape(inShape)]);
         }
 
         public Tensor Squeeze(int dim)
         {
+            Check.Alive("squeeze", x);
             var inShape = x.ShapeArray;
             return Graph.Record(x.Restride(x.Layout.Squeeze(dim)), "squeeze", [x], (g, _) => [g.Reshape(inShape)]);
         }
@@ -96,7 +106,7 @@ public static class Views
         /// <summary>x itself if contiguous (a new handle), else a contiguous copy.</summary>
         public Tensor Contiguous()
         {
-            x.ThrowIfDisposed();
+            Check.Alive("contiguous", x);
             if (x.IsContiguous)
                 return Graph.Record(x.Restride(x.Layout), "contiguous", [x], (g, _) => [g]);
             var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device);
@@ -107,12 +117,17 @@ public static class Views
         /// <summary>A copy with its own storage (differentiable).</summary>
         public Tensor Clone()
         {
+            Check.Alive("clone", x);
             var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device);
             y.CopyFrom(x);
             return Graph.Record(y, "clone", [x], (g, _) => [g]);
         }
 
         /// <summary>The same data with no history and no gradient.</summary>
-        public Tensor Detach() => x.Restride(x.Layout);
+        public Tensor Detach()
+        {
+            Check.Alive("detach", x);
+            return x.Restride(x.Layout);
+        }
     }
 }

@@ -2,9 +2,6 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-// The tests read the kernels' work counters (ForwardCounted, BackwardCounted).
-[assembly: InternalsVisibleTo("RawLongLoRA.Tests")]
-
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
@@ -61,8 +58,7 @@ public static unsafe partial class Attention
         {
             int cols = Math.Min(Bc, kEnd - j0);
             var (r0, r1) = RowsSeeing(lo, hi, rows, j0, cols);
-            float* kj = p.K + p.KIndex(b, j0, kvh);
-            LoadTransposed(kt, kj, p.Hkv * p.D, cols, p.D);
+            LoadTransposed(kt, p.K + p.KIndex(b, j0, kvh), p.Hkv * p.D, cols, p.D);
             LoadRows(vs, p.V + p.KIndex(b, j0, kvh), p.Hkv * p.D, cols, cols, p.D, dp, 1f);
             Scores(sc, qs, kt, lo, hi, r0, r1, j0, p.D, dp);
             for (int i = r0; i < r1; i++)
@@ -82,7 +78,7 @@ public static unsafe partial class Attention
                 if (alpha != 1f)
                     ScaleRow(acc + i * dp, dp, alpha);
             }
-            Gemm(acc + r0 * dp, dp, sc + r0 * Bc, Bc, 1, vs, dp, r1 - r0, dp, cols, accumulate: true);
+            TileGemm(acc + r0 * dp, dp, sc + r0 * Bc, Bc, 1, vs, dp, r1 - r0, dp, cols, accumulate: true);
             work += (long)(r1 - r0) * Bc;
         }
 
@@ -112,7 +108,7 @@ public static unsafe partial class Attention
 
     /// <summary>
     /// Rows [r0, r1) of a query tile that see any key of [j0, j0 + cols), widened to multiples of 4 for
-    /// <see cref="Gemm"/>; lo and hi grow with the row, so those rows are contiguous.
+    /// <see cref="TileGemm"/>; lo and hi grow with the row, so those rows are contiguous.
     /// </summary>
     private static (int R0, int R1) RowsSeeing(int* lo, int* hi, int rows, int j0, int cols)
     {
@@ -127,7 +123,7 @@ public static unsafe partial class Attention
     /// <summary>Scaled scores of rows [r0, r1) against the key tile at j0, −∞ outside each row's [lo, hi].</summary>
     private static void Scores(float* sc, float* qs, float* kt, int* lo, int* hi, int r0, int r1, int j0, int d, int dp)
     {
-        Gemm(sc + r0 * Bc, Bc, qs + r0 * dp, dp, 1, kt, Bc, r1 - r0, Bc, d, accumulate: false);
+        TileGemm(sc + r0 * Bc, Bc, qs + r0 * dp, dp, 1, kt, Bc, r1 - r0, Bc, d, accumulate: false);
         for (int i = r0; i < r1; i++)
         {
             float* row = sc + i * Bc;
@@ -205,7 +201,7 @@ public static unsafe partial class Attention
     /// copy — and B, C row-major. m must be a multiple of 4 and n of 2W (tiles are padded to that); each
     /// step keeps a 4 × 2W block of C in registers.
     /// </summary>
-    private static void Gemm(float* c, int ldc, float* a, int rsA, int csA, float* bm, int ldb, int m, int n, int k, bool accumulate)
+    private static void TileGemm(float* c, int ldc, float* a, int rsA, int csA, float* bm, int ldb, int m, int n, int k, bool accumulate)
     {
         int w = Vector<float>.Count;
         for (int i = 0; i < m; i += 4)

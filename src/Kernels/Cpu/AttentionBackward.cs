@@ -72,8 +72,8 @@ public static unsafe partial class Attention
                 var (r0, r1) = RowsSeeing(lo, hi, rows, j0, cols);
                 ProbabilitiesAndScoreGrads(sc, ds, qs, dos, kt, vt, lseT, deltaT, lo, hi, r0, r1, j0, p.D, dp);
                 // dV += Pᵀ dO and dK += dSᵀ (scale·Q): the transposes are strides, not copies.
-                Gemm(dvAcc, dp, sc + r0 * Bc, 1, Bc, dos + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
-                Gemm(dkAcc, dp, ds + r0 * Bc, 1, Bc, qs + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
+                TileGemm(dvAcc, dp, sc + r0 * Bc, 1, Bc, dos + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
+                TileGemm(dkAcc, dp, ds + r0 * Bc, 1, Bc, qs + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
                 work += (long)(r1 - r0) * Bc;
             }
         }
@@ -114,7 +114,7 @@ public static unsafe partial class Attention
             LoadTransposed(vt, vj, p.Hkv * p.D, cols, p.D);
             LoadRows(ks, kj, p.Hkv * p.D, cols, cols, p.D, dp, 1f);
             ProbabilitiesAndScoreGrads(sc, ds, qs, dos, kt, vt, lseT, deltaT, lo, hi, r0, r1, j0, p.D, dp);
-            Gemm(acc + r0 * dp, dp, ds + r0 * Bc, Bc, 1, ks, dp, r1 - r0, dp, cols, accumulate: true);
+            TileGemm(acc + r0 * dp, dp, ds + r0 * Bc, Bc, 1, ks, dp, r1 - r0, dp, cols, accumulate: true);
             work += (long)(r1 - r0) * Bc;
         }
 
@@ -134,7 +134,7 @@ public static unsafe partial class Attention
     private static void ProbabilitiesAndScoreGrads(float* sc, float* ds, float* qs, float* dos, float* kt, float* vt, float* lseT, float* deltaT, int* lo, int* hi, int r0, int r1, int j0, int d, int dp)
     {
         Scores(sc, qs, kt, lo, hi, r0, r1, j0, d, dp);
-        Gemm(ds + r0 * Bc, Bc, dos + r0 * dp, dp, 1, vt, Bc, r1 - r0, Bc, d, accumulate: false);
+        TileGemm(ds + r0 * Bc, Bc, dos + r0 * dp, dp, 1, vt, Bc, r1 - r0, Bc, d, accumulate: false);
         int w = Vector<float>.Count;
         for (int i = r0; i < r1; i++)
         {

@@ -12,8 +12,8 @@ internal static unsafe class Copy
         byte* d0 = (byte*)dst.DataPointer, s0 = (byte*)src.DataPointer;
         DType dt = dst.DType, st = src.DType;
         int ds = dt.Size(), ss = st.Size();
-        plan.ForEachRow(true, (_, o) =>
-            Row(d0 + o[0] * ds, plan.InnerStrides[0], dt, s0 + o[1] * ss, plan.InnerStrides[1], st, plan.Inner));
+        plan.ForEachRow(true, true, (o, n) =>
+            Row(d0 + o[0] * ds, plan.InnerStrides[0], dt, s0 + o[1] * ss, plan.InnerStrides[1], st, n));
     }
 
     /// <summary>One row of n elements: dst stride sd (elements of dt), src stride ss (elements of st).</summary>
@@ -53,6 +53,19 @@ internal static unsafe class Copy
                 dp[i * sd] = Numerics.FloatToBf16(sp[i * ss]);
             return;
         }
+        if (dt == st)
+        {
+            // Same dtype: move the bits. Going through double would round I64 values past 2^53 (and
+            // overflow on long.MaxValue).
+            switch (dt.Size())
+            {
+                case 8: for (int i = 0; i < n; i++) ((ulong*)d)[i * sd] = ((ulong*)s)[i * ss]; break;
+                case 4: for (int i = 0; i < n; i++) ((uint*)d)[i * sd] = ((uint*)s)[i * ss]; break;
+                case 2: for (int i = 0; i < n; i++) ((ushort*)d)[i * sd] = ((ushort*)s)[i * ss]; break;
+                default: for (int i = 0; i < n; i++) d[i * sd] = s[i * ss]; break;
+            }
+            return;
+        }
         for (int i = 0; i < n; i++)
             Write(d + i * sd * dt.Size(), dt, Read(s + i * ss * st.Size(), st));
     }
@@ -60,7 +73,8 @@ internal static unsafe class Copy
     /// <summary>One element as double: exact for every float type and for integers below 2^53.</summary>
     public static double Read(byte* p, DType t) => t switch
     {
-        DType.F32 => *(float*)p,
+        // The (double) matters: without it the switch's type is float, and integers past 2^24 round.
+        DType.F32 => (double)*(float*)p,
         DType.BF16 => Numerics.Bf16ToFloat(*(ushort*)p),
         DType.F16 => Numerics.F16ToFloat(*(ushort*)p),
         DType.I32 => *(int*)p,
@@ -73,12 +87,28 @@ internal static unsafe class Copy
         switch (t)
         {
             case DType.F32: *(float*)p = (float)v; break;
-            case DType.BF16: *(ushort*)p = Numerics.FloatToBf16((float)v); break;
-            case DType.F16: *(ushort*)p = Numerics.FloatToF16((float)v); break;
+            case DType.BF16: *(ushort*)p = Numerics.FloatToBf16(ToFloatRoundOdd(v)); break;
+            case DType.F16: *(ushort*)p = Numerics.FloatToF16(ToFloatRoundOdd(v)); break;
             case DType.I32: *(int*)p = checked((int)v); break;
             case DType.I64: *(long*)p = checked((long)v); break;
             default: *p = checked((byte)v); break;
         }
+    }
+
+    /// <summary>
+    /// v as float32 rounded to odd: double → float → 16 bits would round twice (the integer
+    /// 2^24 + 2^16 + 1 becomes the bf16 tie 2^24 + 2^16, then 2^24, not 2^24 + 2^17). An inexact
+    /// result with its last bit forced to 1 keeps the lost bits' sign, so the second rounding is right.
+    /// </summary>
+    private static float ToFloatRoundOdd(double v)
+    {
+        float f = (float)v;
+        if ((double)f == v || !float.IsFinite(f))
+            return f; // exact, NaN, or far past every 16-bit format's overflow
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 1) == 0)
+            u = Math.Abs((double)f) > Math.Abs(v) ? u - 1 : u + 1; // step toward v, onto the odd neighbour
+        return BitConverter.UInt32BitsToSingle(u);
     }
 
     public static void Fill(Tensor dst, double value)
@@ -87,11 +117,10 @@ internal static unsafe class Copy
         byte* d0 = (byte*)dst.DataPointer;
         DType t = dst.DType;
         int size = t.Size();
-        plan.ForEachRow(true, (_, o) =>
+        plan.ForEachRow(true, true, (o, n) =>
         {
             byte* d = d0 + o[0] * size;
             long sd = plan.InnerStrides[0];
-            int n = plan.Inner;
             if (sd == 1 && t == DType.F32)
             {
                 new Span<float>(d, n).Fill((float)value);

@@ -59,7 +59,7 @@ internal static unsafe class Elementwise
         var plan = new StridedPlan(dst.Shape, dst.Strides.ToArray(), src.Strides.ToArray());
         float* d0 = (float*)dst.DataPointer, s0 = (float*)src.DataPointer;
         long sd = plan.InnerStrides[0], ss = plan.InnerStrides[1];
-        plan.ForEachRow(true, (_, o) => MapRow<T>(d0 + o[0], sd, s0 + o[1], ss, plan.Inner, alpha));
+        plan.ForEachRow(true, true, (o, n) => MapRow<T>(d0 + o[0], sd, s0 + o[1], ss, n, alpha));
     }
 
     private static void MapRow<T>(float* d, long sd, float* s, long ss, int n, float alpha) where T : IUnaryFn
@@ -83,7 +83,7 @@ internal static unsafe class Elementwise
             throw Check.Fail(name, "the output must not be a broadcast view", dst);
         float* d0 = (float*)dst.DataPointer, a0 = (float*)a.DataPointer, b0 = (float*)b.DataPointer;
         long sd = plan.InnerStrides[0], sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
-        plan.ForEachRow(true, (_, o) => ZipRow<T>(d0 + o[0], sd, a0 + o[1], sa, b0 + o[2], sb, plan.Inner));
+        plan.ForEachRow(true, true, (o, n) => ZipRow<T>(d0 + o[0], sd, a0 + o[1], sa, b0 + o[2], sb, n));
     }
 
     private static void ZipRow<T>(float* d, long sd, float* a, long sa, float* b, long sb, int n) where T : IBinaryFn

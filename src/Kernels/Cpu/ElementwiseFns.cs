@@ -96,7 +96,8 @@ internal struct TanhFn : IUnaryFn
 
 internal struct ReluFn : IUnaryFn
 {
-    public static float Apply(float x, float a) => x > 0 ? x : 0;
+    // NaN passes through, as in the vector form (Vector256.Max propagates NaN) and torch.relu.
+    public static float Apply(float x, float a) => x > 0 || float.IsNaN(x) ? x : 0;
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => Vector256.Max(x, Vector256<float>.Zero);
 }
 

@@ -44,8 +44,9 @@ internal static unsafe class Reduce
         var plan = new StridedPlan(src.Shape, dstStrides, src.Strides.ToArray());
         float* d0 = (float*)dst.DataPointer, s0 = (float*)src.DataPointer;
         long sd = plan.InnerStrides[0], ss = plan.InnerStrides[1];
-        int n = plan.Inner;
-        plan.ForEachRow(plan.RowsDistinct(0), (_, o) =>
+        // Rows may run in parallel when each writes its own outputs; a row may be cut into pieces
+        // only when its elements write distinct outputs (sd != 0).
+        plan.ForEachRow(plan.RowsDistinct(0), sd != 0, (o, n) =>
         {
             float* d = d0 + o[0], s = s0 + o[1];
             if (sd == 0)
@@ -93,9 +94,9 @@ internal static unsafe class Reduce
         float* s0 = (float*)src.DataPointer;
         long red = src.Strides[dim];
         int len = src.Shape[dim];
-        plan.ForEachRow(true, (_, o) =>
+        plan.ForEachRow(true, true, (o, n) =>
         {
-            for (int i = 0; i < plan.Inner; i++)
+            for (int i = 0; i < n; i++)
             {
                 float* s = s0 + o[1] + i * plan.InnerStrides[1];
                 long best = 0;

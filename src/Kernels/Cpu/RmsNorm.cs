@@ -48,7 +48,12 @@ internal static unsafe class RmsNorm
         var (n, d) = Rows.Dims(op, x, "x");
         Rows.Dims(op, dy, "dy");
         Rows.Dims(op, dx, "dx");
+        Check.Float(op, weight, "weight");
         Check.Shape(op, weight, "weight", d);
+        // rstd is read as n contiguous floats: check it as the forward does, or a wrong one reads past its end.
+        Check.F32(op, rstd, "rstd");
+        if (rstd.Numel != n || !rstd.IsContiguous)
+            throw Check.Fail(op, $"rstd must be contiguous with {n} elements", rstd);
         if (dweight is not null)
         {
             Check.F32(op, dweight, "dweight");

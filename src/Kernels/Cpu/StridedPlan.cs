@@ -92,28 +92,42 @@ internal sealed class StridedPlan
         return st;
     }
 
-    /// <summary>Runs body(row, offsets) over all rows, in parallel when rows are independent and the work is large.</summary>
-    public void ForEachRow(bool parallel, Action<long, long[]> body)
+    /// <summary>
+    /// Runs body(offsets, n) over every row: n elements from the given offsets, one step of
+    /// InnerStrides apart. In parallel when asked and the work is large; with splitInner, long rows
+    /// are also cut into pieces (a fully contiguous tensor is one row), which is only safe where no
+    /// two elements of a row write the same place.
+    /// </summary>
+    public void ForEachRow(bool parallel, bool splitInner, Action<long[], int> body)
     {
-        long minRows = Math.Max(1, 32768 / Math.Max(Inner, 1));
         int k = InnerStrides.Length;
-        if (!parallel || Rows < 2 * minRows)
+        long work = Rows * (long)Inner;
+        const long minWork = 32768;
+        if (!parallel || CpuThreads.Count == 1 || work < 2 * minWork)
         {
             var offs = new long[k];
             for (long r = 0; r < Rows; r++)
             {
                 RowOffsets(r, offs);
-                body(r, offs);
+                body(offs, Inner);
             }
             return;
         }
-        CpuThreads.ForRange(Rows, minRows, (lo, hi) =>
+        long wanted = CpuThreads.Count * 4L;
+        int pieces = !splitInner || Rows >= wanted ? 1 : (int)Math.Clamp((wanted + Rows - 1) / Rows, 1, Math.Max(1, Inner / 4096));
+        int pieceLen = (Inner + pieces - 1) / pieces;
+        long items = Rows * pieces;
+        CpuThreads.ForRange(items, Math.Max(1, minWork / pieceLen), (lo, hi) =>
         {
             var offs = new long[k];
-            for (long r = lo; r < hi; r++)
+            for (long item = lo; item < hi; item++)
             {
-                RowOffsets(r, offs);
-                body(r, offs);
+                long row = item / pieces;
+                int start = (int)(item % pieces) * pieceLen;
+                RowOffsets(row, offs);
+                for (int j = 0; j < k; j++)
+                    offs[j] += start * InnerStrides[j];
+                body(offs, Math.Min(pieceLen, Inner - start));
             }
         });
     }

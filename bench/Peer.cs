@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+
+namespace RawLongLoRA.Bench;
+
+/// <summary>
+/// A PyTorch peer script (bench/peer/*.py, run by /usr/bin/python3) kept running for the whole verb, so
+/// that ours and the peer's timings of each shape alternate in one run instead of an hour apart. The
+/// script prints one JSON line about itself, then answers each JSON request line with one JSON line.
+/// </summary>
+public sealed class Peer : IDisposable
+{
+    public const string Python = "/usr/bin/python3";
+
+    private readonly Process _process;
+
+    private Peer(Process process, string name)
+    {
+        _process = process;
+        Name = name;
+    }
+
+    /// <summary>What the script said about itself, e.g. "torch 2.1 (openblas, 2 threads)".</summary>
+    public string Name { get; }
+
+    /// <summary>Starts bench/peer/{script} with `--threads N`, or returns null and why not.</summary>
+    public static Peer? Start(string script, int threads, out string reason)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "peer", script);
+        if (!File.Exists(Python) || !File.Exists(path))
+        {
+            reason = !File.Exists(Python) ? $"{Python} not found" : $"{path} not found";
+            return null;
+        }
+        var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(path);
+        info.ArgumentList.Add("--threads");
+        info.ArgumentList.Add(threads.ToString());
+        // BLAS libraries size their own pools from these; the peer gets the threads we use.
+        info.Environment["OMP_NUM_THREADS"] = threads.ToString();
+        info.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
+        var process = Process.Start(info)!;
+        var lastError = new StrongBox<string?>();
+        process.ErrorDataReceived += (_, e) => lastError.Value = e.Data ?? lastError.Value; // drained, or a chatty peer blocks
+        process.BeginErrorReadLine();
+        string? hello = process.StandardOutput.ReadLine();
+        var json = hello is null ? null : JsonNode.Parse(hello);
+        if (json?["torch"] is null)
+        {
+            process.WaitForExit(2000);
+            reason = json?["error"]?.GetValue<string>() ?? $"{script} said nothing ({lastError.Value ?? "no error output"})";
+            process.Kill();
+            process.Dispose();
+            return null;
+        }
+        reason = "";
+        return new Peer(process, $"torch {json["torch"]} ({json["blas"]}, {json["threads"]} threads)");
+    }
+
+    /// <summary>Sends one request, waits for its answer.</summary>
+    public JsonNode Ask(JsonObject request)
+    {
+        _process.StandardInput.WriteLine(request.ToJsonString());
+        _process.StandardInput.Flush();
+        string? line = _process.StandardOutput.ReadLine();
+        return line is null
+            ? throw new InvalidOperationException($"peer {Name} exited (code {(_process.HasExited ? _process.ExitCode : -1)}) on {request.ToJsonString()}")
+            : JsonNode.Parse(line)!;
+    }
+
+    public void Dispose()
+    {
+        _process.StandardInput.Close();
+        if (!_process.WaitForExit(5000))
+            _process.Kill();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,107 @@
+using RawLongLoRA.Bench;
+using RawLongLoRA.Bench.Kernels;
+using RawLongLoRA.Kernels.Cpu;
+
+// `bench <verb> [options]`: each verb validates its variants, times them, and reports (table, --json).
+var verbs = new Dictionary<string, Verb>
+{
+    ["gemm"] = GemmBench.Verb,
+};
+
+if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+{
+    Console.WriteLine("usage: bench <verb> [options]");
+    Console.WriteLine();
+    Console.WriteLine("verbs:");
+    foreach (var v in verbs.Values)
+        Console.WriteLine($"  {v.Name,-10} {v.Summary}");
+    Console.WriteLine();
+    Console.WriteLine("options of every verb:");
+    Console.WriteLine($"  {"--json FILE",-18} also write the figures as JSON");
+    Console.WriteLine($"  {"--threads N",-18} CPU threads (default: all cores, or RAWLORA_THREADS)");
+    Console.WriteLine("`bench <verb> --help` lists a verb's own options.");
+    return args.Length == 0 ? 2 : 0;
+}
+
+if (!verbs.TryGetValue(args[0], out var verb))
+{
+    Console.Error.WriteLine($"bench: unknown verb '{args[0]}' (verbs: {string.Join(", ", verbs.Keys)}; see --help)");
+    return 2;
+}
+
+if (args.Skip(1).Any(a => a is "--help" or "-h"))
+{
+    Console.WriteLine($"usage: bench {verb.Name} [options]   {verb.Summary}");
+    foreach (var (option, help) in verb.Options)
+        Console.WriteLine($"  {option,-18} {help}");
+    return 0;
+}
+
+if (!Options.TryParse(args.Skip(1), verb.Options.Select(o => o.Option).Append("--json FILE").Append("--threads N"), out var options, out string? error))
+{
+    Console.Error.WriteLine($"bench {verb.Name}: {error}");
+    return 2;
+}
+
+if (options.Value("--threads") is { } threads)
+{
+    if (!int.TryParse(threads, out int n) || n < 1)
+    {
+        Console.Error.WriteLine($"bench {verb.Name}: --threads wants a positive integer, not '{threads}'");
+        return 2;
+    }
+    CpuThreads.Count = n;
+}
+
+var report = new Report(verb.Name, Machine.Describe());
+int rc = verb.Run(options, report);
+report.PrintTable(Console.Out);
+if (options.Value("--json") is { } json)
+{
+    report.WriteJson(json);
+    Console.WriteLine($"wrote {json}");
+}
+return rc;
+
+namespace RawLongLoRA.Bench
+{
+    /// <summary>A bench verb: its name, a one-line summary, its own options (option, help) and its body.</summary>
+    public sealed record Verb(string Name, string Summary, (string Option, string Help)[] Options, Func<Options, Report, int> Run);
+
+    /// <summary>
+    /// Options as the verb declares them: "--name VALUE" takes a value, "--name" is a flag. Anything
+    /// else is an error rather than silently ignored, so a typo cannot change what is measured.
+    /// </summary>
+    public sealed class Options
+    {
+        private readonly Dictionary<string, string?> _values = [];
+
+        public bool Flag(string name) => _values.ContainsKey(name);
+
+        public string? Value(string name) => _values.TryGetValue(name, out var v) ? v : null;
+
+        public static bool TryParse(IEnumerable<string> args, IEnumerable<string> specs, out Options options, out string? error)
+        {
+            options = new Options();
+            error = null;
+            var takesValue = specs.ToDictionary(s => s.Split(' ')[0], s => s.Contains(' '));
+            var list = args.ToList();
+            for (int i = 0; i < list.Count; i++)
+            {
+                string name = list[i];
+                if (!takesValue.TryGetValue(name, out bool wantsValue))
+                {
+                    error = $"unknown option '{name}' (see --help)";
+                    return false;
+                }
+                if (wantsValue && i + 1 >= list.Count)
+                {
+                    error = $"{name} wants a value";
+                    return false;
+                }
+                options._values[name] = wantsValue ? list[++i] : null;
+            }
+            return true;
+        }
+    }
+}
