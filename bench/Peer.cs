@@ -58,15 +58,34 @@ public sealed class Peer : IDisposable
         return new Peer(process, $"torch {json["torch"]} ({json["blas"]}, {json["threads"]} threads)");
     }
 
-    /// <summary>Sends one request, waits for its answer.</summary>
+    /// <summary>Sends one request, waits for its answer and then for the peer to go idle.</summary>
     public JsonNode Ask(JsonObject request)
     {
         _process.StandardInput.WriteLine(request.ToJsonString());
         _process.StandardInput.Flush();
-        string? line = _process.StandardOutput.ReadLine();
-        return line is null
-            ? throw new InvalidOperationException($"peer {Name} exited (code {(_process.HasExited ? _process.ExitCode : -1)}) on {request.ToJsonString()}")
-            : JsonNode.Parse(line)!;
+        string? line = _process.StandardOutput.ReadLine()
+            ?? throw new InvalidOperationException($"peer {Name} exited (code {(_process.HasExited ? _process.ExitCode : -1)}) on {request.ToJsonString()}");
+        WaitUntilIdle();
+        return JsonNode.Parse(line)!;
+    }
+
+    /// <summary>
+    /// BLAS and OpenMP worker threads spin for ~0.1 s after a call before they sleep; timing ours in that
+    /// window would measure their spinning on our cores. Waits (up to 2 s) until the peer's CPU time
+    /// stops growing over two polls.
+    /// </summary>
+    private void WaitUntilIdle()
+    {
+        var poll = TimeSpan.FromMilliseconds(30);
+        var last = _process.TotalProcessorTime;
+        for (int still = 0, polls = 0; still < 2 && polls < 66; polls++)
+        {
+            Thread.Sleep(poll);
+            _process.Refresh();
+            var now = _process.TotalProcessorTime;
+            still = now - last < poll / 10 ? still + 1 : 0;
+            last = now;
+        }
     }
 
     public void Dispose()

@@ -64,7 +64,7 @@ public sealed unsafe class GemmTests : IDisposable
     {
         // Small items run one per thread; large ones one after another, each split across threads.
         Check(isa, new Case(3, 20, 30, 40) { BroadcastA = true, Beta = 0.25f });
-        Check(isa, new Case(5, 21, 17, 9) { BroadcastB = true, TransB = true });
+        Check(isa, new Case(6, 60, 50, 120) { BroadcastB = true, TransB = true });
         Check(isa, new Case(2, 230, 260, 600) { BroadcastB = true, TypeB = DType.BF16 }, samples: 3000);
     }
 
@@ -83,7 +83,7 @@ public sealed unsafe class GemmTests : IDisposable
         Check(isa, new Case(1, 300, 8, 64) { TransB = true });              // x @ Aᵀ, rank 8: computed as Cᵀ
         Check(isa, new Case(1, 300, 64, 8) { TransB = true, Beta = 1f });   // h @ Bᵀ, k = rank
         Check(isa, new Case(1, 8, 300, 64) { TransA = true });              // dA = dhᵀ x
-        Check(isa, new Case(1, 3, 4100, 5));                                // n past one NC block
+        Check(isa, new Case(1, 3, 8300, 100));                              // threads split n, each past one NC block
     }
 
     [Theory]

@@ -3,9 +3,8 @@ using System.Runtime.InteropServices;
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
-/// Per-thread pack buffers, 64-byte aligned native memory that grows and is reused, so a GEMM call
-/// allocates nothing once warm. A is packed by whichever thread runs a task; B by the thread that owns
-/// the call (its workers only read it), so the two never share a buffer.
+/// Per-thread pack buffers for A and B blocks: 64-byte aligned native memory that grows and is reused,
+/// so a GEMM call allocates nothing once warm. Each thread packs into and reads only its own.
 /// </summary>
 internal static unsafe class GemmBuffers
 {

@@ -3,10 +3,12 @@ using System.Runtime.CompilerServices;
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
-/// The blocked loops around one micro-kernel. Per batch item: for each NC-wide block of columns and
-/// each KC-deep slice of k, B's block is packed once (all threads share it, ~L3), then tasks of
-/// (MC rows of A × a chunk of B's panels) each pack their A block (~L2) and sweep panel pairs with
-/// the kernel, the B micro-panel staying in L1 across the rows.
+/// The blocked loops around one micro-kernel. C (per batch item) is cut into one rectangle per thread,
+/// and each thread runs the whole Goto loop nest on its rectangle with its own pack buffers, so
+/// threads never wait on each other: for each NC-wide block of columns and KC-deep slice of k it packs
+/// B's block (~L3), then for each MC-row block packs A's block (~L2) and sweeps the panel pairs with
+/// the kernel, a B micro-panel serving all the rows of the A block. NC is a multiple of every kernel's
+/// NR, and row blocks are cut to whole MR tiles, so only the matrix edges make partial tiles.
 /// </summary>
 internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
 {
@@ -35,10 +37,45 @@ internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
         double itemFlops = 2.0 * m * n * k;
         int threads = itemFlops * batch < ParallelFlops ? 1 : CpuThreads.Count;
         if (threads > 1 && batch >= threads && (batch >= 4 * threads || itemFlops < LargeItemFlops))
-            CpuThreads.For(batch, bi => Item(p, bi, threads: 1));
-        else
-            for (int bi = 0; bi < batch; bi++)
-                Item(p, bi, threads);
+        {
+            CpuThreads.For(batch, bi => Block(p, bi, 0, m, 0, n));
+            return;
+        }
+        var (rowParts, colParts) = Grid(m, n, threads);
+        int rowStep = RoundUp(CeilDiv(m, rowParts), TK.MR), colStep = RoundUp(CeilDiv(n, colParts), TK.NR);
+        rowParts = CeilDiv(m, rowStep);
+        colParts = CeilDiv(n, colStep);
+        for (int bi = 0; bi < batch; bi++)
+        {
+            int item = bi;
+            CpuThreads.For(rowParts * colParts, t =>
+            {
+                int i0 = t / colParts * rowStep, j0 = t % colParts * colStep;
+                Block(p, item, i0, Math.Min(m, i0 + rowStep), j0, Math.Min(n, j0 + colStep));
+            });
+        }
+    }
+
+    /// <summary>
+    /// Rows × columns of rectangles, one per thread: first so that no thread is left without a tile,
+    /// then as square as the factors of the thread count allow, since each rectangle packs its own rows
+    /// of A and columns of B and square ones repack the least.
+    /// </summary>
+    private static (int Rows, int Cols) Grid(int m, int n, int threads)
+    {
+        int mTiles = CeilDiv(m, TK.MR), nTiles = CeilDiv(n, TK.NR);
+        var best = (Rows: 1, Cols: 1);
+        var bestKey = (Idle: int.MaxValue, Skew: double.MaxValue);
+        for (int rows = 1; rows <= threads; rows++)
+        {
+            if (threads % rows != 0)
+                continue;
+            int cols = threads / rows;
+            var key = (threads - Math.Min(rows, mTiles) * Math.Min(cols, nTiles), Math.Abs(Math.Log((double)m / rows / ((double)n / cols))));
+            if (key.CompareTo(bestKey) < 0)
+                (best, bestKey) = ((rows, cols), key);
+        }
+        return best;
     }
 
     /// <summary>
@@ -58,76 +95,50 @@ internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
 
     private readonly record struct Problem(int M, int N, int K, float Alpha, float Beta, GemmOperand A, GemmOperand B, GemmOperand C, bool Simd);
 
+    /// <summary>C[i0:i1, j0:j1] of batch item bi, on the calling thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Item(Problem p, int bi, int threads)
+    private static void Block(in Problem p, int bi, int i0, int i1, int j0, int j1)
     {
         int mr = TK.MR, nr = TK.NR;
         byte* a = (byte*)p.A.Item(bi), b = (byte*)p.B.Item(bi);
         float* c = (float*)p.C.Item(bi);
         int sizeA = p.A.Type.Size(), sizeB = p.B.Type.Size();
-        float* bPack = GemmBuffers.B(RoundUp(Math.Min(NC, p.N), nr) * (long)Math.Min(KC, p.K));
-        for (int jc = 0; jc < p.N; jc += NC)
+        int kcMax = Math.Min(KC, p.K), mcMax = MC / mr * mr; // whole tiles per row block
+        float* bPack = GemmBuffers.B(RoundUp(Math.Min(NC, j1 - j0), nr) * (long)kcMax);
+        float* aPack = GemmBuffers.A(RoundUp(Math.Min(mcMax, i1 - i0), mr) * (long)kcMax);
+        for (int jc = j0; jc < j1; jc += NC)
         {
-            int nc = Math.Min(NC, p.N - jc);
-            int panels = CeilDiv(nc, nr);
-            var (icBlocks, mcStep, chunks, chunkPanels) = Split(p.M, panels, threads);
+            int nc = Math.Min(NC, j1 - jc);
             for (int pc = 0; pc < p.K; pc += KC)
             {
                 int kc = Math.Min(KC, p.K - pc);
-                byte* bBlock = b + (pc * p.B.RowStride + jc * p.B.ColStride) * sizeB;
-                int packPanels = CeilDiv(panels, threads);
-                For(CeilDiv(panels, packPanels), threads, t =>
-                {
-                    int q0 = t * packPanels, lines = Math.Min(panels - q0, packPanels) * nr;
-                    GemmPack.Panels(bBlock + q0 * nr * p.B.ColStride * sizeB, p.B.Type, p.B.ColStride, p.B.RowStride,
-                                    nr, Math.Min(lines, nc - q0 * nr), kc, bPack + (long)q0 * nr * kc, p.Simd);
-                });
+                GemmPack.Panels(b + (pc * p.B.RowStride + jc * p.B.ColStride) * sizeB, p.B.Type, p.B.ColStride, p.B.RowStride, nr, nc, kc, bPack, p.Simd);
                 float beta = pc == 0 ? p.Beta : 1f;
-                byte* aSlice = a + pc * p.A.ColStride * sizeA;
-                For(icBlocks * chunks, threads, task =>
+                for (int ic = i0; ic < i1; ic += mcMax)
                 {
-                    int ic = task / chunks * mcStep, mc = Math.Min(mcStep, p.M - ic);
-                    int q0 = task % chunks * chunkPanels, q1 = Math.Min(panels, q0 + chunkPanels);
-                    float* aPack = GemmBuffers.A(RoundUp(mcStep, mr) * (long)kc);
-                    GemmPack.Panels(aSlice + ic * p.A.RowStride * sizeA, p.A.Type, p.A.RowStride, p.A.ColStride, mr, mc, kc, aPack, p.Simd);
-                    Macro(p, kc, mc, aPack, bPack, q0, q1, nc - q0 * nr, c + ic * p.C.RowStride + (jc + q0 * nr) * p.C.ColStride, beta);
-                });
+                    int mc = Math.Min(mcMax, i1 - ic);
+                    GemmPack.Panels(a + (ic * p.A.RowStride + pc * p.A.ColStride) * sizeA, p.A.Type, p.A.RowStride, p.A.ColStride, mr, mc, kc, aPack, p.Simd);
+                    Macro(p, kc, mc, nc, aPack, bPack, c + ic * p.C.RowStride + jc * p.C.ColStride, beta);
+                }
             }
         }
     }
 
     /// <summary>
-    /// Tasks: icBlocks row blocks of mcStep rows × chunks of chunkPanels B panels. Row blocks alone when
-    /// they give every thread an equal share; otherwise the columns are cut too (each chunk then
-    /// repacks its A block, which costs 1/(chunk width) of its FLOPs).
-    /// </summary>
-    private static (int IcBlocks, int McStep, int Chunks, int ChunkPanels) Split(int m, int panels, int threads)
-    {
-        int icBlocks = CeilDiv(m, MC);
-        int chunks = 1;
-        while (threads > 1 && chunks < panels && (icBlocks * chunks < threads || (icBlocks * chunks % threads != 0 && icBlocks * chunks < 4 * threads)))
-            chunks++;
-        int mcStep = RoundUp(CeilDiv(m, icBlocks), TK.MR);
-        int chunkPanels = CeilDiv(panels, chunks);
-        return (CeilDiv(m, mcStep), mcStep, CeilDiv(panels, chunkPanels), chunkPanels);
-    }
-
-    /// <summary>
-    /// Panels q0..q1 of packed B against the mc rows of packed A. c is C at (row 0 of the block,
-    /// column of panel q0); ncLeft the columns left from there. Full tiles with contiguous C rows are
-    /// stored by the kernel; edge tiles and other C layouts go through a stack tile.
+    /// The packed mc × kc block of A against the packed kc × nc block of B into C at c. Full tiles with
+    /// contiguous C rows are stored by the kernel; edge tiles and other C layouts go through a stack tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Macro(in Problem p, int kc, int mc, float* aPack, float* bPack, int q0, int q1, int ncLeft, float* c, float beta)
+    private static void Macro(in Problem p, int kc, int mc, int nc, float* aPack, float* bPack, float* c, float beta)
     {
         int mr = TK.MR, nr = TK.NR;
         long rs = p.C.RowStride, cs = p.C.ColStride;
         float* tile = stackalloc float[mr * nr];
-        for (int q = q0; q < q1; q++)
+        for (int jr = 0; jr < nc; jr += nr)
         {
-            int cols = Math.Min(nr, ncLeft - (q - q0) * nr);
-            float* bPanel = bPack + (long)q * nr * kc;
-            float* cCol = c + (q - q0) * nr * cs;
+            int cols = Math.Min(nr, nc - jr);
+            float* bPanel = bPack + (long)jr * kc;
+            float* cCol = c + jr * cs;
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
@@ -148,15 +159,6 @@ internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
                 }
             }
         }
-    }
-
-    private static void For(int n, int threads, Action<int> body)
-    {
-        if (threads == 1)
-            for (int i = 0; i < n; i++)
-                body(i);
-        else
-            CpuThreads.For(n, body);
     }
 
     private static int CeilDiv(int x, int y) => (x + y - 1) / y;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
@@ -15,6 +16,12 @@ internal readonly unsafe struct GemmKernelAvx2 : IGemmKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
     {
+        // The previous KC slice evicted this C tile; start fetching it now so the final update does not stall.
+        for (int i = 0; i < 6; i++)
+        {
+            Sse.Prefetch0(c + i * ldc);
+            Sse.Prefetch0(c + i * ldc + 15);
+        }
         Vector256<float> c00 = default, c01 = default;
         Vector256<float> c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default;

@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
 /// AVX-512 micro-kernel: a 14 × 32 tile of C in 28 zmm accumulators (of 32 registers), two B vectors
 /// per k and A broadcast from memory. Zen 4 retires one 512-bit FMA a cycle with latency 4, so 28
-/// independent chains keep it busy, and a 14-row tile loads 1 byte of packed operand per 4 FLOP.
+/// independent chains keep it busy, and a 14-row tile loads 1 byte of packed operand per 5 FLOP.
 /// </summary>
 internal readonly unsafe struct GemmKernelAvx512 : IGemmKernel
 {
@@ -16,6 +17,12 @@ internal readonly unsafe struct GemmKernelAvx512 : IGemmKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
     {
+        // The previous KC slice evicted this C tile; start fetching it now so the final update does not stall.
+        for (int i = 0; i < 14; i++)
+        {
+            Sse.Prefetch0(c + i * ldc);
+            Sse.Prefetch0(c + i * ldc + 31);
+        }
         Vector512<float> c000 = default, c001 = default;
         Vector512<float> c010 = default, c011 = default;
         Vector512<float> c020 = default, c021 = default;
