@@ -76,13 +76,15 @@ public interface IBackend
     void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids);
 
     /// <summary>
-    /// Per-row loss = lse − logits[target] over logits [N, V] (0 where target == ignoreIndex), and
-    /// the row's log-sum-exp, without materialising probabilities.
+    /// Folds one vocabulary chunk of logits [N, C] (columns vocabStart … vocabStart + C − 1) into the
+    /// running per-row log-sum-exp lse [N] (start it at −∞), and copies the target's logit into
+    /// targetLogit [N] for rows whose target falls in the chunk. The loss is lse − targetLogit; the
+    /// full [N × V] logits never need to exist at once.
     /// </summary>
-    void CrossEntropy(Tensor loss, Tensor lse, Tensor logits, Tensor targets, int ignoreIndex);
+    void CrossEntropy(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets, int vocabStart);
 
-    /// <summary>dlogits = (softmax(logits) − onehot(target)) · dloss[n]; zero rows where ignored.</summary>
-    void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int ignoreIndex);
+    /// <summary>dlogits [N, C] = (exp(logits − lse) − onehot(target − vocabStart)) · dloss[n]; rows with dloss 0 get 0.</summary>
+    void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart);
 
     /// <summary>
     /// Causal attention o [B, T, Hq, D] from q [B, T, Hq, D], k and v [B, S, Hkv, D] (Hq a multiple of

@@ -11,13 +11,18 @@ public abstract class Storage
     private int _refs;
     private static long _liveCount;
     private static long _liveBytes;
+    private static long _peakBytes;
 
     protected Storage(Device device, long byteLength)
     {
         Device = device;
         ByteLength = byteLength;
         Interlocked.Increment(ref _liveCount);
-        Interlocked.Add(ref _liveBytes, byteLength);
+        long live = Interlocked.Add(ref _liveBytes, byteLength);
+        long peak;
+        while (live > (peak = Interlocked.Read(ref _peakBytes)) && Interlocked.CompareExchange(ref _peakBytes, live, peak) != peak)
+        {
+        }
     }
 
     public Device Device { get; }
@@ -31,6 +36,11 @@ public abstract class Storage
     /// <summary>Storages allocated and not yet freed, in this process (for leak tests and memory reports).</summary>
     public static long LiveCount => Interlocked.Read(ref _liveCount);
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    /// <summary>The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches report.</summary>
+    public static long PeakBytes => Interlocked.Read(ref _peakBytes);
+
+    public static void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
     public int RefCount => Volatile.Read(ref _refs);
 

@@ -1,8 +1,9 @@
 namespace RawLongLoRA;
 
 /// <summary>
-/// Mean cross-entropy of logits [N, V] against targets [N] over the targets that are not ignoreIndex
-/// (as torch.nn.functional.cross_entropy with reduction="mean": NaN if every target is ignored).
+/// Mean cross-entropy over the targets that are not ignoreIndex (as torch.nn.functional.cross_entropy
+/// with reduction="mean": NaN if every target is ignored), from logits, or fused with the LM head so
+/// that the [tokens × vocab] logits are only ever held one tile at a time.
 /// </summary>
 public static class CrossEntropyOp
 {
@@ -10,31 +11,175 @@ public static class CrossEntropyOp
 
     extension(Tensor logits)
     {
+        /// <summary>Loss of logits [N, V] against targets [N].</summary>
         public Tensor CrossEntropy(Tensor targets, int ignoreIndex = IgnoreIndex)
         {
             const string op = "cross_entropy";
             Check.Alive(op, logits, targets);
             Check.Rank(op, logits, "logits [tokens, vocab]", 2);
+            Check.Float(op, logits, "logits");
             int n = logits.Shape[0];
+            var (tc, weights, counted) = Targets(op, targets, n, logits.Shape[1], ignoreIndex, logits);
             var lc = Graph.ContiguousData(logits);
-            var tc = Graph.ContiguousData(targets);
-            var rowLoss = Graph.Empty([n], logits);
-            var lse = Graph.Empty([n], logits);
-            var backend = Graph.Backend(logits);
-            backend.CrossEntropy(rowLoss, lse, lc, tc, ignoreIndex);
-            long counted = tc.DType == DType.I64 ? tc.ToArray<long>().LongCount(t => t != ignoreIndex) : tc.ToArray<int>().LongCount(t => t != ignoreIndex);
-            var total = Graph.Empty([], logits);
-            using (var total1 = total.Restride(Layout.Contiguous([1])))
-                backend.Reduce(ReduceOp.Sum, total1, rowLoss);
-            rowLoss.Dispose();
-            backend.Unary(UnaryOp.Scale, total, total, counted == 0 ? float.NaN : 1f / counted);
-            return Graph.Record(total, op, [logits], [lc, tc, lse], (g, _) =>
+            var lse = Tensor.Full([n], double.NegativeInfinity, DType.F32, logits.Device);
+            using var targetLogit = Tensor.Zeros([n], DType.F32, logits.Device);
+            Graph.Backend(logits).CrossEntropy(lse, targetLogit, lc, tc, 0);
+            var loss = MeanLoss(lse, targetLogit, weights, counted);
+            return Graph.Record(loss, op, [logits], [lc, tc, lse, weights], (g, _) =>
             {
-                var dloss = Tensor.Full([n], g.Item() / counted, DType.F32, g.Device);
+                using var dloss = RowGradient(weights, g);
                 var dlogits = Graph.Empty(logits.ShapeArray, g);
-                Graph.Backend(g).CrossEntropyBackward(dlogits, dloss, lc, lse, tc, ignoreIndex);
+                Graph.Backend(g).CrossEntropyBackward(dlogits, dloss, lc, lse, tc, 0);
                 return [dlogits];
             });
         }
+    }
+
+    extension(Tensor hidden)
+    {
+        /// <summary>
+        /// Loss of the LM head hidden [..., d] @ weight [V, d]ᵀ against targets [...] without the full
+        /// logits: tiles of tokenChunk × vocabChunk logits are made, folded into the loss and dropped, and
+        /// made again in backward (one extra GEMM for a [tokens × vocab] buffer never allocated).
+        /// </summary>
+        public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = 8192, int tokenChunk = 2048)
+        {
+            const string op = "linear_cross_entropy";
+            Check.Alive(op, hidden, weight, targets);
+            Check.SameDevice(op, hidden, weight, targets);
+            Check.Rank(op, weight, "weight [vocab, dim]", 2);
+            Check.Float(op, hidden, "hidden");
+            Check.Float(op, weight, "weight");
+            int v = weight.Shape[0], d = weight.Shape[1];
+            if (hidden.Rank < 1 || hidden.Shape[^1] != d)
+                throw Check.Fail(op, $"hidden's last dim must be the weight's dim {d}", hidden, weight);
+            if (vocabChunk < 1 || tokenChunk < 1)
+                throw new ArgumentOutOfRangeException(nameof(vocabChunk), $"{op}: chunk sizes must be positive, got vocab {vocabChunk}, tokens {tokenChunk}");
+            int n = checked((int)(hidden.Numel / d));
+            var (tc, weights, counted) = Targets(op, targets, n, v, ignoreIndex, hidden);
+            var hc = Graph.ContiguousData(hidden);
+            var h2 = hc.Restride(Layout.Contiguous([n, d]));
+            hc.Dispose();
+            var tiles = new Tiles(n, v, Math.Min(tokenChunk, n), Math.Min(vocabChunk, v));
+            var lse = Tensor.Full([n], double.NegativeInfinity, DType.F32, hidden.Device);
+            using var targetLogit = Tensor.Zeros([n], DType.F32, hidden.Device);
+            using (Autograd.NoGrad())
+            using (var buffer = tiles.Buffer(hidden))
+                tiles.ForEach(buffer, h2, weight, (logits, rows, cols) =>
+                {
+                    using var rowLse = lse.Narrow(0, rows.Start, rows.Length);
+                    using var rowTarget = targetLogit.Narrow(0, rows.Start, rows.Length);
+                    using var rowIds = tc.Narrow(0, rows.Start, rows.Length);
+                    Graph.Backend(logits).CrossEntropy(rowLse, rowTarget, logits, rowIds, cols.Start);
+                });
+            var loss = MeanLoss(lse, targetLogit, weights, counted);
+            return Graph.Record(loss, op, [hidden, weight], [h2, tc, lse, weights], (g, need) =>
+            {
+                using var dloss = RowGradient(weights, g);
+                var dh = need[0] ? Tensor.Empty([n, d], DType.F32, g.Device) : null;
+                var dw = need[1] ? Tensor.Empty([v, d], DType.F32, g.Device) : null;
+                var backend = Graph.Backend(g);
+                using var buffer = tiles.Buffer(g);
+                tiles.ForEach(buffer, h2, weight, (logits, rows, cols) =>
+                {
+                    using var rowDloss = dloss.Narrow(0, rows.Start, rows.Length);
+                    using var rowLse = lse.Narrow(0, rows.Start, rows.Length);
+                    using var rowIds = tc.Narrow(0, rows.Start, rows.Length);
+                    backend.CrossEntropyBackward(logits, rowDloss, logits, rowLse, rowIds, cols.Start);
+                    // The first tile of a row (column) band writes its slice of dh (dW); later tiles add.
+                    if (dh is not null)
+                    {
+                        using var dhRows = dh.Narrow(0, rows.Start, rows.Length);
+                        using var wCols = weight.Narrow(0, cols.Start, cols.Length);
+                        backend.Gemm(dhRows, logits, wCols, 1f, cols.Start == 0 ? 0f : 1f);
+                    }
+                    if (dw is not null)
+                    {
+                        using var dwCols = dw.Narrow(0, cols.Start, cols.Length);
+                        using var hRows = h2.Narrow(0, rows.Start, rows.Length);
+                        using var logitsT = logits.Transpose(0, 1);
+                        backend.Gemm(dwCols, logitsT, hRows, 1f, rows.Start == 0 ? 0f : 1f);
+                    }
+                });
+                return [dh?.Reshape(hidden.ShapeArray), dw];
+            });
+        }
+    }
+
+    /// <summary>Row and column ranges of the logits tiles, and the one buffer they are made in.</summary>
+    private sealed class Tiles(int n, int v, int tokenChunk, int vocabChunk)
+    {
+        public Tensor Buffer(Tensor like) => Tensor.Empty([tokenChunk * vocabChunk], DType.F32, like.Device);
+
+        /// <summary>For every tile: logits = h[rows] @ weight[cols]ᵀ in the buffer, then body(logits, rows, cols).</summary>
+        public void ForEach(Tensor buffer, Tensor h2, Tensor weight, Action<Tensor, (int Start, int Length), (int Start, int Length)> body)
+        {
+            var backend = Graph.Backend(h2);
+            for (int r0 = 0; r0 < n; r0 += tokenChunk)
+            {
+                int rows = Math.Min(tokenChunk, n - r0);
+                using var hRows = h2.Narrow(0, r0, rows);
+                for (int c0 = 0; c0 < v; c0 += vocabChunk)
+                {
+                    int cols = Math.Min(vocabChunk, v - c0);
+                    using var logits = buffer.Restride(Layout.Contiguous([rows, cols]));
+                    using var wCols = weight.Narrow(0, c0, cols);
+                    using var wT = wCols.Transpose(0, 1);
+                    backend.Gemm(logits, hRows, wT);
+                    body(logits, (r0, rows), (c0, cols));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Flattened targets (checked against the vocabulary), the per-row weight 1/count (0 where ignored)
+    /// that turns row losses into the mean, and count.
+    /// </summary>
+    private static (Tensor Targets, Tensor Weights, long Count) Targets(string op, Tensor targets, int n, int vocab, int ignoreIndex, Tensor like)
+    {
+        Check.Index(op, targets, "targets");
+        if (targets.Numel != n)
+            throw Check.Fail(op, $"targets must have shape [{n}] (one per token), got {Shapes.Format(targets.Shape)}", targets, like);
+        var tc = Graph.ContiguousData(targets);
+        var flat = tc.Restride(Layout.Contiguous([n]));
+        tc.Dispose();
+        var ids = flat.DType == DType.I64 ? flat.ToArray<long>() : Array.ConvertAll(flat.ToArray<int>(), t => (long)t);
+        long count = 0;
+        foreach (long t in ids)
+        {
+            if (t == ignoreIndex)
+                continue;
+            if (t < 0 || t >= vocab)
+                throw Check.Fail(op, $"target {t} is outside the vocabulary of {vocab} (ignore index {ignoreIndex})", targets, like);
+            count++;
+        }
+        float w = count == 0 ? 0f : 1f / count;
+        var weights = Tensor.FromArray(Array.ConvertAll(ids, t => t == ignoreIndex ? 0f : w), [n], DType.F32, like.Device);
+        return (flat, weights, count);
+    }
+
+    /// <summary>Σ (lse − target logit) · weight: the mean over counted rows (NaN when none count, as PyTorch).</summary>
+    private static Tensor MeanLoss(Tensor lse, Tensor targetLogit, Tensor weights, long count)
+    {
+        var backend = Graph.Backend(lse);
+        using var rows = Tensor.Empty(lse.ShapeArray, DType.F32, lse.Device);
+        backend.Binary(BinaryOp.Sub, rows, lse, targetLogit);
+        backend.Binary(BinaryOp.Mul, rows, rows, weights);
+        var loss = Tensor.Empty([], DType.F32, lse.Device);
+        using (var loss1 = loss.Restride(Layout.Contiguous([1])))
+            backend.Reduce(ReduceOp.Sum, loss1, rows);
+        if (count == 0)
+            loss.Fill(double.NaN);
+        return loss;
+    }
+
+    /// <summary>dloss per row = weight · g, where g is the scalar loss's gradient.</summary>
+    private static Tensor RowGradient(Tensor weights, Tensor g)
+    {
+        var dloss = Tensor.Empty(weights.ShapeArray, DType.F32, weights.Device);
+        using var g1 = g.Restride(Layout.Contiguous([1]));
+        Graph.Backend(g).Binary(BinaryOp.Mul, dloss, weights, g1);
+        return dloss;
     }
 }

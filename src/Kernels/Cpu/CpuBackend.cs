@@ -68,10 +68,10 @@ public sealed class CpuBackend : IBackend
 
     public void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids) => Embedding.ScatterAdd(dweight, dy, ids);
 
-    public void CrossEntropy(Tensor loss, Tensor lse, Tensor logits, Tensor targets, int ignoreIndex) => Cpu.CrossEntropy.Forward(loss, lse, logits, targets, ignoreIndex);
+    public void CrossEntropy(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets, int vocabStart) => Cpu.CrossEntropy.Forward(lse, targetLogit, logits, targets, vocabStart);
 
-    public void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int ignoreIndex)
-        => Cpu.CrossEntropy.Backward(dlogits, dloss, logits, lse, targets, ignoreIndex);
+    public void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart)
+        => Cpu.CrossEntropy.Backward(dlogits, dloss, logits, lse, targets, vocabStart);
 
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec) => AttentionCall.Forward(o, lse, q, k, v, spec);
 
