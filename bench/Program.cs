@@ -6,6 +6,8 @@ using RawLongLoRA.Kernels.Cpu;
 var verbs = new Dictionary<string, Verb>
 {
     ["gemm"] = GemmBench.Verb,
+    ["attention"] = AttentionBench.Verb,
+    ["ops"] = OpsBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

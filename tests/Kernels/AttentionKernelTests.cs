@@ -1,9 +1,13 @@
+using System.Runtime.Intrinsics;
 using RawLongLoRA.Kernels.Cpu;
 using Xunit;
 
 namespace RawLongLoRA.Tests.Kernels;
 
-/// <summary>The flash-style CPU attention against the float64 reference, for every mask it serves.</summary>
+/// <summary>
+/// The flash-style CPU attention against the float64 reference, for every mask it serves, through the
+/// public entry points and at each vector width the kernel can run at (whatever this CPU has natively).
+/// </summary>
 public sealed unsafe class AttentionKernelTests
 {
     /// <summary>
@@ -42,6 +46,10 @@ public sealed unsafe class AttentionKernelTests
     [InlineData(1, 37)]
     [InlineData(5, 37)]
     [InlineData(3, 150)]
+    // Decoding: one to four queries per head take the row-at-a-time path, over many key blocks.
+    [InlineData(1, 300)]
+    [InlineData(4, 301)]
+    [InlineData(68, 300)]
     public void KvCacheOffsetMatchesReference(int t, int s)
         => AssertMatchesReference(2, t, s, 4, 2, 16, new AttentionSpec { KvOffset = s - t });
 
@@ -61,6 +69,13 @@ public sealed unsafe class AttentionKernelTests
     [InlineData(2, true)]
     public void S2AttnGroupsMatchReference(int g, bool packed)
         => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = g, SequenceStarts = packed ? [0, 37, 120, 260, 333] : null });
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void BackwardSplitIntoKeyTileChunksMatchesReference(int chunks)
+        => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 100 }, chunks);
 
     [Fact]
     public void ShiftedHalfOfTheHeadsSeesAcrossTheUnshiftedGroupBoundary()
@@ -93,8 +108,8 @@ public sealed unsafe class AttentionKernelTests
         (long Forward, long Backward) Work(AttentionSpec spec)
         {
             fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
-                return (Attention.ForwardCounted(po, pl, pq, pk, pv, 1, t, t, hq, 1, d, spec),
-                    Attention.BackwardCounted(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, 1, t, t, hq, 1, d, spec));
+                return (Attention.ForwardCounted<Vector256<float>>(po, pl, pq, pk, pv, 1, t, t, hq, 1, d, spec),
+                    Attention.BackwardCounted<Vector256<float>>(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, 1, t, t, hq, 1, d, spec, chunks: 1));
         }
 
         var full = Work(AttentionSpec.Causal);
@@ -135,7 +150,7 @@ public sealed unsafe class AttentionKernelTests
         Assert.Contains(field, backward.Message);
     }
 
-    private static void AssertMatchesReference(int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    private static void AssertMatchesReference(int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks = 1)
     {
         var rng = new Random(1000 * t + d);
         float[] q = Fill(rng, b * t * hq * d, 2f), k = Fill(rng, b * s * hkv * d, 2f);
@@ -143,18 +158,44 @@ public sealed unsafe class AttentionKernelTests
         var (oRef, lseRef) = AttentionReference.Forward(q, k, v, b, t, s, hq, hkv, d, spec);
         var (dqRef, dkRef, dvRef) = AttentionReference.Backward(dout, q, k, v, b, t, s, hq, hkv, d, spec);
 
-        // NaN-filled outputs show any element the kernel fails to write.
-        float[] o = Nans(oRef.Length), lse = Nans(lseRef.Length), dq = Nans(q.Length), dk = Nans(k.Length), dv = Nans(v.Length);
-        fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
+        foreach (var (width, run) in Widths(chunks))
         {
-            Attention.Forward(po, pl, pq, pk, pv, b, t, s, hq, hkv, d, spec);
-            Attention.Backward(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, b, t, s, hq, hkv, d, spec);
+            // NaN-filled outputs show any element the kernel fails to write.
+            float[] o = Nans(oRef.Length), lse = Nans(lseRef.Length), dq = Nans(q.Length), dk = Nans(k.Length), dv = Nans(v.Length);
+            fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
+                run(new Call(po, pl, pq, pk, pv, pdo, pdq, pdk, pdv, b, t, s, hq, hkv, d, spec));
+            AssertClose(oRef, o, $"o ({width})");
+            AssertClose(lseRef, lse, $"lse ({width})");
+            AssertClose(dqRef, dq, $"dq ({width})");
+            AssertClose(dkRef, dk, $"dk ({width})");
+            AssertClose(dvRef, dv, $"dv ({width})");
         }
-        AssertClose(oRef, o, "o");
-        AssertClose(lseRef, lse, "lse");
-        AssertClose(dqRef, dq, "dq");
-        AssertClose(dkRef, dk, "dk");
-        AssertClose(dvRef, dv, "dv");
+    }
+
+    /// <summary>The public entry points (native width, chunks of their choice), then each width with the given chunks.</summary>
+    private static IEnumerable<(string Width, Action<Call> Run)> Widths(int chunks) =>
+    [
+        ("public", c => c.Public()),
+        ("Vector512", c => c.At<Vector512<float>>(chunks)),
+        ("Vector256", c => c.At<Vector256<float>>(chunks)),
+        ("Vector128", c => c.At<Vector128<float>>(chunks)),
+    ];
+
+    /// <summary>One forward and backward's arguments, so that each width runs the same call.</summary>
+    private readonly struct Call(float* o, float* lse, float* q, float* k, float* v, float* dout, float* dq, float* dk, float* dv, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    {
+        public void Public()
+        {
+            Attention.Forward(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            Attention.Backward(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec);
+        }
+
+        public void At<TV>(int chunks)
+            where TV : struct
+        {
+            Attention.ForwardCounted<TV>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            Attention.BackwardCounted<TV>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+        }
     }
 
     private static void AssertClose(float[] expected, float[] actual, string name)

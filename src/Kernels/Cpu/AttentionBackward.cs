@@ -1,183 +1,172 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
 public static unsafe partial class Attention
 {
+    /// <summary>Chunks of key tiles per (batch, kv head) at most: each costs a dq-sized partial.</summary>
+    private const int MaxChunks = 8;
+
     /// <summary>dq like q; dk, dv like k; all written, not accumulated. lse is what Forward kept.</summary>
     public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
-        => BackwardCounted(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec);
+    {
+        int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile));
+        if (Vector512.IsHardwareAccelerated)
+            BackwardCounted<Vector512<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+        else if (Vector256.IsHardwareAccelerated)
+            BackwardCounted<Vector256<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+        else
+            BackwardCounted<Vector128<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+    }
 
     /// <summary>
     /// Backward as FlashAttention-2 computes it — D_i = rowsum(dO ∘ O) first, probabilities recomputed
-    /// from lse — in two sweeps, so no two threads ever add into the same gradient and results do not
-    /// depend on scheduling: dk/dv per (batch, kv head, key tile) over the queries that see it (all
-    /// the heads sharing that kv head), then dq per (batch, head, query tile) over its keys. The
-    /// second sweep recomputes P and dP once more, the price of having no atomics. Returns the scores
-    /// computed over both sweeps.
+    /// from lse — in one sweep: a work item owns some key tiles of one (batch, kv head) and, for every
+    /// query that sees a tile (in every head sharing the kv head), forms P and dS once and adds to that
+    /// tile's dk and dv and to the queries' dq. dk and dv have one writer each; dq is summed in a partial
+    /// per chunk of key tiles, and the partials are added in chunk order at the end, so nothing races and
+    /// the result does not depend on scheduling. At vector type TV, with chunks of key tiles per (batch,
+    /// kv head) — <see cref="ChunksPerPair"/> unless a test asks for more. Returns the scores computed.
     /// </summary>
-    internal static long BackwardCounted(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks)
+        where TV : struct
     {
-        int[] lowerBounds = Prepare(b, t, s, hq, hkv, d, spec);
-        long work = 0;
-        float* delta = (float*)NativeMemory.Alloc((nuint)((long)b * hq * t), sizeof(float));
-        try
+        using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
+        int pairs = b * hkv;
+        int d64 = Tiles(d, Tile) * Tile;
+        long rowsOfD = (long)b * hq * t;
+        using var scratch = new Scratch(rowsOfD + chunks * rowsOfD * d64);
+        float* delta = scratch.Floats(rowsOfD), partials = scratch.Floats(chunks * rowsOfD * d64);
+        var p = new Problem(b, t, s, hq, hkv, d, spec)
         {
-            fixed (int* lo = lowerBounds)
+            Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, Lo = bounds.Lo, DqPartials = partials,
+        };
+        CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots<TV>(p, start, end));
+        long work = 0;
+        CpuThreads.For(pairs * chunks, item => Interlocked.Add(ref work, KeyTiles<TV>(p, item / chunks, item % chunks, chunks)));
+        CpuThreads.ForRange((long)b * t, 64, (start, end) => SumPartials<TV>(p, chunks, start, end));
+        return work;
+    }
+
+    /// <summary>
+    /// Chunks per (batch, kv head): one where those pairs alone share evenly among the threads or give
+    /// each thread four; else the fewest that do, up to <see cref="MaxChunks"/>. A chunk takes every
+    /// C-th key tile, so under a causal mask (early key tiles see the most queries) chunks cost alike.
+    /// </summary>
+    private static int ChunksPerPair(int pairs, int keyTiles)
+    {
+        int threads = CpuThreads.Count, chunks = 1;
+        while (chunks < Math.Min(MaxChunks, keyTiles) && pairs * chunks % threads != 0 && pairs * chunks < 4 * threads)
+            chunks++;
+        return chunks;
+    }
+
+    /// <summary>dk and dv of key tiles chunk, chunk + chunks, … of one (batch, kv head), and their share of dq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long KeyTiles<TV>(in Problem p, int pair, int chunk, int chunks)
+        where TV : struct
+    {
+        int b = pair / p.Hkv, kvh = pair % p.Hkv, group = p.Hq / p.Hkv, d = p.D, d64 = p.D64;
+        using var scratch = new Scratch(4 * d * Tile + Tile * d64 + 2 * Tile * Tile + 4 * Tile);
+        float* kt = scratch.Floats(d * Tile), vt = scratch.Floats(d * Tile), dkt = scratch.Floats(d * Tile), dvt = scratch.Floats(d * Tile);
+        float* ks = scratch.Floats(Tile * d64), sp = scratch.Floats(Tile * Tile), dp = scratch.Floats(Tile * Tile);
+        int* lo = scratch.Ints(Tile), hi = scratch.Ints(Tile);
+
+        long work = 0;
+        for (int j0 = chunk * Tile; j0 < p.S; j0 += chunks * Tile)
+        {
+            int cols = Math.Min(Tile, p.S - j0);
+            float* kj = p.K + p.KIndex(b, j0, kvh);
+            // S = Q·(scale·K)ᵀ and dP = dO·Vᵀ take the key tile transposed; dQ += dS·(scale·K) takes its rows.
+            LoadTransposed(kt, kj, p.Ldk, cols, d, p.Scale);
+            LoadTransposed(vt, p.V + p.KIndex(b, j0, kvh), p.Ldk, cols, d, 1f);
+            LoadRows<TV>(ks, d64, kj, p.Ldk, cols, d, p.Scale);
+            new Span<float>(dkt, d * Tile).Clear();
+            new Span<float>(dvt, d * Tile).Clear();
+            for (int h = kvh * group; h < (kvh + 1) * group; h++)
             {
-                var p = new Problem(b, t, s, hq, hkv, d, spec)
+                // Queries seeing the tile: from the first whose causal bound reaches j0 to the last whose lo is within it.
+                int tEnd = AttentionMask.FirstQueryPast(new ReadOnlySpan<int>(p.RowLo(b, h), p.T), j0 + cols - 1);
+                for (int t0 = Math.Max(0, j0 - p.Offset); t0 < tEnd; t0 += Tile)
                 {
-                    Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, Lo = lo,
-                };
-                CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots(p, start, end));
-                int keyTiles = Tiles(s, Bc), queryTiles = Tiles(t, Br);
-                // Causally, early key tiles are seen by the most queries and late query tiles see the most keys: heavy items first.
-                CpuThreads.For(b * hkv * keyTiles, item =>
-                    Interlocked.Add(ref work, KeyTileGradients(p, item / keyTiles, item % keyTiles)));
-                CpuThreads.For(b * hq * queryTiles, item =>
-                    Interlocked.Add(ref work, QueryTileGradient(p, item / queryTiles, queryTiles - 1 - item % queryTiles)));
+                    p.RowBounds(lo, hi, b, h, t0, Math.Min(Tile, tEnd - t0));
+                    var (r0, r1) = RowsSeeing(lo, hi, Math.Min(Tile, tEnd - t0), j0, cols);
+                    int n = r1 - r0;
+                    if (n == 0)
+                        continue;
+                    float* qi = p.Q + p.QIndex(b, t0 + r0, h), doi = p.DOut + p.QIndex(b, t0 + r0, h);
+                    Prefetch(p.Q + p.QIndex(b, t0 + Tile, h), p.Ldq, tEnd - t0 - Tile, d);
+                    Prefetch(p.DOut + p.QIndex(b, t0 + Tile, h), p.Ldq, tEnd - t0 - Tile, d);
+                    TileGemm<TV>(sp, Tile, qi, p.Ldq, 1, kt, Tile, n, d, accumulate: false);
+                    TileGemm<TV>(dp, Tile, doi, p.Ldq, 1, vt, Tile, n, d, accumulate: false);
+                    ScoreGradients<TV>(p, sp, dp, b, h, t0 + r0, lo + r0, hi + r0, n, j0, cols);
+                    // dVᵀ += dOᵀ·P and dKᵀ += Qᵀ·dS: the transposes are strides, not copies.
+                    TileGemm<TV>(dvt, Tile, doi, 1, p.Ldq, sp, Tile, d, n, accumulate: true);
+                    TileGemm<TV>(dkt, Tile, qi, 1, p.Ldq, dp, Tile, d, n, accumulate: true);
+                    TileGemm<TV>(p.DqPartials + p.PartialIndex(chunk, b, h, t0 + r0), d64, dp, Tile, 1, ks, d64, n, cols, accumulate: true, d64);
+                    work += (long)n * cols;
+                }
             }
-        }
-        finally
-        {
-            NativeMemory.Free(delta);
-        }
-        return work;
-    }
-
-    /// <summary>dk and dv of one key tile, summed over every query (of every head in its group) that sees it.</summary>
-    private static long KeyTileGradients(in Problem p, int bkv, int tile)
-    {
-        int b = bkv / p.Hkv, kvh = bkv % p.Hkv, group = p.Hq / p.Hkv;
-        int j0 = tile * Bc, cols = Math.Min(Bc, p.S - j0);
-        int dp = p.Dp;
-        using var scratch = new Scratch(4 * Bc * dp + 2 * Br * dp + 2 * Br * Bc + 4 * Br);
-        float* kt = scratch.Floats(dp * Bc), vt = scratch.Floats(dp * Bc), dkAcc = scratch.Floats(Bc * dp), dvAcc = scratch.Floats(Bc * dp);
-        float* qs = scratch.Floats(Br * dp), dos = scratch.Floats(Br * dp), sc = scratch.Floats(Br * Bc), ds = scratch.Floats(Br * Bc);
-        float* lseT = scratch.Floats(Br), deltaT = scratch.Floats(Br);
-        int* lo = scratch.Ints(Br), hi = scratch.Ints(Br);
-
-        LoadTransposed(kt, p.K + p.KIndex(b, j0, kvh), p.Hkv * p.D, cols, p.D);
-        LoadTransposed(vt, p.V + p.KIndex(b, j0, kvh), p.Hkv * p.D, cols, p.D);
-        long work = 0;
-        for (int h = kvh * group; h < (kvh + 1) * group; h++)
-        {
-            // Queries seeing the tile: from the first whose causal bound reaches j0 to the last whose lo is within it.
-            int tEnd = AttentionMask.FirstQueryPast(new ReadOnlySpan<int>(p.RowLo(b, h), p.T), j0 + cols - 1);
-            for (int t0 = Math.Max(0, j0 - p.Offset); t0 < tEnd; t0 += Br)
-            {
-                int rows = Math.Min(Br, tEnd - t0);
-                LoadQueryTile(p, qs, dos, lseT, deltaT, lo, hi, b, h, t0, rows);
-                var (r0, r1) = RowsSeeing(lo, hi, rows, j0, cols);
-                ProbabilitiesAndScoreGrads(sc, ds, qs, dos, kt, vt, lseT, deltaT, lo, hi, r0, r1, j0, p.D, dp);
-                // dV += Pᵀ dO and dK += dSᵀ (scale·Q): the transposes are strides, not copies.
-                TileGemm(dvAcc, dp, sc + r0 * Bc, 1, Bc, dos + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
-                TileGemm(dkAcc, dp, ds + r0 * Bc, 1, Bc, qs + r0 * dp, dp, Bc, dp, r1 - r0, accumulate: true);
-                work += (long)(r1 - r0) * Bc;
-            }
-        }
-
-        for (int j = 0; j < cols; j++)
-        {
-            long at = p.KIndex(b, j0 + j, kvh);
-            for (int c = 0; c < p.D; c++)
-            {
-                p.DK[at + c] = dkAcc[j * dp + c];
-                p.DV[at + c] = dvAcc[j * dp + c];
-            }
-        }
-        return work;
-    }
-
-    /// <summary>dq of one query tile: scale · Σ over its key tiles of dS K.</summary>
-    private static long QueryTileGradient(in Problem p, int bh, int tile)
-    {
-        int b = bh / p.Hq, h = bh % p.Hq, kvh = p.KvHead(h);
-        int t0 = tile * Br, rows = Math.Min(Br, p.T - t0);
-        int dp = p.Dp;
-        using var scratch = new Scratch(3 * Br * dp + 3 * Bc * dp + 2 * Br * Bc + 4 * Br);
-        float* qs = scratch.Floats(Br * dp), dos = scratch.Floats(Br * dp), acc = scratch.Floats(Br * dp);
-        float* kt = scratch.Floats(dp * Bc), vt = scratch.Floats(dp * Bc), ks = scratch.Floats(Bc * dp);
-        float* sc = scratch.Floats(Br * Bc), ds = scratch.Floats(Br * Bc), lseT = scratch.Floats(Br), deltaT = scratch.Floats(Br);
-        int* lo = scratch.Ints(Br), hi = scratch.Ints(Br);
-
-        LoadQueryTile(p, qs, dos, lseT, deltaT, lo, hi, b, h, t0, rows);
-        long work = 0;
-        int kEnd = hi[rows - 1] + 1;
-        for (int j0 = lo[0]; j0 < kEnd; j0 += Bc)
-        {
-            int cols = Math.Min(Bc, kEnd - j0);
-            var (r0, r1) = RowsSeeing(lo, hi, rows, j0, cols);
-            float* kj = p.K + p.KIndex(b, j0, kvh), vj = p.V + p.KIndex(b, j0, kvh);
-            LoadTransposed(kt, kj, p.Hkv * p.D, cols, p.D);
-            LoadTransposed(vt, vj, p.Hkv * p.D, cols, p.D);
-            LoadRows(ks, kj, p.Hkv * p.D, cols, cols, p.D, dp, 1f);
-            ProbabilitiesAndScoreGrads(sc, ds, qs, dos, kt, vt, lseT, deltaT, lo, hi, r0, r1, j0, p.D, dp);
-            TileGemm(acc + r0 * dp, dp, ds + r0 * Bc, Bc, 1, ks, dp, r1 - r0, dp, cols, accumulate: true);
-            work += (long)(r1 - r0) * Bc;
-        }
-
-        for (int i = 0; i < rows; i++)
-        {
-            float* dst = p.DQ + p.QIndex(b, t0 + i, h);
-            for (int c = 0; c < p.D; c++)
-                dst[c] = acc[i * dp + c] * p.Scale;
+            StoreTransposed(p.DK + p.KIndex(b, j0, kvh), p.Ldk, dkt, cols, d, p.Scale);
+            StoreTransposed(p.DV + p.KIndex(b, j0, kvh), p.Ldk, dvt, cols, d, 1f);
         }
         return work;
     }
 
     /// <summary>
-    /// For rows [r0, r1) against the key tile at j0: sc = P = exp(S − lse) and ds = dS = P ∘ (dO Vᵀ − D_i),
-    /// both zero where masked.
+    /// For n query rows from t (bounds lo, hi) against the key tile at j0: sp = P = exp(S − lse) and
+    /// dp = dS = P ∘ (dP − D_i), both zero where masked and past cols.
     /// </summary>
-    private static void ProbabilitiesAndScoreGrads(float* sc, float* ds, float* qs, float* dos, float* kt, float* vt, float* lseT, float* deltaT, int* lo, int* hi, int r0, int r1, int j0, int d, int dp)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreGradients<TV>(in Problem p, float* sp, float* dp, int b, int h, int t, int* lo, int* hi, int n, int j0, int cols)
+        where TV : struct
     {
-        Scores(sc, qs, kt, lo, hi, r0, r1, j0, d, dp);
-        TileGemm(ds + r0 * Bc, Bc, dos + r0 * dp, dp, 1, vt, Bc, r1 - r0, Bc, d, accumulate: false);
-        int w = Vector<float>.Count;
-        for (int i = r0; i < r1; i++)
+        bool whole = cols == Tile && lo[n - 1] <= j0 && hi[0] >= j0 + Tile - 1;
+        for (int i = 0; i < n; i++)
         {
-            float* pRow = sc + i * Bc, dRow = ds + i * Bc;
-            ExpRow(pRow, lseT[i]);
-            var delta = new Vector<float>(deltaT[i]);
-            for (int j = 0; j < Bc; j += w)
-                (Vector.Load(pRow + j) * (Vector.Load(dRow + j) - delta)).Store(dRow + j);
-        }
-    }
-
-    /// <summary>A query tile's scaled q, dO, lse, D and key bounds; padding rows up to a multiple of 4 are zero.</summary>
-    private static void LoadQueryTile(in Problem p, float* qs, float* dos, float* lseT, float* deltaT, int* lo, int* hi, int b, int h, int t0, int rows)
-    {
-        int pad = (rows + 3) & ~3;
-        p.RowBounds(lo, hi, b, h, t0, rows);
-        LoadRows(qs, p.Q + p.QIndex(b, t0, h), p.Hq * p.D, rows, pad, p.D, p.Dp, p.Scale);
-        LoadRows(dos, p.DOut + p.QIndex(b, t0, h), p.Hq * p.D, rows, pad, p.D, p.Dp, 1f);
-        for (int i = 0; i < Br; i++)
-        {
-            lseT[i] = i < rows ? p.Lse[p.LseIndex(b, h, t0 + i)] : 0f;
-            deltaT[i] = i < rows ? p.Delta[p.LseIndex(b, h, t0 + i)] : 0f;
+            var lse = V<TV>.Splat(p.Lse[p.LseIndex(b, h, t + i)]);
+            var delta = V<TV>.Splat(p.Delta[p.LseIndex(b, h, t + i)]);
+            int from = Math.Clamp(lo[i] - j0, 0, cols), to = Math.Clamp(hi[i] - j0 + 1, 0, cols);
+            for (int v = 0; v < Tile; v += V<TV>.Count)
+            {
+                float* x = sp + i * Tile + v, y = dp + i * Tile + v;
+                var prob = Exp(V<TV>.Sub(V<TV>.Load(x), lse));
+                if (!whole)
+                    prob = V<TV>.KeepLanes(prob, v, from, to);
+                V<TV>.Store(prob, x);
+                V<TV>.Store(V<TV>.Mul(prob, V<TV>.Sub(V<TV>.Load(y), delta)), y);
+            }
         }
     }
 
     /// <summary>D_i = rowsum(dO ∘ O) for tokens [start, end) of the B·T stream, every head.</summary>
-    private static void RowDots(in Problem p, long start, long end)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowDots<TV>(in Problem p, long start, long end)
+        where TV : struct
     {
-        int w = Vector<float>.Count;
+        for (long r = start; r < end; r++)
+        {
+            int b = (int)(r / p.T), t = (int)(r % p.T);
+            for (int h = 0; h < p.Hq; h++)
+                p.Delta[p.LseIndex(b, h, t)] = Dot<TV>(p.DOut + p.QIndex(b, t, h), p.O + p.QIndex(b, t, h), p.D);
+        }
+    }
+
+    /// <summary>dq of tokens [start, end) of the B·T stream: the chunks' partials, added in chunk order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumPartials<TV>(in Problem p, int chunks, long start, long end)
+        where TV : struct
+    {
         for (long r = start; r < end; r++)
         {
             int b = (int)(r / p.T), t = (int)(r % p.T);
             for (int h = 0; h < p.Hq; h++)
             {
-                float* x = p.DOut + p.QIndex(b, t, h), y = p.O + p.QIndex(b, t, h);
-                var acc = Vector<float>.Zero;
-                int c = 0;
-                for (; c <= p.D - w; c += w)
-                    acc = Vector.MultiplyAddEstimate(Vector.Load(x + c), Vector.Load(y + c), acc);
-                float sum = Vector.Sum(acc);
-                for (; c < p.D; c++)
-                    sum += x[c] * y[c];
-                p.Delta[p.LseIndex(b, h, t)] = sum;
+                float* dst = p.DQ + p.QIndex(b, t, h);
+                new Span<float>(p.DqPartials + p.PartialIndex(0, b, h, t), p.D).CopyTo(new Span<float>(dst, p.D));
+                for (int c = 1; c < chunks; c++)
+                    Axpy<TV>(dst, 1f, p.DqPartials + p.PartialIndex(c, b, h, t), p.D, accumulate: true);
             }
         }
     }

@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
@@ -12,15 +14,30 @@ internal static unsafe class Copy
         byte* d0 = (byte*)dst.DataPointer, s0 = (byte*)src.DataPointer;
         DType dt = dst.DType, st = src.DType;
         int ds = dt.Size(), ss = st.Size();
+        bool stream = dt == DType.F32 && Rows.Streams(plan, dst.Numel * ds);
         plan.ForEachRow(true, true, (o, n) =>
-            Row(d0 + o[0] * ds, plan.InnerStrides[0], dt, s0 + o[1] * ss, plan.InnerStrides[1], st, n));
+        {
+            Row(d0 + o[0] * ds, plan.InnerStrides[0], dt, s0 + o[1] * ss, plan.InnerStrides[1], st, n, stream);
+            Rows.Fence(stream);
+        });
     }
 
-    /// <summary>One row of n elements: dst stride sd (elements of dt), src stride ss (elements of st).</summary>
-    public static void Row(byte* d, long sd, DType dt, byte* s, long ss, DType st, int n)
+    /// <summary>
+    /// One row of n elements: dst stride sd (elements of dt), src stride ss (elements of st). With stream,
+    /// contiguous float32 rows are written with non-temporal stores (see Rows.Streams).
+    /// </summary>
+    public static void Row(byte* d, long sd, DType dt, byte* s, long ss, DType st, int n, bool stream = false)
     {
         if (sd == 1 && ss == 1)
         {
+            // bfloat16 widens in vectors; float32 takes this loop only to stream (memcpy is as fast otherwise).
+            if (dt == DType.F32 && (st == DType.BF16 || st == DType.F32 && stream))
+            {
+                int i = Vector512.IsHardwareAccelerated ? ToFloat<V512>((float*)d, s, st, n, stream)
+                      : Vector256.IsHardwareAccelerated ? ToFloat<V256>((float*)d, s, st, n, stream) : 0;
+                ToFloat<V1>((float*)d + i, s + i * st.Size(), st, n - i, false);
+                return;
+            }
             if (dt == st)
             {
                 Buffer.MemoryCopy(s, d, (long)n * dt.Size(), (long)n * dt.Size());
@@ -68,6 +85,20 @@ internal static unsafe class Copy
         }
         for (int i = 0; i < n; i++)
             Write(d + i * sd * dt.Size(), dt, Read(s + i * ss * st.Size(), st));
+    }
+
+    /// <summary>Whole TV vectors of a contiguous float32 or bfloat16 row into float32; returns how many elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ToFloat<TV>(float* d, byte* s, DType st, int n, bool stream) where TV : unmanaged, IVec<TV>
+    {
+        int i = 0;
+        if (st == DType.BF16)
+            for (; i <= n - TV.Count; i += TV.Count)
+                TV.LoadBf16((ushort*)s + i).Store(d + i, stream);
+        else
+            for (; i <= n - TV.Count; i += TV.Count)
+                TV.Load((float*)s + i).Store(d + i, stream);
+        return i;
     }
 
     /// <summary>One element as double: exact for every float type and for integers below 2^53.</summary>

@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
@@ -9,8 +10,6 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// </summary>
 internal static unsafe class CrossEntropy
 {
-    private const int Block = 1024;
-
     public static void Forward(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets, int vocabStart)
     {
         const string op = "cross_entropy";
@@ -20,23 +19,15 @@ internal static unsafe class CrossEntropy
         float* xp = (float*)logits.DataPointer, sp = (float*)lse.DataPointer, tp = (float*)targetLogit.DataPointer;
         Rows.For(n, c, (lo, hi) =>
         {
-            Span<float> tmp = stackalloc float[Block];
             for (long r = lo; r < hi; r++)
             {
-                var xs = new ReadOnlySpan<float>(xp + r * c, c);
-                float max = TensorPrimitives.Max(xs);
-                float sum = 0;
-                for (int i = 0; i < c; i += Block)
-                {
-                    var part = tmp[..Math.Min(Block, c - i)];
-                    TensorPrimitives.Subtract(xs.Slice(i, part.Length), max, part);
-                    TensorPrimitives.Exp(part, part);
-                    sum += TensorPrimitives.Sum<float>(part);
-                }
-                sp[r] = LogAddExp(sp[r], max + MathF.Log(sum));
+                float* x = xp + r * c;
+                float chunkLse = Vector512.IsHardwareAccelerated ? RowLse<V512>(x, c)
+                    : Vector256.IsHardwareAccelerated ? RowLse<V256>(x, c) : RowLse<V1>(x, c);
+                sp[r] = LogAddExp(sp[r], chunkLse);
                 long col = tg[r] - vocabStart;
                 if (col >= 0 && col < c)
-                    tp[r] = xs[(int)col];
+                    tp[r] = x[col];
             }
         });
     }
@@ -55,20 +46,57 @@ internal static unsafe class CrossEntropy
         {
             for (long r = lo; r < hi; r++)
             {
-                var gs = new Span<float>(gp + r * c, c);
+                float* g = gp + r * c, x = xp + r * c;
                 if (dl[r] == 0)
                 {
-                    gs.Clear(); // ignored rows: no gradient, and no NaN from an unused lse
+                    new Span<float>(g, c).Clear(); // ignored rows: no gradient, and no NaN from an unused lse
                     continue;
                 }
-                TensorPrimitives.Subtract(new ReadOnlySpan<float>(xp + r * c, c), sp[r], gs);
-                TensorPrimitives.Exp(gs, gs);
+                if (Vector512.IsHardwareAccelerated)
+                    BackwardRow<V512>(g, x, sp[r], dl[r], c);
+                else if (Vector256.IsHardwareAccelerated)
+                    BackwardRow<V256>(g, x, sp[r], dl[r], c);
+                else
+                    BackwardRow<V1>(g, x, sp[r], dl[r], c);
                 long col = tg[r] - vocabStart;
                 if (col >= 0 && col < c)
-                    gs[(int)col] -= 1f;
-                TensorPrimitives.Multiply(gs, dl[r], gs);
+                    g[col] -= dl[r];
             }
         });
+    }
+
+    /// <summary>log Σ e^x over one row: max first, so no exponential overflows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float RowLse<TV>(float* x, int c) where TV : unmanaged, IVec<TV>
+    {
+        var vmax = TV.Splat(float.NegativeInfinity);
+        int j = 0;
+        for (; j <= c - TV.Count; j += TV.Count)
+            vmax = TV.MaxNative(vmax, TV.Load(x + j));
+        float max = vmax.MaxAcross();
+        for (int k = j; k < c; k++)
+            max = MathF.Max(max, x[k]);
+        var m = TV.Splat(max);
+        var vsum = TV.Splat(0f);
+        for (j = 0; j <= c - TV.Count; j += TV.Count)
+            vsum += VMath.Exp(TV.Load(x + j) - m);
+        float sum = vsum.Sum();
+        for (int k = j; k < c; k++)
+            sum += VMath.Exp(new V1(x[k] - max)).Value;
+        return max + MathF.Log(sum);
+    }
+
+    /// <summary>g = e^(x − lse) · dloss; the target's −dloss is added by the caller. g may be x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardRow<TV>(float* g, float* x, float lse, float dloss, int c) where TV : unmanaged, IVec<TV>
+    {
+        var l = TV.Splat(lse);
+        var d = TV.Splat(dloss);
+        int j = 0;
+        for (; j <= c - TV.Count; j += TV.Count)
+            (VMath.Exp(TV.Load(x + j) - l) * d).Store(g + j);
+        for (; j < c; j++)
+            g[j] = VMath.Exp(new V1(x[j] - lse)).Value * dloss;
     }
 
     /// <summary>log(e^a + e^b), exact when a is −∞ (the first chunk).</summary>

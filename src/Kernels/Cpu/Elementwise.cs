@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
@@ -59,20 +60,36 @@ internal static unsafe class Elementwise
         var plan = new StridedPlan(dst.Shape, dst.Strides.ToArray(), src.Strides.ToArray());
         float* d0 = (float*)dst.DataPointer, s0 = (float*)src.DataPointer;
         long sd = plan.InnerStrides[0], ss = plan.InnerStrides[1];
-        plan.ForEachRow(true, true, (o, n) => MapRow<T>(d0 + o[0], sd, s0 + o[1], ss, n, alpha));
+        bool stream = Rows.Streams(plan, dst.Numel * sizeof(float));
+        plan.ForEachRow(true, true, (o, n) =>
+        {
+            MapRow<T>(d0 + o[0], sd, s0 + o[1], ss, n, alpha, stream);
+            Rows.Fence(stream);
+        });
     }
 
-    private static void MapRow<T>(float* d, long sd, float* s, long ss, int n, float alpha) where T : IUnaryFn
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MapRow<T>(float* d, long sd, float* s, long ss, int n, float alpha, bool stream) where T : IUnaryFn
     {
         int i = 0;
-        if (sd == 1 && ss == 1 && Vector256.IsHardwareAccelerated)
+        if (sd == 1 && ss == 1)
         {
-            var va = Vector256.Create(alpha);
-            for (; i <= n - 8; i += 8)
-                Vector256.Store(T.Apply(Vector256.Load(s + i), va), d + i);
+            i = Vector512.IsHardwareAccelerated ? MapVector<T, V512>(d, s, n, alpha, stream)
+              : Vector256.IsHardwareAccelerated ? MapVector<T, V256>(d, s, n, alpha, stream) : 0;
         }
         for (; i < n; i++)
-            d[i * sd] = T.Apply(s[i * ss], alpha);
+            T.Apply(new V1(s[i * ss]), new V1(alpha)).Store(d + i * sd);
+    }
+
+    /// <summary>The whole vectors of a contiguous row; returns where the tail starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int MapVector<T, TV>(float* d, float* s, int n, float alpha, bool stream) where T : IUnaryFn where TV : unmanaged, IVec<TV>
+    {
+        var va = TV.Splat(alpha);
+        int i = 0;
+        for (; i <= n - TV.Count; i += TV.Count)
+            T.Apply(TV.Load(s + i), va).Store(d + i, stream);
+        return i;
     }
 
     private static void Zip<T>(Tensor dst, Tensor a, Tensor b, string name) where T : IBinaryFn
@@ -83,24 +100,36 @@ internal static unsafe class Elementwise
             throw Check.Fail(name, "the output must not be a broadcast view", dst);
         float* d0 = (float*)dst.DataPointer, a0 = (float*)a.DataPointer, b0 = (float*)b.DataPointer;
         long sd = plan.InnerStrides[0], sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
-        plan.ForEachRow(true, true, (o, n) => ZipRow<T>(d0 + o[0], sd, a0 + o[1], sa, b0 + o[2], sb, n));
+        bool stream = Rows.Streams(plan, dst.Numel * sizeof(float));
+        plan.ForEachRow(true, true, (o, n) =>
+        {
+            ZipRow<T>(d0 + o[0], sd, a0 + o[1], sa, b0 + o[2], sb, n, stream);
+            Rows.Fence(stream);
+        });
     }
 
-    private static void ZipRow<T>(float* d, long sd, float* a, long sa, float* b, long sb, int n) where T : IBinaryFn
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ZipRow<T>(float* d, long sd, float* a, long sa, float* b, long sb, int n, bool stream) where T : IBinaryFn
     {
         int i = 0;
-        if (sd == 1 && sa is 0 or 1 && sb is 0 or 1 && Vector256.IsHardwareAccelerated)
+        if (sd == 1 && sa is 0 or 1 && sb is 0 or 1)
         {
-            var ca = Vector256.Create(*a);
-            var cb = Vector256.Create(*b);
-            for (; i <= n - 8; i += 8)
-            {
-                var va = sa == 1 ? Vector256.Load(a + i) : ca;
-                var vb = sb == 1 ? Vector256.Load(b + i) : cb;
-                Vector256.Store(T.Apply(va, vb), d + i);
-            }
+            i = Vector512.IsHardwareAccelerated ? ZipVector<T, V512>(d, a, sa, b, sb, n, stream)
+              : Vector256.IsHardwareAccelerated ? ZipVector<T, V256>(d, a, sa, b, sb, n, stream) : 0;
         }
         for (; i < n; i++)
-            d[i * sd] = T.Apply(a[i * sa], b[i * sb]);
+            T.Apply(new V1(a[i * sa]), new V1(b[i * sb])).Store(d + i * sd);
+    }
+
+    /// <summary>The whole vectors of a contiguous output row whose operands are contiguous or one broadcast value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ZipVector<T, TV>(float* d, float* a, long sa, float* b, long sb, int n, bool stream) where T : IBinaryFn where TV : unmanaged, IVec<TV>
+    {
+        var ca = TV.Splat(*a);
+        var cb = TV.Splat(*b);
+        int i = 0;
+        for (; i <= n - TV.Count; i += TV.Count)
+            T.Apply(sa == 1 ? TV.Load(a + i) : ca, sb == 1 ? TV.Load(b + i) : cb).Store(d + i, stream);
+        return i;
     }
 }

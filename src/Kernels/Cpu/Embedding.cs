@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>Row gather from an embedding table (any float dtype) and its scatter-add backward.</summary>
@@ -14,13 +17,19 @@ internal static unsafe class Embedding
         int d = weight.Shape[1];
         byte* wp = (byte*)weight.DataPointer, yp = (byte*)y.DataPointer;
         long rowStride = weight.Strides[0] * weight.DType.Size(), colStride = weight.Strides[1];
-        CpuThreads.ForRange(idx.Length, Math.Max(1, 16384 / Math.Max(d, 1)), (lo, hi) =>
+        bool stream = Rows.Streams(y.Numel * sizeof(float));
+        Rows.For(idx.Length, d, (lo, hi) =>
         {
             for (long n = lo; n < hi; n++)
-                Copy.Row(yp + n * d * sizeof(float), 1, DType.F32, wp + idx[n] * rowStride, colStride, weight.DType, d);
+                Copy.Row(yp + n * d * sizeof(float), 1, DType.F32, wp + idx[n] * rowStride, colStride, weight.DType, d, stream);
+            Rows.Fence(stream);
         });
     }
 
+    /// <summary>
+    /// Rows of dweight are split across threads, each summing its rows' gradients in token order: the
+    /// result does not depend on the thread count, and every row is added to as a whole, in vectors.
+    /// </summary>
     public static void ScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
     {
         const string op = "embedding_backward";
@@ -32,16 +41,36 @@ internal static unsafe class Embedding
         int d = dweight.Shape[1];
         Check.Shape(op, dy, "dy", idx.Length, d);
         float* wp = (float*)dweight.DataPointer, gp = (float*)dy.DataPointer;
-        // Columns are split across threads: rows repeat in ids, columns never collide.
-        CpuThreads.ForRange(d, 64, (c0, c1) =>
+        // Tokens ordered by id, then by position: each distinct id's tokens form one run, in token order.
+        var order = new int[idx.Length];
+        for (int i = 0; i < order.Length; i++)
+            order[i] = i;
+        Array.Sort(order, (a, b) => idx[a] != idx[b] ? idx[a].CompareTo(idx[b]) : a.CompareTo(b));
+        var runs = new List<int>();
+        for (int i = 0; i < order.Length; i++)
+            if (i == 0 || idx[order[i]] != idx[order[i - 1]])
+                runs.Add(i);
+        runs.Add(order.Length);
+        Rows.For(runs.Count - 1, d, (lo, hi) =>
         {
-            for (long n = 0; n < idx.Length; n++)
-            {
-                float* dst = wp + idx[n] * d, src = gp + n * d;
-                for (long c = c0; c < c1; c++)
-                    dst[c] += src[c];
-            }
+            for (long r = lo; r < hi; r++)
+                for (int k = runs[(int)r]; k < runs[(int)r + 1]; k++)
+                {
+                    float* dst = wp + idx[order[k]] * d, src = gp + (long)order[k] * d;
+                    int j = Vector512.IsHardwareAccelerated ? AddRow<V512>(dst, src, d) : Vector256.IsHardwareAccelerated ? AddRow<V256>(dst, src, d) : 0;
+                    AddRow<V1>(dst + j, src + j, d - j);
+                }
         });
+    }
+
+    /// <summary>dst += src over whole TV vectors; returns how many elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int AddRow<TV>(float* dst, float* src, int n) where TV : unmanaged, IVec<TV>
+    {
+        int j = 0;
+        for (; j <= n - TV.Count; j += TV.Count)
+            (TV.Load(dst + j) + TV.Load(src + j)).Store(dst + j);
+        return j;
     }
 
     private static long[] Ids(string op, Tensor ids, Tensor table)

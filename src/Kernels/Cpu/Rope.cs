@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
@@ -37,22 +40,40 @@ internal static unsafe class Rope
                 throw Check.Fail(op, $"position {q} is outside the cos/sin table of {p} positions", positions, cos);
         float* xp = (float*)x.DataPointer, yp = (float*)y.DataPointer, cp = (float*)cos.DataPointer, sp = (float*)sin.DataPointer;
         float sign = inverse ? -1f : 1f;
+        bool stream = Rows.Streams(y.Numel * sizeof(float));
         Rows.For(n, h * d, (lo, hi) =>
         {
             for (long t = lo; t < hi; t++)
             {
-                float* c = cp + pos[t] * half, s = sp + pos[t] * half;
-                for (int head = 0; head < h; head++)
-                {
-                    float* xr = xp + (t * h + head) * d, yr = yp + (t * h + head) * d;
-                    for (int i = 0; i < half; i++)
-                    {
-                        float a = xr[i], b = xr[i + half], si = sign * s[i];
-                        yr[i] = a * c[i] - b * si;
-                        yr[i + half] = b * c[i] + a * si;
-                    }
-                }
+                float* c = cp + pos[t] * half, s = sp + pos[t] * half, xt = xp + t * h * d, yt = yp + t * h * d;
+                int i = Vector512.IsHardwareAccelerated ? Token<V512>(yt, xt, c, s, sign, h, half, 0, stream)
+                      : Vector256.IsHardwareAccelerated ? Token<V256>(yt, xt, c, s, sign, h, half, 0, stream) : 0;
+                Token<V1>(yt, xt, c, s, sign, h, half, i, stream);
             }
+            Rows.Fence(stream);
         });
+    }
+
+    /// <summary>
+    /// One token's heads, columns [i0, half) of each half, whole TV vectors at a time; returns where the
+    /// rest starts. Heads outer, so each head's row is written front to back (whole cache lines for the
+    /// non-temporal stores); its cos/sin slices come from L1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Token<TV>(float* y, float* x, float* cos, float* sin, float sign, int heads, int half, int i0, bool stream) where TV : unmanaged, IVec<TV>
+    {
+        var vsign = TV.Splat(sign);
+        int i = i0;
+        for (int head = 0; head < heads; head++)
+        {
+            float* xr = x + head * 2 * half, yr = y + head * 2 * half;
+            for (i = i0; i <= half - TV.Count; i += TV.Count)
+            {
+                TV c = TV.Load(cos + i), s = vsign * TV.Load(sin + i), a = TV.Load(xr + i), b = TV.Load(xr + i + half);
+                (a * c - b * s).Store(yr + i, stream);
+                (b * c + a * s).Store(yr + i + half, stream);
+            }
+        }
+        return i;
     }
 }

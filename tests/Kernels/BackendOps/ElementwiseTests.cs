@@ -41,7 +41,7 @@ public sealed class BackendOpsElementwiseTests
     public void UnaryMatchesReference(UnaryOp op, View srcView, View dstView)
     {
         using var scope = new DisposeScope();
-        // 7 × 37: odd rows, and a tail after the 8-wide vector loop in every row.
+        // 7 × 37: odd rows, and a tail after the vector loop (8 or 16 lanes) in every row.
         int[] shape = [7, 37];
         var (lo, hi, alpha) = Domain(op);
         var x = Uniform(new Random(100 + (int)op), 7 * 37, lo, hi);
@@ -74,14 +74,14 @@ public sealed class BackendOpsElementwiseTests
     public void UnaryPropagatesNaNInVectorAndTailLanes()
     {
         using var scope = new DisposeScope();
-        // 11 elements: lanes 0..7 go through the vector loop, 8..10 through the scalar tail.
-        var x = new double[11];
+        // 19 elements: lanes 0..15 go through the vector loop (8 or 16 wide), 16..18 through the tail.
+        var x = new double[19];
         for (int i = 0; i < x.Length; i++)
             x[i] = i % 4 == 1 ? double.NaN : i - 5;
         foreach (var op in Enum.GetValues<UnaryOp>())
         {
-            var dst = Output([11]);
-            Cpu.Unary(op, dst, Place(x, [11]), 2f);
+            var dst = Output([19]);
+            Cpu.Unary(op, dst, Place(x, [19]), 2f);
             var got = Read(dst);
             for (int i = 1; i < x.Length; i += 4)
                 Assert.True(double.IsNaN(got[i]), $"unary {op}: NaN at [{i}] became {got[i]}");
@@ -203,8 +203,8 @@ public sealed class BackendOpsElementwiseTests
     public void MaximumAndMinimumPropagateNaNInVectorAndTailLanes()
     {
         using var scope = new DisposeScope();
-        var a = new double[11];
-        var b = new double[11];
+        var a = new double[19];
+        var b = new double[19];
         for (int i = 0; i < a.Length; i++)
         {
             a[i] = i % 3 == 0 ? double.NaN : i;
@@ -212,9 +212,9 @@ public sealed class BackendOpsElementwiseTests
         }
         foreach (var op in new[] { BinaryOp.Maximum, BinaryOp.Minimum })
         {
-            var dst = Output([11]);
-            Cpu.Binary(op, dst, Place(a, [11]), Place(b, [11]));
-            AssertClose($"binary {op} with NaN", BackendReference.Binary(op, a, [11], b, [11], [11]), Read(dst));
+            var dst = Output([19]);
+            Cpu.Binary(op, dst, Place(a, [19]), Place(b, [19]));
+            AssertClose($"binary {op} with NaN", BackendReference.Binary(op, a, [19], b, [19], [19]), Read(dst));
         }
     }
 

@@ -28,6 +28,8 @@ public sealed class BackendOpsRopeTests
     [InlineData(7, 3, 32, DType.I32)]
     [InlineData(33, 2, 6, DType.I64)]
     [InlineData(200, 8, 64, DType.I32)]
+    [InlineData(5, 3, 40, DType.I64)]
+    [InlineData(3, 2, 256, DType.I32)]
     public void RopeAndInverseMatchReference(int n, int h, int d, DType posType)
     {
         using var scope = new DisposeScope();

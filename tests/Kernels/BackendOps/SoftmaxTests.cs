@@ -36,6 +36,30 @@ public sealed class BackendOpsSoftmaxTests
     }
 
     [Fact]
+    public void MaskedEntriesGiveExactZerosAndNaNRowsStayNaN()
+    {
+        using var scope = new DisposeScope();
+        // Rows of 37: a vector and a tail. Row 0 has −∞ (masked) entries in both; row 1 is fully masked
+        // (NaN, as torch gives); row 2 holds a NaN in its tail, row 3 in its vector part.
+        const int d = 37;
+        var x = Uniform(new Random(2), 4 * d, -5, 5);
+        foreach (int j in new[] { 0, 5, 20, 33, 36 })
+            x[j] = double.NegativeInfinity;
+        for (int j = 0; j < d; j++)
+            x[d + j] = double.NegativeInfinity;
+        x[2 * d + 35] = double.NaN;
+        x[3 * d + 3] = double.NaN;
+        var y = Output([4, d]);
+        Cpu.Softmax(y, Place(x, [4, d]));
+        var got = Read(y);
+        AssertClose("softmax with masks", BackendReference.Softmax(x, 4, d), got);
+        foreach (int j in new[] { 0, 5, 20, 33, 36 })
+            Assert.True(got[j] == 0, $"masked entry {j} gave {got[j]:R}");
+        for (int i = d; i < 4 * d; i++)
+            Assert.True(double.IsNaN(got[i]), $"[{i / d}, {i % d}] gave {got[i]:R}, expected NaN");
+    }
+
+    [Fact]
     public void SoftmaxInPlace()
     {
         using var scope = new DisposeScope();

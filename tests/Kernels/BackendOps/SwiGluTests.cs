@@ -36,6 +36,32 @@ public sealed class BackendOpsSwiGluTests
         AssertClose("swiglu_backward dup", duRef, Read(du));
     }
 
+    [Fact]
+    public void SaturatedGatesInVectorAndTailLanes()
+    {
+        using var scope = new DisposeScope();
+        // Gates far past where e^−g overflows or vanishes, and infinite ones (NaN where torch gives NaN),
+        // in the vector part and in the tail of 37.
+        var gate = Uniform(new Random(6), 37, -3, 3);
+        double[] extremes = [-200, -100, -89, 89, 100, 200, double.NegativeInfinity, double.PositiveInfinity];
+        for (int i = 0; i < extremes.Length; i++)
+        {
+            gate[i] = extremes[i];
+            gate[36 - i] = extremes[i];
+        }
+        var up = Uniform(new Random(7), 37, -2, 2);
+        var dy = Uniform(new Random(8), 37, -1, 1);
+        var y = Output([37]);
+        Cpu.SwiGlu(y, Place(gate, [37]), Place(up, [37]));
+        AssertClose("swiglu saturated", BackendReference.SwiGlu(gate, up), Read(y));
+        var dg = Output([37]);
+        var du = Output([37]);
+        Cpu.SwiGluBackward(dg, du, Place(dy, [37]), Place(gate, [37]), Place(up, [37]));
+        var (dgRef, duRef) = BackendReference.SwiGluBackward(dy, gate, up);
+        AssertClose("swiglu_backward saturated dgate", dgRef, Read(dg));
+        AssertClose("swiglu_backward saturated dup", duRef, Read(du));
+    }
+
     [Theory]
     [InlineData(View.Transposed)]
     [InlineData(View.Stepped)]

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""PyTorch peer for `bench attention`: times the naive attention of torch_llama.py (`causal_attention`,
+`s2_attention`: the whole [T, T] score matrix, or [G, G] per S2-Attn group) in float32.
+
+torch_llama.py is ../shared/peers/torch_llama.py next to the repository; where that is missing (a
+published bench), the copy beside this script.
+
+Protocol (what bench/Peer.cs speaks): with --threads N, it prints one JSON line describing itself
+({"torch": version, "threads": N, ...} or {"error": reason}), then answers each JSON line on stdin
+{"t", "heads", "kv_heads", "head_dim", "kind": "causal" | "s2", "group", "pass": "forward" |
+"forward_backward", "min_time", "min_runs", "max_runs", "warmup", "memory"} with one JSON line
+{"seconds": median, "runs": count}; with "memory", {"peak_extra_bytes", "seconds"} of one call: the
+growth of this process's peak resident memory over it, measured as bench/kernels/attention does for ours.
+"""
+import ctypes
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+
+def import_torch_llama():
+    here = pathlib.Path(__file__).resolve().parent
+    shared = next((a.parent / "shared" / "peers" for a in here.parents
+                   if (a.parent / "shared" / "peers" / "torch_llama.py").is_file()), None)
+    sys.path.insert(0, str(shared or here))
+    import torch_llama
+    return torch_llama
+
+
+def timed(fn, min_time, min_runs, max_runs, warmup):
+    if warmup:
+        fn()  # first-touch allocation, BLAS thread start
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_time):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), len(times)
+
+
+def status_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def peak_growth(fn):
+    """Bytes the peak resident set grows by over one fn() (free heap handed back first, then VmHWM
+    reset), and the seconds that call took."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status_kib("VmRSS")
+    t0 = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t0
+    return (status_kib("VmHWM") - before) * 1024, seconds
+
+
+def make_call(torch, tl, req):
+    t, h, hkv, d = req["t"], req["heads"], req["kv_heads"], req["head_dim"]
+    g = torch.Generator().manual_seed(1)
+    q = torch.randn(1, h, t, d, generator=g)
+    k = torch.randn(1, hkv, t, d, generator=g)
+    v = torch.randn(1, hkv, t, d, generator=g)
+    dout = torch.randn(1, h, t, d, generator=g)
+    kind, group = req["kind"], req.get("group", t)
+
+    def attention(q, k, v):
+        # As torch_llama's Model.forward: kv heads repeated for grouped-query attention.
+        k, v = k.repeat_interleave(h // hkv, dim=1), v.repeat_interleave(h // hkv, dim=1)
+        return tl.s2_attention(q, k, v, group) if kind == "s2" else tl.causal_attention(q, k, v)
+
+    if req["pass"] == "forward":
+        def forward():
+            with torch.no_grad():
+                attention(q, k, v)
+        return forward
+
+    for x in (q, k, v):
+        x.requires_grad_(True)
+
+    def forward_backward():
+        attention(q, k, v).backward(dout)
+        for x in (q, k, v):
+            x.grad = None
+    return forward_backward
+
+
+def run(torch, tl, req):
+    fn = make_call(torch, tl, req)
+    if req.get("memory"):
+        growth, seconds = peak_growth(fn)
+        return {"peak_extra_bytes": growth, "seconds": seconds}
+    seconds, runs = timed(fn, req.get("min_time", 1.0), req.get("min_runs", 5), req.get("max_runs", 200), req.get("warmup", True))
+    return {"seconds": seconds, "runs": runs}
+
+
+def main():
+    args = sys.argv[1:]
+    threads = None
+    if "--threads" in args:
+        i = args.index("--threads")
+        threads = int(args[i + 1])
+        del args[i:i + 2]
+    try:
+        import torch
+        tl = import_torch_llama()
+    except ImportError as e:
+        print(json.dumps({"error": f"no torch: {e}"}), flush=True)
+        return 1
+    if threads:
+        torch.set_num_threads(threads)
+    blas = "openblas" if "openblas" in open("/proc/self/maps").read() else "unknown"
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas,
+                      "source": tl.__file__}), flush=True)
+    for line in sys.stdin:
+        if line.strip():
+            print(json.dumps(run(torch, tl, json.loads(line))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

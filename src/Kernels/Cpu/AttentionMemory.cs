@@ -1,0 +1,43 @@
+using System.Runtime.InteropServices;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>
+/// The memory the attention kernels hold beyond their arguments (mask bounds, D, tiles, dq partials),
+/// counted as it is allocated and freed, so that `bench attention` can state the kernel's own peak
+/// exactly rather than infer it from the process's resident set.
+/// </summary>
+public static unsafe class AttentionMemory
+{
+    private static long _live;
+    private static long _peak;
+
+    /// <summary>The most bytes held at once since the last <see cref="ResetPeak"/>.</summary>
+    public static long PeakBytes => Volatile.Read(ref _peak);
+
+    public static void ResetPeak() => Volatile.Write(ref _peak, Volatile.Read(ref _live));
+
+    /// <summary>bytes, 64-byte aligned (a cache line, a zmm register), zeroed.</summary>
+    internal static void* Alloc(long bytes)
+    {
+        void* p = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        NativeMemory.Clear(p, (nuint)bytes);
+        Count(bytes);
+        return p;
+    }
+
+    internal static void Free(void* p, long bytes)
+    {
+        NativeMemory.AlignedFree(p);
+        Count(-bytes);
+    }
+
+    /// <summary>Adds bytes (negative: frees them) to what the kernels hold, for memory they allocate themselves.</summary>
+    internal static void Count(long bytes)
+    {
+        long live = Interlocked.Add(ref _live, bytes);
+        for (long peak = Volatile.Read(ref _peak); live > peak; peak = Volatile.Read(ref _peak))
+            if (Interlocked.CompareExchange(ref _peak, live, peak) == peak)
+                break;
+    }
+}

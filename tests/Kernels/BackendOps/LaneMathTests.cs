@@ -1,0 +1,112 @@
+using System.Runtime.Intrinsics;
+using RawLongLoRA.Kernels.Cpu;
+using Xunit;
+
+namespace RawLongLoRA.Tests;
+
+/// <summary>
+/// The lane math the CPU kernels are written in (IVec, VMath): e^x against Math.Exp, and every width
+/// (V512, V256 where the CPU has them, V1) giving the same bits, so that a value's result does not
+/// depend on whether it lands in a vector or in a loop's tail.
+/// </summary>
+public sealed unsafe class BackendOpsLaneMathTests
+{
+    /// <summary>Runs f over x at every width this CPU accelerates, and asserts they agree bit for bit; returns V1's results.</summary>
+    private static float[] AtEveryWidth(float[] x, Func<float[], int, float[]> f)
+    {
+        var scalar = f(x, 1);
+        foreach (int width in new[] { 8, 16 }.Where(w => w == 8 ? Vector256.IsHardwareAccelerated : Vector512.IsHardwareAccelerated))
+        {
+            var wide = f(x, width);
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(scalar[i]) == BitConverter.SingleToInt32Bits(wide[i]),
+                    $"input {x[i]:R}: {width} lanes give {wide[i]:R}, one lane {scalar[i]:R}");
+        }
+        return scalar;
+    }
+
+    private static float[] Exp(float[] x, int width)
+    {
+        var y = new float[x.Length];
+        fixed (float* xp = x, yp = y)
+            for (int i = 0; i + width <= x.Length; i += width)
+            {
+                switch (width)
+                {
+                    case 16: VMath.Exp(V512.Load(xp + i)).Store(yp + i); break;
+                    case 8: VMath.Exp(V256.Load(xp + i)).Store(yp + i); break;
+                    default: VMath.Exp(V1.Load(xp + i)).Store(yp + i); break;
+                }
+            }
+        return y;
+    }
+
+    [Fact]
+    public void ExpIsWithinAnUlpAndTheSameAtEveryWidth()
+    {
+        var rng = new Random(5);
+        var x = new float[1 << 16];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(rng.NextDouble() * 200 - 105) * (i % 3 == 0 ? 1e-3f : 1);
+        var y = AtEveryWidth(x, Exp);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double e = Math.Exp(x[i]);
+            if (e < 1.2e-38 || e > float.MaxValue)
+                continue; // subnormal or overflowing results: see the edge-case test
+            float rounded = (float)e;
+            double ulp = MathF.BitIncrement(MathF.Abs(rounded)) - MathF.Abs(rounded);
+            Assert.True(Math.Abs(y[i] - e) <= ulp, $"exp({x[i]:R}) = {y[i]:R}, expected {e:R} within an ulp ({ulp:G3})");
+        }
+    }
+
+    [Fact]
+    public void ExpEdgeCases()
+    {
+        // Padded to 16 so that every width sees each value in a vector lane.
+        float[] x = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 88.72f, 88.73f, 100f, -87.3f, -104f, -1e30f, 0f, -0f, 1f, 1e-30f, -1e-30f, 20f, -20f];
+        var y = AtEveryWidth(x, Exp);
+        Assert.True(float.IsNaN(y[0]), $"exp(NaN) = {y[0]}");
+        Assert.Equal(float.PositiveInfinity, y[1]);
+        Assert.Equal(0f, y[2]);
+        Assert.Equal(3.3931806e38f, y[3], 2e31f);
+        Assert.Equal(float.PositiveInfinity, y[4]); // past float's largest value
+        Assert.Equal(float.PositiveInfinity, y[5]);
+        Assert.Equal(1.2192434e-38f, y[6], 1e-44f); // near the smallest normal, still to an ulp
+        Assert.Equal(0f, y[7]); // e^−104 is below float's smallest subnormal
+        Assert.Equal(0f, y[8]);
+        Assert.Equal(1f, y[9]);
+        Assert.Equal(1f, y[10]);
+        Assert.Equal(MathF.E, y[11]);
+        Assert.Equal(1f, y[12]);
+        Assert.Equal(1f, y[13]);
+    }
+
+    private static float[] Bf16(float[] bits, int width)
+    {
+        var raw = bits.Select(b => (ushort)b).ToArray();
+        var y = new float[raw.Length];
+        fixed (ushort* p = raw)
+        fixed (float* yp = y)
+            for (int i = 0; i + width <= raw.Length; i += width)
+            {
+                switch (width)
+                {
+                    case 16: V512.LoadBf16(p + i).Store(yp + i); break;
+                    case 8: V256.LoadBf16(p + i).Store(yp + i); break;
+                    default: V1.LoadBf16(p + i).Store(yp + i); break;
+                }
+            }
+        return y;
+    }
+
+    [Fact]
+    public void Bf16WideningIsExactAtEveryWidth()
+    {
+        // Every bit pattern: signs, subnormals, infinities and NaNs included.
+        var bits = Enumerable.Range(0, 1 << 16).Select(b => (float)b).ToArray();
+        var y = AtEveryWidth(bits, Bf16);
+        for (int b = 0; b < y.Length; b++)
+            Assert.Equal((uint)b << 16, BitConverter.SingleToUInt32Bits(y[b]));
+    }
+}
