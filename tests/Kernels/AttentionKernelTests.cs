@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using RawLongLoRA.Kernels.Cpu;
 using Xunit;
 
@@ -108,8 +107,8 @@ public sealed unsafe class AttentionKernelTests
         (long Forward, long Backward) Work(AttentionSpec spec)
         {
             fixed (float* po = o, pl = lse, pq = q, pk = k, pv = v, pdo = dout, pdq = dq, pdk = dk, pdv = dv)
-                return (Attention.ForwardCounted<Vector256<float>>(po, pl, pq, pk, pv, 1, t, t, hq, 1, d, spec),
-                    Attention.BackwardCounted<Vector256<float>>(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, 1, t, t, hq, 1, d, spec, chunks: 1));
+                return (Attention.ForwardCounted<V256>(po, pl, pq, pk, pv, 1, t, t, hq, 1, d, spec),
+                    Attention.BackwardCounted<V256>(pdq, pdk, pdv, pdo, pq, pk, pv, po, pl, 1, t, t, hq, 1, d, spec, chunks: 1));
         }
 
         var full = Work(AttentionSpec.Causal);
@@ -176,9 +175,9 @@ public sealed unsafe class AttentionKernelTests
     private static IEnumerable<(string Width, Action<Call> Run)> Widths(int chunks) =>
     [
         ("public", c => c.Public()),
-        ("Vector512", c => c.At<Vector512<float>>(chunks)),
-        ("Vector256", c => c.At<Vector256<float>>(chunks)),
-        ("Vector128", c => c.At<Vector128<float>>(chunks)),
+        ("V512", c => c.At<V512>(chunks)),
+        ("V256", c => c.At<V256>(chunks)),
+        ("V128", c => c.At<V128>(chunks)),
     ];
 
     /// <summary>One forward and backward's arguments, so that each width runs the same call.</summary>
@@ -191,7 +190,7 @@ public sealed unsafe class AttentionKernelTests
         }
 
         public void At<TV>(int chunks)
-            where TV : struct
+            where TV : unmanaged, IVec<TV>
         {
             Attention.ForwardCounted<TV>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
             Attention.BackwardCounted<TV>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);

@@ -16,8 +16,8 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// down the columns — max, exp and sum are plain vector operations across a vector of queries at a
 /// time. The backward (AttentionBackward.cs) goes once over the key tiles. A query tile of at most
 /// <see cref="DecodeRows"/> rows — decoding with a KV cache — takes a row-at-a-time path instead
-/// (AttentionDecode.cs). All of it is written once over the vector type (<see cref="V{TV}"/>) and runs
-/// at the widest width the CPU has natively.
+/// (AttentionDecode.cs). All of it is written once over the vector type (<see cref="IVec{TV}"/>) and
+/// runs at the widest width the CPU has natively.
 /// q, o: [B, T, Hq, D]; k, v: [B, S, Hkv, D]; lse: [B, Hq, T]; all contiguous float32. Query head h
 /// reads kv head h / (Hq/Hkv) in place.
 /// </summary>
@@ -29,16 +29,16 @@ public static unsafe partial class Attention
     public static void Forward(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {
         if (Vector512.IsHardwareAccelerated)
-            ForwardCounted<Vector512<float>>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V512>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
         else if (Vector256.IsHardwareAccelerated)
-            ForwardCounted<Vector256<float>>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V256>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
         else
-            ForwardCounted<Vector128<float>>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V128>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
     }
 
     /// <summary>Forward at vector type TV, returning how many scores it computed: the work the masks leave (tests check it).</summary>
     internal static long ForwardCounted<TV>(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
         long work = 0;
@@ -56,7 +56,7 @@ public static unsafe partial class Attention
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long ForwardQueryTile<TV>(in Problem p, int bh, int t0, int rows)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         int b = bh / p.Hq, h = bh % p.Hq, kvh = p.KvHead(h), d = p.D;
         using var scratch = new Scratch(2 * d * Tile + Tile * Tile + 4 * Tile);
@@ -79,7 +79,7 @@ public static unsafe partial class Attention
             TileGemm<TV>(st, Tile, p.K + p.KIndex(b, j0, kvh), p.Ldk, 1, qt, Tile, cols, d, accumulate: false);
             // lo and hi never fall from one query to the next: the last row's lo and the first row's hi decide.
             if (lo[rows - 1] > j0 || hi[0] < j0 + cols - 1)
-                MaskColumns<TV>(st, lo, hi, j0, cols);
+                MaskColumns(st, lo, hi, rows, j0, cols);
             OnlineSoftmax<TV>(st, cols, m, l, ot, d);
             TileGemm<TV>(ot, Tile, p.V + p.KIndex(b, j0, kvh), 1, p.Ldk, st, Tile, d, cols, accumulate: true);
             work += (long)cols * rows;
@@ -92,23 +92,29 @@ public static unsafe partial class Attention
         }
         // o = oᵀ transposed, each row over its l (padding columns are never stored).
         for (int c = 0; c < d; c++)
-            for (int v = 0; v < Tile; v += V<TV>.Count)
-                V<TV>.Store(V<TV>.Mul(V<TV>.Load(ot + c * Tile + v), V<TV>.Load(l + v)), ot + c * Tile + v);
+            for (int v = 0; v < Tile; v += TV.Count)
+                (TV.Load(ot + c * Tile + v) * TV.Load(l + v)).Store(ot + c * Tile + v);
         StoreTransposed(p.O + p.QIndex(b, t0, h), p.Ldq, ot, rows, d, 1f);
         return work;
     }
 
-    /// <summary>Sᵀ[j, i] = −∞ where query column i does not see key j0 + j.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaskColumns<TV>(float* st, int* lo, int* hi, int j0, int cols)
-        where TV : struct
+    /// <summary>
+    /// Sᵀ[j, i] = −∞ where query column i does not see key j0 + j. As lo and hi grow with the query, the
+    /// columns that see a key are one run [a, b) — from the first whose hi reaches it to the first whose lo
+    /// passes it — and the run moves right with the key: each row of Sᵀ is filled outside it.
+    /// </summary>
+    private static void MaskColumns(float* st, int* lo, int* hi, int rows, int j0, int cols)
     {
+        int a = 0, b = 0;
         for (int j = 0; j < cols; j++)
-            for (int v = 0; v < Tile; v += V<TV>.Count)
-            {
-                float* x = st + j * Tile + v;
-                V<TV>.Store(V<TV>.MaskOutside(V<TV>.Load(x), lo + v, hi + v, j0 + j), x);
-            }
+        {
+            while (a < rows && hi[a] < j0 + j)
+                a++;
+            while (b < rows && lo[b] <= j0 + j)
+                b++;
+            new Span<float>(st + j * Tile, a).Fill(float.NegativeInfinity);
+            new Span<float>(st + j * Tile + Math.Max(a, b), Tile - Math.Max(a, b)).Fill(float.NegativeInfinity);
+        }
     }
 
     /// <summary>
@@ -119,33 +125,33 @@ public static unsafe partial class Attention
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OnlineSoftmax<TV>(float* st, int cols, float* m, float* l, float* ot, int d)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        for (int v = 0; v < Tile; v += V<TV>.Count)
+        for (int v = 0; v < Tile; v += TV.Count)
         {
-            var max = V<TV>.Splat(float.NegativeInfinity);
+            var max = TV.Splat(float.NegativeInfinity);
             for (int j = 0; j < cols; j++)
-                max = V<TV>.Max(max, V<TV>.Load(st + j * Tile + v));
-            var old = V<TV>.Load(m + v);
-            var now = V<TV>.Max(old, max);
-            V<TV>.Store(now, m + v);
-            var offset = V<TV>.FiniteOrZero(now);
-            var sum = default(TV);
+                max = TV.Max(max, TV.Load(st + j * Tile + v));
+            var old = TV.Load(m + v);
+            var now = TV.Max(old, max);
+            now.Store(m + v);
+            var offset = TV.WhereGreater(now, TV.Splat(float.NegativeInfinity), now);
+            var sum = TV.Splat(0f);
             for (int j = 0; j < cols; j++)
             {
                 float* x = st + j * Tile + v;
-                var e = Exp(V<TV>.Sub(V<TV>.Load(x), offset));
-                V<TV>.Store(e, x);
-                sum = V<TV>.Add(sum, e);
+                var e = VMath.ExpFlushToZero(TV.Load(x) - offset);
+                e.Store(x);
+                sum += e;
             }
-            var alpha = Exp(V<TV>.Sub(old, offset));
-            V<TV>.Store(V<TV>.Fma(V<TV>.Load(l + v), alpha, sum), l + v);
-            if (V<TV>.AllEqual(alpha, 1f))
+            var alpha = VMath.ExpFlushToZero(old - offset);
+            TV.Fma(TV.Load(l + v), alpha, sum).Store(l + v);
+            if (TV.AllEqual(alpha, TV.Splat(1f)))
                 continue;
             for (int c = 0; c < d; c++)
             {
                 float* x = ot + c * Tile + v;
-                V<TV>.Store(V<TV>.Mul(V<TV>.Load(x), alpha), x);
+                (TV.Load(x) * alpha).Store(x);
             }
         }
     }

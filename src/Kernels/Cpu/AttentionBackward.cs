@@ -13,11 +13,11 @@ public static unsafe partial class Attention
     {
         int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile));
         if (Vector512.IsHardwareAccelerated)
-            BackwardCounted<Vector512<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
         else if (Vector256.IsHardwareAccelerated)
-            BackwardCounted<Vector256<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V256>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
         else
-            BackwardCounted<Vector128<float>>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V128>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
     }
 
     /// <summary>
@@ -30,7 +30,7 @@ public static unsafe partial class Attention
     /// kv head) — <see cref="ChunksPerPair"/> unless a test asks for more. Returns the scores computed.
     /// </summary>
     internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
         int pairs = b * hkv;
@@ -65,7 +65,7 @@ public static unsafe partial class Attention
     /// <summary>dk and dv of key tiles chunk, chunk + chunks, … of one (batch, kv head), and their share of dq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long KeyTiles<TV>(in Problem p, int pair, int chunk, int chunks)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         int b = pair / p.Hkv, kvh = pair % p.Hkv, group = p.Hq / p.Hkv, d = p.D, d64 = p.D64;
         using var scratch = new Scratch(4 * d * Tile + Tile * d64 + 2 * Tile * Tile + 4 * Tile);
@@ -120,30 +120,35 @@ public static unsafe partial class Attention
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoreGradients<TV>(in Problem p, float* sp, float* dp, int b, int h, int t, int* lo, int* hi, int n, int j0, int cols)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         bool whole = cols == Tile && lo[n - 1] <= j0 && hi[0] >= j0 + Tile - 1;
         for (int i = 0; i < n; i++)
         {
-            var lse = V<TV>.Splat(p.Lse[p.LseIndex(b, h, t + i)]);
-            var delta = V<TV>.Splat(p.Delta[p.LseIndex(b, h, t + i)]);
-            int from = Math.Clamp(lo[i] - j0, 0, cols), to = Math.Clamp(hi[i] - j0 + 1, 0, cols);
-            for (int v = 0; v < Tile; v += V<TV>.Count)
+            var lse = TV.Splat(p.Lse[p.LseIndex(b, h, t + i)]);
+            var delta = TV.Splat(p.Delta[p.LseIndex(b, h, t + i)]);
+            float* x = sp + i * Tile, y = dp + i * Tile;
+            for (int v = 0; v < Tile; v += TV.Count)
             {
-                float* x = sp + i * Tile + v, y = dp + i * Tile + v;
-                var prob = Exp(V<TV>.Sub(V<TV>.Load(x), lse));
-                if (!whole)
-                    prob = V<TV>.KeepLanes(prob, v, from, to);
-                V<TV>.Store(prob, x);
-                V<TV>.Store(V<TV>.Mul(prob, V<TV>.Sub(V<TV>.Load(y), delta)), y);
+                var prob = VMath.ExpFlushToZero(TV.Load(x + v) - lse);
+                prob.Store(x + v);
+                (prob * (TV.Load(y + v) - delta)).Store(y + v);
             }
+            if (whole)
+                continue;
+            // Keys [from, to) of the tile are the row's: the others are zero.
+            int from = Math.Clamp(lo[i] - j0, 0, cols), to = Math.Max(from, Math.Clamp(hi[i] - j0 + 1, 0, cols));
+            new Span<float>(x, from).Clear();
+            new Span<float>(x + to, Tile - to).Clear();
+            new Span<float>(y, from).Clear();
+            new Span<float>(y + to, Tile - to).Clear();
         }
     }
 
     /// <summary>D_i = rowsum(dO ∘ O) for tokens [start, end) of the B·T stream, every head.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowDots<TV>(in Problem p, long start, long end)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         for (long r = start; r < end; r++)
         {
@@ -156,7 +161,7 @@ public static unsafe partial class Attention
     /// <summary>dq of tokens [start, end) of the B·T stream: the chunks' partials, added in chunk order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumPartials<TV>(in Problem p, int chunks, long start, long end)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         for (long r = start; r < end; r++)
         {

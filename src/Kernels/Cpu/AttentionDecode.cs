@@ -11,7 +11,7 @@ public static unsafe partial class Attention
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long ForwardRows<TV>(in Problem p, int bh, int t0, int rows)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
         int b = bh / p.Hq, h = bh % p.Hq, kvh = p.KvHead(h), d = p.D;
         int* rowLo = p.RowLo(b, h);
@@ -34,14 +34,14 @@ public static unsafe partial class Attention
                 for (int j = 0; j < 16; j++)
                     sc[j] = j < n ? Dot<TV>(qs, p.K + p.KIndex(b, j0 + j, kvh), d) : float.NegativeInfinity;
                 float mNew = m;
-                for (int v = 0; v < 16; v += V<TV>.Count)
-                    mNew = Math.Max(mNew, V<TV>.MaxAcross(V<TV>.Load(sc + v)));
+                for (int v = 0; v < 16; v += TV.Count)
+                    mNew = Math.Max(mNew, TV.Load(sc + v).MaxAcross());
                 float sum = 0;
-                for (int v = 0; v < 16; v += V<TV>.Count)
+                for (int v = 0; v < 16; v += TV.Count)
                 {
-                    var e = Exp(V<TV>.Sub(V<TV>.Load(sc + v), V<TV>.Splat(mNew)));
-                    V<TV>.Store(e, sc + v);
-                    sum += V<TV>.Sum(e);
+                    var e = VMath.ExpFlushToZero(TV.Load(sc + v) - TV.Splat(mNew));
+                    e.Store(sc + v);
+                    sum += e.Sum();
                 }
                 float alpha = MathF.Exp(m - mNew);
                 l = l * alpha + sum;
@@ -60,14 +60,14 @@ public static unsafe partial class Attention
     }
 
     private static float Dot<TV>(float* x, float* y, int n)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        int w = V<TV>.Count;
-        var acc = default(TV);
+        int w = TV.Count;
+        var acc = TV.Splat(0f);
         int c = 0;
         for (; c <= n - w; c += w)
-            acc = V<TV>.Fma(V<TV>.Load(x + c), V<TV>.Load(y + c), acc);
-        float sum = V<TV>.Sum(acc);
+            acc = TV.Fma(TV.Load(x + c), TV.Load(y + c), acc);
+        float sum = acc.Sum();
         for (; c < n; c++)
             sum += x[c] * y[c];
         return sum;
@@ -75,15 +75,15 @@ public static unsafe partial class Attention
 
     /// <summary>dst = a·x (+ dst when accumulating), n floats; dst may be x.</summary>
     private static void Axpy<TV>(float* dst, float a, float* x, int n, bool accumulate = false)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        int w = V<TV>.Count;
-        var av = V<TV>.Splat(a);
+        int w = TV.Count;
+        var av = TV.Splat(a);
         int c = 0;
         for (; c <= n - w; c += w)
         {
-            var ax = V<TV>.Mul(av, V<TV>.Load(x + c));
-            V<TV>.Store(accumulate ? V<TV>.Add(ax, V<TV>.Load(dst + c)) : ax, dst + c);
+            var ax = av * TV.Load(x + c);
+            (accumulate ? ax + TV.Load(dst + c) : ax).Store(dst + c);
         }
         for (; c < n; c++)
             dst[c] = a * x[c] + (accumulate ? dst[c] : 0f);

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
-/// The tile operations both passes share: one register-blocked product, exp, and the loads, stores and
+/// The tile operations both passes share: one register-blocked product, and the loads, stores and
 /// transposes between the [token, head, D] tensors and the tiles.
 /// </summary>
 public static unsafe partial class Attention
@@ -22,9 +22,9 @@ public static unsafe partial class Attention
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileGemm<TV>(float* c, long ldc, float* a, long rsA, long csA, float* b, long ldb, int m, int k, bool accumulate, int n = Tile)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        int w = V<TV>.Count;
+        int w = TV.Count;
         for (int j = 0; j < n; j += 4 * w)
             for (int i = 0; i < m; i += 2)
             {
@@ -34,25 +34,25 @@ public static unsafe partial class Attention
                 TV x00 = default, x01 = default, x02 = default, x03 = default, x10 = default, x11 = default, x12 = default, x13 = default;
                 if (accumulate)
                 {
-                    (x00, x01, x02, x03) = (V<TV>.Load(c0), V<TV>.Load(c0 + w), V<TV>.Load(c0 + 2 * w), V<TV>.Load(c0 + 3 * w));
+                    (x00, x01, x02, x03) = (TV.Load(c0), TV.Load(c0 + w), TV.Load(c0 + 2 * w), TV.Load(c0 + 3 * w));
                     if (second)
-                        (x10, x11, x12, x13) = (V<TV>.Load(c1), V<TV>.Load(c1 + w), V<TV>.Load(c1 + 2 * w), V<TV>.Load(c1 + 3 * w));
+                        (x10, x11, x12, x13) = (TV.Load(c1), TV.Load(c1 + w), TV.Load(c1 + 2 * w), TV.Load(c1 + 3 * w));
                 }
                 float* bp = b + j;
                 long ap = 0;
                 for (int p = 0; p < k; p++, ap += csA, bp += ldb)
                 {
-                    TV b0 = V<TV>.Load(bp), b1 = V<TV>.Load(bp + w), b2 = V<TV>.Load(bp + 2 * w), b3 = V<TV>.Load(bp + 3 * w);
-                    var s = V<TV>.Splat(a0[ap]);
-                    x00 = V<TV>.Fma(s, b0, x00);
-                    x01 = V<TV>.Fma(s, b1, x01);
-                    x02 = V<TV>.Fma(s, b2, x02);
-                    x03 = V<TV>.Fma(s, b3, x03);
-                    s = V<TV>.Splat(a1[ap]);
-                    x10 = V<TV>.Fma(s, b0, x10);
-                    x11 = V<TV>.Fma(s, b1, x11);
-                    x12 = V<TV>.Fma(s, b2, x12);
-                    x13 = V<TV>.Fma(s, b3, x13);
+                    TV b0 = TV.Load(bp), b1 = TV.Load(bp + w), b2 = TV.Load(bp + 2 * w), b3 = TV.Load(bp + 3 * w);
+                    var s = TV.Splat(a0[ap]);
+                    x00 = TV.Fma(s, b0, x00);
+                    x01 = TV.Fma(s, b1, x01);
+                    x02 = TV.Fma(s, b2, x02);
+                    x03 = TV.Fma(s, b3, x03);
+                    s = TV.Splat(a1[ap]);
+                    x10 = TV.Fma(s, b0, x10);
+                    x11 = TV.Fma(s, b1, x11);
+                    x12 = TV.Fma(s, b2, x12);
+                    x13 = TV.Fma(s, b3, x13);
                 }
                 StoreRow(c0, w, x00, x01, x02, x03);
                 if (second)
@@ -62,50 +62,27 @@ public static unsafe partial class Attention
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow<TV>(float* p, int w, TV x0, TV x1, TV x2, TV x3)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        V<TV>.Store(x0, p);
-        V<TV>.Store(x1, p + w);
-        V<TV>.Store(x2, p + 2 * w);
-        V<TV>.Store(x3, p + 3 * w);
-    }
-
-    /// <summary>
-    /// e^x for x ≤ 0 (scores less their max or their lse), within 2.5e-7 relative: x = n·ln2 + r with
-    /// |r| ≤ ln2/2, e^r by its Taylor series to r⁶ (next term ≤ 1.2e-7), 2ⁿ built in the exponent bits.
-    /// x below −87 — including −∞, the masked scores — gives 0, not a denormal that would slow every
-    /// product it enters. Own rather than Vector512.Exp, which works in double and costs over twice as much.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Exp<TV>(TV x)
-        where TV : struct
-    {
-        var n = V<TV>.Round(V<TV>.Mul(x, V<TV>.Splat(1.44269504f)));
-        // ln 2 in two parts, the first with few enough bits that n·part is exact.
-        var r = V<TV>.Fma(n, V<TV>.Splat(-0.693145752f), x);
-        r = V<TV>.Fma(n, V<TV>.Splat(-1.42860677e-6f), r);
-        var p = V<TV>.Fma(V<TV>.Splat(1f / 720), r, V<TV>.Splat(1f / 120));
-        p = V<TV>.Fma(p, r, V<TV>.Splat(1f / 24));
-        p = V<TV>.Fma(p, r, V<TV>.Splat(1f / 6));
-        p = V<TV>.Fma(p, r, V<TV>.Splat(0.5f));
-        p = V<TV>.Fma(p, r, V<TV>.Splat(1f));
-        p = V<TV>.Fma(p, r, V<TV>.Splat(1f));
-        return V<TV>.ZeroBelow(x, V<TV>.ScaleByPow2(p, n), -87f);
+        x0.Store(p);
+        x1.Store(p + w);
+        x2.Store(p + 2 * w);
+        x3.Store(p + 3 * w);
     }
 
     /// <summary>rows rows of d floats (src rows stride apart) times factor into dst rows ldd apart, the rest of each dst row up to ldd zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadRows<TV>(float* dst, long ldd, float* src, long stride, int rows, int d, float factor)
-        where TV : struct
+        where TV : unmanaged, IVec<TV>
     {
-        int w = V<TV>.Count;
-        var f = V<TV>.Splat(factor);
+        int w = TV.Count;
+        var f = TV.Splat(factor);
         for (int i = 0; i < rows; i++)
         {
             float* s = src + i * stride, o = dst + i * ldd;
             int c = 0;
             for (; c <= d - w; c += w)
-                V<TV>.Store(V<TV>.Mul(V<TV>.Load(s + c), f), o + c);
+                (TV.Load(s + c) * f).Store(o + c);
             for (; c < d; c++)
                 o[c] = s[c] * factor;
             new Span<float>(o + d, (int)(ldd - d)).Clear();

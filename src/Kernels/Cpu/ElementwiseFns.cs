@@ -137,5 +137,5 @@ internal struct TanhBackwardFn : IBinaryFn
 
 internal struct ReluBackwardFn : IBinaryFn
 {
-    public static TV Apply<TV>(TV x, TV dy) where TV : unmanaged, IVec<TV> => TV.WherePositive(x, dy);
+    public static TV Apply<TV>(TV x, TV dy) where TV : unmanaged, IVec<TV> => TV.WhereGreater(x, TV.Splat(0f), dy);
 }

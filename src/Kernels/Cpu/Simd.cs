@@ -1,12 +1,13 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
-// Per-lane float32 math shared by the elementwise ops and the row kernels. A kernel body is written
-// once, generic over IVec: the JIT specialises it for V512, V256 and V1, so the main loop runs at the
-// CPU's widest width and the tail one lane at a time with the same math, hence the same result.
+// Per-lane float32 math shared by every CPU kernel but GEMM. A kernel body is written once, generic over
+// IVec: the JIT specialises it for each width (SimdWidths.cs), so it runs at the widest width the CPU
+// executes natively — .NET runs wider vectors than the hardware has in software, 10× (AVX2) to 300×
+// (SSE) slower — and loop tails run one lane at a time (V1) with the same math, hence the same result.
 // Kernels mark these loops AggressiveOptimization: unoptimised (tier-0) code would call every IVec
 // operator, tens of times slower, for the first calls of a run, which may be on the largest tensors.
 
@@ -32,7 +33,11 @@ internal unsafe interface IVec<TV> where TV : unmanaged, IVec<TV>
     static abstract TV operator /(TV a, TV b);
     static abstract TV operator -(TV a);
 
-    /// <summary>a·b + c with one rounding.</summary>
+    /// <summary>
+    /// a·b + c, rounded once where the CPU has fused multiply-add (<see cref="Simd.HasFma"/>: every CPU
+    /// that runs V256 or V512) and twice where it has not — never emulated, which costs hundreds of
+    /// times. Every width makes the same choice, so they still agree bit for bit.
+    /// </summary>
     static abstract TV Fma(TV a, TV b, TV c);
     static abstract TV Sqrt(TV x);
     static abstract TV Abs(TV x);
@@ -41,172 +46,69 @@ internal unsafe interface IVec<TV> where TV : unmanaged, IVec<TV>
     static abstract TV Max(TV a, TV b);
     static abstract TV Min(TV a, TV b);
 
-    /// <summary>The larger of a and b; with a NaN either operand (one instruction, for callers that do not need NaN).</summary>
+    /// <summary>
+    /// The larger / smaller of a and b in one instruction; with a NaN, b — as x86's maxps and minps give it,
+    /// and V1 too — so that MaxNative(bound, x) keeps a NaN x.
+    /// </summary>
     static abstract TV MaxNative(TV a, TV b);
+    static abstract TV MinNative(TV a, TV b);
 
     /// <summary>To the nearest integer, ties to even.</summary>
     static abstract TV Round(TV x);
 
-    /// <summary>x·2^k for integral k in [−252, 254], rounded once, overflowing to ±∞ and underflowing to 0 as the product does.</summary>
+    /// <summary>
+    /// x·2^n for integral n in [−126, 127], rounded once: one vscalefps with AVX-512, else a product with
+    /// 2^n built in the exponent bits.
+    /// </summary>
+    static abstract TV ScaleByPow2(TV x, TV n);
+
+    /// <summary>
+    /// x·2^k for integral k in [−252, 254], rounded once, overflowing to ±∞ and underflowing to 0 as the
+    /// product does: one vscalefps with AVX-512, else <see cref="Simd.LdexpInTwoSteps"/>.
+    /// </summary>
     static abstract TV Ldexp(TV x, TV k);
     static abstract TV Log(TV x);
     static abstract TV Pow(TV x, TV y);
 
-    /// <summary>v where x &gt; 0, else 0.</summary>
-    static abstract TV WherePositive(TV x, TV v);
+    /// <summary>v in the lanes where x &gt; y, 0 in the others (a NaN compares false).</summary>
+    static abstract TV WhereGreater(TV x, TV y, TV v);
+
+    /// <summary>Whether every lane of a equals b's (a NaN equals nothing).</summary>
+    static abstract bool AllEqual(TV a, TV b);
     float Sum();
     float MaxAcross();
 }
 
-internal readonly unsafe struct V512(Vector512<float> v) : IVec<V512>
+/// <summary>What the widths share: the CPU's FMA, and the operations they build from IVec's others.</summary>
+internal static unsafe class Simd
 {
-    private readonly Vector512<float> _v = v;
-
-    public static int Count => Vector512<float>.Count;
-    public static V512 Load(float* p) => new(Vector512.Load(p));
-    public static V512 LoadBf16(ushort* p) => new(Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 16).AsSingle());
-    public void Store(float* p) => _v.Store(p);
-
-    public void Store(float* p, bool stream)
+    /// <summary>Whether the CPU fuses multiply-add (x86 FMA3, which .NET enables with AVX2; Arm's AdvSimd).</summary>
+    public static bool HasFma
     {
-        if (stream && Avx512F.IsSupported && ((nuint)p & 63) == 0)
-            Avx512F.StoreAlignedNonTemporal(p, _v);
-        else
-            _v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Fma.IsSupported || AdvSimd.IsSupported;
     }
 
-    public static V512 Splat(float x) => new(Vector512.Create(x));
-    public static V512 operator +(V512 a, V512 b) => new(a._v + b._v);
-    public static V512 operator -(V512 a, V512 b) => new(a._v - b._v);
-    public static V512 operator *(V512 a, V512 b) => new(a._v * b._v);
-    public static V512 operator /(V512 a, V512 b) => new(a._v / b._v);
-    public static V512 operator -(V512 a) => new(-a._v);
-    public static V512 Fma(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a._v, b._v, c._v));
-    public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x._v));
-    public static V512 Abs(V512 x) => new(Vector512.Abs(x._v));
-    public static V512 Max(V512 a, V512 b) => new(Vector512.Max(a._v, b._v));
-    public static V512 Min(V512 a, V512 b) => new(Vector512.Min(a._v, b._v));
-    public static V512 MaxNative(V512 a, V512 b) => new(Vector512.MaxNative(a._v, b._v));
-    public static V512 Round(V512 x) => new(Vector512.Round(x._v));
-
-    // AVX-512's vscalefps does it in one instruction (V512 runs only where AVX-512 does).
-    public static V512 Ldexp(V512 x, V512 k) => new(Avx512F.Scale(x._v, k._v));
-
-    public static V512 Log(V512 x) => new(Vector512.Log(x._v));
-
-    public static V512 Pow(V512 x, V512 y)
+    /// <summary>
+    /// <see cref="IVec{TV}.Ldexp"/> as two <see cref="IVec{TV}.ScaleByPow2"/>, by h = k/2 rounded and by
+    /// k − h, each in its range; where x·2^h stays normal (as for e^x's 2^k) only the second step rounds,
+    /// so the bits are those of AVX-512's one vscalefps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV LdexpInTwoSteps<TV>(TV x, TV k) where TV : unmanaged, IVec<TV>
     {
-        var r = Vector512<float>.Zero;
-        for (int i = 0; i < Count; i++)
-            r = r.WithElement(i, MathF.Pow(x._v[i], y._v[i]));
-        return new(r);
+        var half = TV.Round(k * TV.Splat(0.5f));
+        return TV.ScaleByPow2(TV.ScaleByPow2(x, half), k - half);
     }
 
-    public static V512 WherePositive(V512 x, V512 v) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(x._v, Vector512<float>.Zero), v._v, Vector512<float>.Zero));
-    public float Sum() => Vector512.Sum(_v);
-    public float MaxAcross() => new V256(Vector256.Max(_v.GetLower(), _v.GetUpper())).MaxAcross();
-}
-
-internal readonly unsafe struct V256(Vector256<float> v) : IVec<V256>
-{
-    private readonly Vector256<float> _v = v;
-
-    public static int Count => Vector256<float>.Count;
-    public static V256 Load(float* p) => new(Vector256.Load(p));
-    public static V256 LoadBf16(ushort* p) => new(Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()), 16).AsSingle());
-    public void Store(float* p) => _v.Store(p);
-
-    public void Store(float* p, bool stream)
+    /// <summary>x^y lane by lane with MathF.Pow: no vector form keeps its special cases (negative x with integral y).</summary>
+    public static TV PowByLane<TV>(TV x, TV y) where TV : unmanaged, IVec<TV>
     {
-        if (stream && Avx.IsSupported && ((nuint)p & 31) == 0)
-            Avx.StoreAlignedNonTemporal(p, _v);
-        else
-            _v.Store(p);
+        float* a = stackalloc float[TV.Count], b = stackalloc float[TV.Count];
+        x.Store(a);
+        y.Store(b);
+        for (int i = 0; i < TV.Count; i++)
+            a[i] = MathF.Pow(a[i], b[i]);
+        return TV.Load(a);
     }
-
-    public static V256 Splat(float x) => new(Vector256.Create(x));
-    public static V256 operator +(V256 a, V256 b) => new(a._v + b._v);
-    public static V256 operator -(V256 a, V256 b) => new(a._v - b._v);
-    public static V256 operator *(V256 a, V256 b) => new(a._v * b._v);
-    public static V256 operator /(V256 a, V256 b) => new(a._v / b._v);
-    public static V256 operator -(V256 a) => new(-a._v);
-    public static V256 Fma(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a._v, b._v, c._v));
-    public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x._v));
-    public static V256 Abs(V256 x) => new(Vector256.Abs(x._v));
-    public static V256 Max(V256 a, V256 b) => new(Vector256.Max(a._v, b._v));
-    public static V256 Min(V256 a, V256 b) => new(Vector256.Min(a._v, b._v));
-    public static V256 MaxNative(V256 a, V256 b) => new(Vector256.MaxNative(a._v, b._v));
-    public static V256 Round(V256 x) => new(Vector256.Round(x._v));
-
-    // In two steps, so that neither power of two leaves float's range.
-    public static V256 Ldexp(V256 x, V256 k)
-    {
-        var ki = Vector256.ConvertToInt32Native(k._v);
-        var half = Vector256.ShiftRightArithmetic(ki, 1);
-        return new(x._v * Pow2(half) * Pow2(ki - half));
-    }
-
-    private static Vector256<float> Pow2(Vector256<int> k) => Vector256.ShiftLeft(k + Vector256.Create(127), 23).AsSingle();
-
-    public static V256 Log(V256 x) => new(Vector256.Log(x._v));
-
-    public static V256 Pow(V256 x, V256 y)
-    {
-        var r = Vector256<float>.Zero;
-        for (int i = 0; i < Count; i++)
-            r = r.WithElement(i, MathF.Pow(x._v[i], y._v[i]));
-        return new(r);
-    }
-
-    public static V256 WherePositive(V256 x, V256 v) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(x._v, Vector256<float>.Zero), v._v, Vector256<float>.Zero));
-    public float Sum() => Vector256.Sum(_v);
-
-    public float MaxAcross()
-    {
-        float m = _v[0];
-        for (int i = 1; i < Count; i++)
-            m = MathF.Max(m, _v[i]);
-        return m;
-    }
-}
-
-/// <summary>One lane: the tails of the vector loops, strided rows, and CPUs without SIMD.</summary>
-internal readonly unsafe struct V1(float v) : IVec<V1>
-{
-    private readonly float _v = v;
-
-    public float Value => _v;
-    public static int Count => 1;
-    public static V1 Load(float* p) => new(*p);
-    public static V1 LoadBf16(ushort* p) => new(BitConverter.UInt32BitsToSingle((uint)*p << 16));
-    public void Store(float* p) => *p = _v;
-    public void Store(float* p, bool stream) => *p = _v;
-    public static V1 Splat(float x) => new(x);
-    public static V1 operator +(V1 a, V1 b) => new(a._v + b._v);
-    public static V1 operator -(V1 a, V1 b) => new(a._v - b._v);
-    public static V1 operator *(V1 a, V1 b) => new(a._v * b._v);
-    public static V1 operator /(V1 a, V1 b) => new(a._v / b._v);
-    public static V1 operator -(V1 a) => new(-a._v);
-    public static V1 Fma(V1 a, V1 b, V1 c) => new(MathF.FusedMultiplyAdd(a._v, b._v, c._v));
-    public static V1 Sqrt(V1 x) => new(MathF.Sqrt(x._v));
-    public static V1 Abs(V1 x) => new(MathF.Abs(x._v));
-    public static V1 Max(V1 a, V1 b) => new(MathF.Max(a._v, b._v));
-    public static V1 Min(V1 a, V1 b) => new(MathF.Min(a._v, b._v));
-    public static V1 MaxNative(V1 a, V1 b) => new(a._v > b._v ? a._v : b._v);
-    public static V1 Round(V1 x) => new(MathF.Round(x._v));
-
-    // In two steps, as V256 does.
-    public static V1 Ldexp(V1 x, V1 k)
-    {
-        int ki = (int)k._v, half = ki >> 1;
-        return new(x._v * Pow2(half) * Pow2(ki - half));
-    }
-
-    private static float Pow2(int k) => BitConverter.Int32BitsToSingle((k + 127) << 23);
-
-    public static V1 Log(V1 x) => new(MathF.Log(x._v));
-    public static V1 Pow(V1 x, V1 y) => new(MathF.Pow(x._v, y._v));
-    public static V1 WherePositive(V1 x, V1 v) => new(x._v > 0 ? v._v : 0);
-    public float Sum() => _v;
-    public float MaxAcross() => _v;
 }

@@ -6,8 +6,8 @@ namespace RawLongLoRA.Tests;
 
 /// <summary>
 /// The lane math the CPU kernels are written in (IVec, VMath): e^x against Math.Exp, and every width
-/// (V512, V256 where the CPU has them, V1) giving the same bits, so that a value's result does not
-/// depend on whether it lands in a vector or in a loop's tail.
+/// (V512, V256, V128 where the CPU has them, V1) giving the same bits, so that a value's result does not
+/// depend on whether it lands in a vector or in a loop's tail, nor on the width a kernel runs at.
 /// </summary>
 public sealed unsafe class BackendOpsLaneMathTests
 {
@@ -15,7 +15,8 @@ public sealed unsafe class BackendOpsLaneMathTests
     private static float[] AtEveryWidth(float[] x, Func<float[], int, float[]> f)
     {
         var scalar = f(x, 1);
-        foreach (int width in new[] { 8, 16 }.Where(w => w == 8 ? Vector256.IsHardwareAccelerated : Vector512.IsHardwareAccelerated))
+        var accelerated = new[] { (4, Vector128.IsHardwareAccelerated), (8, Vector256.IsHardwareAccelerated), (16, Vector512.IsHardwareAccelerated) };
+        foreach (int width in accelerated.Where(w => w.Item2).Select(w => w.Item1))
         {
             var wide = f(x, width);
             for (int i = 0; i < x.Length; i++)
@@ -25,7 +26,27 @@ public sealed unsafe class BackendOpsLaneMathTests
         return scalar;
     }
 
-    private static float[] Exp(float[] x, int width)
+    private static float[] Exp(float[] x, int width) => Map(x, width, new ExpFn());
+
+    private static float[] ExpFlushToZero(float[] x, int width) => Map(x, width, new ExpFlushToZeroFn());
+
+    private interface ILaneFn
+    {
+        TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV>;
+    }
+
+    private readonly struct ExpFn : ILaneFn
+    {
+        public TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV> => VMath.Exp(x);
+    }
+
+    private readonly struct ExpFlushToZeroFn : ILaneFn
+    {
+        public TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV> => VMath.ExpFlushToZero(x);
+    }
+
+    /// <summary>f over x, width lanes at a time.</summary>
+    private static float[] Map<TF>(float[] x, int width, TF f) where TF : ILaneFn
     {
         var y = new float[x.Length];
         fixed (float* xp = x, yp = y)
@@ -33,9 +54,10 @@ public sealed unsafe class BackendOpsLaneMathTests
             {
                 switch (width)
                 {
-                    case 16: VMath.Exp(V512.Load(xp + i)).Store(yp + i); break;
-                    case 8: VMath.Exp(V256.Load(xp + i)).Store(yp + i); break;
-                    default: VMath.Exp(V1.Load(xp + i)).Store(yp + i); break;
+                    case 16: f.Apply(V512.Load(xp + i)).Store(yp + i); break;
+                    case 8: f.Apply(V256.Load(xp + i)).Store(yp + i); break;
+                    case 4: f.Apply(V128.Load(xp + i)).Store(yp + i); break;
+                    default: f.Apply(V1.Load(xp + i)).Store(yp + i); break;
                 }
             }
         return y;
@@ -82,6 +104,41 @@ public sealed unsafe class BackendOpsLaneMathTests
         Assert.Equal(1f, y[13]);
     }
 
+    [Fact]
+    public void ExpPassesNaNInEveryLane()
+    {
+        // A NaN must survive the clamp to [−104, 89] wherever it sits in the register.
+        for (int lane = 0; lane < 16; lane++)
+        {
+            var x = Enumerable.Repeat(-1f, 16).ToArray();
+            x[lane] = float.NaN;
+            var y = AtEveryWidth(x, Exp);
+            Assert.True(float.IsNaN(y[lane]), $"exp(NaN) in lane {lane} gives {y[lane]}");
+            Assert.Equal(MathF.Exp(-1f), y[(lane + 1) % 16], 1e-7f);
+        }
+    }
+
+    [Fact]
+    public void ExpFlushToZeroIsExpWithoutSubnormals()
+    {
+        var rng = new Random(7);
+        var x = new float[1 << 14];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(rng.NextDouble() * 200 - 110);
+        float[] edges = [float.NegativeInfinity, float.NaN, -86.98f, -86.97f, -87.4f, -100f, -103.9f, 0f, 88.7f, float.PositiveInfinity, -1e30f, 1e-30f, -20f, -87f, -86.9f, -90f];
+        edges.CopyTo(x, 0);
+        var flushed = AtEveryWidth(x, ExpFlushToZero);
+        var exact = AtEveryWidth(x, Exp);
+        for (int i = 0; i < x.Length; i++)
+        {
+            float expected = x[i] > -86.98f ? exact[i] : 0f;
+            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(flushed[i]),
+                $"flushed exp({x[i]:R}) = {flushed[i]:R}, expected {expected:R}");
+            Assert.False(flushed[i] != 0 && float.IsSubnormal(flushed[i]), $"flushed exp({x[i]:R}) = {flushed[i]:R} is subnormal");
+        }
+        Assert.Equal(float.PositiveInfinity, flushed[9]);
+    }
+
     private static float[] Bf16(float[] bits, int width)
     {
         var raw = bits.Select(b => (ushort)b).ToArray();
@@ -94,6 +151,7 @@ public sealed unsafe class BackendOpsLaneMathTests
                 {
                     case 16: V512.LoadBf16(p + i).Store(yp + i); break;
                     case 8: V256.LoadBf16(p + i).Store(yp + i); break;
+                    case 4: V128.LoadBf16(p + i).Store(yp + i); break;
                     default: V1.LoadBf16(p + i).Store(yp + i); break;
                 }
             }
