@@ -5,19 +5,18 @@
 torch_llama.py is ../shared/peers/torch_llama.py next to the repository; where that is missing (a
 published bench), the copy beside this script.
 
-Protocol (what bench/Peer.cs speaks): with --threads N, it prints one JSON line describing itself
-({"torch": version, "threads": N, ...} or {"error": reason}), then answers each JSON line on stdin
+Protocol: peer_protocol.py; each JSON line on stdin
 {"t", "heads", "kv_heads", "head_dim", "kind": "causal" | "s2", "group", "pass": "forward" |
 "forward_backward", "min_time", "min_runs", "max_runs", "warmup", "memory"} with one JSON line
 {"seconds": median, "runs": count}; with "memory", {"peak_extra_bytes", "seconds"} of one call: the
 growth of this process's peak resident memory over it, measured as bench/kernels/attention does for ours.
 """
 import ctypes
-import json
 import pathlib
-import statistics
 import sys
 import time
+
+from peer_protocol import serve, timed
 
 
 def import_torch_llama():
@@ -29,16 +28,6 @@ def import_torch_llama():
     return torch_llama
 
 
-def timed(fn, min_time, min_runs, max_runs, warmup):
-    if warmup:
-        fn()  # first-touch allocation, BLAS thread start
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times)
 
 
 def status_kib(field):
@@ -91,8 +80,8 @@ def make_call(torch, tl, req):
     return forward_backward
 
 
-def run(torch, tl, req):
-    fn = make_call(torch, tl, req)
+def run(torch, req):
+    fn = make_call(torch, import_torch_llama(), req)
     if req.get("memory"):
         growth, seconds = peak_growth(fn)
         return {"peak_extra_bytes": growth, "seconds": seconds}
@@ -100,29 +89,5 @@ def run(torch, tl, req):
     return {"seconds": seconds, "runs": runs}
 
 
-def main():
-    args = sys.argv[1:]
-    threads = None
-    if "--threads" in args:
-        i = args.index("--threads")
-        threads = int(args[i + 1])
-        del args[i:i + 2]
-    try:
-        import torch
-        tl = import_torch_llama()
-    except ImportError as e:
-        print(json.dumps({"error": f"no torch: {e}"}), flush=True)
-        return 1
-    if threads:
-        torch.set_num_threads(threads)
-    blas = "openblas" if "openblas" in open("/proc/self/maps").read() else "unknown"
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas,
-                      "source": tl.__file__}), flush=True)
-    for line in sys.stdin:
-        if line.strip():
-            print(json.dumps(run(torch, tl, json.loads(line))), flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(serve(run, describe=lambda torch: {"source": import_torch_llama().__file__}))

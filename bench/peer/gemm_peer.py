@@ -1,27 +1,16 @@
 #!/usr/bin/python3
 """PyTorch peer for `bench gemm`: times torch.matmul on the shapes it is asked for.
 
-Protocol (what bench/Peer.cs speaks): with --threads N, it prints one JSON line describing itself
-({"torch": version, "threads": N, ...} or {"error": reason}), then answers each JSON line on stdin
+Protocol: peer_protocol.py; each JSON line on stdin
 {"m", "n", "k", "trans_a", "trans_b", "batch", "min_time", "min_runs", "max_runs"} with one JSON
 line {"seconds": median, "gflops": ..., "runs": count}. For a look by hand, shapes on the command
 line (MxNxK, optional suffix t: B transposed) are timed and printed as one JSON list.
 """
 import json
-import statistics
-import sys
-import time
+
+from peer_protocol import serve, timed
 
 
-def timed(fn, min_time, min_runs, max_runs):
-    fn()  # warm-up: first-touch allocation, BLAS thread start
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times)
 
 
 def run(torch, req):
@@ -43,30 +32,10 @@ def parse_shape(text):
     return {"m": m, "n": n, "k": k, "trans_b": trans_b}
 
 
-def main():
-    args = sys.argv[1:]
-    threads = None
-    if "--threads" in args:
-        i = args.index("--threads")
-        threads = int(args[i + 1])
-        del args[i:i + 2]
-    try:
-        import torch
-    except ImportError as e:
-        print(json.dumps({"error": f"no torch: {e}"}), flush=True)
-        return 1
-    if threads:
-        torch.set_num_threads(threads)
-    if args:
-        print(json.dumps([dict(parse_shape(s), **run(torch, parse_shape(s))) for s in args]))
-        return 0
-    blas = "openblas" if "openblas" in open("/proc/self/maps").read() else "unknown"
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}), flush=True)
-    for line in sys.stdin:
-        if line.strip():
-            print(json.dumps(run(torch, json.loads(line))), flush=True)
+def command_line(torch, args):
+    print(json.dumps([dict(parse_shape(s), **run(torch, parse_shape(s))) for s in args]))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(serve(run, command_line=command_line))

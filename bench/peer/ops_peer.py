@@ -1,27 +1,14 @@
 #!/usr/bin/python3
 """PyTorch peer for `bench ops`: times the row kernels in torch float32 as Hugging Face models run them.
 
-Protocol (what bench/Peer.cs speaks): with --threads N, it prints one JSON line describing itself
-({"torch": version, "threads": N, ...} or {"error": reason}), then answers each JSON line on stdin
+Protocol: peer_protocol.py; each JSON line on stdin
 {"op", "pass": "fwd"|"bwd", "shape": [...], "min_time", "min_runs", "max_runs"} with one JSON line
 {"seconds": median, "runs": count, "how": what was timed}. Backward is autograd's backward of the
 forward formula (torch.autograd.grad with retain_graph), except where noted in `how`.
 """
-import json
-import statistics
-import sys
-import time
+from peer_protocol import serve, timed
 
 
-def timed(fn, min_time, min_runs, max_runs):
-    fn()  # warm-up: first-touch allocation, thread pool start
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times)
 
 
 def rms_norm(torch, x, w, eps=1e-5):
@@ -118,28 +105,5 @@ def run(torch, req):
     return {"seconds": seconds, "runs": runs, "how": how}
 
 
-def main():
-    args = sys.argv[1:]
-    threads = None
-    if "--threads" in args:
-        i = args.index("--threads")
-        threads = int(args[i + 1])
-        del args[i:i + 2]
-    try:
-        import torch
-    except ImportError as e:
-        print(json.dumps({"error": f"no torch: {e}"}), flush=True)
-        return 1
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    blas = "openblas" if "openblas" in open("/proc/self/maps").read() else "unknown"
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}), flush=True)
-    for line in sys.stdin:
-        if line.strip():
-            print(json.dumps(run(torch, json.loads(line))), flush=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(serve(run))
