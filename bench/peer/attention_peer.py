@@ -7,7 +7,7 @@ published bench), the copy beside this script.
 
 Protocol: peer_protocol.py; each JSON line on stdin
 {"t", "heads", "kv_heads", "head_dim", "kind": "causal" | "s2", "group", "pass": "forward" |
-"forward_backward", "min_time", "min_runs", "max_runs", "warmup", "memory"} with one JSON line
+"forward_backward", "min_time", "min_runs", "max_runs", "warmup", "memory"} is answered with one JSON line
 {"seconds": median, "runs": count}; with "memory", {"peak_extra_bytes", "seconds"} of one call: the
 growth of this process's peak resident memory over it, measured as bench/kernels/attention does for ours.
 """

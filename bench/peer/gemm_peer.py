@@ -2,7 +2,7 @@
 """PyTorch peer for `bench gemm`: times torch.matmul on the shapes it is asked for.
 
 Protocol: peer_protocol.py; each JSON line on stdin
-{"m", "n", "k", "trans_a", "trans_b", "batch", "min_time", "min_runs", "max_runs"} with one JSON
+{"m", "n", "k", "trans_a", "trans_b", "batch", "min_time", "min_runs", "max_runs"} is answered with one JSON
 line {"seconds": median, "gflops": ..., "runs": count}. For a look by hand, shapes on the command
 line (MxNxK, optional suffix t: B transposed) are timed and printed as one JSON list.
 """

@@ -2,7 +2,7 @@
 """PyTorch peer for `bench ops`: times the row kernels in torch float32 as Hugging Face models run them.
 
 Protocol: peer_protocol.py; each JSON line on stdin
-{"op", "pass": "fwd"|"bwd", "shape": [...], "min_time", "min_runs", "max_runs"} with one JSON line
+{"op", "pass": "fwd"|"bwd", "shape": [...], "min_time", "min_runs", "max_runs"} is answered with one JSON line
 {"seconds": median, "runs": count, "how": what was timed}. Backward is autograd's backward of the
 forward formula (torch.autograd.grad with retain_graph), except where noted in `how`.
 """
