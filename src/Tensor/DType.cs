@@ -41,5 +41,16 @@ public static class DTypeInfo
     /// <summary>The safetensors spelling ("F32", "BF16", ...), which is also the enum name.</summary>
     public static string SafetensorsName(this DType t) => t.ToString();
 
-    public static bool TryParseSafetensors(string s, out DType t) => Enum.TryParse(s, ignoreCase: false, out t) && Enum.IsDefined(t);
+    /// <summary>Exactly "F32", "BF16", "F16", "I32", "I64" or "U8" (not numbers or lists, which Enum.TryParse accepts).</summary>
+    public static bool TryParseSafetensors(string s, out DType t)
+    {
+        foreach (var d in Enum.GetValues<DType>())
+            if (d.SafetensorsName() == s)
+            {
+                t = d;
+                return true;
+            }
+        t = default;
+        return false;
+    }
 }

@@ -33,10 +33,10 @@ public class OpMemoryTests
                 Tensor[] leaves;
                 using (new DisposeScope())
                 {
-                    leaves = [.. c.Inputs.Select(i => fx.Tensor($"{name}.{i}", requiresGrad: true).MoveToOuterScope())];
-                    var constants = c.Constants.Select(i => fx.Tensor($"{name}.{i}")).ToArray();
+                    leaves = [.. c.Inputs.Select(i => TorchFixtureTests.Leaf($"{name}.{i}").MoveToOuterScope())];
+                    var constants = c.Constants.Select(i => fx.Load($"{name}.{i}")).ToArray();
                     var y = c.Run(strided ? [.. leaves.Select(Input.Strided)] : leaves, constants);
-                    y.Backward(fx.Tensor($"{name}.grad_out"));
+                    y.Backward(fx.Load($"{name}.grad_out"));
                 }
                 foreach (var leaf in leaves)
                 {
@@ -58,8 +58,8 @@ public class OpMemoryTests
         long leaked = Leaked(() =>
         {
             using var scope = new DisposeScope();
-            var inputs = c.Inputs.Select(i => Input.Strided(fx.Tensor($"{name}.{i}", requiresGrad: true))).ToArray();
-            var constants = c.Constants.Select(i => fx.Tensor($"{name}.{i}")).ToArray();
+            var inputs = c.Inputs.Select(i => Input.Strided(TorchFixtureTests.Leaf($"{name}.{i}"))).ToArray();
+            var constants = c.Constants.Select(i => fx.Load($"{name}.{i}")).ToArray();
             using (Autograd.NoGrad())
                 Assert.False(c.Run(inputs, constants).RequiresGrad);
         });

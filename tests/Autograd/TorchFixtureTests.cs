@@ -1,4 +1,5 @@
 using RawLongLoRA;
+using RawLongLoRA.Model;
 using Xunit;
 
 namespace RawLongLoRA.Tests;
@@ -11,7 +12,27 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 public class TorchFixtureTests
 {
-    internal static readonly Fixtures Fx = Fixtures.Load("ops");
+    internal static readonly SafeTensorsFile Fx = new(Path.Combine(AppContext.BaseDirectory, "reference", "ops.safetensors"));
+
+    /// <summary>A stored tensor as a leaf that wants a gradient (zero-copy over the mapped file).</summary>
+    internal static Tensor Leaf(string key)
+    {
+        var t = Fx.Load(key);
+        t.RequiresGrad = true;
+        return t;
+    }
+
+    private static float[] Floats(string key)
+    {
+        using var t = Fx.Load(key);
+        return t.ToFloatArray();
+    }
+
+    private static T[] Values<T>(string key) where T : unmanaged
+    {
+        using var t = Fx.Load(key);
+        return t.ToArray<T>();
+    }
 
     /// <summary>Differentiable inputs (they get gradients), constants (ids, tables; loaded as stored), the op, the tolerance.</summary>
     internal sealed record Case(string[] Inputs, string[] Constants, Func<Tensor[], Tensor[], Tensor> Run, double Tolerance = 1e-5);
@@ -22,13 +43,13 @@ public class TorchFixtureTests
 
     private static Case Attention(string name)
     {
-        var spec = Fx.Longs(name + ".spec");
+        var spec = Values<long>(name + ".spec");
         var attention = new AttentionSpec
         {
             GroupSize = (int)spec[0],
             KvOffset = (int)spec[1],
-            SequenceStarts = Fx.Contains(name + ".sequence_starts") ? Array.ConvertAll(Fx.Longs(name + ".sequence_starts"), v => (int)v) : null,
-            Scale = Fx.Contains(name + ".scale") ? Fx.Floats(name + ".scale")[0] : float.NaN,
+            SequenceStarts = Fx.Contains(name + ".sequence_starts") ? Array.ConvertAll(Values<long>(name + ".sequence_starts"), v => (int)v) : null,
+            Scale = Fx.Contains(name + ".scale") ? Floats(name + ".scale")[0] : float.NaN,
         };
         return new(["q", "k", "v"], [], (x, _) => x[0].Attention(x[1], x[2], attention), 1e-5);
     }
@@ -106,8 +127,8 @@ public class TorchFixtureTests
     {
         using var scope = new DisposeScope();
         var c = Cases[name];
-        var leaves = c.Inputs.Select(i => Fx.Tensor($"{name}.{i}", requiresGrad: true)).ToArray();
-        var constants = c.Constants.Select(i => Fx.Tensor($"{name}.{i}")).ToArray();
+        var leaves = c.Inputs.Select(i => Leaf($"{name}.{i}")).ToArray();
+        var constants = c.Constants.Select(i => Fx.Load($"{name}.{i}")).ToArray();
         var inputs = leaves.Select(t => layout switch
         {
             InputLayout.Strided => Input.Strided(t),
@@ -119,29 +140,29 @@ public class TorchFixtureTests
             Assert.All(inputs.Where(t => t.Rank >= 1 && t.Numel > 1), t => Assert.False(t.IsContiguous));
 
         var y = c.Run(inputs, constants);
-        Assert.Equal(Fx.ShapeOf($"{name}.out"), y.ShapeArray);
-        Approx.Close(Fx.Floats($"{name}.out"), y, c.Tolerance, $"{name}.out");
-        y.Backward(Fx.Tensor($"{name}.grad_out"));
+        Assert.Equal(Fx.Info($"{name}.out").Shape, y.ShapeArray);
+        Approx.Close(Floats($"{name}.out"), y, c.Tolerance, $"{name}.out");
+        y.Backward(Fx.Load($"{name}.grad_out"));
         for (int i = 0; i < leaves.Length; i++)
         {
             string key = $"{name}.grad.{c.Inputs[i]}";
             Assert.True(leaves[i].Grad is not null, $"{key}: no gradient");
-            Assert.Equal(Fx.ShapeOf(key), leaves[i].Grad!.ShapeArray);
-            Approx.Close(Fx.Floats(key), leaves[i].Grad!, c.Tolerance, key);
+            Assert.Equal(Fx.Info(key).Shape, leaves[i].Grad!.ShapeArray);
+            Approx.Close(Floats(key), leaves[i].Grad!, c.Tolerance, key);
         }
     }
 
     [Fact]
     public void EveryFixtureCaseIsTested()
     {
-        var inFile = Fx.Keys.Select(k => k[..k.IndexOf('.')]).Where(k => k != "convert").ToHashSet();
+        var inFile = Fx.Names.Select(k => k[..k.IndexOf('.')]).Where(k => k != "convert").ToHashSet();
         Assert.Empty(inFile.Except(Cases.Keys));
         Assert.Empty(Cases.Keys.Except(inFile));
     }
 
     // ---- dtype conversions: round to nearest even, as torch
 
-    private static float[] ConvertValues => Fx.Floats("convert.f32");
+    private static float[] ConvertValues => Floats("convert.f32");
 
     /// <summary>Bit patterns equal, except that any NaN matches any NaN (torch drops a NaN's sign into bf16).</summary>
     private static void SameBits(ushort[] expected, ushort[] actual, float[] source, DType dtype)
@@ -164,8 +185,8 @@ public class TorchFixtureTests
     public void FloatToHalfMatchesTorch(DType dtype, string key)
     {
         var values = ConvertValues;
-        Assert.Equal(dtype, Fx.DTypeOf(key));
-        var expected = Fx.Bits(key);
+        Assert.Equal(dtype, Fx.Info(key).DType);
+        var expected = Values<ushort>(key);
         using var x = Tensor.FromArray(values);
         using var h = x.To(dtype);
         SameBits(expected, h.ToArray<ushort>(), values, dtype);
@@ -193,8 +214,8 @@ public class TorchFixtureTests
     [InlineData(DType.F16, "convert.f16", "convert.f16_to_f32")]
     public void HalfToFloatMatchesTorch(DType dtype, string bitsKey, string floatKey)
     {
-        var bits = Fx.Bits(bitsKey);
-        var expected = Fx.Floats(floatKey);
+        var bits = Values<ushort>(bitsKey);
+        var expected = Floats(floatKey);
         using var h = Tensor.FromBits(bits, [bits.Length], dtype);
         var actual = h.To(DType.F32).ToFloatArray();
         using var hs = h.Unsqueeze(1).Expand(bits.Length, 3).Narrow(1, 2, 1).Squeeze(1);

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using RawLongLoRA.Model;
+
+namespace RawLongLoRA.Cli;
+
+/// <summary>
+/// How every verb runs: errors a user can fix (a bad file, a bad flag) are one line on stderr and exit
+/// code 1; the stack trace only with --verbose. Anything else is a bug and says so.
+/// </summary>
+internal static class CliRun
+{
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Print stack traces with errors",
+        Recursive = true,
+    };
+
+    /// <summary>Sets the verb's body, run under the error policy above.</summary>
+    public static Command Runs(this Command command, Action<ParseResult> body)
+    {
+        command.SetAction(parse => Guard(parse, () => body(parse)));
+        return command;
+    }
+
+    private static int Guard(ParseResult parse, Action body)
+    {
+        try
+        {
+            body();
+            return 0;
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"rawlora: error: {e.Message}");
+            if (parse.GetValue(Verbose))
+                Console.Error.WriteLine(e);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"rawlora: internal error ({e.GetType().Name}): {e.Message}");
+            Console.Error.WriteLine(parse.GetValue(Verbose) ? e.ToString() : "run again with --verbose for the stack trace, and please report it");
+            return 2;
+        }
+    }
+
+    private static bool IsUserError(Exception e) => e is SafeTensorsException or ConfigException or TokenizerException
+        or ArgumentException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException;
+
+    /// <summary>"1,2,3" → ids, with the offending item named when one is not an integer.</summary>
+    public static long[] ParseIds(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+            throw new FormatException($"{option}: no token ids given (expected e.g. 1,2,3)");
+        return parts.Select(p => long.TryParse(p, out long v) && v >= 0 ? v
+            : throw new FormatException($"{option}: '{p}' is not a token id (expected non-negative integers separated by commas)")).ToArray();
+    }
+
+    public static DType ParseWeightDtype(string text) => text.ToLowerInvariant() switch
+    {
+        "f32" or "float32" => DType.F32,
+        "bf16" or "bfloat16" => DType.BF16,
+        "f16" or "float16" => DType.F16,
+        _ => throw new FormatException($"--weight-dtype: '{text}' is not one of f32, bf16, f16"),
+    };
+}

@@ -1,0 +1,26 @@
+namespace RawLongLoRA.Model;
+
+/// <summary>How to pick each next token. Temperature 0 is greedy; TopK 0 and TopP 1 are off.</summary>
+public sealed record SamplingOptions
+{
+    public int MaxNewTokens { get; init; } = 128;
+    public float Temperature { get; init; }
+    public int TopK { get; init; }
+    public float TopP { get; init; } = 1f;
+    public ulong Seed { get; init; }
+
+    /// <summary>Generation stops after emitting one of these (the model's EOS ids, usually).</summary>
+    public IReadOnlyCollection<int> StopTokens { get; init; } = [];
+
+    public void Validate()
+    {
+        if (MaxNewTokens < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max_new_tokens must be ≥ 0");
+        if (Temperature < 0 || float.IsNaN(Temperature))
+            throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be ≥ 0");
+        if (TopK < 0)
+            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top_k must be ≥ 0");
+        if (!(TopP > 0 && TopP <= 1))
+            throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top_p must be in (0, 1]");
+    }
+}

@@ -1,0 +1,81 @@
+namespace RawLongLoRA.Model;
+
+/// <summary>
+/// A decoder-only causal language model (Llama 2/3, Mistral, Qwen2, Qwen3): token embedding, N
+/// decoder layers, final RMSNorm and the LM head (the embedding itself when tied). Parameters carry
+/// their Hugging Face keys.
+/// </summary>
+public sealed class CausalLM : Module
+{
+    public CausalLM(ModelConfig config, IParameterSource source)
+    {
+        Config = config;
+        EmbedTokens = Child("model.embed_tokens", new Embedding(source, "model.embed_tokens", config.VocabSize, config.HiddenSize));
+        Layers = new DecoderLayer[config.NumLayers];
+        for (int l = 0; l < Layers.Length; l++)
+            Layers[l] = Child($"model.layers.{l}", new DecoderLayer(source, $"model.layers.{l}", config, l));
+        Norm = Child("model.norm", new RmsNorm(source, "model.norm", config.HiddenSize, config.RmsNormEps));
+        if (!config.TieWordEmbeddings)
+            LmHead = Child("lm_head", new Linear(source, "lm_head", config.HiddenSize, config.VocabSize, bias: false));
+        Rope = new RopeTables(config.Rope, config.HeadDim, config.MaxPositionEmbeddings);
+    }
+
+    public ModelConfig Config { get; }
+    public Embedding EmbedTokens { get; }
+    public DecoderLayer[] Layers { get; }
+    public RmsNorm Norm { get; }
+    public Linear? LmHead { get; }
+    public RopeTables Rope { get; }
+
+    /// <summary>The LM head's weight [vocab, hidden]: lm_head, or the embedding when they are tied.</summary>
+    public Tensor HeadWeight => LmHead?.Weight ?? EmbedTokens.Weight;
+
+    /// <summary>Loads a Hugging Face model folder (config.json, *.safetensors); matrices kept in <paramref name="weightDtype"/>.</summary>
+    public static CausalLM Load(string dir, DType weightDtype = DType.F32)
+    {
+        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        using var source = new CheckpointParameters(dir, weightDtype);
+        var model = new CausalLM(config, source);
+        source.CheckAllUsed(config.TieWordEmbeddings);
+        return model;
+    }
+
+    /// <summary>
+    /// The final hidden states [B, T, hidden] for ids [B, T]. Positions default to 0… (after the cached
+    /// tokens, with a cache); spec carries the training masks (packed sequences, S2-Attn groups).
+    /// </summary>
+    public Tensor Hidden(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
+    {
+        if (ids.Rank != 2)
+            throw Check.Fail("causal_lm", "ids must be [batch, tokens]", ids);
+        int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0;
+        var pos = positions ?? DefaultPositions(b, t, offset);
+        int needed = positions is null ? offset + t : (int)MaxPosition(pos) + 1;
+        var (cos, sin) = Rope.For(needed);
+        var rope = new RopeInputs(cos, sin, pos);
+        var x = EmbedTokens.Forward(ids);
+        foreach (var layer in Layers)
+            x = layer.Forward(x, rope, spec ?? AttentionSpec.Causal, cache);
+        cache?.Advance(t);
+        return Norm.Forward(x);
+    }
+
+    /// <summary>Logits [B, T, vocab] (float32).</summary>
+    public Tensor Forward(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
+        => Hidden(ids, positions, spec, cache).Linear(HeadWeight);
+
+    /// <summary>A cache for generation with room for <paramref name="capacity"/> tokens per row.</summary>
+    public KvCache NewCache(int batch, int capacity)
+        => new(Config.NumLayers, batch, capacity, Config.NumKvHeads, Config.HeadDim, EmbedTokens.Weight.Device);
+
+    private static Tensor DefaultPositions(int b, int t, int offset)
+    {
+        var p = new long[(long)b * t];
+        for (int i = 0; i < p.Length; i++)
+            p[i] = offset + i % t;
+        return Tensor.FromArray(p);
+    }
+
+    private static long MaxPosition(Tensor positions)
+        => positions.DType == DType.I64 ? positions.ToArray<long>().Max() : positions.ToArray<int>().Max();
+}
