@@ -1,5 +1,5 @@
 #!/usr/bin/env pwsh
-# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], fixtures, publish-bench.
+# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench.
 # build.sh is the same for machines without PowerShell.
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
@@ -20,11 +20,12 @@ switch ($Verb) {
     "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
     "test" { dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
+    "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
     "fixtures" { Ensure-Torch; Get-ChildItem tests/reference/*.py | ForEach-Object { & /usr/bin/python3 $_.FullName } }
     "publish-bench" {
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench
     }
-    default { Write-Error "unknown verb '$Verb' (build, test, bench, fixtures, publish-bench)"; exit 2 }
+    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench)"; exit 2 }
 }
 exit $LASTEXITCODE

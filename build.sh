@@ -2,6 +2,7 @@
 # The project's build entry on Linux (build.ps1 does the same where PowerShell is installed).
 #   ./build.sh test              build in Release and run every test (no Python, no GPU needed)
 #   ./build.sh bench VERB [ARGS] run a benchmark (installs the PyTorch peer first when root can)
+#   ./build.sh rawlora VERB ...  run the rawlora command line (inspect, forward, generate)
 #   ./build.sh build             build the solution in Release
 #   ./build.sh fixtures          regenerate the PyTorch fixtures under tests/reference
 #   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz
@@ -26,9 +27,10 @@ case "$verb" in
     build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
     test) dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
+    rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
     fixtures) ensure_torch; for f in tests/reference/*.py; do /usr/bin/python3 "$f"; done ;;
     publish-bench)
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;
-    *) echo "unknown verb '$verb' (build, test, bench, fixtures, publish-bench)" >&2; exit 2 ;;
+    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench)" >&2; exit 2 ;;
 esac

@@ -1,12 +1,19 @@
 using System.CommandLine;
-using RawLongLoRA.Cli;
 
-// rawlora: the command line of RawLongLoRA. Each verb lives in its own file under Commands/.
-var root = new RootCommand("RawLongLoRA: extend the context of Llama and Qwen models with LongLoRA, on a CPU or GPU.")
+namespace RawLongLoRA.Cli;
+
+/// <summary>rawlora: the command line of RawLongLoRA. Each verb lives in its own file under Commands/.</summary>
+public static class Program
 {
-    InspectCommand.Create(),
-    ForwardCommand.Create(),
-    GenerateCommand.Create(),
-};
-root.Options.Add(CliRun.Verbose);
-return root.Parse(args).Invoke();
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("RawLongLoRA: extend the context of Llama and Qwen models with LongLoRA, on a CPU or GPU.")
+        {
+            InspectCommand.Create(),
+            ForwardCommand.Create(),
+            GenerateCommand.Create(),
+        };
+        root.Options.Add(CliRun.Verbose);
+        return root.Parse(args).Invoke();
+    }
+}

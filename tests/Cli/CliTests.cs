@@ -1,0 +1,94 @@
+using RawLongLoRA.Model;
+using Xunit;
+
+namespace RawLongLoRA.Tests;
+
+/// <summary>The rawlora verbs run in-process with stdout/stderr captured (hence serial: the console is global).</summary>
+[Collection(SerialCollection.Name)]
+public class CliTests : IDisposable
+{
+    private readonly string _tmp = Directory.CreateTempSubdirectory("rawlora-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_tmp, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var o = new StringWriter();
+        using var e = new StringWriter();
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            return (RawLongLoRA.Cli.Program.Main(args), o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    [Fact]
+    public void InspectDescribesTheFolder()
+    {
+        var (code, output, _) = Run("inspect", CausalLMTests.Dir("qwen3-tiny-yarn"));
+        Assert.Equal(0, code);
+        Assert.Contains("Qwen3 (Qwen3ForCausalLM)", output);
+        Assert.Contains("4 heads of 32, 2 kv heads, q/k norm", output);
+        Assert.Contains("scaling yarn, factor 4, original context 128", output);
+        Assert.Contains("tokenizer", output);
+        long parameters = new[] { 300 * 64 * 2L, 64 }.Sum() + 2 * (128 * 64 * 2 + 64 * 64 * 2 + 160 * 64 * 3 + 64 * 2 + 32 * 2);
+        Assert.Contains($"{parameters:N0}", output);
+    }
+
+    [Fact]
+    public void ForwardWritesThePyTorchLogits()
+    {
+        string path = Path.Combine(_tmp, "logits.safetensors");
+        var (code, output, err) = Run("forward", CausalLMTests.Dir("llama-gqa-tiny"), "--ids", "1,17,250,3,99,42,7,123,5,64,200,11", "--out", path);
+        Assert.True(code == 0, err);
+        Assert.Contains("[1, 12, 300]", output);
+        using var ours = SafeTensorsCheckpoint.Open(path);
+        using var theirs = SafeTensorsCheckpoint.Open(Path.Combine(CausalLMTests.Dir("llama-gqa-tiny"), "expected.safetensors"));
+        using var a = ours.Load("logits");
+        using var b = theirs.Load("logits");
+        CausalLMTests.AssertRelative(b.ToFloatArray(), a.ToFloatArray(), 1e-4);
+    }
+
+    [Fact]
+    public void ErrorsAreOneLineAndExitOne()
+    {
+        var (code, _, err) = Run("inspect", Path.Combine(_tmp, "nowhere"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("rawlora: error: ", err);
+        Assert.Contains("config.json", err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+
+        (code, _, err) = Run("forward", CausalLMTests.Dir("llama-gqa-tiny"), "--ids", "1,x", "--out", Path.Combine(_tmp, "o.safetensors"));
+        Assert.Equal(1, code);
+        Assert.Contains("'x' is not a token id", err);
+    }
+
+    [Fact]
+    public void VerboseAddsTheStackTrace()
+    {
+        var (code, _, err) = Run("inspect", Path.Combine(_tmp, "nowhere"), "--verbose");
+        Assert.Equal(1, code);
+        Assert.Contains("   at ", err);
+    }
+
+    [Fact]
+    public void HelpShowsExamplesAndVersionPrints()
+    {
+        foreach (var verb in new[] { "inspect", "forward", "generate" })
+        {
+            var (code, output, _) = Run(verb, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains("rawlora " + verb, output);
+        }
+        var (vcode, version, _) = Run("--version");
+        Assert.Equal(0, vcode);
+        Assert.Matches(@"^\d+\.\d+\.\d+", version.Trim());
+    }
+}
