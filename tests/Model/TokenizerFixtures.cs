@@ -12,13 +12,13 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 internal static class TokenizerFixtures
 {
+    public static string ReferenceDir { get; } = Path.GetFullPath(Path.Combine(SourceDir(), "..", "reference", "tokenizers"));
+
     private static readonly Lazy<ExpectedIds> ExpectedLazy = new(() => JsonSerializer.Deserialize<ExpectedIds>(
         File.ReadAllText(Path.Combine(ReferenceDir, "expected_ids.json")),
         new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, PropertyNameCaseInsensitive = true })!);
 
     private static readonly Dictionary<string, Tokenizer> Loaded = [];
-
-    public static string ReferenceDir { get; } = Path.GetFullPath(Path.Combine(SourceDir(), "..", "reference", "tokenizers"));
 
     /// <summary>expected_ids.json, written by make_ids.mjs from @lenml/tokenizers.</summary>
     public static ExpectedIds Expected => ExpectedLazy.Value;
@@ -95,7 +95,7 @@ internal sealed class TokenizerTempDir : IDisposable
     {
         var dir = new TokenizerTempDir();
         foreach (string file in Directory.GetFiles(TokenizerFixtures.Tiny(tiny)))
-            File.Copy(file, System.IO.Path.Combine(dir.Path, System.IO.Path.GetFileName(file)));
+            System.IO.File.Copy(file, System.IO.Path.Combine(dir.Path, System.IO.Path.GetFileName(file)));
         return dir;
     }
 
