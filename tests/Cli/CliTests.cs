@@ -56,6 +56,49 @@ public class CliTests : IDisposable
         CausalLMTests.AssertRelative(b.ToFloatArray(), a.ToFloatArray(), 1e-4);
     }
 
+    /// <summary>A tiny model folder with the committed tiny byte-level tokenizer beside its weights.</summary>
+    private string ModelWithTokenizer()
+    {
+        string dir = Path.Combine(_tmp, "model");
+        Directory.CreateDirectory(dir);
+        foreach (string file in new[] { "config.json", "model.safetensors" })
+            File.Copy(Path.Combine(CausalLMTests.Dir("qwen2-tiny"), file), Path.Combine(dir, file));
+        foreach (string file in Directory.GetFiles(TokenizerFixtures.Tiny("bytelevel")))
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        return dir;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GeneratePrintsWhatTheLibraryGenerates(bool chat)
+    {
+        string dir = ModelWithTokenizer();
+        var tokenizer = Tokenizer.Load(dir);
+        int[] prompt = chat
+            ? tokenizer.Encode(tokenizer.ApplyChatTemplate([new ChatMessage("user", "hello world")], addGenerationPrompt: true), addBos: false)
+            : tokenizer.Encode("hello world");
+        Assert.Equal(chat ? 25 : 17, prompt[0]); // <|im_start|> opens the chat; "hello" is one token
+        using var model = CausalLM.Load(dir, DType.F32);
+        var options = new SamplingOptions { MaxNewTokens = 12, Temperature = 0.8f, TopK = 50, Seed = 7, StopTokens = [.. tokenizer.EosIds] };
+        int[] expected = TextGeneration.Generate(model, prompt, options);
+
+        string[] args = ["generate", dir, "--prompt", "hello world", "-n", "12", "-t", "0.8", "--top-k", "50", "--seed", "7"];
+        var (code, output, err) = Run(chat ? [.. args, "--chat"] : args);
+        Assert.True(code == 0, err);
+        Assert.NotEmpty(output.TrimEnd());
+        Assert.Equal(tokenizer.Decode(expected, skipSpecialTokens: true) + Environment.NewLine, output);
+    }
+
+    [Fact]
+    public void GenerateWithoutATokenizerSaysWhichFileIsMissing()
+    {
+        var (code, _, err) = Run("generate", CausalLMTests.Dir("qwen2-tiny"), "--prompt", "hi");
+        Assert.Equal(1, code);
+        Assert.Contains("tokenizer", err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+    }
+
     [Fact]
     public void ErrorsAreOneLineAndExitOne()
     {

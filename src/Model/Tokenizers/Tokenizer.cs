@@ -124,16 +124,18 @@ public sealed class Tokenizer
     /// <summary>
     /// The text of <paramref name="ids"/>. Unlike Hugging Face's decode with
     /// clean_up_tokenization_spaces (Llama 3's default), no spaces are removed before punctuation,
-    /// so Decode(Encode(text, addBos: false)) gives the text back (in NFC for Qwen).
+    /// so Decode(Encode(text, addBos: false)) gives the text back (in NFC for Qwen). Ids past the
+    /// vocabulary decode to nothing, as in Hugging Face: models pad their embedding rows (Qwen3 has
+    /// 151,936 for 151,669 tokens) and an untrained model may pick one.
     /// </summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
     {
         var bytes = new List<byte>();
         foreach (int id in ids)
         {
-            if ((uint)id >= (uint)VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(ids), id, $"token id {id} is outside the vocabulary (size {VocabSize})");
-            if (!(skipSpecialTokens && _special[id]))
+            if (id < 0)
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"token id {id} is negative");
+            if (id < VocabSize && !(skipSpecialTokens && _special[id]))
                 bytes.AddRange(_bytes[id]);
         }
         string text = Encoding.UTF8.GetString(bytes.ToArray());

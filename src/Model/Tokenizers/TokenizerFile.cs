@@ -44,8 +44,9 @@ internal sealed class TokenizerFile : IDisposable
         }
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
+            string found = Kind(doc.RootElement);
             doc.Dispose();
-            throw new TokenizerException(path, null, $"expected a JSON object, found {Kind(doc.RootElement)}");
+            throw new TokenizerException(path, null, $"expected a JSON object, found {found}");
         }
         return new TokenizerFile(path, doc);
     }

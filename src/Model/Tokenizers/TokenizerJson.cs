@@ -42,6 +42,7 @@ internal static class TokenizerJson
                 bytes[id] = ByteLevelAlphabet.TryDecode(token, out var b)
                     ? b
                     : throw f.Error("model.vocab", $"token {Quote(token)} is not written in the byte-level alphabet");
+            CheckEveryByteHasAToken(f, bytes);
             CheckMergesFollowIds(f, model, vocab);
             var tiktoken = new ByteLevelBpe(vocab.Values.Select(id => (bytes[id], id)), pattern!);
             return new TokenizerSource(path, TokenizerKind.ByteLevel, tiktoken, vocab, Fill(bytes), added, nfc, false, templateBos, null);
@@ -189,6 +190,19 @@ internal static class TokenizerJson
             merges.Add(left + " " + right);
         }
         return merges;
+    }
+
+    /// <summary>Byte-level BPE starts from single bytes: a text with a byte that has no token could not be encoded.</summary>
+    private static void CheckEveryByteHasAToken(TokenizerFile f, byte[]?[] bytes)
+    {
+        var single = new bool[256];
+        foreach (var b in bytes)
+            if (b is [var only])
+                single[only] = true;
+        int missing = Array.IndexOf(single, false);
+        if (missing >= 0)
+            throw f.Error("model.vocab", $"has no token for byte 0x{missing:X2} ({single.Count(x => !x)} of the 256 bytes are missing); " +
+                                         "a byte-level vocabulary has one token per byte");
     }
 
     /// <summary>

