@@ -1,0 +1,16 @@
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// One batch of packed rows, flattened row-major: <see cref="Rows"/> × <see cref="Length"/> tokens.
+/// Targets are the next token of the same document, or <see cref="IgnoreIndex"/> where there is none
+/// (a document's last token, padding) or where the loss is masked (an SFT prompt). Positions restart
+/// at 0 for every packed document; <see cref="SequenceStarts"/> are the flat indices where documents
+/// begin (every row start included), as <see cref="AttentionSpec.SequenceStarts"/> wants them.
+/// </summary>
+public sealed record TrainingBatch(int Rows, int Length, long[] Ids, long[] Targets, long[] Positions, int[] SequenceStarts)
+{
+    public const int IgnoreIndex = -100;
+
+    /// <summary>How many targets count in the loss.</summary>
+    public int CountedTargets => Targets.Count(t => t != IgnoreIndex);
+}
