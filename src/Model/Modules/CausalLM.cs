@@ -5,7 +5,7 @@ namespace RawLongLoRA.Model;
 /// decoder layers, final RMSNorm and the LM head (the embedding itself when tied). Parameters carry
 /// their Hugging Face keys.
 /// </summary>
-public sealed class CausalLM : Module
+public sealed partial class CausalLM : Module
 {
     public CausalLM(ModelConfig config, IParameterSource source)
     {
@@ -26,6 +26,12 @@ public sealed class CausalLM : Module
     public RmsNorm Norm { get; }
     public Linear? LmHead { get; }
     public RopeTables Rope { get; }
+
+    /// <summary>
+    /// Recompute each decoder layer in backward instead of keeping its activations: memory per layer
+    /// drops to its input, for one more forward.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
 
     /// <summary>The LM head's weight [vocab, hidden]: lm_head, or the embedding when they are tied.</summary>
     public Tensor HeadWeight => LmHead?.Weight ?? EmbedTokens.Weight;
@@ -54,8 +60,11 @@ public sealed class CausalLM : Module
         var (cos, sin) = Rope.For(needed);
         var rope = new RopeInputs(cos, sin, pos);
         var x = EmbedTokens.Forward(ids);
+        var mask = spec ?? AttentionSpec.Causal;
         foreach (var layer in Layers)
-            x = layer.Forward(x, rope, spec ?? AttentionSpec.Causal, cache);
+            x = GradientCheckpointing && cache is null
+                ? Checkpoint.Run(h => layer.Forward(h[0], rope, mask, null), x)
+                : layer.Forward(x, rope, mask, cache);
         cache?.Advance(t);
         return Norm.Forward(x);
     }

@@ -1,8 +1,14 @@
 namespace RawLongLoRA.Model;
 
-/// <summary>y = x Wᵀ + b with W stored [out, in] under "&lt;name&gt;.weight" (and "&lt;name&gt;.bias").</summary>
+/// <summary>
+/// y = x Wᵀ + b with W stored [out, in] under "&lt;name&gt;.weight" (and "&lt;name&gt;.bias"), plus the
+/// active LoRA adapter where there is one (several may be attached; one is active, or merged into W).
+/// </summary>
 public sealed class Linear : Module
 {
+    private readonly Dictionary<string, LoraAdapter> _adapters = [];
+    private Tensor? _mergedNorm;
+
     public Linear(IParameterSource source, string key, int inFeatures, int outFeatures, bool bias)
     {
         InFeatures = inFeatures;
@@ -17,7 +23,93 @@ public sealed class Linear : Module
     public Tensor Weight { get; }
     public Tensor? Bias { get; }
 
-    public Tensor Forward(Tensor x) => x.Linear(Weight, Bias);
+    public IReadOnlyDictionary<string, LoraAdapter> Adapters => _adapters;
+
+    /// <summary>The adapter Forward applies; null for the bare layer.</summary>
+    public string? ActiveAdapter { get; private set; }
+
+    /// <summary>The adapter folded into <see cref="Weight"/>, if any: Forward then applies none.</summary>
+    public string? MergedAdapter { get; private set; }
+
+    public Tensor Forward(Tensor x) => ActiveAdapter is { } name && MergedAdapter is null
+        ? _adapters[name].Forward(x, Weight, Bias, Training)
+        : x.Linear(Weight, Bias);
+
+    /// <summary>Attaches an adapter under PEFT's parameter names (lora_A.&lt;name&gt;.weight, ...).</summary>
+    internal void AddAdapter(string name, LoraAdapter adapter)
+    {
+        if (!_adapters.TryAdd(name, adapter))
+            throw new ArgumentException($"lora: this layer already has an adapter named '{name}'", nameof(name));
+        Parameter($"lora_A.{name}.weight", adapter.A);
+        Parameter($"lora_B.{name}.weight", adapter.B);
+        if (adapter.Magnitude is not null)
+            Parameter($"lora_magnitude_vector.{name}.weight", adapter.Magnitude);
+    }
+
+    internal void RemoveAdapter(string name)
+    {
+        if (MergedAdapter == name)
+            throw new InvalidOperationException($"lora: adapter '{name}' is merged; unmerge it before deleting it");
+        var adapter = _adapters[name];
+        _adapters.Remove(name);
+        Remove($"lora_A.{name}.weight");
+        Remove($"lora_B.{name}.weight");
+        if (adapter.Magnitude is not null)
+            Remove($"lora_magnitude_vector.{name}.weight");
+        if (ActiveAdapter == name)
+            ActiveAdapter = null;
+    }
+
+    internal void SetActive(string? name)
+    {
+        if (name is not null && !_adapters.ContainsKey(name))
+            throw new KeyNotFoundException($"lora: no adapter named '{name}'");
+        if (MergedAdapter is not null && MergedAdapter != name)
+            throw new InvalidOperationException($"lora: adapter '{MergedAdapter}' is merged; unmerge it before switching");
+        ActiveAdapter = name;
+    }
+
+    /// <summary>
+    /// Folds the active adapter into W (in float32, stored back in W's dtype): W + s·BA, or for DoRA
+    /// m/‖W + s·BA‖ · (W + s·BA), keeping the norm so that <see cref="Unmerge"/> can undo it.
+    /// </summary>
+    internal void Merge()
+    {
+        if (ActiveAdapter is not { } name || MergedAdapter is not null)
+            return;
+        var adapter = _adapters[name];
+        using (Autograd.NoGrad())
+        using (new DisposeScope())
+        {
+            var merged = Weight.To(DType.F32) + adapter.Delta();
+            if (adapter.Magnitude is not null)
+            {
+                _mergedNorm = LoraAdapter.RowNorm(Weight, adapter).DetachFromScope();
+                merged = merged * (adapter.Magnitude / _mergedNorm).Unsqueeze(1);
+            }
+            Weight.CopyFrom(merged);
+        }
+        MergedAdapter = name;
+    }
+
+    /// <summary>Takes the merged adapter back out of W (up to rounding in W's dtype).</summary>
+    internal void Unmerge()
+    {
+        if (MergedAdapter is not { } name)
+            return;
+        var adapter = _adapters[name];
+        using (Autograd.NoGrad())
+        using (new DisposeScope())
+        {
+            var w = Weight.To(DType.F32);
+            if (adapter.Magnitude is not null)
+                w = w * (_mergedNorm! / adapter.Magnitude).Unsqueeze(1);
+            Weight.CopyFrom(w - adapter.Delta());
+        }
+        _mergedNorm?.Dispose();
+        _mergedNorm = null;
+        MergedAdapter = null;
+    }
 }
 
 /// <summary>Token embedding table [vocab, dim].</summary>
@@ -26,7 +118,14 @@ public sealed class Embedding : Module
     public Embedding(IParameterSource source, string key, int vocab, int dim)
         => Weight = Parameter("weight", source.Get(key + ".weight", [vocab, dim], ParameterKind.Matrix));
 
-    public Tensor Weight { get; }
+    public Tensor Weight { get; private set; }
+
+    /// <summary>Keeps the table in float32 (a trained embedding is; a frozen one may be 16-bit).</summary>
+    internal void ToFloat32()
+    {
+        if (Weight.DType != DType.F32)
+            Weight = Replace("weight", Weight.To(DType.F32));
+    }
 
     public Tensor Forward(Tensor ids) => Weight.Embedding(ids);
 }

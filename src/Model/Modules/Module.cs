@@ -17,6 +17,42 @@ public abstract class Module : IDisposable
         return tensor;
     }
 
+    /// <summary>Puts <paramref name="tensor"/> in the place of parameter <paramref name="name"/> and frees the old one.</summary>
+    protected Tensor Replace(string name, Tensor tensor)
+    {
+        int i = _parameters.FindIndex(p => p.Name == name);
+        if (i < 0)
+            throw new KeyNotFoundException($"{GetType().Name} has no parameter '{name}'");
+        var old = _parameters[i].Tensor;
+        _parameters[i] = (name, tensor.DetachFromScope());
+        if (!ReferenceEquals(old, tensor))
+            old.Dispose();
+        return tensor;
+    }
+
+    /// <summary>Forgets parameter <paramref name="name"/> and frees it.</summary>
+    protected void Remove(string name)
+    {
+        int i = _parameters.FindIndex(p => p.Name == name);
+        if (i < 0)
+            throw new KeyNotFoundException($"{GetType().Name} has no parameter '{name}'");
+        _parameters[i].Tensor.Dispose();
+        _parameters.RemoveAt(i);
+    }
+
+    /// <summary>True in training mode (dropout on), as torch's module.train(); false after <see cref="Eval"/>.</summary>
+    public bool Training { get; private set; }
+
+    /// <summary>Sets training mode on this module and every module under it.</summary>
+    public void Train(bool on = true)
+    {
+        Training = on;
+        foreach (var (_, c) in _children)
+            c.Train(on);
+    }
+
+    public void Eval() => Train(false);
+
     protected T Child<T>(string name, T child) where T : Module
     {
         _children.Add((name, child));
