@@ -20,12 +20,27 @@ public sealed partial class CausalLM : Module
         Rope = new RopeTables(config.Rope, config.HeadDim, config.MaxPositionEmbeddings);
     }
 
-    public ModelConfig Config { get; }
+    public ModelConfig Config { get; private set; }
     public Embedding EmbedTokens { get; }
     public DecoderLayer[] Layers { get; }
     public RmsNorm Norm { get; }
     public Linear? LmHead { get; }
-    public RopeTables Rope { get; }
+    public RopeTables Rope { get; private set; }
+
+    /// <summary>
+    /// Stretches the context to <paramref name="targetContext"/> tokens by RoPE scaling (see
+    /// <see cref="ContextExtension"/>); <see cref="Config"/> then holds the new rope scaling and
+    /// max_position_embeddings, which a merged export writes.
+    /// </summary>
+    public void ExtendContext(int targetContext, RopeType kind = RopeType.Linear)
+    {
+        var config = ContextExtension.Extend(Config, targetContext, kind);
+        if (ReferenceEquals(config, Config))
+            return;
+        Config = config;
+        Rope.Dispose();
+        Rope = new RopeTables(Config.Rope, Config.HeadDim, Config.MaxPositionEmbeddings);
+    }
 
     /// <summary>
     /// Recompute each decoder layer in backward instead of keeping its activations: memory per layer
@@ -72,6 +87,12 @@ public sealed partial class CausalLM : Module
     /// <summary>Logits [B, T, vocab] (float32).</summary>
     public Tensor Forward(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
         => Hidden(ids, positions, spec, cache).Linear(HeadWeight);
+
+    public override void Dispose()
+    {
+        Rope.Dispose();
+        base.Dispose();
+    }
 
     /// <summary>A cache for generation with room for <paramref name="capacity"/> tokens per row.</summary>
     public KvCache NewCache(int batch, int capacity)

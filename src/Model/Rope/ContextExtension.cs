@@ -1,0 +1,29 @@
+namespace RawLongLoRA.Model;
+
+/// <summary>
+/// The config of a model stretched to a longer context by RoPE scaling. Linear (position
+/// interpolation) is LongLoRA's: factor = ⌈target / original⌉ as its training script rounds it;
+/// dynamic NTK and YaRN take factor = target / original. The context grows only: a target the
+/// model already reaches leaves the config as it is.
+/// </summary>
+public static class ContextExtension
+{
+    public static readonly IReadOnlyList<RopeType> Kinds = [RopeType.Linear, RopeType.Dynamic, RopeType.Yarn];
+
+    public static ModelConfig Extend(ModelConfig config, int targetContext, RopeType kind = RopeType.Linear)
+    {
+        if (targetContext < 1)
+            throw new ArgumentOutOfRangeException(nameof(targetContext), targetContext, "context: the target context must be positive");
+        if (!Kinds.Contains(kind))
+            throw new ArgumentException($"context: extending by {kind.JsonName()} scaling is not supported; use {string.Join(", ", Kinds.Select(k => k.JsonName()))}, or set rope_scaling in config.json", nameof(kind));
+        if (targetContext <= config.MaxPositionEmbeddings)
+            return config;
+        if (config.Rope.Type != RopeType.Default)
+            throw new ArgumentException($"context: {config.SourceName} already scales RoPE ({config.Rope.Type.JsonName()}, up to {config.MaxPositionEmbeddings} tokens); " +
+                                        $"set rope_scaling for {targetContext} tokens in config.json instead", nameof(config));
+        int original = config.MaxPositionEmbeddings;
+        double factor = kind == RopeType.Linear ? Math.Ceiling((double)targetContext / original) : (double)targetContext / original;
+        var rope = config.Rope with { Type = kind, Factor = factor, OriginalMaxPositionEmbeddings = kind == RopeType.Yarn ? original : null };
+        return config.WithRope(rope, kind == RopeType.Linear ? (int)(factor * original) : targetContext);
+    }
+}
