@@ -1,0 +1,183 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RawLongLoRA.Model;
+
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// Everything a LongLoRA run is told: the same names in a --config JSON file (snake_case) and on the
+/// command line. Defaults follow LongLoRA's fine-tuning script where it has one (r 8, alpha 16,
+/// dropout 0.05, q/k/v/o, embedding and norms trained, S2-Attn with groups of a quarter, lr 2e-5,
+/// constant schedule after 20 warmup steps, gradient checkpointing) and Hugging Face's Trainer
+/// otherwise (AdamW betas 0.9/0.999, eps 1e-8, clipping at 1.0).
+/// </summary>
+public sealed record TrainOptions
+{
+    /// <summary>The Hugging Face model folder to extend.</summary>
+    public string Model { get; init; } = "";
+
+    /// <summary>Training files: .txt (a file is a document) or .jsonl.</summary>
+    public string[] Data { get; init; } = [];
+
+    /// <summary>Where checkpoints, the log and the final adapter go.</summary>
+    public string Output { get; init; } = "";
+
+    /// <summary>"pretrain" (plain text, every token a target) or "sft" (LongAlpaca jsonl: instruction, input, output; the prompt masked).</summary>
+    public string Format { get; init; } = "pretrain";
+
+    /// <summary>The jsonl field holding a document's text in pretrain format.</summary>
+    public string TextField { get; init; } = "text";
+
+    /// <summary>Tokens per packed row: the context trained at.</summary>
+    public int MaxLength { get; init; } = 8192;
+
+    /// <summary>The context the model is stretched to by RoPE scaling; defaults to <see cref="MaxLength"/>.</summary>
+    public int? Context { get; init; }
+
+    /// <summary>RoPE scaling kind used to reach <see cref="Context"/>: linear (LongLoRA's), dynamic or yarn.</summary>
+    public string RopeScaling { get; init; } = "linear";
+
+    public int LoraR { get; init; } = 8;
+    public double LoraAlpha { get; init; } = 16;
+    public float LoraDropout { get; init; } = 0.05f;
+    public bool UseRslora { get; init; }
+    public bool UseDora { get; init; }
+
+    /// <summary>Comma-separated module names, or all-linear.</summary>
+    public string TargetModules { get; init; } = "q_proj,k_proj,v_proj,o_proj";
+
+    /// <summary>Base modules trained in full (PEFT's modules_to_save); LongLoRA's "+" is embed_tokens,norm. Empty for plain LoRA.</summary>
+    public string ModulesToSave { get; init; } = "embed_tokens,norm";
+
+    /// <summary>Shifted sparse attention during training (evaluation and generation always use full attention).</summary>
+    public bool S2Attn { get; init; } = true;
+
+    /// <summary>S2-Attn group size as a fraction of <see cref="MaxLength"/>.</summary>
+    public double GroupRatio { get; init; } = 0.25;
+
+    public int BatchSize { get; init; } = 1;
+    public int GradAccum { get; init; } = 1;
+
+    /// <summary>Optimizer steps to run; null runs <see cref="Epochs"/> passes over the data.</summary>
+    public int? MaxSteps { get; init; }
+
+    public int Epochs { get; init; } = 1;
+    public float Lr { get; init; } = 2e-5f;
+    public int WarmupSteps { get; init; } = 20;
+
+    /// <summary>constant (after warmup, LongLoRA's), cosine or linear.</summary>
+    public string Schedule { get; init; } = "constant";
+
+    public float WeightDecay { get; init; }
+    public float AdamBeta1 { get; init; } = 0.9f;
+    public float AdamBeta2 { get; init; } = 0.999f;
+    public float AdamEps { get; init; } = 1e-8f;
+
+    /// <summary>Clip gradients to this global L2 norm (0: no clipping).</summary>
+    public float MaxGradNorm { get; init; } = 1f;
+
+    /// <summary>One seed for the adapter's init, dropout and the data order.</summary>
+    public ulong Seed { get; init; } = 42;
+
+    public bool GradientCheckpointing { get; init; } = true;
+
+    /// <summary>Frozen weights kept in f32, bf16 or f16 (trained tensors are float32 always).</summary>
+    public string WeightDtype { get; init; } = "f32";
+
+    /// <summary>Write a checkpoint every this many steps (0: only at the end and when stopped).</summary>
+    public int SaveSteps { get; init; } = 200;
+
+    /// <summary>Checkpoints kept; older ones are deleted.</summary>
+    public int SaveTotalLimit { get; init; } = 2;
+
+    public int LoggingSteps { get; init; } = 1;
+
+    /// <summary>Steps in a row with a NaN/Inf loss or gradient that stop the run.</summary>
+    public int MaxBadSteps { get; init; } = 5;
+
+    /// <summary>Continue from the newest checkpoint in <see cref="Output"/>.</summary>
+    public bool Resume { get; init; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    /// <summary>Reads a --config file; an unknown key or a wrong type names the file and the field.</summary>
+    public static TrainOptions Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: training config not found", path);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(path), Json)
+                   ?? throw new FormatException($"{path}: expected a JSON object of training options, found null");
+        }
+        catch (JsonException e)
+        {
+            string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
+            throw new FormatException($"{path}: {field}: {FirstSentence(e.Message)}");
+        }
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The LoRA config these options describe.</summary>
+    public LoraConfig Lora => new()
+    {
+        R = LoraR,
+        Alpha = LoraAlpha,
+        Dropout = LoraDropout,
+        UseRsLora = UseRslora,
+        UseDora = UseDora,
+        TargetModules = Split(TargetModules),
+        ModulesToSave = Split(ModulesToSave),
+    };
+
+    /// <summary>S2-Attn's group size for rows of <see cref="MaxLength"/> tokens (0 when off).</summary>
+    public int GroupSize => S2Attn ? (int)Math.Round(MaxLength * GroupRatio) : 0;
+
+    /// <summary>Throws naming the option when a value cannot be used.</summary>
+    public void Validate()
+    {
+        Require(Model.Length > 0, "model", "is required (a Hugging Face model folder)");
+        Require(Data.Length > 0, "data", "is required (one or more .txt or .jsonl files)");
+        Require(Output.Length > 0, "output", "is required (a folder for checkpoints and the adapter)");
+        Require(Format is "pretrain" or "sft", "format", $"is '{Format}'; expected pretrain or sft");
+        Require(MaxLength >= 2, "max_length", "must be at least 2");
+        Require(Context is null || Context >= MaxLength, "context", $"must be at least max_length ({MaxLength})");
+        Require(RopeTypes.TryParse(RopeScaling, out var kind) && ContextExtension.Kinds.Contains(kind), "rope_scaling",
+                $"is '{RopeScaling}'; expected {string.Join(", ", ContextExtension.Kinds.Select(k => k.JsonName()))}");
+        Require(!S2Attn || GroupSize >= 2 && GroupSize % 2 == 0 && MaxLength % GroupSize == 0, "group_ratio",
+                $"gives S2-Attn groups of {GroupSize} tokens; they must be even and divide max_length ({MaxLength})");
+        Require(BatchSize >= 1, "batch_size", "must be at least 1");
+        Require(GradAccum >= 1, "grad_accum", "must be at least 1");
+        Require(MaxSteps is null || MaxSteps >= 1, "max_steps", "must be at least 1");
+        Require(Epochs >= 1, "epochs", "must be at least 1");
+        Require(Lr > 0 && float.IsFinite(Lr), "lr", "must be a positive number");
+        Require(WarmupSteps >= 0, "warmup_steps", "must not be negative");
+        Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
+        Require(SaveSteps >= 0, "save_steps", "must not be negative");
+        Require(SaveTotalLimit >= 1, "save_total_limit", "must be at least 1");
+        Require(LoggingSteps >= 1, "logging_steps", "must be at least 1");
+        Require(MaxBadSteps >= 1, "max_bad_steps", "must be at least 1");
+        Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
+        Lora.Validate();
+    }
+
+    public RopeType RopeKind => RopeTypes.TryParse(RopeScaling, out var kind) ? kind : RopeType.Linear;
+
+    private static void Require(bool ok, string field, string message)
+    {
+        if (!ok)
+            throw new ArgumentException($"train: {field} {message}");
+    }
+
+    private static string[] Split(string list) => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    private static string FirstSentence(string message) => message.Split(". Path:")[0];
+}
