@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 using Xunit;
@@ -106,5 +107,19 @@ public class DataBadInputTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => PackedDataset.FromDocuments([path], ByteLevel, new DataOptions { MaxLength = 1 }));
         Assert.Contains("max_length is 1; a row needs at least 2 tokens", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => PackedDataset.FromInstructions([path], ByteLevel, new DataOptions { MaxLength = 4, MinPromptTokens = 4 }));
+    }
+
+    [Fact]
+    public void ATokenizerWithoutEosIsRefused()
+    {
+        using var copy = TokenizerTempDir.CopyOf("bytelevel");
+        File.Delete(copy.File("generation_config.json"));
+        var config = JsonNode.Parse(File.ReadAllText(copy.File("tokenizer_config.json")))!;
+        config["eos_token"] = null;
+        File.WriteAllText(copy.File("tokenizer_config.json"), config.ToJsonString());
+        string path = Write(copy, "a.txt", "abc");
+
+        var e = Assert.Throws<ArgumentException>(() => PackedDataset.FromDocuments([path], Tokenizer.Load(copy.Path), Options));
+        Assert.Contains("the tokenizer has no EOS token", e.Message);
     }
 }
