@@ -1,0 +1,11 @@
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// Where a <see cref="DataLoader"/> stands: the next batch is batch <see cref="Index"/> of epoch
+/// <see cref="Epoch"/>. Saved with a checkpoint (it serializes as JSON), it makes a resumed run read
+/// exactly the batches the uninterrupted run would have read, given the same data, options and seed.
+/// </summary>
+public sealed record DataCursor(int Epoch, int Index)
+{
+    public static readonly DataCursor Start = new(0, 0);
+}

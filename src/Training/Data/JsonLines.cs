@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// A jsonl file read one object a line (blank lines skipped), with string fields taken out by name;
+/// every fault is a <see cref="DataException"/> naming the file, the line and the field.
+/// </summary>
+internal static class JsonLines
+{
+    /// <summary>The objects of <paramref name="file"/>; each record is valid only until the next is read.</summary>
+    public static IEnumerable<JsonRecord> Read(string file)
+    {
+        int line = 0;
+        foreach (string text in File.ReadLines(file))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+                continue;
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(text);
+            }
+            catch (JsonException e)
+            {
+                throw new DataException(file, line, null, $"malformed JSON: {e.Message}", e);
+            }
+            using (document)
+            {
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new DataException(file, line, null, $"expected a JSON object, got {document.RootElement.ValueKind}");
+                yield return new JsonRecord(file, line, document.RootElement);
+            }
+        }
+    }
+}
+
+/// <summary>One object of a jsonl file, where it was read.</summary>
+internal readonly record struct JsonRecord(string File, int Line, JsonElement Object)
+{
+    public string String(string field) =>
+        OptionalString(field) ?? throw new DataException(File, Line, field, "missing or null; expected a string");
+
+    /// <summary>The field's string, or null where it is absent or JSON null.</summary>
+    public string? OptionalString(string field)
+    {
+        if (!Object.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind == JsonValueKind.String ? value.GetString()!
+            : throw new DataException(File, Line, field, $"expected a string, got {value.ValueKind}");
+    }
+}
