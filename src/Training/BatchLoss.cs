@@ -1,0 +1,17 @@
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// The loss of one packed batch: the model's hidden states with each document's own positions and
+/// attention kept inside documents (and S2-Attn groups when training with them), then the LM head
+/// and cross-entropy in vocabulary tiles, so the [tokens × vocab] logits never exist.
+/// </summary>
+public static class BatchLoss
+{
+    /// <summary>Mean over the batch's counted targets (NaN if none count, as PyTorch).</summary>
+    public static Tensor Of(Model.CausalLM model, TrainingBatch batch, int groupSize = 0)
+    {
+        var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = batch.SequenceStarts };
+        var hidden = model.Hidden(Tensor.FromArray(batch.Ids, [batch.Rows, batch.Length]), Tensor.FromArray(batch.Positions), spec);
+        return hidden.Reshape(batch.Rows * batch.Length, -1).LinearCrossEntropy(model.HeadWeight, Tensor.FromArray(batch.Targets));
+    }
+}
