@@ -29,8 +29,6 @@ public sealed class AdamW : IDisposable
 
     public AdamWOptions Options { get; }
 
-    public IEnumerable<(string Name, Tensor Param)> Parameters => _params.Select(s => (s.Name, s.Param));
-
     /// <summary>One update with <see cref="AdamWOptions.Lr"/>.</summary>
     public void Step() => Step(Options.Lr);
 
