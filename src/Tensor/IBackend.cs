@@ -197,5 +197,8 @@ public sealed record AttentionSpec
     public float ScaleFor(int headDim) => float.IsNaN(Scale) ? 1f / MathF.Sqrt(headDim) : Scale;
 }
 
-/// <summary>One AdamW update's hyper-parameters; Step counts from 1 (bias correction).</summary>
-public readonly record struct AdamWStep(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, int Step);
+/// <summary>
+/// One AdamW update's hyper-parameters; Step counts from 1 (bias correction). Double, as torch's Python
+/// floats are: 1 − β2 from 0.999 is 0.001, from 0.999f it is 1.3e-5 off.
+/// </summary>
+public readonly record struct AdamWStep(double Lr, double Beta1, double Beta2, double Eps, double WeightDecay, int Step);

@@ -32,12 +32,12 @@ internal static unsafe class AdamW
         });
     }
 
-    /// <summary>The step's scalars, as torch computes them (bias corrections in double, then float32).</summary>
+    /// <summary>The step's scalars, as torch computes them (in double from the Python floats, then float32).</summary>
     private readonly struct Constants(AdamWStep s)
     {
-        public readonly float Decay = 1f - s.Lr * s.WeightDecay, StepSize = (float)(s.Lr / (1 - Math.Pow(s.Beta1, s.Step)));
+        public readonly float Decay = (float)(1 - s.Lr * s.WeightDecay), StepSize = (float)(s.Lr / (1 - Math.Pow(s.Beta1, s.Step)));
         public readonly float Bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(s.Beta2, s.Step));
-        public readonly float OneMinusBeta1 = 1f - s.Beta1, Beta2 = s.Beta2, OneMinusBeta2 = 1f - s.Beta2, Eps = s.Eps;
+        public readonly float OneMinusBeta1 = (float)(1 - s.Beta1), Beta2 = (float)s.Beta2, OneMinusBeta2 = (float)(1 - s.Beta2), Eps = (float)s.Eps;
     }
 
     /// <summary>Whole TV vectors of [lo, hi), in place; returns where the rest starts.</summary>

@@ -1,0 +1,28 @@
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// AdamW's hyper-parameters, torch.optim.AdamW's defaults except <see cref="WeightDecay"/>, which is 0 as
+/// in Hugging Face's TrainingArguments and LongLoRA's recipes (torch's is 0.01). Betas, eps and decay are
+/// double, like torch's Python floats, so that 1 − β comes out as torch's; the lr is float, as a schedule gives it.
+/// </summary>
+public sealed record AdamWOptions
+{
+    /// <summary>The lr <see cref="AdamW.Step()"/> uses; a schedule passes its own to <see cref="AdamW.Step(float)"/>.</summary>
+    public float Lr { get; init; } = 1e-3f;
+
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Eps { get; init; } = 1e-8;
+
+    /// <summary>Decoupled weight decay: p ← p(1 − lr·wd) before the Adam update.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>
+    /// Which parameters (name, tensor) get <see cref="WeightDecay"/>; null decays all of them. Hugging Face's
+    /// Trainer spares biases and norm weights: <see cref="MatricesOnly"/> does that by shape.
+    /// </summary>
+    public Func<string, Tensor, bool>? Decays { get; init; }
+
+    /// <summary>Decay only parameters of rank 2 or more, so 1-D biases and norm weights keep their size.</summary>
+    public static bool MatricesOnly(string name, Tensor param) => param.Rank >= 2;
+}
