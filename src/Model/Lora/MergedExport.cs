@@ -9,7 +9,8 @@ namespace RawLongLoRA.Model;
 /// in it) with its dtype set to the one written, the weights under their HF keys only (no lora_*; a tied
 /// embedding once), sharded past <c>shardBytes</c>, and the base folder's tokenizer files. The folder
 /// is built under a temporary sibling and renamed into place, so a failure never leaves a folder that
-/// looks complete. The in-memory model is unmerged afterwards, so it is left as it was.
+/// looks complete. Each adapted weight is folded into a copy, as <see cref="CausalLM.MergeAdapter"/> would
+/// fold it, so that the in-memory model is left exactly as it was (an in-place merge and unmerge rounds).
 /// </summary>
 public static class MergedExport
 {
@@ -31,15 +32,7 @@ public static class MergedExport
         Directory.CreateDirectory(temp);
         try
         {
-            model.MergeAdapter();
-            try
-            {
-                WriteWeights(model, temp, shardBytes, dtype);
-            }
-            finally
-            {
-                model.UnmergeAdapter();
-            }
+            WriteWeights(model, temp, shardBytes, dtype);
             File.WriteAllText(Path.Combine(temp, "config.json"), ConfigJson(model.Config, dtype));
             foreach (string name in TokenizerFiles)
                 if (tokenizerDir is not null && File.Exists(Path.Combine(tokenizerDir, name)))
@@ -55,13 +48,20 @@ public static class MergedExport
         }
     }
 
+    /// <summary>Each adapted layer's weight with the active adapter folded in (a copy: the model is not touched), the rest as they are.</summary>
     private static void WriteWeights(CausalLM model, string dir, long shardBytes, DType dtype)
     {
+        if (model.ActiveAdapter is not { } active)
+            throw new InvalidOperationException("merge: the model has no active adapter to merge");
         using var scope = new DisposeScope();
         using var noGrad = Autograd.NoGrad();
+        var folded = model.LinearLayers()
+            .Where(l => l.Layer.ActiveAdapter == active && l.Layer.MergedAdapter is null)
+            .ToDictionary(l => l.Key + ".weight", l => l.Layer, StringComparer.Ordinal);
         var weights = model.NamedParameters()
             .Where(p => !p.Name.Contains(".lora_", StringComparison.Ordinal))
-            .Select(p => (p.Name, p.Tensor.DType == dtype ? p.Tensor : p.Tensor.To(dtype)));
+            .Select(p => (p.Name, folded.TryGetValue(p.Name, out var layer) ? layer.FoldedWeight(active, out _) : p.Tensor))
+            .Select(p => (p.Name, p.Item2.DType == dtype ? p.Item2 : p.Item2.To(dtype)));
         SafeTensorsWriter.WriteSharded(dir, weights, shardBytes);
     }
 

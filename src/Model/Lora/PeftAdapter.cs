@@ -39,6 +39,8 @@ public static partial class PeftAdapter
     /// </summary>
     public static void Load(CausalLM model, string dir, string adapterName = "default")
     {
+        if (model.AdapterNames.Contains(adapterName))
+            throw new ArgumentException($"lora: an adapter named '{adapterName}' exists already", nameof(adapterName));
         string configPath = Path.Combine(dir, PeftAdapterConfig.FileName);
         if (!File.Exists(configPath))
             throw new ConfigException(configPath, null, "no such file (a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors)");
