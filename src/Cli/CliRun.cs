@@ -57,11 +57,11 @@ internal static class CliRun
             : throw new FormatException($"{option}: '{p}' is not a token id (expected non-negative integers separated by commas)")).ToArray();
     }
 
-    public static DType ParseWeightDtype(string text) => text.ToLowerInvariant() switch
+    public static DType ParseWeightDtype(string text, string option = "--weight-dtype") => text.ToLowerInvariant() switch
     {
         "f32" or "float32" => DType.F32,
         "bf16" or "bfloat16" => DType.BF16,
         "f16" or "float16" => DType.F16,
-        _ => throw new FormatException($"--weight-dtype: '{text}' is not one of f32, bf16, f16"),
+        _ => throw new FormatException($"{option}: '{text}' is not one of f32, bf16, f16"),
     };
 }

@@ -134,4 +134,42 @@ public class CliTests : IDisposable
         Assert.Equal(0, vcode);
         Assert.Matches(@"^\d+\.\d+\.\d+", version.Trim());
     }
+
+    [Fact]
+    public void MergeWritesTheMergedFolderWithTheAdaptersContext()
+    {
+        string baseDir = ModelWithTokenizer(), adapter = Path.Combine(_tmp, "adapter"), outDir = Path.Combine(_tmp, "merged");
+        float[] expected;
+        using (var f = new LoraFixture("qwen2-tied-embed-norm"))
+        {
+            PeftAdapterTests.ChangeSavedModules(f.Model);
+            f.Model.ExtendContext(512, RopeType.Yarn);
+            PeftAdapter.Save(f.Model, "default", adapter, baseDir);
+            expected = PeftAdapterTests.Logits(f.Model);
+        }
+        var (code, output, err) = Run("merge", baseDir, adapter, "--out", outDir, "--shard-size", "30KB");
+        Assert.True(code == 0, err);
+        Assert.Contains("context: 512 tokens, rope yarn factor 4", output);
+        using var merged = CausalLM.Load(outDir);
+        CausalLMTests.AssertRelative(expected, PeftAdapterTests.Logits(merged), 1e-5);
+        Assert.Equal(RopeType.Yarn, merged.Config.Rope.Type);
+        Assert.True(File.Exists(Path.Combine(outDir, "model.safetensors.index.json")));
+        Assert.Equal(File.ReadAllText(Path.Combine(baseDir, "tokenizer.json")), File.ReadAllText(Path.Combine(outDir, "tokenizer.json")));
+        Assert.Equal(Tokenizer.Load(baseDir).Encode("hello world"), Tokenizer.Load(outDir).Encode("hello world"));
+    }
+
+    [Fact]
+    public void MergeNamesAMissingAdapterFileInOneLine()
+    {
+        string adapter = Path.Combine(_tmp, "adapter");
+        Directory.CreateDirectory(adapter);
+        File.Copy(Path.Combine(PeftAdapterTests.Reference("llama-gqa"), "adapter_config.json"), Path.Combine(adapter, "adapter_config.json"));
+        var (code, _, err) = Run("merge", CausalLMTests.Dir("llama-gqa-tiny"), adapter, "--out", Path.Combine(_tmp, "merged"), "--dtype", "bf16");
+        Assert.Equal(1, code);
+        Assert.StartsWith("rawlora: error: ", err);
+        Assert.Contains("adapter_model.safetensors", err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(_tmp, "merged")));
+        Assert.Equal(1, Run("merge", CausalLMTests.Dir("llama-gqa-tiny"), adapter, "--out", Path.Combine(_tmp, "m"), "--shard-size", "lots").Code);
+    }
 }

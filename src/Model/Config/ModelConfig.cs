@@ -13,7 +13,8 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public sealed class ModelConfig
 {
-    private static readonly JsonSerializerOptions Indented = new()
+    /// <summary>How config files are written: two-space indent, non-ASCII text as it is.</summary>
+    internal static readonly JsonSerializerOptions Indented = new()
     {
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,

@@ -73,9 +73,9 @@ public sealed partial class CausalLM
     }
 
     /// <summary>The modules that modules_to_save may name: the embedding and the norms.</summary>
-    private IEnumerable<(string Key, Module Module)> SavableModules() => NamedModules().Where(m => m.Module is Embedding or RmsNorm);
+    internal IEnumerable<(string Key, Module Module)> SavableModules() => NamedModules().Where(m => m.Module is Embedding or RmsNorm);
 
-    private static Tensor WeightOf(Module m) => m switch
+    internal static Tensor WeightOf(Module m) => m switch
     {
         Embedding e => e.Weight,
         RmsNorm n => n.Weight,

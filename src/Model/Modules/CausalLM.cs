@@ -35,8 +35,15 @@ public sealed partial class CausalLM : Module
     public void ExtendContext(int targetContext, RopeType kind = RopeType.Linear)
     {
         var config = ContextExtension.Extend(Config, targetContext, kind);
-        if (ReferenceEquals(config, Config))
-            return;
+        if (!ReferenceEquals(config, Config))
+            UseConfig(config);
+    }
+
+    /// <summary>Takes another RoPE and max_position_embeddings, e.g. those an adapter was trained with.</summary>
+    public void SetRope(RopeConfig rope, int maxPositionEmbeddings) => UseConfig(Config.WithRope(rope, maxPositionEmbeddings));
+
+    private void UseConfig(ModelConfig config)
+    {
         Config = config;
         Rope.Dispose();
         Rope = new RopeTables(Config.Rope, Config.HeadDim, Config.MaxPositionEmbeddings);

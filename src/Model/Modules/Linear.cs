@@ -77,19 +77,28 @@ public sealed class Linear : Module
     {
         if (ActiveAdapter is not { } name || MergedAdapter is not null)
             return;
-        var adapter = _adapters[name];
         using (Autograd.NoGrad())
         using (new DisposeScope())
         {
-            var merged = Weight.To(DType.F32) + adapter.Delta();
-            if (adapter.Magnitude is not null)
-            {
-                _mergedNorm = LoraAdapter.RowNorm(Weight, adapter).DetachFromScope();
-                merged = merged * (adapter.Magnitude / _mergedNorm).Unsqueeze(1);
-            }
-            Weight.CopyFrom(merged);
+            Weight.CopyFrom(FoldedWeight(name, out var norm));
+            _mergedNorm = norm?.DetachFromScope();
         }
         MergedAdapter = name;
+    }
+
+    /// <summary>
+    /// W with adapter <paramref name="name"/> folded in, a new float32 tensor (W untouched): W + s·BA, or
+    /// for DoRA m/‖W + s·BA‖ · (W + s·BA), with that norm. A merged export writes it without merging in place.
+    /// </summary>
+    internal Tensor FoldedWeight(string name, out Tensor? doraNorm)
+    {
+        var adapter = _adapters[name];
+        using (Autograd.NoGrad())
+        {
+            var merged = Weight.To(DType.F32) + adapter.Delta();
+            doraNorm = adapter.Magnitude is null ? null : LoraAdapter.RowNorm(Weight, adapter);
+            return doraNorm is null ? merged : merged * (adapter.Magnitude! / doraNorm).Unsqueeze(1);
+        }
     }
 
     /// <summary>Takes the merged adapter back out of W (up to rounding in W's dtype).</summary>
