@@ -12,6 +12,7 @@ public static class Program
             InspectCommand.Create(),
             ForwardCommand.Create(),
             GenerateCommand.Create(),
+            TrainCommand.Create(),
             MergeCommand.Create(),
         };
         root.Options.Add(CliRun.Verbose);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RawLongLoRA.Model;
@@ -13,89 +14,105 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record TrainOptions
 {
-    /// <summary>The Hugging Face model folder to extend.</summary>
+    [Description("The Hugging Face model folder to extend.")]
     public string Model { get; init; } = "";
 
-    /// <summary>Training files: .txt (a file is a document) or .jsonl.</summary>
+    [Description("Training files: .txt (a file is a document) or .jsonl.")]
     public string[] Data { get; init; } = [];
 
-    /// <summary>Where checkpoints, the log and the final adapter go.</summary>
+    [Description("Where checkpoints, the log and the final adapter go.")]
     public string Output { get; init; } = "";
 
-    /// <summary>"pretrain" (plain text, every token a target) or "sft" (LongAlpaca jsonl: instruction, input, output; the prompt masked).</summary>
+    [Description("\"pretrain\" (plain text, every token a target) or \"sft\" (LongAlpaca jsonl: instruction, input, output; the prompt masked).")]
     public string Format { get; init; } = "pretrain";
 
-    /// <summary>The jsonl field holding a document's text in pretrain format.</summary>
+    [Description("The jsonl field holding a document's text in pretrain format.")]
     public string TextField { get; init; } = "text";
 
-    /// <summary>Tokens per packed row: the context trained at.</summary>
+    [Description("Tokens per packed row: the context trained at.")]
     public int MaxLength { get; init; } = 8192;
 
-    /// <summary>The context the model is stretched to by RoPE scaling; defaults to <see cref="MaxLength"/>.</summary>
+    [Description("The context the model is stretched to by RoPE scaling; defaults to max_length.")]
     public int? Context { get; init; }
 
-    /// <summary>RoPE scaling kind used to reach <see cref="Context"/>: linear (LongLoRA's), dynamic or yarn.</summary>
+    [Description("RoPE scaling kind used to reach context: linear (LongLoRA's), dynamic or yarn.")]
     public string RopeScaling { get; init; } = "linear";
 
+    [Description("LoRA rank r.")]
     public int LoraR { get; init; } = 8;
+    [Description("LoRA alpha; the update is scaled by alpha/r (alpha/√r with rsLoRA).")]
     public double LoraAlpha { get; init; } = 16;
+    [Description("Dropout on the adapter's input while training.")]
     public float LoraDropout { get; init; } = 0.05f;
+    [Description("rsLoRA: scale by alpha/√r.")]
     public bool UseRslora { get; init; }
+    [Description("DoRA: a trained magnitude per output row.")]
     public bool UseDora { get; init; }
 
-    /// <summary>Comma-separated module names, or all-linear.</summary>
+    [Description("Comma-separated module names, or all-linear.")]
     public string TargetModules { get; init; } = "q_proj,k_proj,v_proj,o_proj";
 
-    /// <summary>Base modules trained in full (PEFT's modules_to_save); LongLoRA's "+" is embed_tokens,norm. Empty for plain LoRA.</summary>
+    [Description("Base modules trained in full (PEFT's modules_to_save); LongLoRA's \"+\" is embed_tokens,norm. Empty for plain LoRA.")]
     public string ModulesToSave { get; init; } = "embed_tokens,norm";
 
-    /// <summary>Shifted sparse attention during training (evaluation and generation always use full attention).</summary>
+    [Description("Shifted sparse attention during training (evaluation and generation always use full attention).")]
     public bool S2Attn { get; init; } = true;
 
-    /// <summary>S2-Attn group size as a fraction of <see cref="MaxLength"/>.</summary>
+    [Description("S2-Attn group size as a fraction of max_length.")]
     public double GroupRatio { get; init; } = 0.25;
 
+    [Description("Packed rows per batch.")]
     public int BatchSize { get; init; } = 1;
+    [Description("Batches per optimizer step (gradient accumulation).")]
     public int GradAccum { get; init; } = 1;
 
-    /// <summary>Optimizer steps to run; null runs <see cref="Epochs"/> passes over the data.</summary>
+    [Description("Optimizer steps to run; unset runs epochs passes over the data.")]
     public int? MaxSteps { get; init; }
 
+    [Description("Passes over the data when max_steps is not set.")]
     public int Epochs { get; init; } = 1;
+    [Description("Peak learning rate.")]
     public float Lr { get; init; } = 2e-5f;
+    [Description("Steps of linear warmup from 0.")]
     public int WarmupSteps { get; init; } = 20;
 
-    /// <summary>constant (after warmup, LongLoRA's), cosine or linear.</summary>
+    [Description("constant (after warmup, LongLoRA's), cosine or linear.")]
     public string Schedule { get; init; } = "constant";
 
+    [Description("AdamW's decoupled weight decay.")]
     public float WeightDecay { get; init; }
+    [Description("AdamW beta1.")]
     public float AdamBeta1 { get; init; } = 0.9f;
+    [Description("AdamW beta2.")]
     public float AdamBeta2 { get; init; } = 0.999f;
+    [Description("AdamW epsilon.")]
     public float AdamEps { get; init; } = 1e-8f;
 
-    /// <summary>Clip gradients to this global L2 norm (0: no clipping).</summary>
+    [Description("Clip gradients to this global L2 norm (0: no clipping).")]
     public float MaxGradNorm { get; init; } = 1f;
 
-    /// <summary>One seed for the adapter's init, dropout and the data order.</summary>
+    [Description("One seed for the adapter's init, dropout and the data order.")]
     public ulong Seed { get; init; } = 42;
 
+    [Description("Recompute each decoder layer in backward instead of keeping its activations.")]
     public bool GradientCheckpointing { get; init; } = true;
 
-    /// <summary>Frozen weights kept in f32, bf16 or f16 (trained tensors are float32 always).</summary>
+    [Description("Frozen weights kept in f32, bf16 or f16 (trained tensors are float32 always).")]
     public string WeightDtype { get; init; } = "f32";
 
-    /// <summary>Write a checkpoint every this many steps (0: only at the end and when stopped).</summary>
+    [Description("Write a checkpoint every this many steps (0: only at the end and when stopped).")]
     public int SaveSteps { get; init; } = 200;
 
-    /// <summary>Checkpoints kept; older ones are deleted.</summary>
+    [Description("Checkpoints kept; older ones are deleted.")]
     public int SaveTotalLimit { get; init; } = 2;
 
+    [Description("Log every this many steps.")]
     public int LoggingSteps { get; init; } = 1;
 
-    /// <summary>Steps in a row with a NaN/Inf loss or gradient that stop the run.</summary>
+    [Description("Steps in a row with a NaN/Inf loss or gradient that stop the run.")]
     public int MaxBadSteps { get; init; } = 5;
 
-    /// <summary>Continue from the newest checkpoint in <see cref="Output"/>.</summary>
+    [Description("Continue from the newest checkpoint in output.")]
     public bool Resume { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()

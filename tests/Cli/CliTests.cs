@@ -91,6 +91,46 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TrainFromAConfigFileThenMergeThenGenerate()
+    {
+        string model = ModelWithTokenizer();
+        string data = Path.Combine(_tmp, "corpus.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 12).Select(i => $"{{\"text\": \"hello world! {i} hello, world 12\"}}"));
+        string config = Path.Combine(_tmp, "train.json");
+        File.WriteAllText(config, $$"""
+            { "model": "{{model}}", "data": ["{{data}}"], "output": "{{Path.Combine(_tmp, "run")}}",
+              "max_length": 16, "context": 512, "max_steps": 50, "lr": 0.01, "warmup_steps": 0 }
+            """);
+        var (code, output, err) = Run("train", "--config", config, "--max-steps", "3", "--lora-r", "4");
+        Assert.True(code == 0, err);
+        Assert.Contains("step 3/3  loss ", output);
+        Assert.Contains("context 512 (rope linear)", output);
+        Assert.Contains($"done: adapter in {Path.Combine(_tmp, "run", "adapter")}", output);
+        Assert.Contains("\"r\": 4", File.ReadAllText(Path.Combine(_tmp, "run", "adapter", "adapter_config.json")));
+
+        string merged = Path.Combine(_tmp, "merged");
+        (code, _, err) = Run("merge", model, Path.Combine(_tmp, "run", "adapter"), "--out", merged);
+        Assert.True(code == 0, err);
+        Assert.Equal(512, ModelConfig.Load(Path.Combine(merged, "config.json")).MaxPositionEmbeddings);
+        (code, output, err) = Run("generate", merged, "--prompt", "hello", "-n", "4");
+        Assert.True(code == 0, err);
+        Assert.NotEmpty(output.Trim());
+    }
+
+    [Fact]
+    public void TrainWithABadOptionNamesIt()
+    {
+        string config = Path.Combine(_tmp, "train.json");
+        File.WriteAllText(config, """{ "model": "m", "lora_rank": 8 }""");
+        var (code, _, err) = Run("train", "--config", config);
+        Assert.Equal(1, code);
+        Assert.Contains("train.json: lora_rank", err);
+        (code, _, err) = Run("train", "--model", "m", "--data", "d.jsonl", "--output", "o", "--schedule", "cosine", "--group-ratio", "0.3");
+        Assert.Equal(1, code);
+        Assert.Contains("group_ratio", err);
+    }
+
+    [Fact]
     public void GenerateWithoutATokenizerSaysWhichFileIsMissing()
     {
         var (code, _, err) = Run("generate", CausalLMTests.Dir("qwen2-tiny"), "--prompt", "hi");

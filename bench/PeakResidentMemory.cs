@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace RawLongLoRA.Bench.Kernels;
+namespace RawLongLoRA.Bench;
 
 /// <summary>
 /// How much the process's peak resident set grows over a call, on Linux: free heap memory is handed back

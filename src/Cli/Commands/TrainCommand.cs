@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.ComponentModel;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RawLongLoRA.Model;
+using RawLongLoRA.Training;
+
+namespace RawLongLoRA.Cli;
+
+/// <summary>
+/// rawlora train: a LongLoRA run. Every <see cref="TrainOptions"/> property is a flag (max_length →
+/// --max-length) and a key of the --config JSON file; flags given on the command line win over the
+/// file. Ctrl-C or SIGTERM finishes the step in flight, writes a checkpoint and exits.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "A JSON file of these options (snake_case keys); flags override it" };
+        var command = new Command("train", "Fine-tune a model for a longer context with LongLoRA (LoRA + trainable embedding and norms + S2-Attn)\n\n" +
+            "Examples:\n  rawlora train --model ./llama --data books.jsonl --output run1 --max-length 8192 --max-steps 1000\n" +
+            "  rawlora train --config train.json --resume\n  rawlora train --model ./qwen --data alpaca.jsonl --format sft --output sft1 --lr 2e-4")
+        {
+            config,
+        };
+        var flags = typeof(TrainOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.SetMethod is not null)
+            .Select(p => (Property: p, Option: FlagFor(p)))
+            .ToList();
+        foreach (var (_, option) in flags)
+            command.Options.Add(option);
+
+        return command.Runs(parse =>
+        {
+            var json = parse.GetValue(config) is { } file
+                ? JsonNode.Parse(TrainOptions.Load(file).ToJson())!.AsObject()
+                : JsonNode.Parse(new TrainOptions().ToJson())!.AsObject();
+            foreach (var (property, option) in flags)
+                if (parse.GetResult(option) is { Implicit: false } result)
+                    json[SnakeCase(property.Name)] = JsonSerializer.SerializeToNode(result.GetValueOrDefault<object?>());
+            var options = JsonSerializer.Deserialize<TrainOptions>(json.ToJsonString(), TrainOptionsJson)!;
+
+            using var stop = new CancellationTokenSource();
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop(stop); });
+            ConsoleCancelEventHandler ctrlC = (_, e) => { e.Cancel = !stop.IsCancellationRequested; Stop(stop); };
+            Console.CancelKeyPress += ctrlC;
+            try
+            {
+                using var trainer = new Trainer(options, PrintStep, m => Console.WriteLine(m));
+                Console.WriteLine($"data: {trainer.Data}");
+                Console.WriteLine($"model: {trainer.Model.Config.SourceName}, context {trainer.Model.Config.MaxPositionEmbeddings} " +
+                                  $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
+                if (trainer.Run(stop.Token))
+                    Console.WriteLine($"done: adapter in {trainer.AdapterDir}");
+            }
+            finally
+            {
+                Console.CancelKeyPress -= ctrlC;
+            }
+        });
+    }
+
+    private static readonly JsonSerializerOptions TrainOptionsJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static void Stop(CancellationTokenSource stop)
+    {
+        if (!stop.IsCancellationRequested)
+            Console.Error.WriteLine("rawlora: stopping after this step (a checkpoint will be written); press Ctrl-C again to quit at once");
+        stop.Cancel();
+    }
+
+    private static void PrintStep(StepLog s) => Console.WriteLine(
+        $"step {s.Step}/{s.TotalSteps}  loss {s.Loss:F4}  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}  {s.TokensPerSecond:F0} tok/s" +
+        (s.Skipped ? "  skipped (NaN/Inf)" : ""));
+
+    private static Option FlagFor(PropertyInfo p)
+    {
+        var type = typeof(Option<>).MakeGenericType(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType);
+        var option = (Option)Activator.CreateInstance(type, "--" + SnakeCase(p.Name).Replace('_', '-'), Array.Empty<string>())!;
+        object? value = p.GetValue(Defaults);
+        string shown = value switch { null => "", string[] { Length: 0 } => "", string[] a => string.Join(" ", a), string { Length: 0 } => "", bool b => b ? "true; --" + SnakeCase(p.Name).Replace('_', '-') + " false turns it off" : "false", _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)! };
+        option.Description = p.GetCustomAttribute<DescriptionAttribute>()!.Description + (shown.Length > 0 ? $" [default: {shown}]" : "");
+        if (p.PropertyType == typeof(string[]))
+            option.AllowMultipleArgumentsPerToken = true;
+        return option;
+    }
+
+    private static readonly TrainOptions Defaults = new();
+
+    private static string SnakeCase(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
+}

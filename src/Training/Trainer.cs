@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RawLongLoRA.Model;
+
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// A LongLoRA fine-tuning run: the base model stretched to the target context by RoPE scaling, a LoRA
+/// adapter (plus the modules it trains in full), packed data, AdamW with a schedule and clipping,
+/// gradient accumulation, checkpoints that resume the run exactly, and the adapter in PEFT's format at
+/// the end. A step whose loss or gradient is NaN/Inf is skipped and counted; too many in a row stop
+/// the run with the last good checkpoint untouched. Cancelling writes a checkpoint after the step in
+/// flight, then returns.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    public const string AdapterName = "default";
+    private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors";
+
+    private readonly TrainOptions _o;
+    private readonly Action<StepLog>? _onStep;
+    private readonly Action<string>? _onMessage;
+    private readonly CausalLM _model;
+    private readonly DataLoader _loader;
+    private readonly AdamW _optimizer;
+    private readonly LrSchedule _schedule;
+    private readonly CheckpointStore _store;
+    private readonly IReadOnlyList<(string Name, Tensor Tensor)> _trainable;
+    private TrainerState _state;
+
+    /// <summary>Loads the model and the data and, with <see cref="TrainOptions.Resume"/>, the newest checkpoint.</summary>
+    public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null)
+    {
+        options.Validate();
+        (_o, _onStep, _onMessage) = (options, onStep, onMessage);
+        _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
+        try
+        {
+            _model.ExtendContext(options.Context ?? options.MaxLength, options.RopeKind);
+            _model.AddAdapter(AdapterName, options.Lora, options.Seed);
+            _model.GradientCheckpointing = options.GradientCheckpointing;
+            _model.Train();
+            _trainable = _model.TrainableParameters();
+
+            var tokenizer = Tokenizer.Load(options.Model);
+            var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
+            var dataset = options.Format == "sft"
+                ? PackedDataset.FromInstructions(options.Data, tokenizer, dataOptions)
+                : PackedDataset.FromDocuments(options.Data, tokenizer, dataOptions);
+            Data = dataset.Stats;
+            if (dataset.Rows.Count < options.BatchSize)
+                throw new ArgumentException($"train: the data packs into {dataset.Rows.Count} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
+            TotalSteps = options.MaxSteps ?? Math.Max(1, options.Epochs * (dataset.Rows.Count / options.BatchSize) / options.GradAccum);
+            _schedule = LrSchedule.Parse(options.Schedule, options.Lr, options.WarmupSteps, TotalSteps);
+            _optimizer = new AdamW(_trainable, new AdamWOptions
+            {
+                Lr = options.Lr, Beta1 = options.AdamBeta1, Beta2 = options.AdamBeta2, Eps = options.AdamEps, WeightDecay = options.WeightDecay,
+            });
+            _store = new CheckpointStore(options.Output, options.SaveTotalLimit);
+            _state = new TrainerState { Seed = options.Seed };
+            Generator.Default.ManualSeed(options.Seed);
+            if (options.Resume && _store.Latest() is { } latest)
+                Restore(latest.Path);
+            _loader = new DataLoader(dataset, options.BatchSize, options.Seed, _state.Cursor);
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+    }
+
+    public CausalLM Model => _model;
+    public DataStats Data { get; }
+    public int TotalSteps { get; }
+    public TrainerState State => _state;
+
+    /// <summary>The PEFT adapter folder the run ends with: Output/adapter.</summary>
+    public string AdapterDir => Path.Combine(_o.Output, "adapter");
+
+    /// <summary>Runs to <see cref="TotalSteps"/> (or until <paramref name="stop"/>), checkpointing as told; true when it finished.</summary>
+    public bool Run(CancellationToken stop = default)
+    {
+        Directory.CreateDirectory(_o.Output);
+        File.WriteAllText(Path.Combine(_o.Output, "train_options.json"), _o.ToJson());
+        using var log = new StreamWriter(Path.Combine(_o.Output, "log.jsonl"), append: true);
+        while (_state.Step < TotalSteps)
+        {
+            if (stop.IsCancellationRequested)
+            {
+                Save();
+                _onMessage?.Invoke($"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue");
+                return false;
+            }
+            var entry = Step();
+            if (entry.Step % _o.LoggingSteps == 0 || entry.Skipped || entry.Step == TotalSteps)
+            {
+                log.WriteLine(JsonSerializer.Serialize(entry, LogJson));
+                log.Flush();
+                _onStep?.Invoke(entry);
+            }
+            if (_state.BadStepsInARow >= _o.MaxBadSteps)
+                throw new TrainingException($"train: {_state.BadStepsInARow} steps in a row had a NaN or infinite loss or gradient (step {entry.Step}); stopped. " +
+                                            (_store.Latest() is { } last ? $"The last good checkpoint is {last.Path}." : "No checkpoint was written yet.") +
+                                            " Lower lr, or check the data.");
+            // No periodic checkpoint inside a run of NaN/Inf steps: keep-last-N must not push out the good ones.
+            if (_o.SaveSteps > 0 && _state.Step % _o.SaveSteps == 0 && _state.Step < TotalSteps && _state.BadStepsInARow == 0)
+                Save();
+        }
+        Save();
+        SaveAdapter(AdapterDir);
+        return true;
+    }
+
+    /// <summary>
+    /// One optimizer step over grad_accum batches. The loss is the mean over every counted target of
+    /// those batches: each batch's mean weighted by its share of the targets.
+    /// </summary>
+    public StepLog Step()
+    {
+        var clock = Stopwatch.StartNew();
+        var batches = Enumerable.Range(0, _o.GradAccum).Select(_ => _loader.Next()).ToList();
+        long counted = batches.Sum(b => (long)b.CountedTargets);
+        double loss = 0;
+        foreach (var batch in batches)
+        {
+            using var scope = new DisposeScope();
+            double share = (double)batch.CountedTargets / counted;
+            var batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
+            loss += batchLoss.ToFloatArray()[0] * share;
+            batchLoss.Scale((float)share).Backward();
+        }
+        var norm = _o.MaxGradNorm > 0
+            ? GradClip.ClipByGlobalNorm(_trainable.Select(p => p.Tensor), _o.MaxGradNorm)
+            : new GradNorm(GradClip.GlobalNorm(_trainable.Select(p => p.Tensor.Grad).OfType<Tensor>()), false);
+        int step = _state.Step + 1;
+        float lr = _schedule.At(step - 1);
+        bool bad = !double.IsFinite(loss) || !norm.IsFinite;
+        if (!bad)
+            _optimizer.Step(lr);
+        _optimizer.ZeroGrad();
+        _state = _state with
+        {
+            Step = step,
+            Cursor = _loader.Cursor,
+            RngOffset = Generator.Default.Offset,
+            SkippedSteps = _state.SkippedSteps + (bad ? 1 : 0),
+            BadStepsInARow = bad ? _state.BadStepsInARow + 1 : 0,
+        };
+        return new StepLog(step, TotalSteps, loss, lr, norm.Norm, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad);
+    }
+
+    /// <summary>Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>.</summary>
+    public void Save()
+    {
+        var optimizerState = _optimizer.ExportState();
+        try
+        {
+            _store.Save(_state.Step, [new CheckpointFile(TrainableFile, _trainable), new CheckpointFile(OptimizerFile, optimizerState)], _state);
+        }
+        finally
+        {
+            foreach (var (_, t) in optimizerState)
+                t.Dispose();
+        }
+    }
+
+    private void Restore(string path)
+    {
+        using var checkpoint = CheckpointStore.Load<TrainerState>(path);
+        var saved = checkpoint.Tensors[TrainableFile].ToDictionary(t => t.Name, t => t.Tensor);
+        foreach (var (name, tensor) in _trainable)
+        {
+            if (!saved.TryGetValue(name, out var value) || !value.Shape.SequenceEqual(tensor.Shape))
+                throw new TrainingException($"{path}: {TrainableFile} has no tensor '{name}' of shape [{string.Join(", ", tensor.ShapeArray)}]; " +
+                                            "the checkpoint was made with other LoRA options than this run's");
+            tensor.CopyFrom(value);
+        }
+        _optimizer.ImportState(checkpoint.Tensors[OptimizerFile]);
+        _state = checkpoint.State;
+        Generator.Default.Offset = _state.RngOffset;
+        _onMessage?.Invoke($"resumed from {path} (step {_state.Step})");
+    }
+
+    private void SaveAdapter(string dir) => PeftAdapter.Save(_model, AdapterName, dir, Path.GetFullPath(_o.Model));
+
+    private static readonly JsonSerializerOptions LogJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public void Dispose()
+    {
+        _optimizer?.Dispose();
+        _model.Dispose();
+    }
+}

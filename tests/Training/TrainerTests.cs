@@ -1,0 +1,124 @@
+using RawLongLoRA.Model;
+using RawLongLoRA.Training;
+using Xunit;
+
+namespace RawLongLoRA.Tests;
+
+/// <summary>
+/// Whole runs on the tiny Llama with the tiny byte-level tokenizer: learning, exact resume, NaN/Inf
+/// faults, stopping. Serial: the trainer seeds the default generator (dropout), which is global.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public class TrainerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rawlora-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>The tiny Llama's weights with the tiny tokenizer beside them, and a small corpus.</summary>
+    private TrainOptions Options(string run, int steps)
+    {
+        string model = Path.Combine(_dir, "model");
+        if (!Directory.Exists(model))
+        {
+            Directory.CreateDirectory(model);
+            foreach (string file in new[] { "config.json", "model.safetensors" })
+                File.Copy(Path.Combine(CausalLMTests.Dir("llama-gqa-tiny"), file), Path.Combine(model, file));
+            foreach (string file in Directory.GetFiles(TokenizerFixtures.Tiny("bytelevel")))
+                File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+            var lines = Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"hello world! {i % 7} hello {new string('l', i % 5)} world, 123\"}}");
+            File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), lines);
+        }
+        return new TrainOptions
+        {
+            Model = model,
+            Data = [Path.Combine(_dir, "corpus.jsonl")],
+            Output = Path.Combine(_dir, run),
+            MaxLength = 32,
+            Context = 256,
+            MaxSteps = steps,
+            BatchSize = 2,
+            GradAccum = 2,
+            Lr = 5e-3f,
+            WarmupSteps = 2,
+            SaveSteps = 0,
+            LoggingSteps = 1,
+            Seed = 7,
+        };
+    }
+
+    private static List<StepLog> Run(TrainOptions options, Func<StepLog, bool>? stopAfter = null)
+    {
+        var logs = new List<StepLog>();
+        using var stop = new CancellationTokenSource();
+        using var trainer = new Trainer(options, s =>
+        {
+            logs.Add(s);
+            if (stopAfter?.Invoke(s) == true)
+                stop.Cancel();
+        });
+        trainer.Run(stop.Token);
+        return logs;
+    }
+
+    [Fact]
+    public void The_loss_goes_down_and_the_run_ends_with_a_checkpoint_and_an_adapter()
+    {
+        var options = Options("learn", 25);
+        var logs = Run(options);
+        Assert.Equal(Enumerable.Range(1, 25), logs.Select(l => l.Step));
+        Assert.True(logs[^3..].Average(l => l.Loss) < logs[..3].Average(l => l.Loss) - 0.5, string.Join(", ", logs.Select(l => l.Loss.ToString("F3"))));
+        Assert.All(logs, l => Assert.False(l.Skipped));
+        Assert.Equal(0f, logs[0].Lr); // warmup starts at 0, as transformers' schedules
+        Assert.Equal(5e-3f, logs[^1].Lr);
+        Assert.True(Directory.Exists(Path.Combine(options.Output, "checkpoint-25")));
+        Assert.Equal(25, File.ReadAllLines(Path.Combine(options.Output, "log.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(options.Output, "adapter", "adapter_model.safetensors")));
+        Assert.Contains("\"rope_scaling\"", File.ReadAllText(Path.Combine(options.Output, "adapter", "config.json")));
+    }
+
+    [Fact]
+    public void A_stopped_and_resumed_run_continues_with_bitwise_the_same_losses()
+    {
+        var whole = Run(Options("whole", 8));
+        var first = Run(Options("parts", 8), stopAfter: s => s.Step == 3);
+        Assert.Equal(3, first.Count);
+        Assert.True(Directory.Exists(Path.Combine(_dir, "parts", "checkpoint-3")));
+        var rest = Run(Options("parts", 8) with { Resume = true });
+        Assert.Equal(Enumerable.Range(4, 5), rest.Select(l => l.Step));
+        Assert.Equal(whole.Select(l => l.Loss), first.Concat(rest).Select(l => l.Loss));
+        Assert.Equal(whole.Select(l => l.GradNorm), first.Concat(rest).Select(l => l.GradNorm));
+    }
+
+    [Fact]
+    public void NaN_steps_are_skipped_and_counted_and_too_many_in_a_row_stop_the_run()
+    {
+        var options = Options("faults", 20) with { SaveSteps = 2, MaxBadSteps = 3 };
+        var logs = new List<StepLog>();
+        Trainer? poisoned = null;
+        using var trainer = poisoned = new Trainer(options, s =>
+        {
+            logs.Add(s);
+            if (s.Step == 4)
+                poisoned!.Model.Layers[1].SelfAttn.VProj.Weight.Fill(double.NaN); // frozen: the trained tensors stay clean
+        });
+        var e = Assert.Throws<TrainingException>(() => trainer.Run());
+        Assert.Contains("3 steps in a row", e.Message);
+        Assert.Contains("checkpoint-4", e.Message);
+        Assert.Equal([false, false, false, false, true, true, true], logs.Select(l => l.Skipped));
+        Assert.Equal(3, trainer.State.SkippedSteps);
+        var last = new CheckpointStore(options.Output, 2).Latest();
+        Assert.Equal(4, last!.Step);
+        using var saved = CheckpointStore.Load<TrainerState>(last.Path);
+        Assert.All(saved.Tensors["trainable.safetensors"], t => Assert.DoesNotContain(t.Tensor.ToFloatArray(), float.IsNaN));
+    }
+
+    [Fact]
+    public void Bad_options_name_the_option()
+    {
+        Assert.Contains("group_ratio", Assert.Throws<ArgumentException>(() => new Trainer(Options("bad", 1) with { GroupRatio = 0.3 })).Message);
+        Assert.Contains("data", Assert.Throws<ArgumentException>(() => new Trainer(Options("bad", 1) with { Data = [] })).Message);
+        var missing = Options("bad", 1) with { Data = [Path.Combine(_dir, "nowhere.jsonl")] };
+        Assert.Contains("nowhere.jsonl", Assert.Throws<DataException>(() => new Trainer(missing)).Message);
+    }
+}
