@@ -8,6 +8,7 @@ var verbs = new Dictionary<string, Verb>
     ["gemm"] = GemmBench.Verb,
     ["attention"] = AttentionBench.Verb,
     ["ops"] = OpsBench.Verb,
+    ["step"] = RawLongLoRA.Bench.Step.StepBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

@@ -16,11 +16,28 @@ public static class Checkpoint
         Tensor output;
         Func<bool> sawRequiresGrad;
         using (GradMode.Probe(out sawRequiresGrad))
-            output = segment(inputs);
+            output = KeepOnly(segment, inputs);
         // Read after the probe ends: it reports what it saw only then.
         if (!sawRequiresGrad())
             return output;
         return output.SetGradFn(new SegmentNode(segment, inputs, rngOffset));
+    }
+
+    /// <summary>
+    /// The segment's output alone: its temporaries are freed as soon as it returns, which is the point
+    /// of checkpointing (the recompute in backward makes them again, and frees them after its backward).
+    /// </summary>
+    private static Tensor KeepOnly(Func<Tensor[], Tensor> segment, Tensor[] inputs)
+    {
+        Tensor handle;
+        using (new DisposeScope())
+        {
+            var output = segment(inputs);
+            handle = output.Restride(output.Layout).DetachFromScope();
+        }
+        var kept = handle.Restride(handle.Layout);
+        handle.Dispose();
+        return kept;
     }
 
     private sealed class SegmentNode(Func<Tensor[], Tensor> segment, Tensor[] inputs, ulong rngOffset) : Node(inputs)
@@ -41,6 +58,7 @@ public static class Checkpoint
             try
             {
                 using (GradMode.Enable())
+                using (new DisposeScope())
                 {
                     var output = segment(detached);
                     if (!output.RequiresGrad)

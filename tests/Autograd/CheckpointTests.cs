@@ -174,4 +174,28 @@ public class CheckpointTests
         Assert.Equal(0, Leaked(t => Checkpoint.Run(i => layer.Forward(i[0]), t)));
         Assert.Equal(0, Leaked(t => Checkpoint.Run(i => layer.Forward(i[0]), t.Transpose(0, 1).Transpose(0, 1)) * 2f));
     }
+
+    [Fact]
+    public void A_stack_of_checkpoints_keeps_only_the_segment_inputs()
+    {
+        // Each segment keeps eight [256, 256] tensors for backward; checkpointed, the segments' outputs
+        // stay and one segment's temporaries live at a time (made again in backward).
+        var w = Input.Randn(51, 256, 256);
+        Tensor Segment(Tensor h) => h.Linear(w).Tanh().Linear(w).Tanh().Linear(w).Tanh().Linear(w).Tanh();
+        long Peak(Func<Tensor, Tensor> segment)
+        {
+            using var scope = new DisposeScope();
+            var x = Input.Randn(52, 256, 256);
+            long before = Storage.LiveBytes;
+            Storage.ResetPeak();
+            var h = x;
+            for (int i = 0; i < 8; i++)
+                h = segment(h);
+            h.Sum().Backward();
+            w.Grad = null;
+            return Storage.PeakBytes - before;
+        }
+        long plain = Peak(Segment), checkpointed = Peak(t => Checkpoint.Run(i => Segment(i[0]), t));
+        Assert.True(checkpointed < plain / 2, $"checkpointed peak {checkpointed} bytes, plain {plain}");
+    }
 }

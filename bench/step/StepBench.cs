@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RawLongLoRA.Kernels.Cpu;
+using RawLongLoRA.Model;
+using RawLongLoRA.Training;
+
+namespace RawLongLoRA.Bench.Step;
+
+/// <summary>
+/// `bench step`: one whole LongLoRA training step — forward, backward, AdamW on the trained tensors —
+/// on the shape of bench/peer/configs/cpu-small.json (a copy of ../shared/peers/configs/cpu-small.json),
+/// LoRA r = 8 on q, k, v, o, embedding and norms trained, S2-Attn with G = T/4, against
+/// `torch_llama.py bench` with the same flags in the same run. Then the same shape at a long T with
+/// S2-Attn and gradient checkpointing, for the peak resident memory, which the peer cannot reach.
+/// </summary>
+public static class StepBench
+{
+    public static readonly Verb Verb = new(
+        "step",
+        "a whole LoRA + S2-Attn training step on cpu-small vs torch_llama.py bench; then the long-context memory run",
+        [
+            ("--seq N", "tokens per step (default 2048)"),
+            ("--steps N", "timed steps, after one warm-up (default 5)"),
+            ("--long N", "T of the memory run (default 32768; 0 skips it)"),
+            ("--config FILE", "model shape (default peer/configs/cpu-small.json)"),
+            ("--no-peer", "do not run the PyTorch peer"),
+        ],
+        Run);
+
+    private static int Run(Options options, Report report)
+    {
+        int seq = Int(options, "--seq", 2048), steps = Int(options, "--steps", 5), longSeq = Int(options, "--long", 32768);
+        string configPath = options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json");
+        var config = ModelConfig.Load(configPath);
+        double peak = report.Machine.MeasurePeakFlops();
+        report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
+            + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; float32; batch 1");
+        report.Note("FLOPs per step: 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
+            + "the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
+
+        var ours = Measure(config, seq, steps, checkpointing: false);
+        double flops = StepFlops(config, seq, checkpointing: false);
+        string why = "--no-peer";
+        var peer = options.Flag("--no-peer") ? null : PeerStep(configPath, seq, steps, out why);
+        report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {peer["peer"]}, {peer["threads"]} threads, torch_llama.py bench --s2 --embed-norm --lora-r 8");
+        double? peerTps = peer?["tokens_per_s"]?.GetValue<double>();
+        report.Add(new Record($"train step T={seq}", "S2-Attn, LoRA + embed/norm", seq / ours.Seconds, "tokens/s")
+        {
+            Peer = peer is null ? null : "torch",
+            PeerValue = peerTps,
+            FractionOfPeak = flops / ours.Seconds / peak,
+            Note = $"step {ours.Seconds:F2} s, {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
+                + (peer is null ? "" : $"; peer peak RSS {peer["peak_rss_mb"]} MB"),
+        });
+
+        if (longSeq > 0)
+        {
+            Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
+            StepResult big = default;
+            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false));
+            double bigFlops = StepFlops(config, longSeq, checkpointing: true);
+            double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
+            report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
+            {
+                FractionOfPeak = bigFlops / big.Seconds / peak,
+                Note = $"step {big.Seconds:F1} s; peak resident memory {ResidentPeakGiB():F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
+                    + $"tensors at most {big.PeakTensorBytes / (double)(1L << 30):F2} GiB; the peer's S2 scores alone would take ≈{peerGiB:F0} GiB",
+            });
+        }
+        report.Note(report.Machine.PeakNote(peak));
+        return 0;
+    }
+
+    private readonly record struct StepResult(double Seconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
+
+    /// <summary>Median seconds of a step (after one warm-up unless told not to), as torch_llama.py bench times its steps.</summary>
+    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true)
+    {
+        using var model = new CausalLM(config, new RandomParameters(0));
+        model.ExtendContext(seq);
+        model.AddAdapter("default", new LoraConfig { ModulesToSave = LoraConfig.EmbeddingAndNorms }, seed: 0);
+        model.GradientCheckpointing = checkpointing;
+        using var optimizer = new AdamW(model.TrainableParameters(), new AdamWOptions { Lr = 1e-4f });
+        var random = new Random(0);
+        var times = new List<double>();
+        double first = double.NaN, last = double.NaN;
+        Storage.ResetPeak();
+        for (int i = 0; i < steps + (warmup ? 1 : 0); i++)
+        {
+            var ids = Enumerable.Range(0, seq).Select(_ => (long)random.Next(config.VocabSize)).ToArray();
+            var batch = new TrainingBatch(1, seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, seq).Select(p => (long)p)], [0]);
+            var clock = Stopwatch.StartNew();
+            using (var scope = new DisposeScope())
+            {
+                var loss = BatchLoss.Of(model, batch, seq / 4);
+                loss.Backward();
+                last = loss.ToFloatArray()[0];
+            }
+            optimizer.Step();
+            optimizer.ZeroGrad();
+            if (double.IsNaN(first))
+                first = last;
+            if (!warmup || i > 0)
+                times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return new StepResult(times[times.Count / 2], first, last, Storage.PeakBytes);
+    }
+
+    /// <summary>The FLOPs of one step, counted as the notes say.</summary>
+    private static double StepFlops(ModelConfig c, int t, bool checkpointing)
+    {
+        long d = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, f = c.IntermediateSize;
+        double perLayer = d * q + d * kv * 2 + q * d + 3 * d * f;
+        double n = c.NumLayers * perLayer + (double)c.VocabSize * d;
+        double linear = (checkpointing ? 6 : 4) * n * t;
+        const int r = 8;
+        double lora = c.NumLayers * 2.0 * r * ((d + q) + (d + kv) * 2 + (q + d)) * t * (checkpointing ? 4 : 3);
+        double attentionForward = 2.0 * t * t * c.HeadDim * c.NumHeads / 4 * c.NumLayers;
+        double attention = attentionForward * (checkpointing ? 4.5 : 3.5);
+        return linear + lora + attention;
+    }
+
+    private static JsonNode? PeerStep(string configPath, int seq, int steps, out string why)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "peer", "torch_llama.py");
+        if (!File.Exists(Peer.Python))
+        {
+            why = $"{Peer.Python} not found";
+            return null;
+        }
+        var info = new ProcessStartInfo(Peer.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        string threads = CpuThreads.Count.ToString(CultureInfo.InvariantCulture);
+        foreach (string a in new[] { script, "bench", "--config", configPath, "--seq", seq.ToString(CultureInfo.InvariantCulture), "--batch", "1",
+                     "--steps", steps.ToString(CultureInfo.InvariantCulture), "--lora-r", "8", "--s2", "--embed-norm", "--threads", threads })
+            info.ArgumentList.Add(a);
+        info.Environment["OMP_NUM_THREADS"] = threads;
+        info.Environment["OPENBLAS_NUM_THREADS"] = threads;
+        Console.WriteLine($"peer: torch_llama.py bench --seq {seq} --steps {steps} --lora-r 8 --s2 --embed-norm ...");
+        using var process = Process.Start(info)!;
+        string stderr = "";
+        process.ErrorDataReceived += (_, e) => stderr = e.Data ?? stderr;
+        process.BeginErrorReadLine();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        string? line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
+        if (process.ExitCode != 0 || line is null)
+        {
+            why = $"torch_llama.py exited {process.ExitCode}: {stderr}";
+            return null;
+        }
+        why = "";
+        return JsonNode.Parse(line);
+    }
+
+    /// <summary>The process's peak resident set (VmHWM) in GiB.</summary>
+    private static double ResidentPeakGiB()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / (1024.0 * 1024);
+        return double.NaN;
+    }
+
+    private static int Int(Options o, string name, int fallback) =>
+        o.Value(name) is { } v ? int.TryParse(v, out int x) && x >= 0 ? x : throw new ArgumentException($"bench step: {name} wants a non-negative integer, not '{v}'") : fallback;
+}
