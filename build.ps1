@@ -37,7 +37,12 @@ switch ($Verb) {
     "test" { Ensure-Tokenizers; dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
     "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
-    "fixtures" { Ensure-Torch; Get-ChildItem tests/reference/*.py | ForEach-Object { & /usr/bin/python3 $_.FullName } }
+    # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.
+    "fixtures" {
+        Ensure-Torch
+        & /usr/bin/python3 tests/reference/make_models.py
+        Get-ChildItem tests/reference/*.py | Where-Object Name -ne "make_models.py" | ForEach-Object { & /usr/bin/python3 $_.FullName }
+    }
     "publish-bench" {
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench

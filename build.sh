@@ -45,7 +45,9 @@ case "$verb" in
     test) ensure_tokenizers; dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
     rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
-    fixtures) ensure_torch; for f in tests/reference/*.py; do /usr/bin/python3 "$f"; done ;;
+    # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.
+    fixtures) ensure_torch; /usr/bin/python3 tests/reference/make_models.py
+              for f in tests/reference/*.py; do [ "$f" = tests/reference/make_models.py ] || /usr/bin/python3 "$f"; done ;;
     publish-bench)
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;

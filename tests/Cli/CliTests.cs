@@ -56,17 +56,7 @@ public class CliTests : IDisposable
         CausalLMTests.AssertRelative(b.ToFloatArray(), a.ToFloatArray(), 1e-4);
     }
 
-    /// <summary>A tiny model folder with the committed tiny byte-level tokenizer beside its weights.</summary>
-    private string ModelWithTokenizer()
-    {
-        string dir = Path.Combine(_tmp, "model");
-        Directory.CreateDirectory(dir);
-        foreach (string file in new[] { "config.json", "model.safetensors" })
-            File.Copy(Path.Combine(CausalLMTests.Dir("qwen2-tiny"), file), Path.Combine(dir, file));
-        foreach (string file in Directory.GetFiles(TokenizerFixtures.Tiny("bytelevel")))
-            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
-        return dir;
-    }
+    private string ModelWithTokenizer() => TinyModelFolder.Create(Path.Combine(_tmp, "model"), "qwen2-tiny");
 
     [Theory]
     [InlineData(false)]

@@ -21,11 +21,7 @@ public class TrainerTests : IDisposable
         string model = Path.Combine(_dir, "model");
         if (!Directory.Exists(model))
         {
-            Directory.CreateDirectory(model);
-            foreach (string file in new[] { "config.json", "model.safetensors" })
-                File.Copy(Path.Combine(CausalLMTests.Dir("llama-gqa-tiny"), file), Path.Combine(model, file));
-            foreach (string file in Directory.GetFiles(TokenizerFixtures.Tiny("bytelevel")))
-                File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+            TinyModelFolder.Create(model, "llama-gqa-tiny");
             var lines = Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"hello world! {i % 7} hello {new string('l', i % 5)} world, 123\"}}");
             File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), lines);
         }
