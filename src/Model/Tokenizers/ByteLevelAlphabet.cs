@@ -5,7 +5,7 @@ namespace RawLongLoRA.Model;
 /// stand for themselves, the other 68 bytes (controls, space, NBSP, soft hyphen...) for U+0100 onwards,
 /// so that every token is a printable string (a space becomes 'Ġ').
 /// </summary>
-internal static class ByteLevelAlphabet
+public static class ByteLevelAlphabet
 {
     private static readonly short[] ByteOfChar = BuildByteOfChar();
 
@@ -21,6 +21,9 @@ internal static class ByteLevelAlphabet
         }
         return byteOf;
     }
+
+    /// <summary>The character that stands for byte <paramref name="b"/> in a vocabulary ('Ġ' for a space).</summary>
+    public static char CharOf(byte b) => (char)Array.IndexOf(ByteOfChar, (short)b);
 
     /// <summary>The bytes a vocabulary entry stands for; false if it has a character outside the alphabet.</summary>
     public static bool TryDecode(string token, out byte[] bytes)
