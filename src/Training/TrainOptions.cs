@@ -144,6 +144,7 @@ public sealed record TrainOptions
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>The LoRA config these options describe.</summary>
+    [JsonIgnore]
     public LoraConfig Lora => new()
     {
         R = LoraR,
@@ -156,6 +157,7 @@ public sealed record TrainOptions
     };
 
     /// <summary>S2-Attn's group size for rows of <see cref="MaxLength"/> tokens (0 when off).</summary>
+    [JsonIgnore]
     public int GroupSize => S2Attn ? (int)Math.Round(MaxLength * GroupRatio) : 0;
 
     /// <summary>Throws naming the option when a value cannot be used.</summary>
@@ -186,6 +188,7 @@ public sealed record TrainOptions
         Lora.Validate();
     }
 
+    [JsonIgnore]
     public RopeType RopeKind => RopeTypes.TryParse(RopeScaling, out var kind) ? kind : RopeType.Linear;
 
     private static void Require(bool ok, string field, string message)

@@ -13,9 +13,9 @@ public sealed record DemoOptions
     /// <summary>A base model folder to use instead of the shipped one.</summary>
     public string? Base { get; init; }
 
-    public int Steps { get; init; } = 150;
+    public int Steps { get; init; } = 500;
     public int Batch { get; init; } = 4;
-    public float Lr { get; init; } = 2e-3f;
+    public float Lr { get; init; } = 4e-3f;
     public int Trials { get; init; } = 4;
     public int PerplexityDocuments { get; init; } = 8;
     public ulong Seed { get; init; } = 1;
