@@ -16,6 +16,7 @@ public static class Program
             MergeCommand.Create(),
         };
         root.Options.Add(CliRun.Verbose);
+        root.Options.Add(CliRun.Quiet);
         return root.Parse(args).Invoke();
     }
 }
