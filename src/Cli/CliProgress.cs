@@ -18,7 +18,7 @@ internal sealed class CliProgress : IDisposable
     private readonly List<string> _held = [];
     private readonly Stopwatch _clock = new();
     private string _description = "";
-    private int _total, _first;
+    private int _total, _first, _width;
     private ProgressTask? _bar;
     private TaskCompletionSource? _finish;
     private Task? _render;
@@ -38,11 +38,13 @@ internal sealed class CliProgress : IDisposable
         var bar = new TaskCompletionSource<ProgressTask>(TaskCreationOptions.RunContinuationsAsynchronously);
         _finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var finish = _finish.Task;
-        _render = Task.Run(() => Terminal.Ansi().Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+        var console = Terminal.Ansi();
+        _width = console.Profile.Width;
+        _render = Task.Run(() => console.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = BarWidth }, new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var task = context.AddTask(Markup.Escape(Line(done, "")), maxValue: total);
+                var task = context.AddTask(Fit(Line(done, "")), maxValue: total);
                 task.Value = done;
                 bar.SetResult(task);
                 await finish;
@@ -57,7 +59,7 @@ internal sealed class CliProgress : IDisposable
         switch (_mode)
         {
             case Mode.Live when _bar is not null:
-                _bar.Description = Markup.Escape(Line(done, status));
+                _bar.Description = Fit(Line(done, status));
                 _bar.Value = done;
                 break;
             case Mode.Plain:
@@ -91,6 +93,15 @@ internal sealed class CliProgress : IDisposable
     }
 
     public void Dispose() => Done();
+
+    private const int BarWidth = 15, OtherColumns = BarWidth + 21; // percentage, ETA, spinner and the gaps
+
+    /// <summary>The line cut to what the terminal leaves beside the bar: Spectre squeezes an overlong row to "…".</summary>
+    private string Fit(string line)
+    {
+        int room = Math.Max(12, _width - OtherColumns);
+        return Markup.Escape(line.Length <= room ? line : line[..(room - 1)] + "…");
+    }
 
     private string Line(int done, string status) => $"{_description} {done}/{_total}" + (status.Length > 0 ? "  " + status : "");
 

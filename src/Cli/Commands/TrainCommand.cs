@@ -79,9 +79,10 @@ internal static class TrainCommand
         stop.Cancel();
     }
 
+    /// <summary>Most telling first: a narrow terminal's bar cuts the line from the end.</summary>
     private static string Status(StepLog s) =>
-        $"loss {s.Loss:F4}  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}  {s.TokensPerSecond:F0} tok/s  " +
-        $"mem {CliRun.Bytes(s.PeakTensorBytes)} tensors, {CliRun.Bytes(s.ResidentBytes)} resident" + (s.Skipped ? "  skipped (NaN/Inf)" : "");
+        $"loss {s.Loss:F4}{(s.Skipped ? " skipped (NaN/Inf)" : "")}  {s.TokensPerSecond:F0} tok/s  " +
+        $"mem {CliRun.Bytes(s.PeakTensorBytes)} tensors, {CliRun.Bytes(s.ResidentBytes)} resident  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}";
 
     /// <summary>What the run came to and where its files are; this session's logged steps give the loss, speed and tensor peak.</summary>
     private static void PrintSummary(Trainer trainer, IReadOnlyList<StepLog> steps, bool finished)
