@@ -2,8 +2,7 @@ namespace RawLongLoRA.Training;
 
 /// <summary>
 /// The files a data argument names: a file as given, or a folder's *.txt and *.jsonl files (not its
-/// subfolders) in ordinal name order, so that every machine packs the same rows in the same order. An
-/// empty file is refused: it is more likely a failed export than data meant to add nothing.
+/// subfolders) in ordinal name order, so that every machine packs the same rows in the same order.
 /// </summary>
 internal static class DataFiles
 {
@@ -26,9 +25,6 @@ internal static class DataFiles
         }
         if (files.Count == 0)
             throw new ArgumentException("no data files given", nameof(paths));
-        foreach (string file in files)
-            if (new FileInfo(file).Length == 0)
-                throw new DataException(file, null, null, "file is empty");
         return files;
     }
 
