@@ -15,6 +15,12 @@ internal static class CliRun
         Recursive = true,
     };
 
+    public static readonly Option<bool> Quiet = new("--quiet", "-q")
+    {
+        Description = "Print only errors and the final summary",
+        Recursive = true,
+    };
+
     /// <summary>Sets the verb's body, run under the error policy above.</summary>
     public static Command Runs(this Command command, Action<ParseResult> body)
     {
@@ -56,6 +62,15 @@ internal static class CliRun
         return parts.Select(p => long.TryParse(p, out long v) && v >= 0 ? v
             : throw new FormatException($"{option}: '{p}' is not a token id (expected non-negative integers separated by commas)")).ToArray();
     }
+
+    /// <summary>A byte count as people read it (binary units); "n/a" where it is not known.</summary>
+    public static string Bytes(long? bytes) => bytes switch
+    {
+        null => "n/a",
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
+        _ => $"{bytes / 1024.0:F0} KiB",
+    };
 
     public static DType ParseWeightDtype(string text, string option = "--weight-dtype") => text.ToLowerInvariant() switch
     {

@@ -17,6 +17,7 @@ public static class Program
             DemoCommand.Create(),
         };
         root.Options.Add(CliRun.Verbose);
+        root.Options.Add(CliRun.Quiet);
         return root.Parse(args).Invoke();
     }
 }

@@ -115,6 +115,9 @@ public sealed record TrainOptions
     [Description("Continue from the newest checkpoint in output.")]
     public bool Resume { get; init; }
 
+    [Description("Start again in an output folder that holds a run: deletes its checkpoint-*, adapter, metrics.jsonl, loss.png and train_options.json, nothing else.")]
+    public bool Overwrite { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -184,6 +187,7 @@ public sealed record TrainOptions
         Require(SaveTotalLimit >= 1, "save_total_limit", "must be at least 1");
         Require(LoggingSteps >= 1, "logging_steps", "must be at least 1");
         Require(MaxBadSteps >= 1, "max_bad_steps", "must be at least 1");
+        Require(!(Overwrite && Resume), "overwrite", "and resume contradict each other; give one");
         Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
         Lora.Validate();
     }

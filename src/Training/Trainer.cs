@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using RawLongLoRA.Model;
 
 namespace RawLongLoRA.Training;
@@ -15,7 +14,11 @@ namespace RawLongLoRA.Training;
 public sealed class Trainer : IDisposable
 {
     public const string AdapterName = "default";
-    private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors";
+    private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", OptionsFile = "train_options.json";
+
+    /// <summary>What a run writes into its output folder: all that --overwrite deletes.</summary>
+    public static readonly IReadOnlyList<string> Written =
+        ["checkpoint-*", ".tmp-checkpoint-*", "adapter", MetricsLog.FileName, "loss.png", OptionsFile];
 
     private readonly TrainOptions _o;
     private readonly Action<StepLog>? _onStep;
@@ -32,6 +35,9 @@ public sealed class Trainer : IDisposable
     public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null)
     {
         options.Validate();
+        if (!options.Resume)
+            OutputFolder.Claim(options.Output, Written, options.Overwrite,
+                               "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run");
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
         _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
         try
@@ -78,25 +84,42 @@ public sealed class Trainer : IDisposable
     /// <summary>The PEFT adapter folder the run ends with: Output/adapter.</summary>
     public string AdapterDir => Path.Combine(_o.Output, "adapter");
 
-    /// <summary>Runs to <see cref="TotalSteps"/> (or until <paramref name="stop"/>), checkpointing as told; true when it finished.</summary>
+    /// <summary>Every logged step of the run, resumed sessions included: Output/metrics.jsonl.</summary>
+    public string MetricsPath => Path.Combine(_o.Output, MetricsLog.FileName);
+
+    /// <summary>The loss and learning-rate curves, drawn when the run ends or stops: Output/loss.png.</summary>
+    public string PlotPath => Path.Combine(_o.Output, "loss.png");
+
+    /// <summary>
+    /// Runs to <see cref="TotalSteps"/> (or until <paramref name="stop"/>), checkpointing as told, and
+    /// ends with a checkpoint, the adapter (when it finished) and loss.png; true when it finished.
+    /// </summary>
     public bool Run(CancellationToken stop = default)
     {
         Directory.CreateDirectory(_o.Output);
-        File.WriteAllText(Path.Combine(_o.Output, "train_options.json"), _o.ToJson());
-        using var log = new StreamWriter(Path.Combine(_o.Output, "log.jsonl"), append: true);
+        File.WriteAllText(Path.Combine(_o.Output, OptionsFile), _o.ToJson());
+        bool finished;
+        using (var metrics = new MetricsLog(MetricsPath))
+            finished = RunSteps(metrics, stop);
+        Save();
+        if (finished)
+            SaveAdapter(AdapterDir);
+        else
+            _onMessage?.Invoke($"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue");
+        WritePlot();
+        return finished;
+    }
+
+    private bool RunSteps(MetricsLog metrics, CancellationToken stop)
+    {
         while (_state.Step < TotalSteps)
         {
             if (stop.IsCancellationRequested)
-            {
-                Save();
-                _onMessage?.Invoke($"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue");
                 return false;
-            }
             var entry = Step();
             if (entry.Step % _o.LoggingSteps == 0 || entry.Skipped || entry.Step == TotalSteps)
             {
-                log.WriteLine(JsonSerializer.Serialize(entry, LogJson));
-                log.Flush();
+                metrics.Write(entry);
                 _onStep?.Invoke(entry);
             }
             if (_state.BadStepsInARow >= _o.MaxBadSteps)
@@ -107,9 +130,25 @@ public sealed class Trainer : IDisposable
             if (_o.SaveSteps > 0 && _state.Step % _o.SaveSteps == 0 && _state.Step < TotalSteps && _state.BadStepsInARow == 0)
                 Save();
         }
-        Save();
-        SaveAdapter(AdapterDir);
         return true;
+    }
+
+    /// <summary>
+    /// loss.png from the whole metrics.jsonl. A plot that cannot be drawn is reported, not fatal: the
+    /// checkpoint and the adapter are written by then.
+    /// </summary>
+    private void WritePlot()
+    {
+        try
+        {
+            var steps = MetricsLog.Read(MetricsPath);
+            if (steps.Count > 0)
+                TrainingPlots.LossAndLr(PlotPath, steps);
+        }
+        catch (Exception e) when (e is IOException or FormatException or DllNotFoundException or TypeInitializationException)
+        {
+            _onMessage?.Invoke($"loss.png not written: {e.Message}");
+        }
     }
 
     /// <summary>
@@ -119,6 +158,7 @@ public sealed class Trainer : IDisposable
     public StepLog Step()
     {
         var clock = Stopwatch.StartNew();
+        Storage.ResetPeak();
         var batches = Enumerable.Range(0, _o.GradAccum).Select(_ => _loader.Next()).ToList();
         long counted = batches.Sum(b => (long)b.CountedTargets);
         double loss = 0;
@@ -147,7 +187,8 @@ public sealed class Trainer : IDisposable
             SkippedSteps = _state.SkippedSteps + (bad ? 1 : 0),
             BadStepsInARow = bad ? _state.BadStepsInARow + 1 : 0,
         };
-        return new StepLog(step, TotalSteps, loss, lr, norm.Norm, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad);
+        return new StepLog(step, TotalSteps, loss, lr, norm.Norm, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad,
+                           Storage.PeakBytes, ProcessMemory.ResidentBytes, ProcessMemory.PeakResidentBytes);
     }
 
     /// <summary>Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>.</summary>
@@ -183,12 +224,6 @@ public sealed class Trainer : IDisposable
     }
 
     private void SaveAdapter(string dir) => PeftAdapter.Save(_model, AdapterName, dir, Path.GetFullPath(_o.Model));
-
-    private static readonly JsonSerializerOptions LogJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using RawLongLoRA.Model;
 using Xunit;
 
@@ -13,20 +14,9 @@ public class CliTests : IDisposable
 
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var o = new StringWriter();
-        using var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (RawLongLoRA.Cli.Program.Main(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
+        int code = 0;
+        var (output, err) = ConsoleCapture.Of(() => code = RawLongLoRA.Cli.Program.Main(args));
+        return (code, output, err);
     }
 
     [Fact]
@@ -95,7 +85,8 @@ public class CliTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("step 3/3  loss ", output);
         Assert.Contains("context 512 (rope linear)", output);
-        Assert.Contains($"done: adapter in {Path.Combine(_tmp, "run", "adapter")}", output);
+        Assert.Matches($@"(?m)^adapter +{Regex.Escape(Path.Combine(_tmp, "run", "adapter"))}$", output);
+        Assert.Matches($@"(?m)^plot +{Regex.Escape(Path.Combine(_tmp, "run", "loss.png"))}$", output);
         Assert.Contains("\"r\": 4", File.ReadAllText(Path.Combine(_tmp, "run", "adapter", "adapter_config.json")));
 
         string merged = Path.Combine(_tmp, "merged");
@@ -152,17 +143,53 @@ public class CliTests : IDisposable
     }
 
     [Fact]
-    public void HelpShowsExamplesAndVersionPrints()
+    public void EveryVerbsHelpShowsExamplesAndVersionPrints()
     {
-        foreach (var verb in new[] { "inspect", "forward", "generate" })
+        var (code, help, _) = Run("--help");
+        Assert.Equal(0, code);
+        var verbs = Regex.Matches(help[help.IndexOf("Commands:", StringComparison.Ordinal)..], @"(?m)^  ([a-z]+)\b").Select(m => m.Groups[1].Value).ToList();
+        Assert.Contains("train", verbs);
+        Assert.Contains("inspect", verbs);
+        foreach (string verb in verbs)
         {
-            var (code, output, _) = Run(verb, "--help");
+            (code, var output, _) = Run(verb, "--help");
             Assert.Equal(0, code);
-            Assert.Contains("rawlora " + verb, output);
+            Assert.Contains("Examples:", output);
+            Assert.Contains("  rawlora " + verb + " ", output);
         }
         var (vcode, version, _) = Run("--version");
         Assert.Equal(0, vcode);
         Assert.Matches(@"^\d+\.\d+\.\d+", version.Trim());
+    }
+
+    [Fact]
+    public void TrainQuietPrintsOnlyTheSummaryAndRefusesAFullOutputFolderUnlessOverwrite()
+    {
+        string model = ModelWithTokenizer(), data = Path.Combine(_tmp, "corpus.jsonl"), run = Path.Combine(_tmp, "run");
+        File.WriteAllLines(data, Enumerable.Range(0, 12).Select(i => $"{{\"text\": \"hello world! {i} hello, world 12\"}}"));
+        string[] args = ["train", "--model", model, "--data", data, "--output", run, "--max-length", "16", "--warmup-steps", "0", "--quiet"];
+
+        var (code, output, err) = Run([.. args, "--max-steps", "2"]);
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+        Assert.StartsWith("train: done" + Environment.NewLine + "steps ", output);
+        Assert.DoesNotContain("step 1/", output);
+        Assert.DoesNotContain("data:", output);
+        Assert.Matches(@"(?m)^steps +2/2 \(0 skipped\)$", output);
+        Assert.Matches(@"(?m)^peak tensor memory +\d", output);
+
+        (code, output, err) = Run([.. args, "--max-steps", "2"]);
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal($"rawlora: error: {run} exists and is not empty; pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run",
+                     err.TrimEnd());
+
+        File.WriteAllText(Path.Combine(run, "notes.txt"), "mine");
+        (code, output, err) = Run([.. args, "--overwrite", "--max-steps", "1"]);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"(?m)^steps +1/1 ", output);
+        Assert.True(File.Exists(Path.Combine(run, "notes.txt")));
+        Assert.Single(File.ReadAllLines(Path.Combine(run, "metrics.jsonl")));
     }
 
     [Fact]

@@ -86,6 +86,32 @@ public class DataBadInputTests
     }
 
     [Fact]
+    public void AnEmptyFileAloneIsNamed()
+    {
+        using var dir = new TokenizerTempDir();
+        string jsonl = Write(dir, "empty.jsonl", ""), txt = Write(dir, "empty.txt", "");
+
+        Assert.Equal($"{jsonl}: no samples to train on (0 empty ones skipped)", Documents(jsonl).Message);
+        Assert.Equal($"{txt}: no samples to train on (1 empty ones skipped)", Documents(txt).Message);
+    }
+
+    [Fact]
+    public void TextThatIsNotUtf8IsNamedByItsLine()
+    {
+        using var dir = new TokenizerTempDir();
+        string jsonl = dir.File("latin1.jsonl"), txt = dir.File("latin1.txt");
+        byte[] latin1 = [.. "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \"caf"u8, 0xE9, .. "\"}\n"u8];
+        File.WriteAllBytes(jsonl, latin1);
+        File.WriteAllBytes(txt, [.. "line one\ncaf"u8, 0xE9, .. "\n"u8]);
+
+        var e = Documents(jsonl);
+        Assert.Equal($"{jsonl}:3: not UTF-8 text (save the file as UTF-8)", e.Message);
+        Assert.Equal(3, e.Line);
+        Assert.Equal($"{txt}:2: not UTF-8 text (save the file as UTF-8)", Documents(txt).Message);
+        Assert.Equal($"{jsonl}:3: not UTF-8 text (save the file as UTF-8)", Instructions(jsonl).Message);
+    }
+
+    [Fact]
     public void FilesOfTheWrongKindAreRefused()
     {
         using var dir = new TokenizerTempDir();

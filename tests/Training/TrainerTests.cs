@@ -68,7 +68,8 @@ public class TrainerTests : IDisposable
         Assert.Equal(0f, logs[0].Lr); // warmup starts at 0, as transformers' schedules
         Assert.Equal(5e-3f, logs[^1].Lr);
         Assert.True(Directory.Exists(Path.Combine(options.Output, "checkpoint-25")));
-        Assert.Equal(25, File.ReadAllLines(Path.Combine(options.Output, "log.jsonl")).Length);
+        Assert.Equal(25, File.ReadAllLines(Path.Combine(options.Output, "metrics.jsonl")).Length);
+        PlotTests.AssertPng(Path.Combine(options.Output, "loss.png"));
         Assert.True(File.Exists(Path.Combine(options.Output, "adapter", "adapter_model.safetensors")));
         Assert.Contains("\"rope_scaling\"", File.ReadAllText(Path.Combine(options.Output, "adapter", "config.json")));
     }
@@ -84,6 +85,46 @@ public class TrainerTests : IDisposable
         Assert.Equal(Enumerable.Range(4, 5), rest.Select(l => l.Step));
         Assert.Equal(whole.Select(l => l.Loss), first.Concat(rest).Select(l => l.Loss));
         Assert.Equal(whole.Select(l => l.GradNorm), first.Concat(rest).Select(l => l.GradNorm));
+        var metrics = MetricsLog.Read(Path.Combine(_dir, "parts", "metrics.jsonl"));
+        Assert.Equal(whole.Select(l => l.Loss), metrics.Select(l => l.Loss)); // the resumed run appended
+        PlotTests.AssertPng(Path.Combine(_dir, "parts", "loss.png"));
+    }
+
+    [Fact]
+    public void Metrics_record_each_step_with_its_memory()
+    {
+        var options = Options("metrics", 2);
+        var logs = Run(options);
+        var lines = File.ReadAllLines(Path.Combine(options.Output, "metrics.jsonl"));
+        Assert.Equal(2, lines.Length);
+        var first = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!.AsObject();
+        foreach (string key in new[] { "step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "seconds", "skipped", "peak_tensor_bytes", "resident_bytes", "peak_resident_bytes" })
+            Assert.True(first.ContainsKey(key), key);
+        Assert.Equal(2 * 2 * 32, (long)first["tokens"]!);
+        Assert.True(logs[0].PeakTensorBytes > 0);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(logs[0].ResidentBytes > logs[0].PeakTensorBytes / 4, $"{logs[0].ResidentBytes} resident");
+            Assert.True(logs[0].PeakResidentBytes >= logs[0].ResidentBytes);
+        }
+        Assert.Equal(logs, MetricsLog.Read(Path.Combine(options.Output, "metrics.jsonl")));
+    }
+
+    [Fact]
+    public void An_output_folder_that_holds_anything_is_refused_and_overwrite_deletes_only_a_runs_files()
+    {
+        var options = Options("taken", 2) with { SaveSteps = 1, SaveTotalLimit = 5 };
+        Run(options);
+        File.WriteAllText(Path.Combine(options.Output, "notes.txt"), "mine");
+        var e = Assert.Throws<IOException>(() => new Trainer(options));
+        Assert.StartsWith($"{options.Output} exists and is not empty; pass --overwrite", e.Message);
+
+        var again = Run(options with { MaxSteps = 1, Overwrite = true });
+        Assert.Single(again);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(options.Output, "notes.txt")));
+        Assert.Equal(["checkpoint-1"], Directory.GetDirectories(options.Output, "checkpoint-*").Select(Path.GetFileName));
+        Assert.Single(File.ReadAllLines(Path.Combine(options.Output, "metrics.jsonl")));
+        Assert.Contains("overwrite and resume", Assert.Throws<ArgumentException>(() => new Trainer(options with { Overwrite = true, Resume = true })).Message);
     }
 
     [Fact]

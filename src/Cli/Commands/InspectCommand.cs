@@ -10,7 +10,7 @@ internal static class InspectCommand
     public static Command Create()
     {
         var dir = new Argument<string>("dir") { Description = "A Hugging Face model folder (config.json, *.safetensors, tokenizer files)" };
-        var command = new Command("inspect", "Show a model folder's family, size, dtypes, context length, RoPE scaling and tokenizer\n\nExample:\n  rawlora inspect ./Llama-2-7b-hf") { dir };
+        var command = new Command("inspect", "Show a model folder's family, size, dtypes, context length, RoPE scaling and tokenizer\n\nExamples:\n  rawlora inspect ./Llama-2-7b-hf\n  rawlora inspect ./run/merged") { dir };
         return command.Runs(parse => Console.Write(Describe(parse.GetValue(dir)!)));
     }
 

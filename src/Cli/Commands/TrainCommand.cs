@@ -48,12 +48,20 @@ internal static class TrainCommand
             Console.CancelKeyPress += ctrlC;
             try
             {
-                using var trainer = new Trainer(options, PrintStep, m => Console.WriteLine(m));
-                Console.WriteLine($"data: {trainer.Data}");
-                Console.WriteLine($"model: {trainer.Model.Config.SourceName}, context {trainer.Model.Config.MaxPositionEmbeddings} " +
-                                  $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
-                if (trainer.Run(stop.Token))
-                    Console.WriteLine($"done: adapter in {trainer.AdapterDir}");
+                using var progress = CliProgress.For(parse);
+                var steps = new List<StepLog>();
+                using var trainer = new Trainer(options, s =>
+                {
+                    steps.Add(s);
+                    progress.Update(s.Step, Status(s));
+                }, progress.Message);
+                progress.Message($"data: {trainer.Data}");
+                progress.Message($"model: {trainer.Model.Config.SourceName}, context {trainer.Model.Config.MaxPositionEmbeddings} " +
+                                 $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
+                progress.Start(trainer.TotalSteps, "step", trainer.State.Step);
+                bool finished = trainer.Run(stop.Token);
+                progress.Done();
+                PrintSummary(trainer, steps, finished);
             }
             finally
             {
@@ -71,9 +79,28 @@ internal static class TrainCommand
         stop.Cancel();
     }
 
-    private static void PrintStep(StepLog s) => Console.WriteLine(
-        $"step {s.Step}/{s.TotalSteps}  loss {s.Loss:F4}  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}  {s.TokensPerSecond:F0} tok/s" +
-        (s.Skipped ? "  skipped (NaN/Inf)" : ""));
+    /// <summary>Most telling first: a narrow terminal's bar cuts the line from the end.</summary>
+    private static string Status(StepLog s) =>
+        $"loss {s.Loss:F4}{(s.Skipped ? " skipped (NaN/Inf)" : "")}  {s.TokensPerSecond:F0} tok/s  " +
+        $"mem {CliRun.Bytes(s.PeakTensorBytes)} tensors, {CliRun.Bytes(s.ResidentBytes)} resident  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}";
+
+    /// <summary>What the run came to and where its files are; this session's logged steps give the loss, speed and tensor peak.</summary>
+    private static void PrintSummary(Trainer trainer, IReadOnlyList<StepLog> steps, bool finished)
+    {
+        double seconds = steps.Sum(s => s.Seconds);
+        string[][] rows =
+        [
+            ["steps", $"{trainer.State.Step}/{trainer.TotalSteps} ({trainer.State.SkippedSteps} skipped)"],
+            ["final loss", steps.LastOrDefault(s => double.IsFinite(s.Loss)) is { } last ? $"{last.Loss:F4}" : "n/a"],
+            ["mean tokens/s", seconds > 0 ? $"{steps.Sum(s => s.Tokens) / seconds:F0}" : "n/a"],
+            ["peak tensor memory", CliRun.Bytes(steps.Count > 0 ? steps.Max(s => s.PeakTensorBytes) : null)],
+            ["peak resident memory", CliRun.Bytes(ProcessMemory.PeakResidentBytes)],
+            ["adapter", finished ? trainer.AdapterDir : "not yet (stopped: run again with --resume)"],
+            ["metrics", trainer.MetricsPath],
+            ["plot", File.Exists(trainer.PlotPath) ? trainer.PlotPath : "not written"],
+        ];
+        SummaryTable.Print(finished ? "train: done" : $"train: stopped at step {trainer.State.Step}", ["", ""], rows);
+    }
 
     private static Option FlagFor(PropertyInfo p)
     {

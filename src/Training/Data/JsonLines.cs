@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace RawLongLoRA.Training;
 
 /// <summary>
-/// A jsonl file read one object a line (blank lines skipped), with string fields taken out by name;
+/// A jsonl file (strict UTF-8) read one object a line (blank lines skipped), with string fields taken out by name;
 /// every fault is a <see cref="DataException"/> naming the file, the line and the field.
 /// </summary>
 internal static class JsonLines
@@ -12,7 +12,7 @@ internal static class JsonLines
     public static IEnumerable<JsonRecord> Read(string file)
     {
         int line = 0;
-        foreach (string text in File.ReadLines(file))
+        foreach (string text in Utf8Text.ReadLines(file))
         {
             line++;
             if (string.IsNullOrWhiteSpace(text))

@@ -29,7 +29,7 @@ internal static class PretrainingDocuments
     private static IEnumerable<string> Texts(string file, string field)
     {
         if (DataFiles.IsText(file))
-            return [File.ReadAllText(file)];
+            return [Utf8Text.ReadAll(file)];
         if (DataFiles.IsJsonLines(file))
             return JsonLines.Read(file).Select(record => record.String(field));
         throw new DataException(file, null, null, "unknown kind of file; expected .txt (one document) or .jsonl (one document a line)");

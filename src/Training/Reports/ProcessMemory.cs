@@ -1,0 +1,33 @@
+using System.Globalization;
+
+namespace RawLongLoRA.Training;
+
+/// <summary>
+/// The process's resident set as Linux reports it in /proc/self/status: VmRSS (now) and VmHWM (its
+/// peak). It counts what tensor bytes do not — the runtime, thread stacks, the allocator's cached
+/// pages, memory-mapped weights that were touched — so it is what a user compares with the machine's
+/// RAM. Null where there is no /proc.
+/// </summary>
+public static class ProcessMemory
+{
+    public static long? ResidentBytes => StatusBytes("VmRSS");
+
+    public static long? PeakResidentBytes => StatusBytes("VmHWM");
+
+    private static long? StatusBytes(string field)
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(field.Length + 1).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            // A locked-down /proc: no figure.
+        }
+        return null;
+    }
+}
