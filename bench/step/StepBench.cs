@@ -64,7 +64,7 @@ public static class StepBench
             report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
             {
                 FractionOfPeak = bigFlops / big.Seconds / peak,
-                Note = $"step {big.Seconds:F1} s; peak resident memory {ResidentPeakGiB():F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
+                Note = $"step {big.Seconds:F1} s; peak resident memory {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
                     + $"tensors at most {big.PeakTensorBytes / (double)(1L << 30):F2} GiB; the peer's S2 scores alone would take ≈{peerGiB:F0} GiB",
             });
         }
@@ -152,15 +152,6 @@ public static class StepBench
         }
         why = "";
         return JsonNode.Parse(line);
-    }
-
-    /// <summary>The process's peak resident set (VmHWM) in GiB.</summary>
-    private static double ResidentPeakGiB()
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / (1024.0 * 1024);
-        return double.NaN;
     }
 
     private static int Int(Options o, string name, int fallback) =>

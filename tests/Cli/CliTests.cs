@@ -99,6 +99,23 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void DemoRefusesAFolderInUseAndOverwriteKeepsUnknownFiles()
+    {
+        string dir = Path.Combine(_tmp, "demo");
+        Directory.CreateDirectory(Path.Combine(dir, "longlora-s2"));
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "mine");
+        var (code, _, err) = Run("demo", "--out", dir, "--base", Path.Combine(_tmp, "no-base"));
+        Assert.Equal(1, code);
+        Assert.Contains("exists and is not empty", err);
+        Assert.True(Directory.Exists(Path.Combine(dir, "longlora-s2")));
+        (code, _, err) = Run("demo", "--out", dir, "--base", Path.Combine(_tmp, "no-base"), "--overwrite");
+        Assert.Equal(1, code); // the base folder is missing: a clear error after the folder was cleared
+        Assert.Contains("no-base", err);
+        Assert.False(Directory.Exists(Path.Combine(dir, "longlora-s2")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "notes.txt")));
+    }
+
+    [Fact]
     public void TrainWithABadOptionNamesIt()
     {
         string config = Path.Combine(_tmp, "train.json");

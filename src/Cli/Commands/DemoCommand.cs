@@ -9,9 +9,6 @@ namespace RawLongLoRA.Cli;
 /// </summary>
 internal static class DemoCommand
 {
-    /// <summary>What a demo run writes into its folder; --overwrite removes these and nothing else.</summary>
-    private static readonly string[] Written = ["base", "data", "longlora-s2", "longlora-full", "demo.json"];
-
     public static Command Create()
     {
         var output = new Option<string>("--out", "-o") { Description = "Folder for the adapters, plots and demo.json", DefaultValueFactory = _ => "rawlora-demo" };
@@ -40,37 +37,29 @@ internal static class DemoCommand
                 return;
             }
             string dir = parse.GetValue(output)!;
-            PrepareOutput(dir, parse.GetValue(overwrite));
+            OutputFolder.Claim(dir, DemoRun.Written, parse.GetValue(overwrite), "pass --overwrite to replace what an earlier demo wrote there, or choose another --out");
             var options = new DemoOptions { Output = dir, Base = parse.GetValue(baseDir), Steps = parse.GetValue(steps), Trials = parse.GetValue(trials) };
-            var rows = DemoRun.Run(options, Console.WriteLine, s =>
+            using var progress = CliProgress.For(parse);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var rows = DemoRun.Run(options, progress.Message, s =>
             {
+                if (s.Step == 1)
+                    progress.Start(s.TotalSteps, "fine-tuning step");
                 if (s.Step % 10 == 0 || s.Step == s.TotalSteps)
-                    Console.WriteLine($"  step {s.Step}/{s.TotalSteps}  loss {s.Loss:F4}  {s.TokensPerSecond:F0} tok/s");
+                    progress.Update(s.Step, $"loss {s.Loss:F4}  {s.TokensPerSecond:F0} tok/s");
+                if (s.Step == s.TotalSteps)
+                    progress.Done();
             });
-            Console.WriteLine();
-            Console.WriteLine($"| row | RoPE | attention | passkey @{options.Context} | perplexity @{options.Context} | s / step | peak MiB |");
-            Console.WriteLine("|---|---|---|---|---|---|---|");
-            foreach (var r in rows)
-                Console.WriteLine($"| {r.Name} | {r.Rope} | {r.Attention} | {r.Passkey:P0} | {r.Perplexity:F3} | {r.StepSeconds?.ToString("F2") ?? "—"} | {r.PeakMiB?.ToString("F0") ?? "—"} |");
-            Console.WriteLine($"\nwritten: {Path.Combine(dir, "demo.json")}, adapters in {Path.Combine(dir, "longlora-s2", "adapter")} and {Path.Combine(dir, "longlora-full", "adapter")}");
+            SummaryTable.Print($"LongLoRA demo: a tiny Llama pretrained at {DemoBase.Context}, evaluated at {options.Context} ({clock.Elapsed.TotalMinutes:F1} min)",
+                ["row", "RoPE", "attention", $"passkey @{options.Context}", $"perplexity @{options.Context}", "s / step", "peak tensors"],
+                rows.Select(r => new[]
+                {
+                    r.Name, r.Rope, r.Attention, $"{r.Passkey:P0}", $"{r.Perplexity:F3}",
+                    r.StepSeconds?.ToString("F2") ?? "—", r.PeakMiB is { } m ? $"{m:F0} MiB" : "—",
+                }));
+            if (!parse.GetValue(CliRun.Quiet))
+                Console.WriteLine($"written: {Path.Combine(dir, "demo.json")}, passkey.png, perplexity.png; adapters (PEFT) in " +
+                                  $"{Path.Combine(dir, "longlora-s2", "adapter")} and {Path.Combine(dir, "longlora-full", "adapter")}");
         });
-    }
-
-    private static void PrepareOutput(string dir, bool overwrite)
-    {
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-        {
-            if (!overwrite)
-                throw new IOException($"demo: {dir} exists and is not empty; pass --overwrite to replace what an earlier demo wrote there, or choose another --out");
-            foreach (string name in Written)
-            {
-                string path = Path.Combine(dir, name);
-                if (Directory.Exists(path))
-                    Directory.Delete(path, recursive: true);
-                else if (File.Exists(path))
-                    File.Delete(path);
-            }
-        }
-        Directory.CreateDirectory(dir);
     }
 }

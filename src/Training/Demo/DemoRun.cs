@@ -37,13 +37,15 @@ public sealed record DemoRow(string Name, string Rope, string Attention, double 
 /// </summary>
 public static class DemoRun
 {
+    /// <summary>What a demo writes into its folder (for OutputFolder.Claim).</summary>
+    public static readonly IReadOnlyList<string> Written = ["base", "data", "longlora-s2", "longlora-full", "demo.json", "passkey.png", "perplexity.png"];
+
     public static IReadOnlyList<DemoRow> Run(DemoOptions o, Action<string> say, Action<StepLog>? onStep = null, CancellationToken stop = default)
     {
         string baseDir = o.Base ?? Path.Combine(o.Output, "base");
         if (o.Base is null)
             ShippedBase.ExtractTo(baseDir);
         say($"base: {baseDir} (tiny Llama, context {DemoBase.Context}); evaluating at {o.Context}");
-        string data = WriteTrainingData(o);
 
         var rows = new List<DemoRow>();
         using (var model = CausalLM.Load(baseDir))
@@ -62,6 +64,7 @@ public static class DemoRun
         }
         var rope = rows[2].Passkey > rows[1].Passkey || rows[2].Passkey == rows[1].Passkey && rows[2].Perplexity < rows[1].Perplexity ? RopeType.Yarn : RopeType.Linear;
         say($"fine-tuning with {rope.JsonName()} scaling, the better of the two");
+        string data = WriteTrainingData(o);
 
         foreach (var (name, s2) in new[] { ("(d) LongLoRA, S2-Attn", true), ("(e) LoRA+, full attention", false) })
         {
@@ -89,6 +92,11 @@ public static class DemoRun
                               times.Skip(1).DefaultIfEmpty(double.NaN).Average(), peak, trainer.AdapterDir));
             say(Line(rows[^1]));
         }
+        string[] labels = [.. rows.Select(r => r.Name[..3])];
+        ComparisonPlots.Bars(Path.Combine(o.Output, "passkey.png"), labels, [.. rows.Select(r => 100 * r.Passkey)], $"passkey accuracy @{o.Context} (%)",
+                             $"Passkey retrieval at {o.Context / DemoBase.Context}x the base's context");
+        ComparisonPlots.Bars(Path.Combine(o.Output, "perplexity.png"), labels, [.. rows.Select(r => Math.Log10(r.Perplexity))], $"log10 perplexity @{o.Context}",
+                             "Perplexity on held-out passkey documents");
         File.WriteAllText(Path.Combine(o.Output, "demo.json"), JsonSerializer.Serialize(rows, new JsonSerializerOptions
         {
             WriteIndented = true,
