@@ -14,6 +14,7 @@ public static class Program
             GenerateCommand.Create(),
             TrainCommand.Create(),
             MergeCommand.Create(),
+            EvalCommand.Create(),
         };
         root.Options.Add(CliRun.Verbose);
         return root.Parse(args).Invoke();

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace RawLongLoRA.Training;
 
 /// <summary>
@@ -27,6 +29,11 @@ internal static class DataFiles
             throw new ArgumentException("no data files given", nameof(paths));
         return files;
     }
+
+    /// <summary>UTF-8 that throws on invalid bytes: a file in another encoding is an error, not text full of U+FFFD.</summary>
+    public static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static DataException NotUtf8(string file, DecoderFallbackException e) => new(file, null, null, $"not UTF-8 text ({e.Message})", e);
 
     public static bool IsText(string file) => file.EndsWith(".txt", StringComparison.OrdinalIgnoreCase);
 

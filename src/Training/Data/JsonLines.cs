@@ -12,8 +12,19 @@ internal static class JsonLines
     public static IEnumerable<JsonRecord> Read(string file)
     {
         int line = 0;
-        foreach (string text in File.ReadLines(file))
+        using var lines = File.ReadLines(file, DataFiles.Utf8).GetEnumerator();
+        while (true)
         {
+            try
+            {
+                if (!lines.MoveNext())
+                    break;
+            }
+            catch (System.Text.DecoderFallbackException e)
+            {
+                throw DataFiles.NotUtf8(file, e);
+            }
+            string text = lines.Current;
             line++;
             if (string.IsNullOrWhiteSpace(text))
                 continue;
