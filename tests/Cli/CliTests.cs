@@ -11,7 +11,7 @@ public class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var o = new StringWriter();
