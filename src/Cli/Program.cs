@@ -15,6 +15,7 @@ public static class Program
             TrainCommand.Create(),
             MergeCommand.Create(),
             DemoCommand.Create(),
+            EvalCommand.Create(),
         };
         root.Options.Add(CliRun.Verbose);
         root.Options.Add(CliRun.Quiet);

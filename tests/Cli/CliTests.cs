@@ -12,7 +12,7 @@ public class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         int code = 0;
         var (output, err) = ConsoleCapture.Of(() => code = RawLongLoRA.Cli.Program.Main(args));

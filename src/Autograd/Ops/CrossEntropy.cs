@@ -58,7 +58,7 @@ public static class CrossEntropyOp
             int n = checked((int)(hidden.Numel / d));
             var (tc, weights, counted) = Targets(op, targets, n, v, ignoreIndex, hidden);
             var hc = Graph.ContiguousData(hidden);
-            var h2 = hc.Restride(Layout.Contiguous([n, d]));
+            var h2 = hc.Restride(Layout.Contiguous([n, d], hc.Layout.Offset));
             hc.Dispose();
             var tiles = new Tiles(n, v, Math.Min(tokenChunk, n), Math.Min(vocabChunk, v));
             var lse = Tensor.Full([n], double.NegativeInfinity, DType.F32, hidden.Device);
@@ -142,7 +142,7 @@ public static class CrossEntropyOp
         if (targets.Numel != n)
             throw Check.Fail(op, $"targets must have shape [{n}] (one per token), got {Shapes.Format(targets.Shape)}", targets, like);
         var tc = Graph.ContiguousData(targets);
-        var flat = tc.Restride(Layout.Contiguous([n]));
+        var flat = tc.Restride(Layout.Contiguous([n], tc.Layout.Offset));
         tc.Dispose();
         var ids = flat.DType == DType.I64 ? flat.ToArray<long>() : Array.ConvertAll(flat.ToArray<int>(), t => (long)t);
         long count = 0;

@@ -12,7 +12,7 @@ public static class EmbeddingOp
             Check.Rank(op, weight, "weight [vocab, dim]", 2);
             int n = checked((int)ids.Numel), d = weight.Shape[1];
             using var idc = Graph.ContiguousData(ids);
-            var flatIds = idc.Restride(Layout.Contiguous([n]));
+            var flatIds = idc.Restride(Layout.Contiguous([n], idc.Layout.Offset));
             var y = Graph.Empty([.. ids.ShapeArray, d], weight);
             using (var y2 = y.Restride(Layout.Contiguous([n, d])))
                 Graph.Backend(weight).EmbeddingGather(y2, weight, flatIds);

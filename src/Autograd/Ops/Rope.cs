@@ -43,6 +43,6 @@ public static class RopeOp
     private static Tensor Flat(Tensor t, int[] shape)
     {
         using var c = Graph.ContiguousData(t);
-        return c.Restride(Layout.Contiguous(shape));
+        return c.Restride(Layout.Contiguous(shape, c.Layout.Offset));
     }
 }

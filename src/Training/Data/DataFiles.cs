@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace RawLongLoRA.Training;
 
 /// <summary>

@@ -14,7 +14,7 @@ internal static class PretrainingDocuments
         int eos = DataTokens.Eos(tokenizer);
         foreach (string file in files)
         {
-            foreach (string text in Texts(file, options.TextField))
+            foreach (var (text, _) in Texts(file, options.TextField))
             {
                 if (text.Length == 0)
                 {
@@ -26,12 +26,13 @@ internal static class PretrainingDocuments
         }
     }
 
-    private static IEnumerable<string> Texts(string file, string field)
+    /// <summary>The documents of one file, each with its jsonl line (null for a .txt file).</summary>
+    internal static IEnumerable<(string Text, int? Line)> Texts(string file, string field)
     {
         if (DataFiles.IsText(file))
-            return [Utf8Text.ReadAll(file)];
+            return [(Utf8Text.ReadAll(file), null)];
         if (DataFiles.IsJsonLines(file))
-            return JsonLines.Read(file).Select(record => record.String(field));
+            return JsonLines.Read(file).Select(record => (record.String(field), (int?)record.Line));
         throw new DataException(file, null, null, "unknown kind of file; expected .txt (one document) or .jsonl (one document a line)");
     }
 }

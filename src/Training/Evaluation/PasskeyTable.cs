@@ -1,0 +1,44 @@
+using System.Text.Json.Serialization;
+
+namespace RawLongLoRA.Training;
+
+/// <summary>Passkey accuracy by length × depth: correct and asked counts per cell (a depth of null is one drawn per trial).</summary>
+public sealed class PasskeyTable
+{
+    public PasskeyTable(IReadOnlyList<int> lengths, IReadOnlyList<double?> depths)
+    {
+        Lengths = [.. lengths];
+        Depths = [.. depths];
+        Correct = new int[Lengths.Length, Depths.Length];
+        Trials = new int[Lengths.Length, Depths.Length];
+    }
+
+    public int[] Lengths { get; }
+
+    public double?[] Depths { get; }
+
+    [JsonIgnore]
+    public int[,] Correct { get; }
+
+    [JsonIgnore]
+    public int[,] Trials { get; }
+
+    /// <summary>Every cell, for JSON (which has no 2-D arrays) and for printing.</summary>
+    public IEnumerable<PasskeyCell> Cells =>
+        from l in Enumerable.Range(0, Lengths.Length)
+        from d in Enumerable.Range(0, Depths.Length)
+        select new PasskeyCell(Lengths[l], Depths[d], Correct[l, d], Trials[l, d]);
+
+    public double Accuracy(int length, int depth) => (double)Correct[length, depth] / Trials[length, depth];
+
+    /// <summary>Over all depths of one length.</summary>
+    public double LengthAccuracy(int length) =>
+        (double)Enumerable.Range(0, Depths.Length).Sum(d => Correct[length, d]) / Enumerable.Range(0, Depths.Length).Sum(d => Trials[length, d]);
+
+    internal void Add(int length, int depth, bool correct)
+    {
+        Trials[length, depth]++;
+        if (correct)
+            Correct[length, depth]++;
+    }
+}
