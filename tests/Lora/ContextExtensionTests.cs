@@ -25,7 +25,9 @@ public class ContextExtensionTests
         var yarn = ContextExtension.Extend(Llama, 512, RopeType.Yarn);
         Assert.Equal((RopeType.Yarn, 4.0, 128, 512), (yarn.Rope.Type, yarn.Rope.Factor!.Value, yarn.Rope.OriginalMaxPositionEmbeddings!.Value, yarn.MaxPositionEmbeddings));
         var dynamic = ContextExtension.Extend(Llama, 320, RopeType.Dynamic);
-        Assert.Equal((RopeType.Dynamic, 2.5), (dynamic.Rope.Type, dynamic.Rope.Factor!.Value));
+        Assert.Equal((RopeType.Dynamic, 2.5, 128), (dynamic.Rope.Type, dynamic.Rope.Factor!.Value, dynamic.MaxPositionEmbeddings));
+        Assert.Equal(320, ContextExtension.Reach(dynamic)); // transformers rescales past 128 by itself
+        Assert.Same(dynamic, ContextExtension.Extend(dynamic, 300, RopeType.Dynamic));
     }
 
     [Fact]

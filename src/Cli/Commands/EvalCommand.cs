@@ -156,7 +156,7 @@ internal static class EvalCommand
                 model.Dispose();
                 throw;
             }
-            Console.WriteLine($"model: {model.Config.SourceName}, context {model.Config.MaxPositionEmbeddings} (rope {model.Config.Rope.Type.JsonName()}" +
+            Console.WriteLine($"model: {model.Config.SourceName}, context {ContextExtension.Reach(model.Config)} (rope {model.Config.Rope.Type.JsonName()}" +
                               (model.Config.Rope.Type == RopeType.Default ? "" : $" factor {model.Config.Rope.Factor?.ToString(CultureInfo.InvariantCulture)}") + ")" +
                               (model.ActiveAdapter is null ? "" : $", adapter {parse.GetValue(Adapter)}"));
             return model;
@@ -170,7 +170,7 @@ internal static class EvalCommand
             {
                 Model = parse.GetValue(Dir),
                 Adapter = parse.GetValue(Adapter),
-                Context = model.Config.MaxPositionEmbeddings,
+                Context = ContextExtension.Reach(model.Config),
                 Rope = model.Config.Rope.Type.JsonName(),
                 RopeFactor = model.Config.Rope.Factor,
                 Result = result,

@@ -56,7 +56,7 @@ internal static class TrainCommand
                     progress.Update(s.Step, Status(s));
                 }, progress.Message);
                 progress.Message($"data: {trainer.Data}");
-                progress.Message($"model: {trainer.Model.Config.SourceName}, context {trainer.Model.Config.MaxPositionEmbeddings} " +
+                progress.Message($"model: {trainer.Model.Config.SourceName}, context {ContextExtension.Reach(trainer.Model.Config)} " +
                                  $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
                 progress.Start(trainer.TotalSteps, "step", trainer.State.Step);
                 bool finished = trainer.Run(stop.Token);

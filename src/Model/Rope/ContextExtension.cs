@@ -3,8 +3,9 @@ namespace RawLongLoRA.Model;
 /// <summary>
 /// The config of a model stretched to a longer context by RoPE scaling. Linear (position
 /// interpolation) is LongLoRA's: factor = ⌈target / original⌉ as its training script rounds it;
-/// dynamic NTK and YaRN take factor = target / original. The context grows only: a target the
-/// model already reaches leaves the config as it is.
+/// dynamic NTK and YaRN take factor = target / original. Dynamic NTK keeps max_position_embeddings at
+/// the original length, because transformers scales it only for sequences past that length. The
+/// context grows only: a target the model already reaches leaves the config as it is.
 /// </summary>
 public static class ContextExtension
 {
@@ -16,7 +17,7 @@ public static class ContextExtension
             throw new ArgumentOutOfRangeException(nameof(targetContext), targetContext, "context: the target context must be positive");
         if (!Kinds.Contains(kind))
             throw new ArgumentException($"context: extending by {kind.JsonName()} scaling is not supported; use {string.Join(", ", Kinds.Select(k => k.JsonName()))}, or set rope_scaling in config.json", nameof(kind));
-        if (targetContext <= config.MaxPositionEmbeddings)
+        if (targetContext <= Reach(config))
             return config;
         if (config.Rope.Type != RopeType.Default)
             throw new ArgumentException($"context: {config.SourceName} already scales RoPE ({config.Rope.Type.JsonName()}, up to {config.MaxPositionEmbeddings} tokens); " +
@@ -24,6 +25,15 @@ public static class ContextExtension
         int original = config.MaxPositionEmbeddings;
         double factor = kind == RopeType.Linear ? Math.Ceiling((double)targetContext / original) : (double)targetContext / original;
         var rope = config.Rope with { Type = kind, Factor = factor, OriginalMaxPositionEmbeddings = kind == RopeType.Yarn ? original : null };
-        return config.WithRope(rope, kind == RopeType.Linear ? (int)(factor * original) : targetContext);
+        int maxPositions = kind switch { RopeType.Linear => (int)(factor * original), RopeType.Dynamic => original, _ => targetContext };
+        return config.WithRope(rope, maxPositions);
     }
+
+    /// <summary>
+    /// The longest context a config is meant for: max_position_embeddings, or for dynamic NTK that
+    /// length times the factor (it rescales RoPE itself for longer sequences).
+    /// </summary>
+    public static int Reach(ModelConfig config) => config.Rope.Type == RopeType.Dynamic
+        ? (int)Math.Round(config.MaxPositionEmbeddings * (config.Rope.Factor ?? 1))
+        : config.MaxPositionEmbeddings;
 }

@@ -26,7 +26,7 @@ internal static class EvalContext
 
     public static void Require(CausalLM model, int length, bool allowBeyondContext, string what)
     {
-        int context = model.Config.MaxPositionEmbeddings;
+        int context = ContextExtension.Reach(model.Config);
         if (length > context && !allowBeyondContext)
             throw new ArgumentException(
                 $"{what} of {length} tokens is beyond the model's context of {context} tokens (max_position_embeddings, rope {model.Config.Rope.Type.JsonName()}); " +

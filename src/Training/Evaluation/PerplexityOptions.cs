@@ -1,3 +1,5 @@
+using RawLongLoRA.Model;
+
 namespace RawLongLoRA.Training;
 
 /// <summary>How <see cref="Perplexity"/> reads documents and slides its window over them.</summary>
@@ -22,7 +24,7 @@ public sealed record PerplexityOptions
     /// <summary>The window and stride for <paramref name="model"/>, defaults filled in.</summary>
     public (int Window, int Stride) For(Model.CausalLM model)
     {
-        int window = Window ?? model.Config.MaxPositionEmbeddings;
+        int window = Window ?? ContextExtension.Reach(model.Config);
         return (window, Stride ?? Math.Max(1, window / 2));
     }
 }
