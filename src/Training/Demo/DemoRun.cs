@@ -26,7 +26,7 @@ public sealed record DemoOptions
 
 /// <summary>One row of the demo's table.</summary>
 public sealed record DemoRow(string Name, string Rope, string Attention, double Passkey, double[] PasskeyByDepth, double Perplexity,
-                             double? StepSeconds, double? PeakMiB, string? Adapter);
+                             double? StepSeconds, [property: System.Text.Json.Serialization.JsonPropertyName("peak_mib")] double? PeakMiB, string? Adapter);
 
 /// <summary>
 /// The LongLoRA demo: the shipped tiny base (context 256) at 4× its context — (a) as is, (b) linear
@@ -102,6 +102,7 @@ public static class DemoRun
             WriteIndented = true,
             PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
             NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         }));
         return rows;
     }
