@@ -90,10 +90,10 @@ public class EvalCliTests : IDisposable
     [Fact]
     public void PasskeyPrintsALengthByDepthTable()
     {
-        string model = Model(), json = Path.Combine(_tmp, "passkey.json");
+        string model = Model(), json = Path.Combine(_tmp, "passkey.json"), png = Path.Combine(_tmp, "passkey.png");
 
         var (code, output, err) = CliTests.Run("eval", "passkey", model, "--lengths", "250,300", "--depths", "0,1", "--trials", "2",
-            "--context", "512", "--rope-scaling", "yarn", "--seed", "5", "--json", json);
+            "--context", "512", "--rope-scaling", "yarn", "--seed", "5", "--json", json, "--plot", png);
 
         Assert.True(code == 0, err);
         Assert.Contains("passkey accuracy, 2 trial(s) a cell", output);
@@ -106,6 +106,7 @@ public class EvalCliTests : IDisposable
         Assert.Equal(4, result.GetProperty("table").GetProperty("cells").GetArrayLength());
         Assert.Equal([250, 300], result.GetProperty("table").GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()));
         Assert.All(result.GetProperty("trials").EnumerateArray(), t => Assert.Matches("^[1-9][0-9]{4}$", t.GetProperty("key").GetString()));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
     }
 
     [Fact]

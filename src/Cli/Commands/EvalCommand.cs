@@ -59,12 +59,13 @@ internal static class EvalCommand
         var depths = new Option<string>("--depths") { Description = "Where the key goes, as fractions of the filler (0 first, 1 last), or random (drawn per trial)", DefaultValueFactory = _ => "0,0.25,0.5,0.75,1" };
         var trials = new Option<int>("--trials", "-n") { Description = "Questions per length and depth", DefaultValueFactory = _ => 5 };
         var seed = new Option<ulong>("--seed") { Description = "Fixes every key (with the length, depth and trial)", DefaultValueFactory = _ => 0UL };
+        var plot = new Option<string?>("--plot") { Description = "Also draw the accuracy by length and depth as a heat map (PNG)" };
         var command = new Command("passkey", "Passkey retrieval, LongLoRA's protocol: a 5-digit key hidden in filler text, retrieved by greedy decoding\n\n" +
             "Examples:\n  rawlora eval passkey ./Llama-2-7b-hf --adapter ./run/adapter --lengths 4096,8192,16384 --trials 10\n" +
             "  rawlora eval passkey ./Llama-2-7b-hf --lengths 8192 --depths random --trials 20 --seed 1 --json passkey.json\n" +
             "  rawlora eval passkey ./Llama-2-7b-hf --lengths 8192 --allow-beyond-context")
         {
-            lengths, depths, trials, seed,
+            lengths, depths, trials, seed, plot,
         };
         model.AddTo(command);
         return command.Runs(parse =>
@@ -84,6 +85,17 @@ internal static class EvalCommand
             var result = Training.Passkey.Evaluate(lm, tokenizer, options);
             Print(result.Table, options.Trials);
             model.WriteJson(parse, lm, result);
+            if (parse.GetValue(plot) is { } png)
+            {
+                var t = result.Table;
+                var accuracy = new double[t.Lengths.Length, t.Depths.Length];
+                for (int l = 0; l < t.Lengths.Length; l++)
+                    for (int d = 0; d < t.Depths.Length; d++)
+                        accuracy[l, d] = t.Accuracy(l, d);
+                // A random depth (one column) is drawn at -1.
+                PasskeyPlots.Heatmap(png, t.Lengths, [.. t.Depths.Select(d => d ?? -1)], accuracy, $"Passkey retrieval, {options.Trials} trials a cell");
+                Console.WriteLine($"wrote {png}");
+            }
         });
     }
 
