@@ -5,8 +5,9 @@ namespace RawLongLoRA.Training;
 
 /// <summary>
 /// How the demo scores a model at a context: passkey retrieval on <see cref="PasskeyDocuments"/> prompts
-/// (greedy, the key's digits must come out exactly) at evenly spread depths, and perplexity on held-out
-/// passkey documents of that length. Full attention always, as evaluation is.
+/// at evenly spread depths (greedy, scored by <see cref="Passkey.IsCorrect"/> as `rawlora eval passkey`
+/// is), and perplexity on held-out passkey documents of that length. Full attention always, as
+/// evaluation is.
 /// </summary>
 public static class DemoEvaluation
 {
@@ -30,7 +31,7 @@ public static class DemoEvaluation
                 var ids = Encoding.UTF8.GetBytes(prompt).Select(b => (int)b).ToArray();
                 var output = TextGeneration.Generate(model, ids, new SamplingOptions { MaxNewTokens = answer.Length, StopTokens = [DemoTokenizer.EndOfText] });
                 string text = Encoding.UTF8.GetString(output.Where(i => i < 256).Select(i => (byte)i).ToArray());
-                correct += text.StartsWith(answer.TrimEnd('.'), StringComparison.Ordinal) ? 1 : 0;
+                correct += Training.Passkey.IsCorrect(key.ToString(System.Globalization.CultureInfo.InvariantCulture), text) ? 1 : 0;
             }
             byDepth[d] = (double)correct / trials;
         }
