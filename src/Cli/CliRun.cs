@@ -35,6 +35,11 @@ internal static class CliRun
             body();
             return 0;
         }
+        catch (OperationCanceledException) when (CliStop.Stopped is int code)
+        {
+            Console.Error.WriteLine("rawlora: stopped before the first step; nothing to save");
+            return code;
+        }
         catch (Exception e) when (IsUserError(e))
         {
             Console.Error.WriteLine($"rawlora: error: {e.Message}");

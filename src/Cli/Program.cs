@@ -12,6 +12,7 @@ public static class Program
             InspectCommand.Create(),
             ForwardCommand.Create(),
             GenerateCommand.Create(),
+            TokenizeCommand.Create(),
             TrainCommand.Create(),
             MergeCommand.Create(),
             DemoCommand.Create(),

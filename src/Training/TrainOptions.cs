@@ -29,6 +29,9 @@ public sealed record TrainOptions
     [Description("The jsonl field holding a document's text in pretrain format.")]
     public string TextField { get; init; } = "text";
 
+    [Description("Folder of the tokenized data, reused while the data files, the tokenizer and the sample options are unchanged; defaults to <output>/data-cache.")]
+    public string? DataCache { get; init; }
+
     [Description("Tokens per packed row: the context trained at.")]
     public int MaxLength { get; init; } = 8192;
 
@@ -111,6 +114,9 @@ public sealed record TrainOptions
 
     [Description("Steps in a row with a NaN/Inf loss or gradient that stop the run.")]
     public int MaxBadSteps { get; init; } = 5;
+
+    [Description("Refuse a max_length × batch_size whose step would need more memory than the machine has available (an estimate; false skips the check).")]
+    public bool MemoryCheck { get; init; } = true;
 
     [Description("Continue from the newest checkpoint in output.")]
     public bool Resume { get; init; }

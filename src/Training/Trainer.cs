@@ -16,14 +16,19 @@ public sealed class Trainer : IDisposable
     public const string AdapterName = "default";
     private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", OptionsFile = "train_options.json";
 
-    /// <summary>What a run writes into its output folder: all that --overwrite deletes.</summary>
+    /// <summary>What a run writes into its output folder: all that --overwrite deletes (the token cache stays: its key tells when it is stale).</summary>
     public static readonly IReadOnlyList<string> Written =
         ["checkpoint-*", ".tmp-checkpoint-*", "adapter", MetricsLog.FileName, "loss.png", OptionsFile];
+
+    /// <summary>What a run leaves before its first checkpoint: a folder holding only these is started again without --overwrite.</summary>
+    private static readonly IReadOnlyList<string> Leftovers =
+        [".tmp-checkpoint-*", MetricsLog.FileName, "loss.png", OptionsFile, TrainingData.CacheFolder, TrainingData.CacheFolder + ".tmp-*"];
 
     private readonly TrainOptions _o;
     private readonly Action<StepLog>? _onStep;
     private readonly Action<string>? _onMessage;
     private readonly CausalLM _model;
+    private readonly PackedDataset _dataset;
     private readonly DataLoader _loader;
     private readonly AdamW _optimizer;
     private readonly LrSchedule _schedule;
@@ -31,15 +36,38 @@ public sealed class Trainer : IDisposable
     private readonly IReadOnlyList<(string Name, Tensor Tensor)> _trainable;
     private TrainerState _state;
 
-    /// <summary>Loads the model and the data and, with <see cref="TrainOptions.Resume"/>, the newest checkpoint.</summary>
-    public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null)
+    /// <summary>
+    /// Checks the step fits in memory, claims the output folder, prepares the data (tokenized once into
+    /// the token cache, or reused from it), loads the model and, with <see cref="TrainOptions.Resume"/>,
+    /// the newest checkpoint. <paramref name="cancel"/> stops the preparation between batches of documents.
+    /// </summary>
+    public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null,
+                   IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default)
     {
         options.Validate();
-        if (!options.Resume)
-            OutputFolder.Claim(options.Output, Written, options.Overwrite,
-                               "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run");
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
-        _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
+        if (options.MemoryCheck)
+            StepMemory.Check(ModelConfig.Load(Path.Combine(options.Model, "config.json")), options);
+        if (!options.Resume && OutputFolder.Claim(options.Output, Written, options.Overwrite,
+                "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
+            onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
+        var tokenizer = Tokenizer.Load(options.Model);
+        var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
+        var cache = TrainingData.Prepare(options.Data, options.Model, tokenizer, options.Format, dataOptions,
+                                         options.DataCache ?? Path.Combine(options.Output, TrainingData.CacheFolder), dataProgress, onMessage, cancel);
+        _dataset = TrainingData.Pack(cache, options.Data, tokenizer, dataOptions);
+        try
+        {
+            if (_dataset.RowCount < options.BatchSize)
+                throw new ArgumentException($"train: the data packs into {_dataset.RowCount} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
+            cancel.ThrowIfCancellationRequested();
+            _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
+        }
+        catch
+        {
+            _dataset.Dispose();
+            throw;
+        }
         try
         {
             _model.ExtendContext(options.Context ?? options.MaxLength, options.RopeKind);
@@ -47,16 +75,7 @@ public sealed class Trainer : IDisposable
             _model.GradientCheckpointing = options.GradientCheckpointing;
             _model.Train();
             _trainable = _model.TrainableParameters();
-
-            var tokenizer = Tokenizer.Load(options.Model);
-            var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
-            var dataset = options.Format == "sft"
-                ? PackedDataset.FromInstructions(options.Data, tokenizer, dataOptions)
-                : PackedDataset.FromDocuments(options.Data, tokenizer, dataOptions);
-            Data = dataset.Stats;
-            if (dataset.Rows.Count < options.BatchSize)
-                throw new ArgumentException($"train: the data packs into {dataset.Rows.Count} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
-            TotalSteps = options.MaxSteps ?? Math.Max(1, options.Epochs * (dataset.Rows.Count / options.BatchSize) / options.GradAccum);
+            TotalSteps = options.MaxSteps ?? Math.Max(1, options.Epochs * (_dataset.RowCount / options.BatchSize) / options.GradAccum);
             _schedule = LrSchedule.Parse(options.Schedule, options.Lr, options.WarmupSteps, TotalSteps);
             _optimizer = new AdamW(_trainable, new AdamWOptions
             {
@@ -67,17 +86,18 @@ public sealed class Trainer : IDisposable
             Generator.Default.ManualSeed(options.Seed);
             if (options.Resume && _store.Latest() is { } latest)
                 Restore(latest.Path);
-            _loader = new DataLoader(dataset, options.BatchSize, options.Seed, _state.Cursor);
+            _loader = new DataLoader(_dataset, options.BatchSize, options.Seed, _state.Cursor);
         }
         catch
         {
             _model.Dispose();
+            _dataset.Dispose();
             throw;
         }
     }
 
     public CausalLM Model => _model;
-    public DataStats Data { get; }
+    public DataStats Data => _dataset.Stats;
     public int TotalSteps { get; }
     public TrainerState State => _state;
 
@@ -98,14 +118,22 @@ public sealed class Trainer : IDisposable
     {
         Directory.CreateDirectory(_o.Output);
         File.WriteAllText(Path.Combine(_o.Output, OptionsFile), _o.ToJson());
-        bool finished;
+        // Steps logged after the checkpoint this run continues from are done again: their old lines go.
+        MetricsLog.KeepUpTo(MetricsPath, _state.Step);
+        int first = _state.Step;
+        bool alreadyDone = first >= TotalSteps, finished;
         using (var metrics = new MetricsLog(MetricsPath))
             finished = RunSteps(metrics, stop);
-        Save();
-        if (finished)
+        if (alreadyDone)
+            _onMessage?.Invoke($"the run had finished already (step {_state.Step} of {TotalSteps})");
+        else if (_state.Step > first)
+            Save();
+        if (finished && !(alreadyDone && Directory.Exists(AdapterDir)))
             SaveAdapter(AdapterDir);
-        else
-            _onMessage?.Invoke($"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue");
+        else if (!finished)
+            _onMessage?.Invoke(_state.Step > first
+                ? $"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue"
+                : $"stopped before step {_state.Step + 1}; nothing new to save");
         WritePlot();
         return finished;
     }
@@ -229,5 +257,6 @@ public sealed class Trainer : IDisposable
     {
         _optimizer?.Dispose();
         _model.Dispose();
+        _dataset.Dispose();
     }
 }

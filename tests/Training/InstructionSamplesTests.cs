@@ -94,7 +94,7 @@ public class InstructionSamplesTests
         var dataset = Load(ByteLevel, new DataOptions { MaxLength = 2 * (promptLength + 2) }, Line("a", "x"), Line("a", "y"));
         var batch = dataset.Batch([0]);
 
-        Assert.Single(dataset.Rows);
+        Assert.Equal(1, dataset.RowCount);
         Assert.Equal([0, promptLength + 2], batch.SequenceStarts);
         Assert.Equal(4, batch.CountedTargets);
         Assert.Equal([138, 26, X], batch.Targets.Skip(promptLength - 1).Take(3));
@@ -120,19 +120,18 @@ public class InstructionSamplesTests
     public void ATooLongSampleLosesItsPromptStartThenItsAnswerTail(int[] prompt, int[] answer, int maxLength, int minPrompt, int? bos,
                                                                   int[] ids, int promptLength, int promptsCut, int answersCut)
     {
-        var stats = new DataStats();
-        var sample = InstructionSamples.Fit(prompt, answer, maxLength, minPrompt, bos, stats);
+        var outcome = InstructionSamples.Fit(prompt, answer, maxLength, minPrompt, bos);
 
-        Assert.Equal(ids, sample.Ids);
-        Assert.Equal(promptLength, sample.PromptLength);
-        Assert.Equal((promptsCut, answersCut), (stats.TruncatedPrompts, stats.TruncatedAnswers));
+        Assert.Equal(ids, outcome.Sample!.Value.Ids);
+        Assert.Equal(promptLength, outcome.Sample.Value.PromptLength);
+        Assert.Equal((promptsCut == 1, answersCut == 1), (outcome.TruncatedPrompt, outcome.TruncatedAnswer));
     }
 
     [Fact]
     public void TruncationIsCountedInTheDatasetStats()
     {
         var dataset = Load(ByteLevel, new DataOptions { MaxLength = 8 }, Line("abc", "x"), Line("a", "abcxyzabcxyz"));
-        var batch = dataset.Batch([.. Enumerable.Range(0, dataset.Rows.Count)]);
+        var batch = dataset.Batch([.. Enumerable.Range(0, dataset.RowCount)]);
 
         Assert.Equal((2, 2, 1), (dataset.Stats.Samples, dataset.Stats.TruncatedPrompts, dataset.Stats.TruncatedAnswers));
         int[] shortPrompt = InstructionSamples.Prompt(ByteLevel, "abc");

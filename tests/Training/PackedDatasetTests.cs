@@ -10,7 +10,7 @@ public class PackedDatasetTests
     private const long X = TrainingBatch.IgnoreIndex;
     private static readonly Tokenizer ByteLevel = Tokenizer.Load(TokenizerFixtures.Tiny("bytelevel"));
 
-    private static TrainingBatch All(PackedDataset dataset) => dataset.Batch([.. Enumerable.Range(0, dataset.Rows.Count)]);
+    private static TrainingBatch All(PackedDataset dataset) => dataset.Batch([.. Enumerable.Range(0, dataset.RowCount)]);
 
     [Fact]
     public void ATextFileIsOneDocumentAndAJsonlLineIsOne()

@@ -13,7 +13,7 @@ public class RowPackerTests
 
     private static TokenizedSample Doc(params int[] ids) => new(ids, 0);
 
-    private static TrainingBatch All(PackedDataset dataset) => dataset.Batch([.. Enumerable.Range(0, dataset.Rows.Count)]);
+    private static TrainingBatch All(PackedDataset dataset) => dataset.Batch([.. Enumerable.Range(0, dataset.RowCount)]);
 
     [Fact]
     public void DocumentsArePackedInOrderAndOneThatDoesNotFitStartsTheNextRow()
@@ -95,7 +95,7 @@ public class RowPackerTests
         Assert.Equal([5, 6, 1, 2], batch.Ids);
         Assert.Equal([6, X, 2, X], batch.Targets);
         Assert.Equal([0, 2], batch.SequenceStarts);
-        Assert.Equal([1, 2], dataset.Rows[0].Ids.ToArray());
-        Assert.Equal([0], dataset.Rows[0].SequenceStarts.ToArray());
+        Assert.Equal([1, 2], dataset.Row(0).Ids.ToArray());
+        Assert.Equal([0], dataset.Row(0).SequenceStarts.ToArray());
     }
 }

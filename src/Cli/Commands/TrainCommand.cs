@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.ComponentModel;
 using System.Reflection;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RawLongLoRA.Model;
@@ -12,7 +11,8 @@ namespace RawLongLoRA.Cli;
 /// <summary>
 /// rawlora train: a LongLoRA run. Every <see cref="TrainOptions"/> property is a flag (max_length →
 /// --max-length) and a key of the --config JSON file; flags given on the command line win over the
-/// file. Ctrl-C or SIGTERM finishes the step in flight, writes a checkpoint and exits.
+/// file. Ctrl-C or SIGTERM while loading or tokenizing stops at once (nothing to save); during training
+/// it finishes the step in flight, writes a checkpoint and exits (see <see cref="CliStop"/>).
 /// </summary>
 internal static class TrainCommand
 {
@@ -42,56 +42,42 @@ internal static class TrainCommand
                     json[SnakeCase(property.Name)] = JsonSerializer.SerializeToNode(result.GetValueOrDefault<object?>());
             var options = JsonSerializer.Deserialize<TrainOptions>(json.ToJsonString(), TrainOptionsJson)!;
 
-            using var stop = new CancellationTokenSource();
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop(stop); });
-            ConsoleCancelEventHandler ctrlC = (_, e) => { e.Cancel = !stop.IsCancellationRequested; Stop(stop); };
-            Console.CancelKeyPress += ctrlC;
-            try
+            using var stop = new CliStop();
+            using var progress = CliProgress.For(parse);
+            var steps = new List<StepLog>();
+            var tokenizing = new DataProgressBar(progress);
+            using var trainer = new Trainer(options, s =>
             {
-                using var progress = CliProgress.For(parse);
-                var steps = new List<StepLog>();
-                using var trainer = new Trainer(options, s =>
-                {
-                    steps.Add(s);
-                    progress.Update(s.Step, Status(s));
-                }, progress.Message);
-                progress.Message($"data: {trainer.Data}");
-                progress.Message($"model: {trainer.Model.Config.SourceName}, context {ContextExtension.Reach(trainer.Model.Config)} " +
-                                 $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
-                progress.Start(trainer.TotalSteps, "step", trainer.State.Step);
-                bool finished = trainer.Run(stop.Token);
-                progress.Done();
-                PrintSummary(trainer, steps, finished);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= ctrlC;
-            }
+                steps.Add(s);
+                progress.Update(s.Step, Status(s));
+            }, progress.Message, tokenizing, stop.Token);
+            tokenizing.Done();
+            stop.Graceful = true;
+            progress.Message($"data: {trainer.Data}");
+            progress.Message($"model: {trainer.Model.Config.SourceName}, context {ContextExtension.Reach(trainer.Model.Config)} " +
+                             $"(rope {trainer.Model.Config.Rope.Type.JsonName()}), {trainer.Model.TrainableParameters().Sum(p => p.Tensor.Numel):N0} trainable parameters");
+            progress.Start(trainer.TotalSteps, "step", trainer.State.Step);
+            bool finished = trainer.Run(stop.Token);
+            progress.Done();
+            PrintSummary(trainer, steps, finished);
         });
     }
 
     private static readonly JsonSerializerOptions TrainOptionsJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
-    private static void Stop(CancellationTokenSource stop)
-    {
-        if (!stop.IsCancellationRequested)
-            Console.Error.WriteLine("rawlora: stopping after this step (a checkpoint will be written); press Ctrl-C again to quit at once");
-        stop.Cancel();
-    }
 
     /// <summary>Most telling first: a narrow terminal's bar cuts the line from the end.</summary>
     private static string Status(StepLog s) =>
         $"loss {s.Loss:F4}{(s.Skipped ? " skipped (NaN/Inf)" : "")}  {s.TokensPerSecond:F0} tok/s  " +
         $"mem {CliRun.Bytes(s.PeakTensorBytes)} tensors, {CliRun.Bytes(s.ResidentBytes)} resident  lr {s.Lr:0.00e+00}  grad-norm {s.GradNorm:F3}";
 
-    /// <summary>What the run came to and where its files are; this session's logged steps give the loss, speed and tensor peak.</summary>
+    /// <summary>What the run came to and where its files are: the final loss from the whole log, speed and tensor peak from this session's steps.</summary>
     private static void PrintSummary(Trainer trainer, IReadOnlyList<StepLog> steps, bool finished)
     {
         double seconds = steps.Sum(s => s.Seconds);
         string[][] rows =
         [
             ["steps", $"{trainer.State.Step}/{trainer.TotalSteps} ({trainer.State.SkippedSteps} skipped)"],
-            ["final loss", steps.LastOrDefault(s => double.IsFinite(s.Loss)) is { } last ? $"{last.Loss:F4}" : "n/a"],
+            ["final loss", FinalLoss(trainer) is { } loss ? $"{loss:F4}" : "n/a"],
             ["mean tokens/s", seconds > 0 ? $"{steps.Sum(s => s.Tokens) / seconds:F0}" : "n/a"],
             ["peak tensor memory", CliRun.Bytes(steps.Count > 0 ? steps.Max(s => s.PeakTensorBytes) : null)],
             ["peak resident memory", CliRun.Bytes(ProcessMemory.PeakResidentBytes)],
@@ -101,6 +87,10 @@ internal static class TrainCommand
         ];
         SummaryTable.Print(finished ? "train: done" : $"train: stopped at step {trainer.State.Step}", ["", ""], rows);
     }
+
+    private static double? FinalLoss(Trainer trainer) => File.Exists(trainer.MetricsPath)
+        ? MetricsLog.Read(trainer.MetricsPath).LastOrDefault(s => double.IsFinite(s.Loss))?.Loss
+        : null;
 
     private static Option FlagFor(PropertyInfo p)
     {

@@ -30,6 +30,10 @@ internal static class DataFiles
         return files;
     }
 
+    /// <summary>The error for data that gave no sample to train on.</summary>
+    public static DataException NoSamples(IReadOnlyList<string> files, DataStats stats) =>
+        new(string.Join(", ", files), null, null, $"no samples to train on ({stats.Skipped} empty ones skipped)");
+
     public static bool IsText(string file) => file.EndsWith(".txt", StringComparison.OrdinalIgnoreCase);
 
     public static bool IsJsonLines(string file) => file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);

@@ -15,16 +15,16 @@ public sealed class DataLoader
 
     public DataLoader(PackedDataset dataset, int batchSize, ulong seed, DataCursor? cursor = null)
     {
-        if (batchSize < 1 || batchSize > dataset.Rows.Count)
-            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batch size is {batchSize}; it must be in [1, {dataset.Rows.Count}], the dataset's rows");
+        if (batchSize < 1 || batchSize > dataset.RowCount)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batch size is {batchSize}; it must be in [1, {dataset.RowCount}], the dataset's rows");
         _dataset = dataset;
         _seed = seed;
         BatchSize = batchSize;
-        BatchesPerEpoch = dataset.Rows.Count / batchSize;
+        BatchesPerEpoch = dataset.RowCount / batchSize;
         Cursor = cursor ?? DataCursor.Start;
         if (Cursor.Epoch < 0 || Cursor.Index < 0 || Cursor.Index >= BatchesPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(cursor), Cursor, $"cursor {Cursor} is outside this data: epochs from 0, {BatchesPerEpoch} batches an epoch");
-        _order = EpochOrder(dataset.Rows.Count, seed, Cursor.Epoch);
+        _order = EpochOrder(dataset.RowCount, seed, Cursor.Epoch);
     }
 
     public int BatchSize { get; }
@@ -39,7 +39,7 @@ public sealed class DataLoader
         var batch = _dataset.Batch(new ArraySegment<int>(_order, Cursor.Index * BatchSize, BatchSize));
         Cursor = Cursor.Index + 1 < BatchesPerEpoch ? Cursor with { Index = Cursor.Index + 1 } : new DataCursor(Cursor.Epoch + 1, 0);
         if (Cursor.Index == 0)
-            _order = EpochOrder(_dataset.Rows.Count, _seed, Cursor.Epoch);
+            _order = EpochOrder(_dataset.RowCount, _seed, Cursor.Epoch);
         return batch;
     }
 

@@ -11,32 +11,30 @@ namespace RawLongLoRA.Training;
 /// the EOS. Only the answer is trained: no target predicts a prompt token. A record with an empty
 /// output is skipped and counted.
 /// </summary>
-internal static class InstructionSamples
+internal sealed class InstructionSamples(Tokenizer tokenizer, DataOptions options) : SampleFormat
 {
     /// <summary>LongAlpaca's prompt_no_input, "{0}" standing for the instruction.</summary>
     public const string AlpacaPrompt = "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n{0}\n\n### Response:";
 
-    public static IEnumerable<TokenizedSample> Read(IReadOnlyList<string> files, Tokenizer tokenizer, DataOptions options, DataStats stats)
+    private readonly int _eos = DataTokens.Eos(tokenizer);
+
+    public override IEnumerable<PendingSample> Records(string file)
     {
-        int eos = DataTokens.Eos(tokenizer);
-        foreach (string file in files)
+        if (!DataFiles.IsJsonLines(file))
+            throw new DataException(file, null, null, "instruction data must be a .jsonl file (instruction, input, output fields)");
+        foreach (var record in JsonLines.Read(file))
         {
-            if (!DataFiles.IsJsonLines(file))
-                throw new DataException(file, null, null, "instruction data must be a .jsonl file (instruction, input, output fields)");
-            foreach (var record in JsonLines.Read(file))
-            {
-                string instruction = record.String("instruction"), output = record.String("output");
-                string? input = record.OptionalString("input");
-                if (output.Length == 0)
-                {
-                    stats.Skipped++;
-                    continue;
-                }
-                int[] prompt = Prompt(tokenizer, string.IsNullOrEmpty(input) ? instruction : instruction + "\n\n" + input);
-                int[] answer = [.. tokenizer.Encode(output, addBos: false), eos];
-                yield return Fit(prompt, answer, options.MaxLength, options.MinPromptTokens, tokenizer.AddedBosId, stats);
-            }
+            string instruction = record.String("instruction"), output = record.String("output");
+            string? input = record.OptionalString("input");
+            yield return new PendingSample(record.Bytes, () => output.Length == 0 ? SampleOutcome.Skipped : Tokenize(instruction, input, output));
         }
+    }
+
+    private SampleOutcome Tokenize(string instruction, string? input, string output)
+    {
+        int[] prompt = Prompt(tokenizer, string.IsNullOrEmpty(input) ? instruction : instruction + "\n\n" + input);
+        int[] answer = [.. tokenizer.Encode(output, addBos: false), _eos];
+        return Fit(prompt, answer, options.MaxLength, options.MinPromptTokens, tokenizer.AddedBosId);
     }
 
     /// <summary>The prompt's ids: the chat template's user turn and generation prompt (BOS included), or the Alpaca prompt.</summary>
@@ -49,19 +47,15 @@ internal static class InstructionSamples
     /// a prompt too long loses tokens from its start (its end, next to the answer, stays; so does a
     /// leading <paramref name="bos"/> when two or more prompt tokens are kept); when the answer alone
     /// leaves less than <paramref name="minPrompt"/> tokens of prompt, the prompt keeps that many and
-    /// the answer loses its tail. Each cut is counted in <paramref name="stats"/>.
+    /// the answer loses its tail. The outcome says which cuts were made.
     /// </summary>
-    public static TokenizedSample Fit(int[] prompt, int[] answer, int maxLength, int minPrompt, int? bos, DataStats stats)
+    public static SampleOutcome Fit(int[] prompt, int[] answer, int maxLength, int minPrompt, int? bos)
     {
         int keepPrompt = Math.Min(prompt.Length, Math.Max(minPrompt, maxLength - answer.Length));
         int keepAnswer = Math.Min(answer.Length, maxLength - keepPrompt);
-        if (keepPrompt < prompt.Length)
-        {
-            stats.TruncatedPrompts++;
+        bool cutPrompt = keepPrompt < prompt.Length;
+        if (cutPrompt)
             prompt = keepPrompt >= 2 && prompt[0] == bos ? [prompt[0], .. prompt.AsSpan(prompt.Length - keepPrompt + 1)] : prompt[^keepPrompt..];
-        }
-        if (keepAnswer < answer.Length)
-            stats.TruncatedAnswers++;
-        return new TokenizedSample([.. prompt, .. answer.AsSpan(0, keepAnswer)], prompt.Length);
+        return new SampleOutcome(new TokenizedSample([.. prompt, .. answer.AsSpan(0, keepAnswer)], prompt.Length), cutPrompt, keepAnswer < answer.Length);
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace RawLongLoRA.Training;
@@ -30,14 +31,14 @@ internal static class JsonLines
             {
                 if (document.RootElement.ValueKind != JsonValueKind.Object)
                     throw new DataException(file, line, null, $"expected a JSON object, got {document.RootElement.ValueKind}");
-                yield return new JsonRecord(file, line, document.RootElement);
+                yield return new JsonRecord(file, line, Encoding.UTF8.GetByteCount(text) + 1, document.RootElement);
             }
         }
     }
 }
 
-/// <summary>One object of a jsonl file, where it was read.</summary>
-internal readonly record struct JsonRecord(string File, int Line, JsonElement Object)
+/// <summary>One object of a jsonl file, where it was read, and the bytes its line takes (newline included).</summary>
+internal readonly record struct JsonRecord(string File, int Line, int Bytes, JsonElement Object)
 {
     public string String(string field) =>
         OptionalString(field) ?? throw new DataException(File, Line, field, "missing or null; expected a string");

@@ -7,32 +7,22 @@ namespace RawLongLoRA.Training;
 /// document a line, its text in <see cref="DataOptions.TextField"/>. Each becomes the tokenizer's BOS
 /// (where it adds one), the text's ids, and the first EOS; an empty text is skipped and counted.
 /// </summary>
-internal static class PretrainingDocuments
+internal sealed class PretrainingDocuments(Tokenizer tokenizer, string textField) : SampleFormat
 {
-    public static IEnumerable<TokenizedSample> Read(IReadOnlyList<string> files, Tokenizer tokenizer, DataOptions options, DataStats stats)
-    {
-        int eos = DataTokens.Eos(tokenizer);
-        foreach (string file in files)
-        {
-            foreach (var (text, _) in Texts(file, options.TextField))
-            {
-                if (text.Length == 0)
-                {
-                    stats.Skipped++;
-                    continue;
-                }
-                yield return new TokenizedSample([.. tokenizer.Encode(text, addBos: true), eos], 0);
-            }
-        }
-    }
+    private readonly int _eos = DataTokens.Eos(tokenizer);
 
-    /// <summary>The documents of one file, each with its jsonl line (null for a .txt file).</summary>
-    internal static IEnumerable<(string Text, int? Line)> Texts(string file, string field)
+    public override IEnumerable<PendingSample> Records(string file) =>
+        Texts(file, textField).Select(d => new PendingSample(d.Bytes, () => d.Text.Length == 0
+            ? SampleOutcome.Skipped
+            : new SampleOutcome(new TokenizedSample([.. tokenizer.Encode(d.Text, addBos: true), _eos], 0))));
+
+    /// <summary>The documents of one file, each with its jsonl line (null for a .txt file) and the bytes it takes in the file.</summary>
+    internal static IEnumerable<(string Text, int? Line, long Bytes)> Texts(string file, string field)
     {
         if (DataFiles.IsText(file))
-            return [(Utf8Text.ReadAll(file), null)];
+            return [(Utf8Text.ReadAll(file), null, new FileInfo(file).Length)];
         if (DataFiles.IsJsonLines(file))
-            return JsonLines.Read(file).Select(record => (record.String(field), (int?)record.Line));
+            return JsonLines.Read(file).Select(record => (record.String(field), (int?)record.Line, (long)record.Bytes));
         throw new DataException(file, null, null, "unknown kind of file; expected .txt (one document) or .jsonl (one document a line)");
     }
 }

@@ -30,7 +30,7 @@ public static class Perplexity
         var documents = new List<DocumentPerplexity>();
         int skipped = 0;
         foreach (string file in files)
-            foreach (var (text, line) in PretrainingDocuments.Texts(file, textField))
+            foreach (var (text, line, _) in PretrainingDocuments.Texts(file, textField))
             {
                 int[] ids = tokenizer.Encode(text, addBos: true);
                 if (ids.Length < 2)

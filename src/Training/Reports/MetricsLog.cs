@@ -29,8 +29,8 @@ public sealed class MetricsLog : IDisposable
     }
 
     /// <summary>
-    /// The steps of a metrics.jsonl in step order. Where a step was logged twice (a run resumed from a
-    /// checkpoint older than its last logged step repeats those steps), the later line wins.
+    /// The steps of a metrics.jsonl in step order. Where a step was logged twice (a file from before
+    /// resumed runs cut it back, <see cref="KeepUpTo"/>), the later line wins.
     /// </summary>
     public static IReadOnlyList<StepLog> Read(string path) => File.ReadLines(path)
         .Select((line, i) => (Line: line, Number: i + 1))
@@ -40,6 +40,23 @@ public sealed class MetricsLog : IDisposable
         .Select(g => g.Last())
         .OrderBy(s => s.Step)
         .ToList();
+
+    /// <summary>
+    /// Drops the lines of steps after <paramref name="step"/> (a resumed run does them again), written to
+    /// a temporary file and renamed so a kill leaves the old file or the new one.
+    /// </summary>
+    public static void KeepUpTo(string path, int step)
+    {
+        if (!File.Exists(path))
+            return;
+        var lines = File.ReadLines(path).Select((line, i) => (Line: line, Number: i + 1)).Where(l => !string.IsNullOrWhiteSpace(l.Line)).ToList();
+        var kept = lines.Where(l => Parse(path, l.Number, l.Line).Step <= step).Select(l => l.Line).ToList();
+        if (kept.Count == lines.Count)
+            return;
+        string temp = path + ".tmp";
+        File.WriteAllLines(temp, kept);
+        File.Move(temp, path, overwrite: true);
+    }
 
     private static StepLog Parse(string path, int number, string line)
     {

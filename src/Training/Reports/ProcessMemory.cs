@@ -10,17 +10,18 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public static class ProcessMemory
 {
-    public static long? ResidentBytes => StatusBytes("VmRSS");
+    public static long? ResidentBytes => KilobyteField("/proc/self/status", "VmRSS");
 
-    public static long? PeakResidentBytes => StatusBytes("VmHWM");
+    public static long? PeakResidentBytes => KilobyteField("/proc/self/status", "VmHWM");
 
-    private static long? StatusBytes(string field)
+    /// <summary>A "Field:   1234 kB" line of a /proc file, in bytes.</summary>
+    internal static long? KilobyteField(string path, string field)
     {
         if (!OperatingSystem.IsLinux())
             return null;
         try
         {
-            foreach (string line in File.ReadLines("/proc/self/status"))
+            foreach (string line in File.ReadLines(path))
                 if (line.StartsWith(field + ":", StringComparison.Ordinal))
                     return long.Parse(line.AsSpan(field.Length + 1).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
         }
