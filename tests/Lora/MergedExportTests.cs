@@ -31,6 +31,7 @@ public class MergedExportTests : IDisposable
 
         using var merged = CausalLM.Load(outDir);
         CausalLMTests.AssertRelative(adapted, PeftAdapterTests.Logits(merged), 1e-5);
+        Assert.Equal(f.Model.Config.TieWordEmbeddings, merged.Config.TieWordEmbeddings);
         Assert.Equal(512, merged.Config.MaxPositionEmbeddings);
         Assert.Equal(RopeType.Linear, merged.Config.Rope.Type);
         Assert.Equal(4, merged.Config.Rope.Factor);
@@ -44,6 +45,22 @@ public class MergedExportTests : IDisposable
         Assert.Equal(["config.json", $"model-00001-of-{checkpoint.Files.Count():D5}.safetensors"],
             Directory.GetFiles(outDir).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(2));
         Assert.Single(Directory.GetDirectories(_tmp));
+    }
+
+    [Fact]
+    public void A_PEFT_adapter_for_a_tied_model_merges_into_a_tied_folder_with_PEFTs_logits()
+    {
+        const string adapter = "qwen2-tied-embed-norm";
+        using var model = CausalLM.Load(PeftAdapterTests.BaseOf(adapter));
+        PeftAdapter.Load(model, PeftAdapterTests.Reference(adapter));
+        string outDir = Path.Combine(_tmp, "tied");
+        MergedExport.Write(model, null, outDir, 5_000_000_000, DType.F32);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")))!;
+        Assert.True((bool)config["tie_word_embeddings"]!);
+        using (var file = new SafeTensorsFile(Path.Combine(outDir, "model.safetensors")))
+            Assert.DoesNotContain("lm_head.weight", file.Names); // transformers ties it to the trained embedding
+        using var merged = CausalLM.Load(outDir);
+        CausalLMTests.AssertRelative(PeftAdapterTests.Expected(adapter), PeftAdapterTests.Logits(merged), 1e-4);
     }
 
     [Fact]

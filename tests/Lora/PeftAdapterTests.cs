@@ -32,13 +32,21 @@ public class PeftAdapterTests : IDisposable
                 tensor.CopyFrom(tensor.Scale(1.25f).AddScalar(0.01f));
     }
 
-    private static float[] Expected(string name)
+    /// <summary>The logits make_peft.py computed for a case ("logits_without_lm_head": PEFT's without the tied head entry).</summary>
+    internal static float[] Expected(string name, string tensor = "logits")
     {
         using var f = new SafeTensorsFile(Path.Combine(Reference(name), "expected.safetensors"));
         using var ids = f.Load("input_ids");
         Assert.Equal(Ids, ids.ToArray<long>());
-        using var logits = f.Load("logits");
+        using var logits = f.Load(tensor);
         return logits.ToFloatArray();
+    }
+
+    /// <summary>The tiny model a Python-written case was made for (its base_model_name_or_path, "models/&lt;name&gt;").</summary>
+    internal static string BaseOf(string name)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(Reference(name), "adapter_config.json")))!;
+        return CausalLMTests.Dir(Path.GetFileName((string)json["base_model_name_or_path"]!));
     }
 
     [Theory]
@@ -65,17 +73,22 @@ public class PeftAdapterTests : IDisposable
         Assert.Equal(Logits(f.Model), Logits(model));
     }
 
-    [Fact]
-    public void The_saved_keys_and_adapter_config_are_PEFTs()
+    [Theory]
+    [InlineData("llama-gqa-s2-embed-norm", "llama-gqa-tiny-attn-embed-norm", "meta-llama/Llama-2-7b-hf")]
+    [InlineData("qwen2-tied-embed-norm", "qwen2-tiny-attn-embed-norm", "Qwen/Qwen2.5-0.5B")]
+    public void The_saved_keys_and_adapter_config_are_PEFTs(string fixture, string approved, string baseModel)
     {
-        using var f = new LoraFixture("llama-gqa-s2-embed-norm");
+        using var f = new LoraFixture(fixture);
+        using var scope = new DisposeScope();
         string dir = Path.Combine(_tmp, "adapter");
-        PeftAdapter.Save(f.Model, "default", dir, "meta-llama/Llama-2-7b-hf");
+        PeftAdapter.Save(f.Model, "default", dir, baseModel);
         using var file = new SafeTensorsFile(Path.Combine(dir, "adapter_model.safetensors"));
         var keys = file.Names.Order(StringComparer.Ordinal).Select(n => $"{n} {file.Info(n).DType.SafetensorsName()} {Shapes.Format(file.Info(n).Shape)}");
-        Assert.Equal(File.ReadAllLines(Reference("llama-gqa-tiny-attn-embed-norm.keys.txt")), keys);
-        Assert.Equal(File.ReadAllText(Reference("llama-gqa-tiny-attn-embed-norm.adapter_config.json")), File.ReadAllText(Path.Combine(dir, "adapter_config.json")));
+        Assert.Equal(File.ReadAllLines(Reference(approved + ".keys.txt")), keys);
+        Assert.Equal(File.ReadAllText(Reference(approved + ".adapter_config.json")), File.ReadAllText(Path.Combine(dir, "adapter_config.json")));
         Assert.Equal(f.Model.Config.ToJson(), File.ReadAllText(Path.Combine(dir, "config.json")));
+        if (f.Model.Config.TieWordEmbeddings)
+            Assert.Equal(file.Load("base_model.model.model.embed_tokens.weight").ToFloatArray(), file.Load("base_model.model.lm_head.weight").ToFloatArray());
     }
 
     [Fact]
@@ -98,9 +111,10 @@ public class PeftAdapterTests : IDisposable
     [InlineData("llama-gqa-dora")]
     [InlineData("llama-gqa-rslora")]
     [InlineData("llama-gqa-embed-norm")]
+    [InlineData("qwen2-tied-embed-norm")]
     public void A_folder_in_PEFTs_format_gives_PyTorchs_logits(string name)
     {
-        using var model = CausalLM.Load(CausalLMTests.Dir("llama-gqa-tiny"));
+        using var model = CausalLM.Load(BaseOf(name));
         var bare = Logits(model);
         PeftAdapter.Load(model, Reference(name));
         CausalLMTests.AssertRelative(Expected(name), Logits(model), 1e-4);
@@ -156,25 +170,95 @@ public class PeftAdapterTests : IDisposable
         Assert.False(PeftAdapter.ExtendContextFrom(model, _tmp));
     }
 
-    /// <summary>A copy of a Python-written adapter folder with one file changed.</summary>
-    private string BrokenCopy(string name, Action<JsonObject>? config = null, Func<string, string>? rename = null)
+    private const string Tied = "qwen2-tied-embed-norm", HeadKey = "base_model.model.lm_head.weight", EmbeddingKey = "base_model.model.model.embed_tokens.weight";
+
+    [Fact]
+    public void A_tied_head_entry_gives_PEFT_our_logits_and_without_it_PEFT_would_differ()
     {
-        string dir = Path.Combine(_tmp, "broken");
+        using var model = CausalLM.Load(BaseOf(Tied));
+        PeftAdapter.Load(model, Reference(Tied));
+        var ours = Logits(model);
+        CausalLMTests.AssertRelative(Expected(Tied), ours, 1e-4);
+        var without = Expected(Tied, "logits_without_lm_head");
+        double scale = without.Max(x => Math.Abs((double)x));
+        Assert.True(ours.Zip(without).Max(p => Math.Abs(p.First - p.Second)) > 0.05 * scale, "PEFT without lm_head keeps the base head: other logits");
+
+        // What rawlora writes for this model is, tensor for tensor, the Python-written folder.
+        using var scope = new DisposeScope();
+        PeftAdapter.Save(model, "default", _tmp, null);
+        using var written = SafeTensorsCheckpoint.Open(_tmp, "adapter_model");
+        using var python = SafeTensorsCheckpoint.Open(Reference(Tied), "adapter_model");
+        Assert.Equal(python.Names.Order(StringComparer.Ordinal), written.Names.Order(StringComparer.Ordinal));
+        foreach (string name in python.Names)
+            Assert.Equal(python.Load(name, DType.F32).ToFloatArray(), written.Load(name, DType.F32).ToFloatArray());
+    }
+
+    [Theory]
+    [InlineData(true, false)] // PEFT 0.18's layout: ensure_weight_tying, modules_to_save without lm_head, both keys in the file
+    [InlineData(false, true)] // older PEFT, both modules listed, each its own copy of the same values
+    public void Both_PEFT_layouts_of_a_tied_head_load(bool ensureWeightTying, bool listHead)
+    {
+        string dir = BrokenCopy(Tied, config: c =>
+        {
+            c["ensure_weight_tying"] = ensureWeightTying;
+            c["modules_to_save"] = listHead ? new JsonArray("embed_tokens", "norm", "lm_head") : new JsonArray("embed_tokens", "norm");
+        });
+        using var model = CausalLM.Load(BaseOf(Tied));
+        PeftAdapter.Load(model, dir);
+        CausalLMTests.AssertRelative(Expected(Tied), Logits(model), 1e-4);
+        Assert.Equal(LoraConfig.EmbeddingAndNorms, model.AdapterConfig("default").ModulesToSave);
+    }
+
+    [Fact]
+    public void A_tied_head_that_differs_from_the_embedding_is_refused()
+    {
+        string dir = BrokenCopy(Tied, tensors: t => [.. t.Select(e => e.Name == HeadKey ? (e.Name, e.T.Scale(1.01f)) : e)]);
+        var e = LoadFails<SafeTensorsException>(dir, BaseOf(Tied));
+        Assert.Equal("tied", e.Rule);
+        Assert.Equal(HeadKey, e.Tensor);
+        Assert.Contains(Path.Combine(dir, "adapter_model.safetensors"), e.Message);
+        Assert.Contains(EmbeddingKey, e.Message);
+    }
+
+    [Fact]
+    public void A_tied_embedding_trained_without_its_head_is_refused()
+    {
+        // The layout PEFT reads as "embedding trained, head the base's": this engine cannot compute that model.
+        string dir = BrokenCopy(Tied, config: c =>
+        {
+            c.Remove("ensure_weight_tying");
+            c["modules_to_save"] = new JsonArray("embed_tokens", "norm");
+        }, tensors: t => [.. t.Where(e => e.Name != HeadKey)]);
+        var e = LoadFails<ConfigException>(dir, BaseOf(Tied));
+        Assert.Equal(Path.Combine(dir, "adapter_config.json"), e.File);
+        Assert.Equal("modules_to_save", e.Field);
+        Assert.Contains("embed_tokens but not lm_head", e.Message);
+        Assert.Contains("ensure_weight_tying", e.Message);
+
+        // With ensure_weight_tying PEFT ties the head but needs its key, as this engine does.
+        var missing = LoadFails<SafeTensorsException>(BrokenCopy(Tied, tensors: t => [.. t.Where(e => e.Name != HeadKey)]), BaseOf(Tied));
+        Assert.Equal("missing-tensor", missing.Rule);
+        Assert.Equal(HeadKey, missing.Tensor);
+    }
+
+    /// <summary>A copy of a Python-written adapter folder with its config and tensors edited.</summary>
+    private string BrokenCopy(string name, Action<JsonObject>? config = null, Func<List<(string Name, Tensor T)>, List<(string Name, Tensor T)>>? tensors = null)
+    {
+        string dir = Path.Combine(_tmp, "broken-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         var json = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(Reference(name), "adapter_config.json")))!;
         config?.Invoke(json);
         File.WriteAllText(Path.Combine(dir, "adapter_config.json"), json.ToJsonString());
+        using var scope = new DisposeScope();
         using var source = SafeTensorsCheckpoint.Open(Reference(name), "adapter_model");
-        var tensors = source.Names.Select(n => (rename?.Invoke(n) ?? n, source.Load(n))).ToList();
-        SafeTensorsWriter.Write(Path.Combine(dir, "adapter_model.safetensors"), tensors);
-        foreach (var (_, t) in tensors)
-            t.Dispose();
+        var original = source.Names.Select(n => (n, source.Load(n, DType.F32))).ToList();
+        SafeTensorsWriter.Write(Path.Combine(dir, "adapter_model.safetensors"), tensors?.Invoke(original) ?? original);
         return dir;
     }
 
-    private static TException LoadFails<TException>(string dir) where TException : Exception
+    private static TException LoadFails<TException>(string dir, string? baseModel = null) where TException : Exception
     {
-        using var model = CausalLM.Load(CausalLMTests.Dir("llama-gqa-tiny"));
+        using var model = CausalLM.Load(baseModel ?? CausalLMTests.Dir("llama-gqa-tiny"));
         var before = Logits(model);
         var error = Assert.Throws<TException>(() => PeftAdapter.Load(model, dir));
         Assert.Empty(model.AdapterNames);
@@ -200,7 +284,7 @@ public class PeftAdapterTests : IDisposable
     [Fact]
     public void A_tensor_for_a_module_that_does_not_exist_is_named()
     {
-        string dir = BrokenCopy("llama-gqa", rename: n => n.Replace("layers.1.self_attn.q_proj", "layers.7.self_attn.q_proj"));
+        string dir = BrokenCopy("llama-gqa", tensors: t => [.. t.Select(e => (e.Name.Replace("layers.1.self_attn.q_proj", "layers.7.self_attn.q_proj"), e.T))]);
         var e = LoadFails<SafeTensorsException>(dir);
         Assert.Equal("unexpected-tensor", e.Rule);
         Assert.Equal("base_model.model.model.layers.7.self_attn.q_proj.lora_A.weight", e.Tensor);

@@ -87,6 +87,8 @@ public class CausalLMTests
         Assert.Equal(theirs, ours);
         var approved = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "reference", "models", name.Replace("-bf16", "") + ".parameters.txt"));
         Assert.Equal(approved, ours);
+        var expected = CausalLM.ExpectedParameters(model.Config).Select(p => $"{p.Name} {Shapes.Format(p.Shape)}").Order(StringComparer.Ordinal);
+        Assert.Equal(ours, expected);
     }
 
     internal static void AssertRelative(float[] expected, float[] actual, double tol)

@@ -9,7 +9,8 @@ namespace RawLongLoRA.Model;
 /// .lora_B.weight, DoRA's .lora_magnitude_vector (no ".weight": PEFT keeps its pre-0.10 name), and each
 /// modules_to_save module as base_model.model.&lt;key&gt;.weight. Here modules_to_save train the base
 /// weights in place, so saving writes the base weights as they are, and loading an adapter with
-/// modules_to_save replaces those base weights (for every adapter of the model).
+/// modules_to_save replaces those base weights (for every adapter of the model). A trained embedding
+/// that is also the LM head is written for lm_head too (PeftAdapter.TiedHead.cs).
 /// </summary>
 public static partial class PeftAdapter
 {
@@ -28,14 +29,16 @@ public static partial class PeftAdapter
         SafeTensorsWriter.Write(Path.Combine(dir, WeightsName + ".safetensors"), Tensors(model, adapterName));
         AtomicFile.Write(Path.Combine(dir, "config.json"), s => s.Write(System.Text.Encoding.UTF8.GetBytes(model.Config.ToJson())));
         AtomicFile.Write(Path.Combine(dir, PeftAdapterConfig.FileName),
-            s => s.Write(System.Text.Encoding.UTF8.GetBytes(PeftAdapterConfig.ToJson(config, baseModelPath))));
+            s => s.Write(System.Text.Encoding.UTF8.GetBytes(PeftAdapterConfig.ToJson(config, baseModelPath, TrainsTiedHead(model, config)))));
     }
 
     /// <summary>
     /// Attaches the adapter in <paramref name="dir"/> under <paramref name="adapterName"/> and makes it the
     /// active one. Every tensor must be one the config implies, with its shape, and none may be missing;
     /// the model is left as it was when anything is wrong. Keys with an adapter name inside
-    /// (".lora_A.default.weight", as a PEFT model's own state_dict has them) are accepted too.
+    /// (".lora_A.default.weight", as a PEFT model's own state_dict has them) are accepted too. On a model
+    /// with tied embeddings, an adapter that trains them must make PEFT train both sides alike (see
+    /// PeftAdapter.TiedHead.cs).
     /// </summary>
     public static void Load(CausalLM model, string dir, string adapterName = "default")
     {
@@ -44,7 +47,8 @@ public static partial class PeftAdapter
         string configPath = Path.Combine(dir, PeftAdapterConfig.FileName);
         if (!File.Exists(configPath))
             throw new ConfigException(configPath, null, "no such file (a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors)");
-        var config = PeftAdapterConfig.Read(configPath);
+        var (peftConfig, ensureWeightTying) = PeftAdapterConfig.Read(configPath);
+        var config = WithTiedHead(model, peftConfig, ensureWeightTying, configPath);
         using var file = SafeTensorsCheckpoint.Open(dir, WeightsName);
         var byKey = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string name in file.Names)
@@ -67,8 +71,10 @@ public static partial class PeftAdapter
         {
             var wanted = Tensors(model, adapterName).ToList();
             Check(file, config, byKey, wanted);
+            if (TrainsTiedHead(model, config))
+                CheckTiedHead(file, byKey);
             using (Autograd.NoGrad())
-                foreach (var (key, tensor) in wanted)
+                foreach (var (key, tensor) in wanted.DistinctBy(w => w.Tensor))
                     using (var value = file.Load(byKey[key], DType.F32))
                         tensor.CopyFrom(value);
         }
@@ -100,7 +106,10 @@ public static partial class PeftAdapter
         return true;
     }
 
-    /// <summary>The adapter's tensors under PEFT's saved keys: its A, B (and magnitude) per layer, then its modules_to_save.</summary>
+    /// <summary>
+    /// The adapter's tensors under PEFT's saved keys: its A, B (and magnitude) per layer, then its modules_to_save,
+    /// then a trained tied embedding once more as lm_head.
+    /// </summary>
     private static IEnumerable<(string Key, Tensor Tensor)> Tensors(CausalLM model, string adapterName)
     {
         var config = model.AdapterConfig(adapterName);
@@ -116,6 +125,8 @@ public static partial class PeftAdapter
         foreach (var (key, module) in model.SavableModules())
             if (config.Saves(key))
                 yield return ($"{Prefix}{key}.weight", CausalLM.WeightOf(module));
+        if (TrainsTiedHead(model, config))
+            yield return (HeadKey, model.EmbedTokens.Weight);
     }
 
     private static void Check(SafeTensorsCheckpoint file, LoraConfig config, Dictionary<string, string> byKey, List<(string Key, Tensor Tensor)> wanted)

@@ -21,10 +21,15 @@ public static class PeftAdapterConfig
         "exclude_modules", "target_parameters", "trainable_token_indices", "megatron_config", "use_qalora",
     ];
 
-    /// <summary>The JSON PEFT writes for <paramref name="config"/> (keys sorted, as PEFT's save_pretrained does).</summary>
-    public static string ToJson(LoraConfig config, string? baseModelPath)
+    /// <summary>
+    /// The JSON PEFT writes for <paramref name="config"/> (keys sorted, as PEFT's save_pretrained does). With
+    /// <paramref name="tiedHead"/> (the adapter trains an embedding that is also the LM head) modules_to_save
+    /// lists lm_head too and ensure_weight_tying is set: see <see cref="PeftAdapter"/>'s tied-head part.
+    /// </summary>
+    public static string ToJson(LoraConfig config, string? baseModelPath, bool tiedHead)
     {
-        var json = new JsonObject
+        IReadOnlyList<string> saved = tiedHead ? [.. config.ModulesToSave, PeftAdapter.HeadModule] : config.ModulesToSave;
+        var fields = new Dictionary<string, JsonNode?>
         {
             ["alpha_pattern"] = new JsonObject(),
             ["base_model_name_or_path"] = baseModelPath,
@@ -35,7 +40,7 @@ public static class PeftAdapterConfig
             ["layers_to_transform"] = null,
             ["lora_alpha"] = config.Alpha,
             ["lora_dropout"] = config.Dropout,
-            ["modules_to_save"] = config.ModulesToSave.Count == 0 ? null : Strings(config.ModulesToSave),
+            ["modules_to_save"] = saved.Count == 0 ? null : Strings(saved),
             ["peft_type"] = "LORA",
             ["r"] = config.R,
             ["rank_pattern"] = new JsonObject(),
@@ -45,11 +50,17 @@ public static class PeftAdapterConfig
             ["use_dora"] = config.UseDora,
             ["use_rslora"] = config.UseRsLora,
         };
-        return json.ToJsonString(ModelConfig.Indented) + "\n";
+        // Only where it matters: PEFT before 0.14 refuses config keys it does not know, and this one came in 0.18.
+        if (tiedHead)
+            fields["ensure_weight_tying"] = true;
+        return new JsonObject(fields.OrderBy(f => f.Key, StringComparer.Ordinal)).ToJsonString(ModelConfig.Indented) + "\n";
     }
 
-    /// <summary>Reads an adapter_config.json; a bad or unsupported field throws <see cref="ConfigException"/> naming the file and the field.</summary>
-    public static LoraConfig Read(string path)
+    /// <summary>
+    /// Reads an adapter_config.json, with PEFT's ensure_weight_tying (false where absent), which says how PEFT
+    /// treats a tied LM head; a bad or unsupported field throws <see cref="ConfigException"/> naming the file and the field.
+    /// </summary>
+    public static (LoraConfig Config, bool EnsureWeightTying) Read(string path)
     {
         string text;
         try
@@ -96,6 +107,7 @@ public static class PeftAdapterConfig
             TargetModules = targets,
             ModulesToSave = r.OptionalStrings("modules_to_save") ?? [],
         };
+        bool ensureWeightTying = r.OptionalBool("ensure_weight_tying") ?? false;
         r.ThrowIfAny();
         try
         {
@@ -105,7 +117,7 @@ public static class PeftAdapterConfig
         {
             throw new ConfigException(path, e.ParamName, e.Message, e);
         }
-        return config;
+        return (config, ensureWeightTying);
     }
 
     /// <summary>A list of names, or PEFT's "all-linear"; any other string is a regex in PEFT, which is refused.</summary>

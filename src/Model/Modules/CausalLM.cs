@@ -58,14 +58,15 @@ public sealed partial class CausalLM : Module
     /// <summary>The LM head's weight [vocab, hidden]: lm_head, or the embedding when they are tied.</summary>
     public Tensor HeadWeight => LmHead?.Weight ?? EmbedTokens.Weight;
 
-    /// <summary>Loads a Hugging Face model folder (config.json, *.safetensors); matrices kept in <paramref name="weightDtype"/>.</summary>
+    /// <summary>
+    /// Loads a Hugging Face model folder (config.json, *.safetensors); matrices kept in <paramref name="weightDtype"/>.
+    /// A folder whose tensors disagree with the config (<see cref="CheckpointCheck"/>) fails before any weight is read.
+    /// </summary>
     public static CausalLM Load(string dir, DType weightDtype = DType.F32)
     {
         var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
-        using var source = new CheckpointParameters(dir, weightDtype);
-        var model = new CausalLM(config, source);
-        source.CheckAllUsed(config.TieWordEmbeddings);
-        return model;
+        using var source = new CheckpointParameters(dir, config, weightDtype);
+        return new CausalLM(config, source);
     }
 
     /// <summary>

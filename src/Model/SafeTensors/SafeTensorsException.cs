@@ -6,7 +6,8 @@ namespace RawLongLoRA.Model;
 /// there is one, what was expected, and <see cref="Rule"/>, a short stable name to match on:
 /// too-small, header-length, header-start, utf8, json, duplicate-key, entry, dtype, shape, byte-range,
 /// gap, overlap, truncated, trailing-bytes, metadata (one file); missing-file, missing-tensor, index,
-/// missing-shard, duplicate-tensor (a checkpoint and its index).
+/// missing-shard, duplicate-tensor (a checkpoint and its index); unexpected-tensor, config-mismatch (a
+/// model folder against its config); tied (an adapter's lm_head that differs from its tied embedding).
 /// </summary>
 public sealed class SafeTensorsException : Exception
 {
