@@ -43,7 +43,7 @@ public class TrainerTests : IDisposable
         };
     }
 
-    private static List<StepLog> Run(TrainOptions options, Func<StepLog, bool>? stopAfter = null)
+    private static List<StepLog> Run(TrainOptions options, Func<StepLog, bool>? stopAfter = null, List<string>? said = null)
     {
         var logs = new List<StepLog>();
         using var stop = new CancellationTokenSource();
@@ -52,7 +52,7 @@ public class TrainerTests : IDisposable
             logs.Add(s);
             if (stopAfter?.Invoke(s) == true)
                 stop.Cancel();
-        });
+        }, said is null ? null : said.Add);
         trainer.Run(stop.Token);
         return logs;
     }
@@ -125,6 +125,73 @@ public class TrainerTests : IDisposable
         Assert.Equal(["checkpoint-1"], Directory.GetDirectories(options.Output, "checkpoint-*").Select(Path.GetFileName));
         Assert.Single(File.ReadAllLines(Path.Combine(options.Output, "metrics.jsonl")));
         Assert.Contains("overwrite and resume", Assert.Throws<ArgumentException>(() => new Trainer(options with { Overwrite = true, Resume = true })).Message);
+    }
+
+    [Fact]
+    public void A_resume_from_an_older_checkpoint_cuts_the_log_back_so_no_step_is_listed_twice()
+    {
+        var whole = Run(Options("log", 6) with { SaveSteps = 2, SaveTotalLimit = 5 });
+        string output = Path.Combine(_dir, "log");
+        foreach (string late in new[] { "checkpoint-4", "checkpoint-6" }) // as if killed after step 5, its checkpoint lost
+            Directory.Delete(Path.Combine(output, late), recursive: true);
+
+        var said = new List<string>();
+        var rest = Run(Options("log", 6) with { SaveSteps = 2, SaveTotalLimit = 5, Resume = true }, said: said);
+
+        Assert.Equal(Enumerable.Range(3, 4), rest.Select(l => l.Step));
+        Assert.Contains(said, m => m.StartsWith("data: tokenized before, reusing "));
+        var lines = File.ReadAllLines(Path.Combine(output, "metrics.jsonl"));
+        Assert.Equal(6, lines.Length);
+        Assert.Equal(whole.Select(l => l.Loss), MetricsLog.Read(Path.Combine(output, "metrics.jsonl")).Select(l => l.Loss));
+    }
+
+    [Fact]
+    public void Resuming_a_finished_run_runs_nothing_and_writes_no_new_checkpoint()
+    {
+        var options = Options("finished", 3);
+        Run(options);
+        var before = Directory.GetFileSystemEntries(options.Output).Order().ToList();
+        var log = File.ReadAllText(Path.Combine(options.Output, "metrics.jsonl"));
+
+        var said = new List<string>();
+        Assert.Empty(Run(options with { Resume = true }, said: said));
+
+        Assert.Contains("the run had finished already (step 3 of 3)", said);
+        Assert.Equal(before, Directory.GetFileSystemEntries(options.Output).Order());
+        Assert.Equal(log, File.ReadAllText(Path.Combine(options.Output, "metrics.jsonl")));
+    }
+
+    [Fact]
+    public void A_run_that_failed_before_its_first_checkpoint_can_be_started_again_with_the_same_options()
+    {
+        var options = Options("failed", 2);
+        using (var stopped = new CancellationTokenSource())
+        using (var trainer = new Trainer(options))
+        {
+            stopped.Cancel();
+            Assert.False(trainer.Run(stopped.Token)); // stopped before its first step: options and an empty log, no checkpoint
+        }
+        Assert.Empty(Directory.GetDirectories(options.Output, "checkpoint-*"));
+        Assert.True(File.Exists(Path.Combine(options.Output, "train_options.json")));
+
+        var said = new List<string>();
+        Assert.Equal(2, Run(options, said: said).Count);
+        Assert.Contains($"{options.Output} held a run that stopped before its first checkpoint; starting it again", said);
+        Assert.Contains(said, m => m.StartsWith("data: tokenized before, reusing "));
+        Assert.Throws<IOException>(() => new Trainer(options)); // now it holds a checkpoint
+    }
+
+    [Fact]
+    public void Cancelling_while_the_data_is_prepared_throws_before_the_model_loads_and_leaves_the_folder_reusable()
+    {
+        var options = Options("cancelled", 2);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => new Trainer(options, cancel: cancelled.Token));
+
+        Assert.Empty(Directory.GetFileSystemEntries(options.Output));
+        Assert.Equal(2, Run(options).Count);
     }
 
     [Fact]

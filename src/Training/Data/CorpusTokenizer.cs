@@ -21,6 +21,7 @@ internal static class CorpusTokenizer
         long total = files.Sum(f => new FileInfo(f).Length), done = 0, tokens = 0;
         var batch = new List<PendingSample>();
         long batchBytes = 0;
+        progress?.Report(new DataProgress(0, total, 0));
         foreach (string file in files)
         {
             foreach (var record in format.Records(file))

@@ -107,8 +107,13 @@ public sealed unsafe class TokenCache : SampleTokens
             return new Mapping(file, view, pointer + view.PointerOffset);
         }
 
+        private bool _disposed;
+
         public void Dispose()
         {
+            if (_disposed)
+                return;
+            _disposed = true;
             if (_view is not null)
             {
                 _view.SafeMemoryMappedViewHandle.ReleasePointer();
