@@ -37,7 +37,7 @@ internal static class CliRun
         }
         catch (OperationCanceledException) when (CliStop.Stopped is int code)
         {
-            Console.Error.WriteLine("rawlora: stopped before the first step; nothing to save");
+            Console.Error.WriteLine("rawlora: stopped before anything was saved");
             return code;
         }
         catch (Exception e) when (IsUserError(e))

@@ -82,6 +82,7 @@ public sealed unsafe class TokenCache : SampleTokens
     {
         private readonly MemoryMappedFile? _file;
         private readonly MemoryMappedViewAccessor? _view;
+        private bool _disposed;
 
         private Mapping(MemoryMappedFile? file, MemoryMappedViewAccessor? view, byte* pointer)
         {
@@ -106,8 +107,6 @@ public sealed unsafe class TokenCache : SampleTokens
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             return new Mapping(file, view, pointer + view.PointerOffset);
         }
-
-        private bool _disposed;
 
         public void Dispose()
         {
