@@ -48,7 +48,7 @@ public sealed class Trainer : IDisposable
             _model.Train();
             _trainable = _model.TrainableParameters();
 
-            var tokenizer = Tokenizer.Load(options.Model);
+            var tokenizer = ModelFolder.Tokenizer(options.Model);
             var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
             var dataset = options.Format == "sft"
                 ? PackedDataset.FromInstructions(options.Data, tokenizer, dataOptions)

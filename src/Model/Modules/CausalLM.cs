@@ -61,7 +61,7 @@ public sealed partial class CausalLM : Module
     /// <summary>Loads a Hugging Face model folder (config.json, *.safetensors); matrices kept in <paramref name="weightDtype"/>.</summary>
     public static CausalLM Load(string dir, DType weightDtype = DType.F32)
     {
-        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var config = ModelFolder.Config(dir);
         using var source = new CheckpointParameters(dir, weightDtype);
         var model = new CausalLM(config, source);
         source.CheckAllUsed(config.TieWordEmbeddings);
