@@ -11,12 +11,12 @@ internal static class InspectCommand
     {
         var dir = new Argument<string>("dir") { Description = "A Hugging Face model folder (config.json, *.safetensors, tokenizer files)" };
         var command = new Command("inspect", "Show a model folder's family, size, dtypes, context length, RoPE scaling and tokenizer\n\nExamples:\n  rawlora inspect ./Llama-2-7b-hf\n  rawlora inspect ./run/merged") { dir };
-        return command.Runs(parse => Console.Write(Describe(parse.GetValue(dir)!)));
+        return command.NonEmpty(dir).Runs(parse => Console.Write(Describe(parse.GetValue(dir)!)));
     }
 
     public static string Describe(string dir)
     {
-        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var config = ModelFolder.Config(dir);
         using var checkpoint = SafeTensorsCheckpoint.Open(dir);
         var infos = checkpoint.Names.Select(checkpoint.Info).ToList();
         long parameters = infos.Where(i => !(config.TieWordEmbeddings && i.Name == "lm_head.weight")).Sum(i => Shapes.Numel(i.Shape));
