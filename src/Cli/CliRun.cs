@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using RawLongLoRA.Model;
 
 namespace RawLongLoRA.Cli;
@@ -25,6 +27,35 @@ internal static class CliRun
     public static Command Runs(this Command command, Action<ParseResult> body)
     {
         command.SetAction(parse => Guard(parse, () => body(parse)));
+        return command;
+    }
+
+    /// <summary>
+    /// Refuses at parse time a number <paramref name="ok"/> does not accept, naming the flag, so that the
+    /// verb fails before any work. A token that is no number at all is the parser's to report.
+    /// </summary>
+    public static Option<T> Expect<T>(this Option<T> option, Func<double, bool> ok, string expected)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens is [var token] && double.TryParse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && !ok(value))
+                result.AddError($"{option.Name}: expected {expected}, got {token.Value}");
+        });
+        return option;
+    }
+
+    /// <summary>Refuses "" for these arguments and options at parse time: an empty path reads as the current folder, or fails naming nothing.</summary>
+    public static Command NonEmpty(this Command command, params Symbol[] symbols)
+    {
+        command.Validators.Add(result =>
+        {
+            foreach (var child in result.Children.Where(c => c.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))))
+            {
+                Symbol? symbol = child switch { OptionResult o => o.Option, ArgumentResult a => a.Argument, _ => null };
+                if (symbol is not null && symbols.Contains(symbol))
+                    result.AddError($"{(symbol is Argument ? $"<{symbol.Name}>" : symbol.Name)} is empty");
+            }
+        });
         return command;
     }
 
@@ -67,6 +98,10 @@ internal static class CliRun
         return parts.Select(p => long.TryParse(p, out long v) && v >= 0 ? v
             : throw new FormatException($"{option}: '{p}' is not a token id (expected non-negative integers separated by commas)")).ToArray();
     }
+
+    /// <summary>The ids of a --text or --prompt; none at all (empty text, and a tokenizer that adds no BOS) is refused naming the flag.</summary>
+    public static int[] Encoded(int[] ids, string option) =>
+        ids.Length > 0 ? ids : throw new ArgumentException($"{option}: the text is empty and this tokenizer adds no BOS token, so there is nothing to run; give some text");
 
     /// <summary>A byte count as people read it (binary units); "n/a" where it is not known.</summary>
     public static string Bytes(long? bytes) => bytes switch

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 
 namespace RawLongLoRA.Cli;
 
@@ -20,6 +21,8 @@ public static class Program
         };
         root.Options.Add(CliRun.Verbose);
         root.Options.Add(CliRun.Quiet);
-        return root.Parse(args).Invoke();
+        // No response files: "@user hi" is text a user typed (a prompt, a --text), never a file to read in.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        return parse.Action is ParseErrorAction ? ParseErrors.Report(parse) : parse.Invoke();
     }
 }

@@ -12,20 +12,21 @@ public static class OutputFolder
 {
     /// <summary>
     /// Creates <paramref name="dir"/> or clears a run out of it; <paramref name="refusal"/> finishes the
-    /// error's sentence. True when it cleared a failed start.
+    /// error's sentence. True when it cleared a failed start's files.
     /// </summary>
     public static bool Claim(string dir, IReadOnlyList<string> written, bool overwrite, string refusal, IReadOnlyList<string>? leftovers = null)
     {
-        bool failedStart = false;
+        bool cleared = false;
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
         {
             var left = (leftovers ?? []).SelectMany(p => Directory.EnumerateFileSystemEntries(dir, p)).ToHashSet();
-            failedStart = Directory.EnumerateFileSystemEntries(dir).All(left.Contains);
+            bool failedStart = Directory.EnumerateFileSystemEntries(dir).All(left.Contains);
             if (!overwrite && !failedStart)
                 throw new IOException($"{dir} exists and is not empty; {refusal}");
             foreach (string pattern in written)
                 foreach (string path in Directory.EnumerateFileSystemEntries(dir, pattern))
                 {
+                    cleared = true;
                     if (Directory.Exists(path))
                         Directory.Delete(path, recursive: true);
                     else
@@ -35,6 +36,6 @@ public static class OutputFolder
         else if (File.Exists(dir))
             throw new IOException($"{dir} is a file; the output must be a folder");
         Directory.CreateDirectory(dir);
-        return failedStart;
+        return cleared && !overwrite;
     }
 }

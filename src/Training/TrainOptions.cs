@@ -131,11 +131,14 @@ public sealed record TrainOptions
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
+        RespectNullableAnnotations = true,
     };
 
-    /// <summary>Reads a --config file; an unknown key or a wrong type names the file and the field.</summary>
+    /// <summary>Reads a --config file; bad JSON, an unknown key or a wrong type names the file and the key.</summary>
     public static TrainOptions Load(string path)
     {
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"{path}: is a folder; expected a JSON file of training options", path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: training config not found", path);
         try
@@ -145,9 +148,22 @@ public sealed record TrainOptions
         }
         catch (JsonException e)
         {
-            string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
-            throw new FormatException($"{path}: {field}: {FirstSentence(e.Message)}");
+            throw new FormatException($"{path}: {Explain(e)}");
         }
+    }
+
+    /// <summary>A JSON error as whoever wrote the file reads it: the key and what it must hold, not a .NET type.</summary>
+    private static string Explain(JsonException e)
+    {
+        if (e.InnerException is JsonException)
+            return $"not valid JSON (line {e.LineNumber + 1}): {FirstSentence(e.Message)}";
+        if (e.Path is not { Length: > 2 } path)
+            return "expected a JSON object of training options";
+        string field = path[2..], key = field.Split('[', '.')[0];
+        var property = typeof(TrainOptions).GetProperties().FirstOrDefault(p => p.SetMethod is not null && Json.PropertyNamingPolicy!.ConvertName(p.Name) == key);
+        return property is null
+            ? $"{field}: unknown key; the keys are rawlora train's flags in snake_case (lora_r for --lora-r), listed by rawlora train --help"
+            : $"{field}: expected {ValueWords.Of(property.PropertyType)}";
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -169,17 +185,24 @@ public sealed record TrainOptions
     [JsonIgnore]
     public int GroupSize => S2Attn ? (int)Math.Round(MaxLength * GroupRatio) : 0;
 
-    /// <summary>Throws naming the option when a value cannot be used.</summary>
+    /// <summary>Throws naming the option (its --config key and its flag) when a value cannot be used.</summary>
     public void Validate()
     {
         Require(Model.Length > 0, "model", "is required (a Hugging Face model folder)");
         Require(Data.Length > 0, "data", "is required (one or more .txt or .jsonl files)");
+        Require(Data.All(d => !string.IsNullOrWhiteSpace(d)), "data", "holds an empty path; expected .txt or .jsonl files or folders of them");
         Require(Output.Length > 0, "output", "is required (a folder for checkpoints and the adapter)");
         Require(Format is "pretrain" or "sft", "format", $"is '{Format}'; expected pretrain or sft");
+        Require(TextField.Length > 0, "text_field", "is empty; expected the jsonl field holding a document's text");
         Require(MaxLength >= 2, "max_length", "must be at least 2");
         Require(Context is null || Context >= MaxLength, "context", $"must be at least max_length ({MaxLength})");
         Require(RopeTypes.TryParse(RopeScaling, out var kind) && ContextExtension.Kinds.Contains(kind), "rope_scaling",
                 $"is '{RopeScaling}'; expected {string.Join(", ", ContextExtension.Kinds.Select(k => k.JsonName()))}");
+        Require(LoraR >= 1, "lora_r", "must be at least 1");
+        Require(LoraAlpha > 0 && double.IsFinite(LoraAlpha), "lora_alpha", "must be a positive number");
+        Require(LoraDropout is >= 0 and < 1, "lora_dropout", "must be in [0, 1)");
+        Require(Lora.TargetModules.Count > 0, "target_modules", "is empty; expected module names such as q_proj,k_proj,v_proj,o_proj, or all-linear");
+        Require(!S2Attn || GroupRatio is > 0 and <= 1, "group_ratio", "must be in (0, 1]");
         Require(!S2Attn || GroupSize >= 2 && GroupSize % 2 == 0 && MaxLength % GroupSize == 0, "group_ratio",
                 $"gives S2-Attn groups of {GroupSize} tokens; they must be even and divide max_length ({MaxLength})");
         Require(BatchSize >= 1, "batch_size", "must be at least 1");
@@ -188,12 +211,18 @@ public sealed record TrainOptions
         Require(Epochs >= 1, "epochs", "must be at least 1");
         Require(Lr > 0 && float.IsFinite(Lr), "lr", "must be a positive number");
         Require(WarmupSteps >= 0, "warmup_steps", "must not be negative");
+        Require(LrSchedule.Names.Contains(Schedule, StringComparer.OrdinalIgnoreCase), "schedule", $"is '{Schedule}'; expected {string.Join(", ", LrSchedule.Names)}");
+        Require(WeightDecay >= 0 && float.IsFinite(WeightDecay), "weight_decay", "must be a number, not negative");
+        Require(AdamBeta1 is >= 0 and < 1, "adam_beta1", "must be in [0, 1)");
+        Require(AdamBeta2 is >= 0 and < 1, "adam_beta2", "must be in [0, 1)");
+        Require(AdamEps >= 0 && float.IsFinite(AdamEps), "adam_eps", "must be a number, not negative");
         Require(MaxGradNorm >= 0, "max_grad_norm", "must not be negative");
         Require(SaveSteps >= 0, "save_steps", "must not be negative");
         Require(SaveTotalLimit >= 1, "save_total_limit", "must be at least 1");
         Require(LoggingSteps >= 1, "logging_steps", "must be at least 1");
         Require(MaxBadSteps >= 1, "max_bad_steps", "must be at least 1");
-        Require(!(Overwrite && Resume), "overwrite", "and resume contradict each other; give one");
+        if (Overwrite && Resume)
+            throw new ArgumentException("train: overwrite and resume (--overwrite, --resume) contradict each other; give one");
         Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
         Lora.Validate();
     }
@@ -204,10 +233,10 @@ public sealed record TrainOptions
     private static void Require(bool ok, string field, string message)
     {
         if (!ok)
-            throw new ArgumentException($"train: {field} {message}");
+            throw new ArgumentException($"train: {field} (--{field.Replace('_', '-')}) {message}");
     }
 
     private static string[] Split(string list) => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-    private static string FirstSentence(string message) => message.Split(". Path:")[0];
+    private static string FirstSentence(string message) => message.Split(" Path:")[0].TrimEnd('.');
 }

@@ -37,9 +37,10 @@ public sealed class Trainer : IDisposable
     private TrainerState _state;
 
     /// <summary>
-    /// Checks the step fits in memory, claims the output folder, prepares the data (tokenized once into
-    /// the token cache, or reused from it), loads the model and, with <see cref="TrainOptions.Resume"/>,
-    /// the newest checkpoint. <paramref name="cancel"/> stops the preparation between batches of documents.
+    /// Checks the step fits in memory, claims the output folder, loads the model and its adapter (a LoRA
+    /// option that fits no module fails before any tokenizing), prepares the data (tokenized once into
+    /// the token cache, or reused from it) and, with <see cref="TrainOptions.Resume"/>, the newest
+    /// checkpoint. <paramref name="cancel"/> stops the preparation between batches of documents.
     /// </summary>
     public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null,
                    IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default)
@@ -47,31 +48,30 @@ public sealed class Trainer : IDisposable
         options.Validate();
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
         if (options.MemoryCheck)
-            StepMemory.Check(ModelConfig.Load(Path.Combine(options.Model, "config.json")), options);
+            StepMemory.Check(ModelFolder.Config(options.Model), options);
         if (!options.Resume && OutputFolder.Claim(options.Output, Written, options.Overwrite,
                 "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
             onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
-        var tokenizer = Tokenizer.Load(options.Model);
-        var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
-        var cache = TrainingData.Prepare(options.Data, options.Model, tokenizer, options.Format, dataOptions,
-                                         options.DataCache ?? Path.Combine(options.Output, TrainingData.CacheFolder), dataProgress, onMessage, cancel);
-        _dataset = TrainingData.Pack(cache, options.Data, tokenizer, dataOptions);
-        try
-        {
-            if (_dataset.RowCount < options.BatchSize)
-                throw new ArgumentException($"train: the data packs into {_dataset.RowCount} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
-            cancel.ThrowIfCancellationRequested();
-            _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
-        }
-        catch
-        {
-            _dataset.Dispose();
-            throw;
-        }
+        _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
         try
         {
             _model.ExtendContext(options.Context ?? options.MaxLength, options.RopeKind);
             _model.AddAdapter(AdapterName, options.Lora, options.Seed);
+            var tokenizer = ModelFolder.Tokenizer(options.Model);
+            var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
+            var cache = TrainingData.Prepare(options.Data, options.Model, tokenizer, options.Format, dataOptions,
+                                             options.DataCache ?? Path.Combine(options.Output, TrainingData.CacheFolder), dataProgress, onMessage, cancel);
+            _dataset = TrainingData.Pack(cache, options.Data, tokenizer, dataOptions);
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+        try
+        {
+            if (_dataset.RowCount < options.BatchSize)
+                throw new ArgumentException($"train: the data packs into {_dataset.RowCount} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
             _model.GradientCheckpointing = options.GradientCheckpointing;
             _model.Train();
             _trainable = _model.TrainableParameters();

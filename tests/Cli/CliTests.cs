@@ -101,16 +101,18 @@ public class CliTests : IDisposable
     [Fact]
     public void DemoRefusesAFolderInUseAndOverwriteKeepsUnknownFiles()
     {
-        string dir = Path.Combine(_tmp, "demo");
+        string dir = Path.Combine(_tmp, "demo"), weightless = Path.Combine(_tmp, "weightless");
         Directory.CreateDirectory(Path.Combine(dir, "longlora-s2"));
         File.WriteAllText(Path.Combine(dir, "notes.txt"), "mine");
-        var (code, _, err) = Run("demo", "--out", dir, "--base", Path.Combine(_tmp, "no-base"));
+        Directory.CreateDirectory(weightless);
+        File.Copy(Path.Combine(CausalLMTests.Dir("qwen2-tiny"), "config.json"), Path.Combine(weightless, "config.json"));
+        var (code, _, err) = Run("demo", "--out", dir, "--base", weightless);
         Assert.Equal(1, code);
         Assert.Contains("exists and is not empty", err);
         Assert.True(Directory.Exists(Path.Combine(dir, "longlora-s2")));
-        (code, _, err) = Run("demo", "--out", dir, "--base", Path.Combine(_tmp, "no-base"), "--overwrite");
-        Assert.Equal(1, code); // the base folder is missing: a clear error after the folder was cleared
-        Assert.Contains("no-base", err);
+        (code, _, err) = Run("demo", "--out", dir, "--base", weightless, "--overwrite");
+        Assert.Equal(1, code); // the base has no weights: a clear error after the folder was cleared
+        Assert.Contains("weightless", err);
         Assert.False(Directory.Exists(Path.Combine(dir, "longlora-s2")));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "notes.txt")));
     }

@@ -98,8 +98,8 @@ public class LoraModelTests
     public void Bad_configs_say_what_is_wrong()
     {
         using var model = CausalLM.Load(CausalLMTests.Dir("llama-gqa-tiny"));
-        Assert.Contains("r must be at least 1", Assert.Throws<ArgumentOutOfRangeException>(() => model.AddAdapter("a", new LoraConfig { R = 0 }, 0)).Message);
-        Assert.Contains("dropout", Assert.Throws<ArgumentOutOfRangeException>(() => model.AddAdapter("a", new LoraConfig { Dropout = 1 }, 0)).Message);
+        Assert.Contains("r must be at least 1, got 0", Assert.Throws<ArgumentException>(() => model.AddAdapter("a", new LoraConfig { R = 0 }, 0)).Message);
+        Assert.Contains("lora_dropout must be in [0, 1), got 1", Assert.Throws<ArgumentException>(() => model.AddAdapter("a", new LoraConfig { Dropout = 1 }, 0)).Message);
         var e = Assert.Throws<ArgumentException>(() => model.AddAdapter("a", new LoraConfig { TargetModules = ["qkv_proj"] }, 0));
         Assert.Contains("match no linear layer", e.Message);
         Assert.Contains("q_proj", e.Message);

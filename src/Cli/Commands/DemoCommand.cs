@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 
 namespace RawLongLoRA.Cli;
@@ -13,20 +14,29 @@ internal static class DemoCommand
     {
         var output = new Option<string>("--out", "-o") { Description = "Folder for the adapters, plots and demo.json", DefaultValueFactory = _ => "rawlora-demo" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace what an earlier demo wrote in --out" };
-        var steps = new Option<int>("--steps") { Description = "Fine-tuning steps of each LoRA run", DefaultValueFactory = _ => new DemoOptions { Output = "" }.Steps };
-        var trials = new Option<int>("--trials") { Description = "Passkey trials per depth (5 depths)", DefaultValueFactory = _ => new DemoOptions { Output = "" }.Trials };
+        var steps = new Option<int>("--steps") { Description = "Fine-tuning steps of each LoRA run", DefaultValueFactory = _ => new DemoOptions { Output = "" }.Steps }
+            .Expect(v => v >= 1, "a number of steps, at least 1");
+        var trials = new Option<int>("--trials") { Description = "Passkey trials per depth (5 depths)", DefaultValueFactory = _ => new DemoOptions { Output = "" }.Trials }
+            .Expect(v => v >= 1, "a number of trials, at least 1");
         var baseDir = new Option<string?>("--base") { Description = "Use this base model folder instead of the shipped one" };
         var makeBase = new Option<string?>("--make-base") { Description = "Pretrain the demo's base model into this folder instead (about 15 minutes on 2 cores)" };
-        var baseSteps = new Option<int>("--base-steps") { Description = "Pretraining steps with --make-base", DefaultValueFactory = _ => new DemoBase.Recipe().Steps };
+        var baseSteps = new Option<int>("--base-steps") { Description = "Pretraining steps with --make-base", DefaultValueFactory = _ => new DemoBase.Recipe().Steps }
+            .Expect(v => v >= 1, "a number of steps, at least 1");
         var command = new Command("demo", "Show LongLoRA's context extension on a tiny model, on this machine, with no downloads\n\n" +
             "Examples:\n  rawlora demo\n  rawlora demo --out demo2 --steps 300 --trials 8\n  rawlora demo --make-base my-base && rawlora demo --base my-base --overwrite")
         {
             output, overwrite, steps, trials, baseDir, makeBase, baseSteps,
         };
-        return command.Runs(parse =>
+        return command.NonEmpty(output, baseDir, makeBase).Runs(parse =>
         {
-            if (parse.GetValue(makeBase) is { } target)
+            // Each flag belongs to one of the two jobs; one given to the other would be silently ignored.
+            Option[] demoOnly = [output, overwrite, steps, trials, baseDir];
+            string? target = parse.GetValue(makeBase);
+            if ((target is null ? [baseSteps] : demoOnly).FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } stray)
+                throw new ArgumentException(target is null ? $"{stray.Name} applies only with --make-base" : $"{stray.Name} does not apply to --make-base, which only pretrains the base");
+            if (target is not null)
             {
+                OutputPaths.NewFolder(target, "--make-base");
                 var recipe = new DemoBase.Recipe(Steps: parse.GetValue(baseSteps));
                 DemoBase.Make(target, recipe, (step, loss, seconds) =>
                 {
@@ -37,6 +47,9 @@ internal static class DemoCommand
                 return;
             }
             string dir = parse.GetValue(output)!;
+            OutputPaths.Folder(dir, "--out");
+            if (parse.GetValue(baseDir) is { } other)
+                ModelFolder.Config(other);
             OutputFolder.Claim(dir, DemoRun.Written, parse.GetValue(overwrite), "pass --overwrite to replace what an earlier demo wrote there, or choose another --out");
             var options = new DemoOptions { Output = dir, Base = parse.GetValue(baseDir), Steps = parse.GetValue(steps), Trials = parse.GetValue(trials) };
             using var progress = CliProgress.For(parse);

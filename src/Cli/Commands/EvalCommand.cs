@@ -23,8 +23,10 @@ internal static class EvalCommand
     {
         var model = new ModelOptions();
         var data = new Option<string[]>("--data", "-d") { Description = "Documents: .txt files (a file is a document), .jsonl files (a line is one) or folders of them", Required = true, AllowMultipleArgumentsPerToken = true };
-        var window = new Option<int?>("--window", "-w") { Description = "Tokens the model reads at once: the context evaluated [default: the model's context, after --adapter / --context]" };
-        var stride = new Option<int?>("--stride") { Description = "Tokens each window scores after the first, so every token is scored once [default: window / 2; window gives LongLoRA's non-overlapping windows]" };
+        var window = new Option<int?>("--window", "-w") { Description = "Tokens the model reads at once: the context evaluated [default: the model's context, after --adapter / --context]" }
+            .Expect(v => v >= 2, "a number of tokens, at least 2");
+        var stride = new Option<int?>("--stride") { Description = "Tokens each window scores after the first, so every token is scored once [default: window / 2; window gives LongLoRA's non-overlapping windows]" }
+            .Expect(v => v >= 1, "a number of tokens, at least 1");
         var textField = new Option<string>("--text-field") { Description = "The jsonl field holding a document", DefaultValueFactory = _ => "text" };
         var command = new Command("ppl", "Sliding-window perplexity of long documents (Hugging Face's recipe: each token scored once, with the window before it as context)\n\n" +
             "Examples:\n  rawlora eval ppl ./Llama-2-7b-hf --data pg19-test.jsonl --window 8192 --stride 4096\n" +
@@ -34,7 +36,7 @@ internal static class EvalCommand
             data, window, stride, textField,
         };
         model.AddTo(command);
-        return command.Runs(parse =>
+        return command.NonEmpty(data, textField).Runs(parse =>
         {
             var options = new PerplexityOptions
             {
@@ -43,8 +45,9 @@ internal static class EvalCommand
                 TextField = parse.GetValue(textField)!,
                 AllowBeyondContext = parse.GetValue(model.AllowBeyondContext),
             };
-            string dir = parse.GetValue(model.Dir)!;
-            var tokenizer = Tokenizer.Load(dir);
+            model.Check(parse);
+            DataFiles.Expand(parse.GetValue(data)!);
+            var tokenizer = ModelFolder.Tokenizer(parse.GetValue(model.Dir)!);
             using var lm = model.Load(parse);
             var result = Training.Perplexity.Evaluate(lm, tokenizer, parse.GetValue(data)!, options);
             Print(result);
@@ -68,7 +71,7 @@ internal static class EvalCommand
             lengths, depths, trials, seed, plot,
         };
         model.AddTo(command);
-        return command.Runs(parse =>
+        return command.NonEmpty(plot).Runs(parse =>
         {
             var options = new PasskeyOptions
             {
@@ -80,12 +83,17 @@ internal static class EvalCommand
                 AllowBeyondContext = parse.GetValue(model.AllowBeyondContext),
             };
             options.Validate();
-            var tokenizer = Tokenizer.Load(parse.GetValue(model.Dir)!);
+            model.Check(parse);
+            string? png = parse.GetValue(plot);
+            if (png is not null)
+                OutputPaths.File(png, "--plot");
+            KvCacheMemory.Require(ModelFolder.Config(parse.GetValue(model.Dir)!), options.Lengths.Max(), "--lengths");
+            var tokenizer = ModelFolder.Tokenizer(parse.GetValue(model.Dir)!);
             using var lm = model.Load(parse);
             var result = Training.Passkey.Evaluate(lm, tokenizer, options);
             Print(result.Table, options.Trials);
             model.WriteJson(parse, lm, result);
-            if (parse.GetValue(plot) is { } png)
+            if (png is not null)
             {
                 var t = result.Table;
                 var accuracy = new double[t.Lengths.Length, t.Depths.Length];
@@ -134,7 +142,8 @@ internal static class EvalCommand
     {
         public readonly Argument<string> Dir = new("dir") { Description = "A Hugging Face model folder" };
         public readonly Option<string?> Adapter = new("--adapter", "-a") { Description = "A PEFT adapter folder; its config.json's longer context (rope scaling) is taken too" };
-        public readonly Option<int?> Context = new("--context") { Description = "Stretch the model's context to this many tokens by RoPE scaling" };
+        public readonly Option<int?> Context = new Option<int?>("--context") { Description = "Stretch the model's context to this many tokens by RoPE scaling" }
+            .Expect(v => v >= 1, "a number of tokens, at least 1");
         public readonly Option<string> RopeScaling = new("--rope-scaling") { Description = "How --context is reached: linear, dynamic or yarn", DefaultValueFactory = _ => "linear" };
         public readonly Option<bool> AllowBeyondContext = new("--allow-beyond-context") { Description = "Evaluate past the model's context unscaled (the \"as is\" baseline) instead of refusing" };
         public readonly Option<string> WeightDtype = new("--weight-dtype") { Description = "Keep weight matrices in f32, bf16 or f16", DefaultValueFactory = _ => "f32" };
@@ -145,13 +154,29 @@ internal static class EvalCommand
             command.Arguments.Insert(0, Dir);
             foreach (Option option in new Option[] { Adapter, Context, RopeScaling, AllowBeyondContext, WeightDtype, Json })
                 command.Options.Add(option);
+            command.NonEmpty(Dir, Adapter, Json);
+        }
+
+        /// <summary>What can be refused before any work: the scaling asked for, and where the JSON goes.</summary>
+        public void Check(ParseResult parse)
+        {
+            Scaling(parse);
+            if (parse.GetResult(RopeScaling) is { Implicit: false } && parse.GetValue(Context) is null)
+                throw new ArgumentException("--rope-scaling says how --context is reached, and no --context is given");
+            if (parse.GetValue(Json) is { } json)
+                OutputPaths.File(json, "--json");
+        }
+
+        private RopeType Scaling(ParseResult parse)
+        {
+            string scaling = parse.GetValue(RopeScaling)!;
+            return RopeTypes.TryParse(scaling, out var kind) && ContextExtension.Kinds.Contains(kind) ? kind
+                : throw new FormatException($"--rope-scaling: '{scaling}' is not one of {string.Join(", ", ContextExtension.Kinds.Select(k => k.JsonName()))}");
         }
 
         public CausalLM Load(ParseResult parse)
         {
-            string scaling = parse.GetValue(RopeScaling)!;
-            if (!RopeTypes.TryParse(scaling, out var kind) || !ContextExtension.Kinds.Contains(kind))
-                throw new FormatException($"--rope-scaling: '{scaling}' is not one of {string.Join(", ", ContextExtension.Kinds.Select(k => k.JsonName()))}");
+            var kind = Scaling(parse);
             var model = CausalLM.Load(parse.GetValue(Dir)!, CliRun.ParseWeightDtype(parse.GetValue(WeightDtype)!));
             try
             {

@@ -20,16 +20,16 @@ internal static class ForwardCommand
         {
             dir, ids, text, output, weightDtype,
         };
-        return command.Runs(parse =>
+        return command.NonEmpty(dir, output).Runs(parse =>
         {
-            string folder = parse.GetValue(dir)!;
+            string folder = parse.GetValue(dir)!, path = parse.GetValue(output)!;
+            OutputPaths.File(path, "--out");
             var tokens = Tokens(folder, parse.GetValue(ids), parse.GetValue(text));
             using var model = CausalLM.Load(folder, CliRun.ParseWeightDtype(parse.GetValue(weightDtype)!));
             using var scope = new DisposeScope();
             using var noGrad = Autograd.NoGrad();
             var input = Tensor.FromArray(tokens, [1, tokens.Length]);
             var logits = model.Forward(input);
-            string path = parse.GetValue(output)!;
             SafeTensorsWriter.Write(path, [("input_ids", input), ("logits", logits)]);
             Console.WriteLine($"wrote {path}: logits {Shapes.Format(logits.Shape)}");
         });
@@ -37,8 +37,17 @@ internal static class ForwardCommand
 
     internal static long[] Tokens(string dir, string? ids, string? text) => (ids, text) switch
     {
-        (not null, null) => CliRun.ParseIds(ids, "--ids"),
-        (null, not null) => Tokenizer.Load(dir).Encode(text).Select(i => (long)i).ToArray(),
+        (not null, null) => InVocabulary(CliRun.ParseIds(ids, "--ids"), dir),
+        (null, not null) => CliRun.Encoded(ModelFolder.Tokenizer(dir).Encode(text), "--text").Select(i => (long)i).ToArray(),
         _ => throw new ArgumentException("give exactly one of --ids and --text"),
     };
+
+    /// <summary>Ids the model has an embedding row for; refused before the weights load otherwise.</summary>
+    private static long[] InVocabulary(long[] ids, string dir)
+    {
+        int vocab = ModelFolder.Config(dir).VocabSize;
+        return ids.FirstOrDefault(i => i >= vocab, -1) is var past and >= 0
+            ? throw new ArgumentException($"--ids: token id {past} is past the model's vocabulary (vocab_size {vocab} in {Path.Combine(dir, "config.json")})")
+            : ids;
+    }
 }

@@ -11,24 +11,31 @@ internal static class GenerateCommand
         var dir = new Argument<string>("dir") { Description = "A Hugging Face model folder" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "The prompt", Required = true };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn in the model's chat template" };
-        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "At most this many new tokens", DefaultValueFactory = _ => 128 };
-        var temperature = new Option<float>("--temperature", "-t") { Description = "0 is greedy", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0: all)", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching this probability", DefaultValueFactory = _ => 1f };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "At most this many new tokens", DefaultValueFactory = _ => 128 }
+            .Expect(v => v >= 0, "a number of tokens, 0 or more");
+        var temperature = new Option<float>("--temperature", "-t") { Description = "0 is greedy", DefaultValueFactory = _ => 0f }
+            .Expect(v => v >= 0 && double.IsFinite(v), "a number, 0 (greedy) or more");
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0: all)", DefaultValueFactory = _ => 0 }
+            .Expect(v => v >= 0, "a number of tokens, 0 (all) or more");
+        var topP = new Option<float>("--top-p") { Description = "Sample from the smallest set reaching this probability", DefaultValueFactory = _ => 1f }
+            .Expect(v => v is > 0 and <= 1, "a probability in (0, 1]");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the sampling draws", DefaultValueFactory = _ => 0UL };
         var weightDtype = new Option<string>("--weight-dtype") { Description = "Keep weight matrices in f32, bf16 or f16", DefaultValueFactory = _ => "f32" };
         var command = new Command("generate", "Generate text from a prompt\n\nExamples:\n  rawlora generate ./model --prompt \"The capital of France is\" -n 20\n  rawlora generate ./model --chat --prompt \"Write a haiku\" -t 0.7 --top-p 0.9 --seed 1")
         {
             dir, prompt, chat, maxNew, temperature, topK, topP, seed, weightDtype,
         };
-        return command.Runs(parse =>
+        return command.NonEmpty(dir).Runs(parse =>
         {
+            if (parse.GetValue(temperature) == 0 && new Option[] { topK, topP }.Any(o => parse.GetResult(o) is { Implicit: false }))
+                throw new ArgumentException("--top-k and --top-p choose among tokens to sample, and --temperature 0 is greedy: give --temperature above 0 to sample");
             string folder = parse.GetValue(dir)!;
-            var tokenizer = Tokenizer.Load(folder);
+            var tokenizer = ModelFolder.Tokenizer(folder);
             string text = parse.GetValue(prompt)!;
-            var ids = parse.GetValue(chat)
+            var ids = CliRun.Encoded(parse.GetValue(chat)
                 ? tokenizer.Encode(tokenizer.ApplyChatTemplate([new ChatMessage("user", text)], addGenerationPrompt: true), addBos: false)
-                : tokenizer.Encode(text);
+                : tokenizer.Encode(text), "--prompt");
+            KvCacheMemory.Require(ModelFolder.Config(folder), (long)ids.Length + parse.GetValue(maxNew), "--max-new-tokens");
             var options = new SamplingOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),

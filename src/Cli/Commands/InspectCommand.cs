@@ -15,12 +15,12 @@ internal static class InspectCommand
     {
         var dir = new Argument<string>("dir") { Description = "A Hugging Face model folder (config.json, *.safetensors, tokenizer files)" };
         var command = new Command("inspect", "Show a model folder's family, size, dtypes, context length, RoPE scaling and tokenizer, and check its tensors against config.json\n\nExamples:\n  rawlora inspect ./Llama-2-7b-hf\n  rawlora inspect ./run/merged") { dir };
-        return command.Runs(parse => Inspect(parse.GetValue(dir)!));
+        return command.NonEmpty(dir).Runs(parse => Inspect(parse.GetValue(dir)!));
     }
 
     private static void Inspect(string dir)
     {
-        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var config = ModelFolder.Config(dir);
         using var checkpoint = SafeTensorsCheckpoint.Open(dir);
         var problems = CheckpointCheck.Problems(config, checkpoint);
         Console.Write(Describe(dir, config, checkpoint, problems));

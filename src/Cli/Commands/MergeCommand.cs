@@ -25,11 +25,12 @@ internal static partial class MergeCommand
         {
             baseDir, adapterDir, output, dtype, shardSize,
         };
-        return command.Runs(parse =>
+        return command.NonEmpty(baseDir, adapterDir, output).Runs(parse =>
         {
             string folder = parse.GetValue(baseDir)!, adapter = parse.GetValue(adapterDir)!, outDir = parse.GetValue(output)!;
             long shardBytes = ParseSize(parse.GetValue(shardSize)!);
-            var written = parse.GetValue(dtype) is { } d ? CliRun.ParseWeightDtype(d, "--dtype") : ModelConfig.Load(folder).TorchDtype;
+            OutputPaths.NewFolder(outDir, "--out");
+            var written = parse.GetValue(dtype) is { } d ? CliRun.ParseWeightDtype(d, "--dtype") : ModelFolder.Config(folder).TorchDtype;
             using var model = CausalLM.Load(folder, written);
             PeftAdapter.Load(model, adapter);
             if (PeftAdapter.ExtendContextFrom(model, adapter))

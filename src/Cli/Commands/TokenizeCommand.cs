@@ -20,23 +20,25 @@ internal static class TokenizeCommand
         var defaults = new TrainOptions();
         var format = new Option<string>("--format") { Description = "pretrain or sft (LongAlpaca jsonl)", DefaultValueFactory = _ => defaults.Format };
         var textField = new Option<string>("--text-field") { Description = "The jsonl field of a pretraining document", DefaultValueFactory = _ => defaults.TextField };
-        var maxLength = new Option<int>("--max-length") { Description = "sft: the row length samples are cut to fit (train with the same)", DefaultValueFactory = _ => defaults.MaxLength };
+        var maxLength = new Option<int>("--max-length") { Description = "sft: the row length samples are cut to fit (train with the same)", DefaultValueFactory = _ => defaults.MaxLength }
+            .Expect(v => v >= 2, "at least 2 (a token and its target)");
         var command = new Command("tokenize", "Tokenize training data once into a token cache that rawlora train reads\n\n" +
             "Examples:\n  rawlora tokenize books/ --model ./llama --out books.tok\n  rawlora train --model ./llama --data books.tok --output run1\n" +
             "  rawlora tokenize alpaca.jsonl --model ./qwen --format sft --max-length 16384 --out alpaca.tok")
         {
             data, model, output, format, textField, maxLength,
         };
-        return command.Runs(parse =>
+        return command.NonEmpty(data, model, output, textField).Runs(parse =>
         {
             string dir = parse.GetValue(output)!, modelDir = parse.GetValue(model)!, kind = parse.GetValue(format)!;
             if (kind is not ("pretrain" or "sft"))
                 throw new ArgumentException($"--format: '{kind}' is not one of pretrain, sft");
-            if (File.Exists(dir) || Directory.Exists(dir) && TokenCacheManifest.TryRead(dir) is null && Directory.EnumerateFileSystemEntries(dir).Any())
+            OutputPaths.Folder(dir, "--out");
+            if (Directory.Exists(dir) && TokenCacheManifest.TryRead(dir) is null && Directory.EnumerateFileSystemEntries(dir).Any())
                 throw new IOException($"--out: {dir} holds other things than a token cache; give a new or empty folder");
             var options = new DataOptions { MaxLength = parse.GetValue(maxLength), TextField = parse.GetValue(textField)! };
             var files = TrainingData.Files(parse.GetValue(data)!);
-            var tokenizer = Tokenizer.Load(modelDir);
+            var tokenizer = ModelFolder.Tokenizer(modelDir);
             using var stop = new CliStop();
             using var progress = CliProgress.For(parse);
             var bar = new DataProgressBar(progress);

@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 
@@ -32,15 +33,16 @@ internal static class TrainCommand
         foreach (var (_, option) in flags)
             command.Options.Add(option);
 
-        return command.Runs(parse =>
+        return command.NonEmpty(config).Runs(parse =>
         {
             var json = parse.GetValue(config) is { } file
                 ? JsonNode.Parse(TrainOptions.Load(file).ToJson())!.AsObject()
                 : JsonNode.Parse(new TrainOptions().ToJson())!.AsObject();
             foreach (var (property, option) in flags)
                 if (parse.GetResult(option) is { Implicit: false } result)
-                    json[SnakeCase(property.Name)] = JsonSerializer.SerializeToNode(result.GetValueOrDefault<object?>());
+                    json[SnakeCase(property.Name)] = JsonSerializer.SerializeToNode(result.GetValueOrDefault<object?>(), TrainOptionsJson);
             var options = JsonSerializer.Deserialize<TrainOptions>(json.ToJsonString(), TrainOptionsJson)!;
+            Preflight(options);
 
             using var stop = new CliStop();
             using var progress = CliProgress.For(parse);
@@ -63,7 +65,24 @@ internal static class TrainCommand
         });
     }
 
-    private static readonly JsonSerializerOptions TrainOptionsJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    /// <summary>NaN and Infinity pass through to <see cref="TrainOptions.Validate"/>, which names the flag.</summary>
+    private static readonly JsonSerializerOptions TrainOptionsJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>What a run needs, checked before the model loads, so that one that cannot start fails at once and writes nothing.</summary>
+    private static void Preflight(TrainOptions options)
+    {
+        options.Validate();
+        int width = ModelFolder.Config(options.Model).HiddenSize;
+        if (options.LoraR > width)
+            throw new ArgumentException($"train: lora_r (--lora-r) is {options.LoraR}, past the model's hidden size ({width}): no adapted layer has a rank above it");
+        ModelFolder.Tokenizer(options.Model);
+        TrainingData.Check(options.Data);
+        OutputPaths.Folder(options.Output, "--output");
+    }
 
     /// <summary>Most telling first: a narrow terminal's bar cuts the line from the end.</summary>
     private static string Status(StepLog s) =>

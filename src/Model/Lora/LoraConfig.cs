@@ -40,17 +40,17 @@ public sealed record LoraConfig
     /// <summary>LongLoRA's trainable extras: the token embedding and every norm.</summary>
     public static readonly IReadOnlyList<string> EmbeddingAndNorms = ["embed_tokens", "norm"];
 
-    /// <summary>Throws naming the field when a value cannot be used.</summary>
+    /// <summary>Throws naming the field (PEFT's name) when a value cannot be used, in one line.</summary>
     public void Validate()
     {
         if (R < 1)
-            throw new ArgumentOutOfRangeException(nameof(R), R, "lora: r must be at least 1");
+            throw new ArgumentException($"lora: r must be at least 1, got {R}");
         if (!(Alpha > 0) || double.IsInfinity(Alpha))
-            throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "lora: alpha must be a positive number");
+            throw new ArgumentException($"lora: lora_alpha must be a positive number, got {Alpha}");
         if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout))
-            throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "lora: dropout must be in [0, 1)");
+            throw new ArgumentException($"lora: lora_dropout must be in [0, 1), got {Dropout}");
         if (TargetModules.Count == 0)
-            throw new ArgumentException("lora: target_modules is empty; expected module names such as q_proj,k_proj,v_proj,o_proj or all-linear", nameof(TargetModules));
+            throw new ArgumentException("lora: target_modules is empty; expected module names such as q_proj,k_proj,v_proj,o_proj or all-linear");
     }
 
     /// <summary>Whether the linear layer at <paramref name="key"/> ("model.layers.0.self_attn.q_proj") gets an adapter.</summary>

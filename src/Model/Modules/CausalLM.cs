@@ -64,7 +64,7 @@ public sealed partial class CausalLM : Module
     /// </summary>
     public static CausalLM Load(string dir, DType weightDtype = DType.F32)
     {
-        var config = ModelConfig.Load(Path.Combine(dir, "config.json"));
+        var config = ModelFolder.Config(dir);
         using var source = new CheckpointParameters(dir, config, weightDtype);
         return new CausalLM(config, source);
     }

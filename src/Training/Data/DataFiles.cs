@@ -6,7 +6,7 @@ namespace RawLongLoRA.Training;
 /// The files a data argument names: a file as given, or a folder's *.txt and *.jsonl files (not its
 /// subfolders) in ordinal name order, so that every machine packs the same rows in the same order.
 /// </summary>
-internal static class DataFiles
+public static class DataFiles
 {
     public static IReadOnlyList<string> Expand(IEnumerable<string> paths)
     {
@@ -14,7 +14,8 @@ internal static class DataFiles
         foreach (string path in paths)
         {
             if (File.Exists(path))
-                files.Add(path);
+                files.Add(IsText(path) || IsJsonLines(path) ? path
+                    : throw UnknownKind(path));
             else if (Directory.Exists(path))
             {
                 var inFolder = Directory.GetFiles(path).Where(f => IsText(f) || IsJsonLines(f)).Order(StringComparer.Ordinal).ToList();
@@ -33,6 +34,9 @@ internal static class DataFiles
     /// <summary>The error for data that gave no sample to train on.</summary>
     public static DataException NoSamples(IReadOnlyList<string> files, DataStats stats) =>
         new(string.Join(", ", files), null, null, $"no samples to train on ({stats.Skipped} empty ones skipped)");
+
+    public static DataException UnknownKind(string file) =>
+        new(file, null, null, "unknown kind of file; expected .txt (one document) or .jsonl (one document a line)");
 
     public static bool IsText(string file) => file.EndsWith(".txt", StringComparison.OrdinalIgnoreCase);
 

@@ -23,6 +23,6 @@ internal sealed class PretrainingDocuments(Tokenizer tokenizer, string textField
             return [(Utf8Text.ReadAll(file), null, new FileInfo(file).Length)];
         if (DataFiles.IsJsonLines(file))
             return JsonLines.Read(file).Select(record => (record.String(field), (int?)record.Line, (long)record.Bytes));
-        throw new DataException(file, null, null, "unknown kind of file; expected .txt (one document) or .jsonl (one document a line)");
+        throw DataFiles.UnknownKind(file);
     }
 }

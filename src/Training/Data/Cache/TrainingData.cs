@@ -51,6 +51,13 @@ public static class TrainingData
         Tokenize(files, Format(format, tokenizer, options), key, cacheDir, progress, cancel);
     }
 
+    /// <summary>Throws, naming the path, unless <paramref name="data"/> is one token cache folder or names data files that exist.</summary>
+    public static void Check(IReadOnlyList<string> data)
+    {
+        if (!(data.Count == 1 && TokenCacheManifest.TryRead(data[0]) is not null))
+            DataFiles.Expand(data);
+    }
+
     /// <summary>The data files <paramref name="paths"/> name (files, or folders' .txt and .jsonl files), in packing order.</summary>
     public static IReadOnlyList<string> Files(IEnumerable<string> paths) => DataFiles.Expand(paths);
 
