@@ -1,0 +1,21 @@
+using System.Buffers;
+
+namespace RawLongLoRA.Model;
+
+/// <summary>
+/// Scratch arrays of the BPE: from the shared pool up to a million elements, plain allocations above,
+/// which the GC takes back, so that one 50 MB word does not leave a gigabyte parked in the pool.
+/// </summary>
+internal static class ScratchArrays
+{
+    private const int MaxPooled = 1 << 20;
+
+    public static T[] Rent<T>(int length) =>
+        length <= MaxPooled ? ArrayPool<T>.Shared.Rent(length) : GC.AllocateUninitializedArray<T>(length);
+
+    public static void Return<T>(T[] array)
+    {
+        if (array.Length <= MaxPooled)
+            ArrayPool<T>.Shared.Return(array);
+    }
+}
