@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace RawLongLoRA.Model;
 
 /// <summary>
@@ -6,49 +9,57 @@ namespace RawLongLoRA.Model;
 /// The symbols are a linked list that also holds the rank of the pair each symbol starts, and the
 /// pairs wait in a queue keyed by (rank, position), so a word of n symbols takes O(n log n), not the
 /// O(n²) of rescanning it after every merge; an entry whose pair a merge has changed or removed no
-/// longer matches its symbol's rank and is skipped when it comes up.
+/// longer matches its symbol's rank and is skipped when it comes up. A symbol's id, neighbours and
+/// pair rank are four ints side by side (16 bytes, never across a cache line): a merge touches a few
+/// lines, which is what its time is on a word too long for the cache. The two loops are compiled
+/// optimised from their first call: a line of 50 MB is one call, which tiered compilation would start
+/// in its unoptimised tier (20% slower on such a line).
 /// </summary>
 internal static class BpeWord
 {
     /// <summary>From this many symbols on, <see cref="RankBuckets"/> rather than one heap.</summary>
     public const int LongWord = 1 << 16;
 
-    private const int Removed = -1, None = -1;
+    private const int None = -1;
+
+    // The four ints of symbol i at 4i + these.
+    private const int Id = 0, Prev = 1, Next = 2, PairRank = 3;
 
     /// <summary>Merges <paramref name="ids"/> in place; returns how many symbols are left, at its start.</summary>
     public static int MergeAll(Span<int> ids, BpeMerges merges) =>
         ids.Length < LongWord ? MergeWithHeap(ids, merges) : MergeByRank(ids, merges);
 
     /// <summary>Every pair in one 4-ary heap: right for the short words that nearly all text is made of.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int MergeWithHeap(Span<int> ids, BpeMerges merges)
     {
         int n = ids.Length;
         if (n < 2)
             return n;
-        int[] links = Link(ids, merges);
+        int[] symbols = Link(ids, merges);
         var queue = new MergeQueue(n);
         try
         {
             for (int i = 0; i + 1 < n; i++)
-                if (links[3 * i + 2] != None)
-                    queue.Append(MergeQueue.Key(links[3 * i + 2], i));
+                if (symbols[4 * i + PairRank] != None)
+                    queue.Append(MergeQueue.Key(symbols[4 * i + PairRank], i));
             queue.Heapify();
             while (queue.TryPop(out long key))
             {
-                if (!TryMerge(ids, links, merges, key, out long left, out long right))
+                if (!TryMerge(symbols, merges, key, out long left, out long right))
                     continue;
                 if (left != None)
                     queue.Push(left);
                 if (right != None)
                     queue.Push(right);
             }
+            return Unlink(symbols, ids);
         }
         finally
         {
-            ScratchArrays.Return(links);
+            ScratchArrays.Return(symbols);
             queue.Dispose();
         }
-        return Compact(ids);
     }
 
     /// <summary>
@@ -59,47 +70,52 @@ internal static class BpeWord
     /// goes to a small heap that is served first whenever it holds the lowest key, so the order stays
     /// exactly the one heap's.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int MergeByRank(Span<int> ids, BpeMerges merges)
     {
         int n = ids.Length;
         if (n < 2)
             return n;
-        int[] links = Link(ids, merges);
+        int[] symbols = Link(ids, merges);
         var buckets = new RankBuckets(merges.Ranks);
         var late = new MergeQueue(16);
         try
         {
             for (int i = 0; i + 1 < n; i++)
-                if (links[3 * i + 2] != None)
-                    buckets.Add(links[3 * i + 2], i);
+                if (symbols[4 * i + PairRank] != None)
+                    buckets.Add(symbols[4 * i + PairRank], i);
             for (int rank = buckets.Next(0); rank >= 0; rank = buckets.Next(rank + 1))
             {
-                foreach (int pos in buckets.Take(rank))
+                var positions = buckets.Take(rank);
+                for (int j = 0; j < positions.Length; j++)
                 {
+                    int pos = positions[j];
+                    if (j + Ahead < positions.Length)
+                        Prefetch(symbols, positions[j + Ahead]);
                     long key = MergeQueue.Key(rank, pos);
                     while (late.TryPeek(out long first) && first < key)
-                        MergeLate(ids, links, merges, ref late, ref buckets, rank);
-                    if (TryMerge(ids, links, merges, key, out long left, out long right))
+                        MergeLate(symbols, merges, ref late, ref buckets, rank);
+                    if (TryMerge(symbols, merges, key, out long left, out long right))
                     {
                         Queue(left, ref late, ref buckets, rank);
                         Queue(right, ref late, ref buckets, rank);
                     }
                 }
                 while (late.TryPeek(out _))
-                    MergeLate(ids, links, merges, ref late, ref buckets, rank);
+                    MergeLate(symbols, merges, ref late, ref buckets, rank);
             }
+            return Unlink(symbols, ids);
         }
         finally
         {
-            ScratchArrays.Return(links);
+            ScratchArrays.Return(symbols);
             late.Dispose();
         }
-        return Compact(ids);
 
-        static void MergeLate(Span<int> ids, int[] links, BpeMerges merges, ref MergeQueue late, ref RankBuckets buckets, int rank)
+        static void MergeLate(int[] symbols, BpeMerges merges, ref MergeQueue late, ref RankBuckets buckets, int rank)
         {
             late.TryPop(out long key);
-            if (TryMerge(ids, links, merges, key, out long left, out long right))
+            if (TryMerge(symbols, merges, key, out long left, out long right))
             {
                 Queue(left, ref late, ref buckets, rank);
                 Queue(right, ref late, ref buckets, rank);
@@ -117,65 +133,74 @@ internal static class BpeWord
         }
     }
 
-    /// <summary>
-    /// links[3i] is symbol i's left neighbour, links[3i + 1] its right one, links[3i + 2] the rank of the
-    /// pair of the two (-1: none), side by side in one cache line.
-    /// </summary>
+    private const int Ahead = 16;
+
+    /// <summary>Asks for symbol <paramref name="i"/>'s cache line to be loaded, while earlier merges are being done.</summary>
+    private static unsafe void Prefetch(int[] symbols, int i)
+    {
+        if (Sse.IsSupported)
+            fixed (int* p = &symbols[4 * i])
+                Sse.Prefetch0(p);
+    }
+
+    /// <summary>The symbols of <paramref name="ids"/>, linked, with the ranks of their pairs (None: no merge, or no right neighbour).</summary>
     private static int[] Link(Span<int> ids, BpeMerges merges)
     {
         int n = ids.Length;
-        int[] links = ScratchArrays.Rent<int>(3 * n);
+        int[] symbols = ScratchArrays.Rent<int>(4 * n);
         for (int i = 0; i < n; i++)
         {
-            links[3 * i] = i - 1;
-            links[3 * i + 1] = i + 1 < n ? i + 1 : None;
-            links[3 * i + 2] = i + 1 < n && merges.TryGet(ids[i], ids[i + 1], out int rank) ? rank : None;
+            symbols[4 * i + Id] = ids[i];
+            symbols[4 * i + Prev] = i - 1;
+            symbols[4 * i + Next] = i + 1 < n ? i + 1 : None;
+            symbols[4 * i + PairRank] = i + 1 < n && merges.TryGet(ids[i], ids[i + 1], out int rank) ? rank : None;
         }
-        return links;
+        return symbols;
     }
 
     /// <summary>
     /// Merges the pair that <paramref name="key"/> names if it is still there; gives the keys of the
     /// pairs the new token makes with its neighbours (<see cref="None"/> where they have no merge).
     /// </summary>
-    private static bool TryMerge(Span<int> ids, int[] links, BpeMerges merges, long key, out long left, out long right)
+    private static bool TryMerge(int[] symbols, BpeMerges merges, long key, out long left, out long right)
     {
         left = right = None;
         int pos = (int)key, rank = (int)(key >> 32);
-        if (links[3 * pos + 2] != rank)
+        if (symbols[4 * pos + PairRank] != rank)
             return false;
-        int next = links[3 * pos + 1], made = merges.Made(rank);
-        int after = links[3 * next + 1], before = links[3 * pos];
-        ids[pos] = made;
-        ids[next] = Removed;
-        links[3 * next + 2] = None;
-        links[3 * pos + 1] = after;
-        links[3 * pos + 2] = None;
+        int next = symbols[4 * pos + Next], made = merges.Made(rank);
+        int after = symbols[4 * next + Next], before = symbols[4 * pos + Prev];
+        symbols[4 * pos + Id] = made;
+        symbols[4 * pos + Next] = after;
+        symbols[4 * pos + PairRank] = None;
+        symbols[4 * next + Id] = None; // merged away
+        symbols[4 * next + PairRank] = None;
         if (after != None)
         {
-            links[3 * after] = pos;
-            if (merges.TryGet(made, ids[after], out int r))
+            symbols[4 * after + Prev] = pos;
+            if (merges.TryGet(made, symbols[4 * after + Id], out int r))
             {
-                links[3 * pos + 2] = r;
+                symbols[4 * pos + PairRank] = r;
                 right = MergeQueue.Key(r, pos);
             }
         }
         if (before != None)
         {
-            bool found = merges.TryGet(ids[before], made, out int l);
-            links[3 * before + 2] = found ? l : None;
+            bool found = merges.TryGet(symbols[4 * before + Id], made, out int l);
+            symbols[4 * before + PairRank] = found ? l : None;
             if (found)
                 left = MergeQueue.Key(l, before);
         }
         return true;
     }
 
-    private static int Compact(Span<int> ids)
+    /// <summary>Writes the ids left, in order, to the start of <paramref name="ids"/>; returns how many.</summary>
+    private static int Unlink(int[] symbols, Span<int> ids)
     {
         int count = 0;
-        foreach (int id in ids)
-            if (id != Removed)
-                ids[count++] = id;
+        for (int i = 0; i < ids.Length; i++)
+            if (symbols[4 * i + Id] != None)
+                ids[count++] = symbols[4 * i + Id];
         return count;
     }
 }
