@@ -13,7 +13,8 @@ namespace RawLongLoRA.Model;
 internal sealed class SentencePieceBpe : ITokenModel
 {
     private readonly Dictionary<string, int> _vocab;
-    private readonly Dictionary<int, int> _charIds = [];
+    private readonly int[] _bmpIds = new int[65536]; // the token of each one-character token in the BMP, -1: none (an array: one look-up per character)
+    private readonly Dictionary<int, int> _astralIds = [];
     private readonly SpaceMarking _marking;
     private readonly int? _unknownId;
     private readonly int[]? _byteIds;
@@ -32,9 +33,16 @@ internal sealed class SentencePieceBpe : ITokenModel
         _ignoreMerges = ignoreMerges;
         // Hugging Face fails to encode an unknown character when its unk_token is not in the vocabulary; here it is dropped, as without an unk_token.
         _unknownId = unknownToken is not null && vocab.TryGetValue(unknownToken, out int unk) ? unk : null;
+        Array.Fill(_bmpIds, -1);
         foreach (var (token, id) in vocab)
-            if (Rune.DecodeFromUtf16(token, out var rune, out int used) == System.Buffers.OperationStatus.Done && used == token.Length)
-                _charIds[rune.Value] = id;
+        {
+            if (Rune.DecodeFromUtf16(token, out var rune, out int used) != System.Buffers.OperationStatus.Done || used != token.Length)
+                continue;
+            if (rune.IsBmp)
+                _bmpIds[rune.Value] = id;
+            else
+                _astralIds[rune.Value] = id;
+        }
         if (byteFallback)
         {
             _byteIds = new int[256];
@@ -110,7 +118,8 @@ internal sealed class SentencePieceBpe : ITokenModel
         Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in word.EnumerateRunes())
         {
-            if (_charIds.TryGetValue(rune.Value, out int id))
+            int id = rune.IsBmp ? _bmpIds[rune.Value] : _astralIds.GetValueOrDefault(rune.Value, -1);
+            if (id >= 0)
             {
                 if (unknownWaits)
                     symbols[n++] = _unknownId!.Value;
