@@ -70,7 +70,7 @@ public class BpeWordTests
             Assert.Equal(NaiveBpe.Merge(symbols, merges), Merged(BpeWord.MergeByRank, symbols, merges));
         }
         // Past the naive merge's reach: the two fast loops against each other, above the length where the tokenizer switches.
-        foreach (string text in new[] { TokenizerTexts.Letters(BpeWord.LongWord + 1000, seed: 3), TokenizerTexts.Han(BpeWord.LongWord / 2, seed: 4) })
+        foreach (string text in new[] { TokenizerTexts.Letters(BpeWord.LongWord + 1000, seed: 3), TokenizerTexts.Han(BpeWord.LongWord + 1000, seed: 4) })
         {
             var symbols = Symbols(source, text);
             Assert.Equal(Merged(BpeWord.MergeWithHeap, symbols, merges), Merged(BpeWord.MergeByRank, symbols, merges));

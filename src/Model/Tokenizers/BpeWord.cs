@@ -17,8 +17,11 @@ namespace RawLongLoRA.Model;
 /// </summary>
 internal static class BpeWord
 {
-    /// <summary>From this many symbols on, <see cref="RankBuckets"/> rather than one heap.</summary>
-    public const int LongWord = 1 << 16;
+    /// <summary>
+    /// From this many symbols on, <see cref="RankBuckets"/> rather than one heap: faster from about 10K
+    /// symbols on (Llama 3's merges, a line of letters), below that its arrays of one entry per rank cost more.
+    /// </summary>
+    public const int LongWord = 1 << 14;
 
     private const int None = -1;
 
@@ -30,13 +33,37 @@ internal static class BpeWord
         ids.Length < LongWord ? MergeWithHeap(ids, merges) : MergeByRank(ids, merges);
 
     /// <summary>Every pair in one 4-ary heap: right for the short words that nearly all text is made of.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int MergeWithHeap(Span<int> ids, BpeMerges merges)
+    public static int MergeWithHeap(Span<int> ids, BpeMerges merges) => Merge(ids, merges, WithHeap);
+
+    /// <summary>
+    /// A long word (a line of text without spaces is one word): the pairs wait in one bucket per rank,
+    /// taken in rank order and each in position order, which walks the symbols nearly in memory order
+    /// where a heap of millions would miss the cache at every level. A merge makes pairs of higher rank
+    /// than its own in any merge list learnt by BPE; a pair of lower or equal rank (a hand-edited list)
+    /// goes to a small heap that is served first whenever it holds the lowest key, so the order stays
+    /// exactly the one heap's.
+    /// </summary>
+    public static int MergeByRank(Span<int> ids, BpeMerges merges) => Merge(ids, merges, ByRank);
+
+    private static int Merge(Span<int> ids, BpeMerges merges, Action<int[], int, BpeMerges> loop)
     {
-        int n = ids.Length;
-        if (n < 2)
-            return n;
+        if (ids.Length < 2)
+            return ids.Length;
         int[] symbols = Link(ids, merges);
+        try
+        {
+            loop(symbols, ids.Length, merges);
+            return Unlink(symbols, ids);
+        }
+        finally
+        {
+            ScratchArrays.Return(symbols);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WithHeap(int[] symbols, int n, BpeMerges merges)
+    {
         var queue = new MergeQueue(n);
         try
         {
@@ -53,30 +80,16 @@ internal static class BpeWord
                 if (right != None)
                     queue.Push(right);
             }
-            return Unlink(symbols, ids);
         }
         finally
         {
-            ScratchArrays.Return(symbols);
             queue.Dispose();
         }
     }
 
-    /// <summary>
-    /// A long word (a line of text without spaces is one word): the pairs wait in one bucket per rank,
-    /// taken in rank order and each in position order, which walks the symbols nearly in memory order
-    /// where a heap of millions would miss the cache at every level. A merge makes pairs of higher rank
-    /// than its own in any merge list learnt by BPE; a pair of lower or equal rank (a hand-edited list)
-    /// goes to a small heap that is served first whenever it holds the lowest key, so the order stays
-    /// exactly the one heap's.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int MergeByRank(Span<int> ids, BpeMerges merges)
+    private static void ByRank(int[] symbols, int n, BpeMerges merges)
     {
-        int n = ids.Length;
-        if (n < 2)
-            return n;
-        int[] symbols = Link(ids, merges);
         var buckets = new RankBuckets(merges.Ranks);
         var late = new MergeQueue(16);
         try
@@ -104,11 +117,9 @@ internal static class BpeWord
                 while (late.TryPeek(out _))
                     MergeLate(symbols, merges, ref late, ref buckets, rank);
             }
-            return Unlink(symbols, ids);
         }
         finally
         {
-            ScratchArrays.Return(symbols);
             late.Dispose();
         }
 
