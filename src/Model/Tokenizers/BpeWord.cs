@@ -45,15 +45,22 @@ internal static class BpeWord
     /// </summary>
     public static int MergeByRank(Span<int> ids, BpeMerges merges) => Merge(ids, merges, ByRank);
 
-    private static int Merge(Span<int> ids, BpeMerges merges, Action<int[], int, BpeMerges> loop)
+    private delegate void Loop(Span<int> symbols, int n, BpeMerges merges);
+
+    /// <summary>Links the symbols (four ints each, in 2 MB pages for a long word), runs the loop, writes the ids left back.</summary>
+    private static int Merge(Span<int> ids, BpeMerges merges, Loop loop)
     {
         if (ids.Length < 2)
             return ids.Length;
-        int[] symbols = Link(ids, merges);
+        if (ids.Length >= LongWord)
+        {
+            using var pages = new HugePages(4 * ids.Length);
+            return Merge(ids, merges, loop, pages.Span);
+        }
+        int[] symbols = ScratchArrays.Rent<int>(4 * ids.Length);
         try
         {
-            loop(symbols, ids.Length, merges);
-            return Unlink(symbols, ids);
+            return Merge(ids, merges, loop, symbols);
         }
         finally
         {
@@ -61,8 +68,15 @@ internal static class BpeWord
         }
     }
 
+    private static int Merge(Span<int> ids, BpeMerges merges, Loop loop, Span<int> symbols)
+    {
+        Link(ids, merges, symbols);
+        loop(symbols, ids.Length, merges);
+        return Unlink(symbols, ids);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WithHeap(int[] symbols, int n, BpeMerges merges)
+    private static void WithHeap(Span<int> symbols, int n, BpeMerges merges)
     {
         var queue = new MergeQueue(n);
         try
@@ -88,7 +102,7 @@ internal static class BpeWord
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ByRank(int[] symbols, int n, BpeMerges merges)
+    private static void ByRank(Span<int> symbols, int n, BpeMerges merges)
     {
         var buckets = new RankBuckets(merges.Ranks);
         var late = new MergeQueue(16);
@@ -123,7 +137,7 @@ internal static class BpeWord
             late.Dispose();
         }
 
-        static void MergeLate(int[] symbols, BpeMerges merges, ref MergeQueue late, ref RankBuckets buckets, int rank)
+        static void MergeLate(Span<int> symbols, BpeMerges merges, ref MergeQueue late, ref RankBuckets buckets, int rank)
         {
             late.TryPop(out long key);
             if (TryMerge(symbols, merges, key, out long left, out long right))
@@ -147,7 +161,7 @@ internal static class BpeWord
     private const int Ahead = 16;
 
     /// <summary>Asks for symbol <paramref name="i"/>'s cache line to be loaded, while earlier merges are being done.</summary>
-    private static unsafe void Prefetch(int[] symbols, int i)
+    private static unsafe void Prefetch(Span<int> symbols, int i)
     {
         if (Sse.IsSupported)
             fixed (int* p = &symbols[4 * i])
@@ -155,10 +169,9 @@ internal static class BpeWord
     }
 
     /// <summary>The symbols of <paramref name="ids"/>, linked, with the ranks of their pairs (None: no merge, or no right neighbour).</summary>
-    private static int[] Link(Span<int> ids, BpeMerges merges)
+    private static void Link(Span<int> ids, BpeMerges merges, Span<int> symbols)
     {
         int n = ids.Length;
-        int[] symbols = ScratchArrays.Rent<int>(4 * n);
         for (int i = 0; i < n; i++)
         {
             symbols[4 * i + Id] = ids[i];
@@ -166,14 +179,13 @@ internal static class BpeWord
             symbols[4 * i + Next] = i + 1 < n ? i + 1 : None;
             symbols[4 * i + PairRank] = i + 1 < n && merges.TryGet(ids[i], ids[i + 1], out int rank) ? rank : None;
         }
-        return symbols;
     }
 
     /// <summary>
     /// Merges the pair that <paramref name="key"/> names if it is still there; gives the keys of the
     /// pairs the new token makes with its neighbours (<see cref="None"/> where they have no merge).
     /// </summary>
-    private static bool TryMerge(int[] symbols, BpeMerges merges, long key, out long left, out long right)
+    private static bool TryMerge(Span<int> symbols, BpeMerges merges, long key, out long left, out long right)
     {
         left = right = None;
         int pos = (int)key, rank = (int)(key >> 32);
@@ -206,7 +218,7 @@ internal static class BpeWord
     }
 
     /// <summary>Writes the ids left, in order, to the start of <paramref name="ids"/>; returns how many.</summary>
-    private static int Unlink(int[] symbols, Span<int> ids)
+    private static int Unlink(Span<int> symbols, Span<int> ids)
     {
         int count = 0;
         for (int i = 0; i < ids.Length; i++)
