@@ -4,7 +4,7 @@ namespace RawLongLoRA.Model;
 
 /// <summary>
 /// Scratch arrays of the BPE: from the shared pool up to a million elements, plain allocations above,
-/// which the GC takes back, so that one 50 MB word does not leave a gigabyte parked in the pool.
+/// which the GC takes back, so that one 50 MB line does not leave hundreds of megabytes parked in the pool.
 /// </summary>
 internal static class ScratchArrays
 {
