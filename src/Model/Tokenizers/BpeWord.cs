@@ -116,6 +116,7 @@ internal static class BpeWord
         finally
         {
             late.Dispose();
+            buckets.Dispose();
         }
 
         static void MergeLate(Span<int> symbols, BpeMerges merges, ref MergeQueue late, ref RankBuckets buckets, int rank)
