@@ -5,9 +5,10 @@ using System.Text.Json.Nodes;
 namespace RawLongLoRA.Bench;
 
 /// <summary>
-/// A PyTorch peer script (bench/peer/*.py, run by /usr/bin/python3) kept running for the whole verb, so
-/// that ours and the peer's timings of each shape alternate in one run instead of an hour apart. The
-/// script prints one JSON line about itself, then answers each JSON request line with one JSON line.
+/// A peer script (bench/peer/*: PyTorch ones run by /usr/bin/python3, Hugging Face's tokenizers by
+/// node) kept running for the whole verb, so that ours and the peer's timings of each shape alternate
+/// in one run instead of an hour apart. The script prints one JSON line about itself, then answers
+/// each JSON request line with one JSON line.
 /// </summary>
 public sealed class Peer : IDisposable
 {
@@ -15,47 +16,77 @@ public sealed class Peer : IDisposable
 
     private readonly Process _process;
 
-    private Peer(Process process, string name)
+    private Peer(Process process, string name, JsonNode hello)
     {
         _process = process;
         Name = name;
+        Hello = hello;
     }
 
     /// <summary>What the script said about itself, e.g. "torch 2.1 (openblas, 2 threads)".</summary>
     public string Name { get; }
 
-    /// <summary>Starts bench/peer/{script} with `--threads N`, or returns null and why not.</summary>
+    /// <summary>The script's first line.</summary>
+    public JsonNode Hello { get; }
+
+    /// <summary>Starts the PyTorch peer bench/peer/{script} with `--threads N`, or returns null and why not.</summary>
     public static Peer? Start(string script, int threads, out string reason)
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "peer", script);
-        if (!File.Exists(Python) || !File.Exists(path))
+        if (!File.Exists(Python))
         {
-            reason = !File.Exists(Python) ? $"{Python} not found" : $"{path} not found";
+            reason = $"{Python} not found";
             return null;
         }
-        var info = new ProcessStartInfo(Python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(path);
-        info.ArgumentList.Add("--threads");
-        info.ArgumentList.Add(threads.ToString());
         // BLAS libraries size their own pools from these; the peer gets the threads we use.
-        info.Environment["OMP_NUM_THREADS"] = threads.ToString();
-        info.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
-        var process = Process.Start(info)!;
+        var environment = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = threads.ToString(), ["OPENBLAS_NUM_THREADS"] = threads.ToString() };
+        return Start(Python, script, ["--threads", threads.ToString()], environment,
+                     hello => hello["torch"] is null ? null : $"torch {hello["torch"]} ({hello["blas"]}, {hello["threads"]} threads)", out reason);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="program"/> on bench/peer/{script}; <paramref name="describe"/> names the peer
+    /// from its first line, or gives null when that line is not a greeting. Null and why not if it fails.
+    /// </summary>
+    public static Peer? Start(string program, string script, string[] arguments, Dictionary<string, string> environment,
+                              Func<JsonNode, string?> describe, out string reason)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "peer", script);
+        if (!File.Exists(path))
+        {
+            reason = $"{path} not found";
+            return null;
+        }
+        var info = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(path);
+        foreach (string argument in arguments)
+            info.ArgumentList.Add(argument);
+        foreach (var (variable, value) in environment)
+            info.Environment[variable] = value;
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            reason = $"{program} cannot be started ({e.Message})";
+            return null;
+        }
         var lastError = new StrongBox<string?>();
         process.ErrorDataReceived += (_, e) => lastError.Value = e.Data ?? lastError.Value; // drained, or a chatty peer blocks
         process.BeginErrorReadLine();
-        string? hello = process.StandardOutput.ReadLine();
-        var json = hello is null ? null : JsonNode.Parse(hello);
-        if (json?["torch"] is null)
+        string? line = process.StandardOutput.ReadLine();
+        var hello = line is null ? null : JsonNode.Parse(line);
+        if (hello is null || describe(hello) is not { } name)
         {
             process.WaitForExit(2000);
-            reason = json?["error"]?.GetValue<string>() ?? $"{script} said nothing ({lastError.Value ?? "no error output"})";
+            reason = hello?["error"]?.GetValue<string>() ?? $"{script} said nothing ({lastError.Value ?? "no error output"})";
             process.Kill();
             process.Dispose();
             return null;
         }
         reason = "";
-        return new Peer(process, $"torch {json["torch"]} ({json["blas"]}, {json["threads"]} threads)");
+        return new Peer(process, name, hello);
     }
 
     /// <summary>Sends one request, waits for its answer and then for the peer to go idle.</summary>

@@ -9,6 +9,7 @@ var verbs = new Dictionary<string, Verb>
     ["attention"] = AttentionBench.Verb,
     ["ops"] = OpsBench.Verb,
     ["step"] = RawLongLoRA.Bench.Step.StepBench.Verb,
+    ["tokenize"] = RawLongLoRA.Bench.Tokenize.TokenizeBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

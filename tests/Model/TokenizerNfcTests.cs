@@ -28,6 +28,14 @@ public class TokenizerNfcTests
     }
 
     [Fact]
+    public void Long_text_changes_only_around_what_may_change()
+    {
+        string han = string.Concat(Enumerable.Repeat("中文，", 5000));
+        Assert.Same(han, Nfc.Normalize(han)); // Han characters and CJK punctuation are in NFC and compose with nothing
+        Assert.Equal(han + "\u00E9" + han + "\u00C5", Nfc.Normalize(han + "e\u0301" + han + "\u212B"));
+    }
+
+    [Fact]
     public void Equals_Pythons_unicodedata_on_random_strings()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TokenizerFixtures.ReferenceDir, "nfc_cases.json")));

@@ -24,6 +24,17 @@ public class TokenizerReferenceTests
         AllEqual(i => ids.IdsWithBos[i], i => tokenizer.Encode(Expected.Texts[i]));
     }
 
+    /// <summary>A fresh tokenizer, so that the threads fill its word cache together.</summary>
+    [Theory, MemberData(nameof(Models))]
+    public void Ids_are_the_same_from_several_threads_at_once(string model)
+    {
+        var tokenizer = Tokenizer.Load(TokenizerFixtures.RealDir(model));
+        int texts = Expected.Texts.Length;
+        var ids = new int[8 * texts][];
+        Parallel.For(0, ids.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => ids[i] = tokenizer.Encode(Expected.Texts[i % texts], addBos: false));
+        AllEqual(i => Expected.Models[model].Ids[i % texts], i => ids[i], count: ids.Length);
+    }
+
     [Theory, MemberData(nameof(Models))]
     public void Decode_equals_the_reference_and_gives_the_text_back(string model)
     {

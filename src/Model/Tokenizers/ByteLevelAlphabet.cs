@@ -8,6 +8,7 @@ namespace RawLongLoRA.Model;
 public static class ByteLevelAlphabet
 {
     private static readonly short[] ByteOfChar = BuildByteOfChar();
+    private static readonly char[] CharOfByte = BuildCharOfByte();
 
     private static short[] BuildByteOfChar()
     {
@@ -22,8 +23,17 @@ public static class ByteLevelAlphabet
         return byteOf;
     }
 
+    private static char[] BuildCharOfByte()
+    {
+        var charOf = new char[256];
+        for (int c = 0; c < ByteOfChar.Length; c++)
+            if (ByteOfChar[c] >= 0)
+                charOf[ByteOfChar[c]] = (char)c;
+        return charOf;
+    }
+
     /// <summary>The character that stands for byte <paramref name="b"/> in a vocabulary ('Ġ' for a space).</summary>
-    public static char CharOf(byte b) => (char)Array.IndexOf(ByteOfChar, (short)b);
+    public static char CharOf(byte b) => CharOfByte[b];
 
     /// <summary>The bytes a vocabulary entry stands for; false if it has a character outside the alphabet.</summary>
     public static bool TryDecode(string token, out byte[] bytes)

@@ -21,16 +21,35 @@ internal static class Nfc
         // Text below U+0300 is always in NFC: nothing there decomposes to, or composes with, a mark.
         if (!text.AsSpan().ContainsAnyExceptInRange('\0', '\u02FF'))
             return text;
+        // Only stretches around characters that may change are normalised: a cut before a starter that
+        // has no decomposition and composes with nothing before it changes nothing.
         var tables = Data.Value;
+        StringBuilder? normalized = null;
+        int done = 0;
+        for (int i = tables.NextThatMayChange(text, 0); i < text.Length;)
+        {
+            int start = Math.Max(done, i - 1), end = i + 1; // the starter before may compose with it
+            while (end < text.Length && tables.MayChange(text[end]))
+                end++;
+            normalized ??= new StringBuilder(text.Length);
+            normalized.Append(text, done, start - done);
+            AppendNormalized(text.AsSpan(start, end - start), tables, normalized);
+            done = end;
+            i = tables.NextThatMayChange(text, end);
+        }
+        return normalized is null ? text : normalized.Append(text, done, text.Length - done).ToString();
+    }
+
+    private static void AppendNormalized(ReadOnlySpan<char> text, Tables tables, StringBuilder output)
+    {
         var cps = new List<int>(text.Length);
         foreach (var rune in text.EnumerateRunes())
             Decompose(rune.Value, tables, cps);
         SortMarks(cps, tables);
         Compose(cps, tables);
-        var sb = new StringBuilder(text.Length);
+        Span<char> utf16 = stackalloc char[2];
         foreach (int cp in cps)
-            sb.Append(char.ConvertFromUtf32(cp));
-        return sb.ToString();
+            output.Append(utf16[..new Rune(cp).EncodeToUtf16(utf16)]);
     }
 
     private static void Decompose(int cp, Tables tables, List<int> output)
@@ -114,7 +133,30 @@ internal static class Nfc
         public readonly Dictionary<int, int[]> Decomposition = [];
         public readonly Dictionary<long, int> Composition = [];
 
+        /// <summary>Bit c: UTF-16 unit c may change in NFC or change what is around it (a surrogate: always).</summary>
+        private readonly ulong[] _mayChange = new ulong[65536 / 64];
+
         public int Class(int cp) => Classes.TryGetValue(cp, out byte c) ? c : 0;
+
+        public bool MayChange(char c) => (_mayChange[c >> 6] & (1UL << c)) != 0;
+
+        public int NextThatMayChange(string text, int from)
+        {
+            int i = from;
+            while (i < text.Length && !MayChange(text[i]))
+                i++;
+            return i;
+        }
+
+        /// <summary>Marks what has a decomposition, a combining class, or composes with what comes before it.</summary>
+        private void MarkWhatMayChange()
+        {
+            var marked = Classes.Keys.Concat(Decomposition.Keys).Concat(Composition.Keys.Select(pair => (int)(pair & 0x1FFFFF)))
+                .Concat(Enumerable.Range(VBase, VCount)).Concat(Enumerable.Range(TBase + 1, TCount - 1))
+                .Concat(Enumerable.Range(0xD800, 0x800));
+            foreach (int cp in marked.Where(cp => cp is >= 0x300 and < 0x10000))
+                _mayChange[cp >> 6] |= 1UL << cp;
+        }
 
         public static Tables Parse()
         {
@@ -137,6 +179,7 @@ internal static class Nfc
                 if (entry[sep] == ':')
                     t.Composition[((long)parts[0] << 21) | (uint)parts[1]] = cp;
             }
+            t.MarkWhatMayChange();
             return t;
         }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using Microsoft.ML.Tokenizers;
 
 namespace RawLongLoRA.Model;
 
@@ -12,16 +11,15 @@ namespace RawLongLoRA.Model;
 /// [^\p{L}]? as one character. So text with surrogate pairs is matched through a stand-in string,
 /// one BMP character of the same Unicode category per code point, and the pieces are mapped back.
 /// </summary>
-internal sealed class RegexSplitPreTokenizer(string pattern) : PreTokenizer
+internal sealed class RegexSplitPreTokenizer(string pattern)
 {
     private readonly Regex _regex = new(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => PreTokenize(text.AsSpan());
-
-    public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text)
+    /// <summary>The pieces of <paramref name="text"/>, in order, as (offset, length).</summary>
+    public List<(int Offset, int Length)> Split(ReadOnlySpan<char> text)
     {
         if (text.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
-            return Split(text, null);
+            return Match(text, null);
         var standIn = new char[text.Length];
         var start = new int[text.Length + 1]; // stand-in index -> index in text
         int n = 0;
@@ -35,10 +33,10 @@ internal sealed class RegexSplitPreTokenizer(string pattern) : PreTokenizer
             i += used == 0 ? 1 : used;
         }
         start[n] = text.Length;
-        return Split(standIn.AsSpan(0, n), start);
+        return Match(standIn.AsSpan(0, n), start);
     }
 
-    private List<(int Offset, int Length)> Split(ReadOnlySpan<char> text, int[]? start)
+    private List<(int Offset, int Length)> Match(ReadOnlySpan<char> text, int[]? start)
     {
         var pieces = new List<(int, int)>();
         int end = 0;

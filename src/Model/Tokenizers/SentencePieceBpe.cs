@@ -1,92 +1,156 @@
 using System.Text;
-using Microsoft.ML.Tokenizers;
 
 namespace RawLongLoRA.Model;
 
 /// <summary>
-/// SentencePiece-style BPE from a tokenizer.json (Llama 2, Mistral) run by Microsoft.ML.Tokenizers'
-/// BpeTokenizer, which merges by merge rank as Hugging Face does (SentencePiece itself merges by
-/// the score of the token made, which splits runs of spaces differently). Characters outside the
-/// vocabulary come back as the unknown token and are replaced by their UTF-8 byte tokens
-/// ("&lt;0xF0&gt;"...), which is byte_fallback.
+/// SentencePiece-style BPE from a tokenizer.json (Llama 2, Mistral) as Hugging Face runs it: spaces
+/// become '▁' (<see cref="SpaceMarking"/>), each character starts as its token, and
+/// <see cref="BpeWord"/> merges by merge rank (SentencePiece itself merges by the score of the token
+/// made, which splits runs of spaces differently). A character outside the vocabulary becomes its
+/// UTF-8 byte tokens ("&lt;0xF0&gt;"...) with byte_fallback, else the unknown token, one for a run of
+/// them with fuse_unk.
 /// </summary>
 internal sealed class SentencePieceBpe : ITokenModel
 {
-    private readonly BpeTokenizer _bpe;
+    private readonly Dictionary<string, int> _vocab;
+    private readonly int[] _bmpIds = new int[65536]; // the token of each one-character token in the BMP, -1: none (an array: one look-up per character)
+    private readonly Dictionary<int, int> _astralIds = [];
     private readonly SpaceMarking _marking;
     private readonly int? _unknownId;
     private readonly int[]? _byteIds;
-    private readonly bool _splitWords;
+    private readonly bool _fuseUnknown, _ignoreMerges, _splitWords;
+    private readonly WordCache _cache = new();
 
-    public SentencePieceBpe(IReadOnlyDictionary<string, int> vocab, IEnumerable<string> merges, string? unknownToken,
-                            bool byteFallback, bool fuseUnknown, SpaceMarking marking)
+    public BpeMerges Merges { get; }
+
+    public SentencePieceBpe(Dictionary<string, int> vocab, BpeMerges merges, string? unknownToken, bool byteFallback,
+                            bool fuseUnknown, bool ignoreMerges, SpaceMarking marking)
     {
+        _vocab = vocab;
+        Merges = merges;
         _marking = marking;
+        _fuseUnknown = fuseUnknown;
+        _ignoreMerges = ignoreMerges;
+        // Hugging Face fails to encode an unknown character when its unk_token is not in the vocabulary; here it is dropped, as without an unk_token.
         _unknownId = unknownToken is not null && vocab.TryGetValue(unknownToken, out int unk) ? unk : null;
+        Array.Fill(_bmpIds, -1);
+        foreach (var (token, id) in vocab)
+        {
+            if (Rune.DecodeFromUtf16(token, out var rune, out int used) != System.Buffers.OperationStatus.Done || used != token.Length)
+                continue;
+            if (rune.IsBmp)
+                _bmpIds[rune.Value] = id;
+            else
+                _astralIds[rune.Value] = id;
+        }
         if (byteFallback)
         {
             _byteIds = new int[256];
             for (int b = 0; b < 256; b++)
                 _byteIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
         }
-        // Merging a whole text at once costs time quadratic in its length in BpeTokenizer. Where no
-        // token has '▁' after another character, no token crosses the start of a word, so words
-        // can be merged one by one with the same result.
-        _splitWords = vocab.Keys.All(t => t.TrimStart(SpaceMarking.Mark).IndexOf(SpaceMarking.Mark) < 0);
-        _bpe = BpeTokenizer.Create(new BpeOptions(vocab)
-        {
-            Merges = merges,
-            UnknownToken = unknownToken,
-            FuseUnknownTokens = fuseUnknown && !byteFallback,
-            PreTokenizer = new WordSplitter(),
-        });
+        // Words for the cache: where '▁' is a token, no token has '▁' after another character, and no
+        // character is dropped (which would put the '▁'s around it side by side), no merge joins a
+        // character to a '▁' that follows it, so cutting there changes nothing.
+        _splitWords = vocab.ContainsKey(SpaceMarking.Mark.ToString())
+                      && vocab.Keys.All(t => t.TrimStart(SpaceMarking.Mark).IndexOf(SpaceMarking.Mark) < 0)
+                      && (_unknownId is not null || _byteIds?.All(id => id >= 0) == true);
     }
 
     public void Encode(string text, bool atStart, List<int> ids)
     {
         string marked = _marking.Apply(text, atStart);
-        var result = _bpe.EncodeToIds(marked, considerPreTokenization: _splitWords, considerNormalization: false);
-        if (_byteIds is null || _unknownId is not int unk || !result.Contains(unk))
+        // Hugging Face's word is the whole stretch: its pre-tokenizer does not split.
+        if (_ignoreMerges && _vocab.TryGetValue(marked, out int whole))
         {
-            ids.AddRange(result);
+            ids.Add(whole);
             return;
         }
-        foreach (var token in _bpe.EncodeToTokens(marked, out _, considerPreTokenization: _splitWords, considerNormalization: false))
+        if (!_splitWords)
         {
-            if (token.Id != unk)
+            EncodeWord(marked, ids);
+            return;
+        }
+        int start = 0;
+        for (int i = 1; i < marked.Length; i++)
+        {
+            if (marked[i] == SpaceMarking.Mark && marked[i - 1] != SpaceMarking.Mark)
             {
-                ids.Add(token.Id);
-                continue;
+                EncodeWord(marked.AsSpan(start, i - start), ids);
+                start = i;
             }
-            var (offset, length) = token.Offset.GetOffsetAndLength(marked.Length);
-            var bytes = Encoding.UTF8.GetBytes(marked, offset, length);
-            if (bytes.All(b => _byteIds[b] >= 0))
-                ids.AddRange(bytes.Select(b => _byteIds[b]));
-            else
-                ids.Add(unk);
+        }
+        EncodeWord(marked.AsSpan(start), ids);
+    }
+
+    private void EncodeWord(ReadOnlySpan<char> word, List<int> ids)
+    {
+        if (word.IsEmpty)
+            return;
+        if (_cache.TryGet(word, out int[] cached))
+        {
+            ids.AddRange(cached);
+            return;
+        }
+        // A character gives at most one token per UTF-8 byte.
+        int[] symbols = ScratchArrays.Rent<int>(Encoding.UTF8.GetByteCount(word));
+        try
+        {
+            int n = BpeWord.MergeAll(symbols.AsSpan(0, Symbols(word, symbols)), Merges);
+            ids.AddRange(symbols.AsSpan(0, n));
+            _cache.Add(word, symbols.AsSpan(0, n));
+        }
+        finally
+        {
+            ScratchArrays.Return(symbols);
         }
     }
 
-    /// <summary>Words for the BPE: a cut before every '▁' that follows another character.</summary>
-    private sealed class WordSplitter : PreTokenizer
+    /// <summary>
+    /// The word's characters as tokens, as Hugging Face's merge_word makes them. An unknown token waits
+    /// for the next character that is a token (or the end), to be fused with further unknown ones: byte
+    /// tokens of characters in between go before it, as they do in Hugging Face.
+    /// </summary>
+    private int Symbols(ReadOnlySpan<char> word, int[] symbols)
     {
-        public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => PreTokenize(text.AsSpan());
-
-        public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text)
+        int n = 0;
+        bool unknownWaits = false;
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in word.EnumerateRunes())
         {
-            var words = new List<(int, int)>();
-            int start = 0;
-            for (int i = 1; i < text.Length; i++)
+            int id = rune.IsBmp ? _bmpIds[rune.Value] : _astralIds.GetValueOrDefault(rune.Value, -1);
+            if (id >= 0)
             {
-                if (text[i] == SpaceMarking.Mark && text[i - 1] != SpaceMarking.Mark)
-                {
-                    words.Add((start, i - start));
-                    start = i;
-                }
+                if (unknownWaits)
+                    symbols[n++] = _unknownId!.Value;
+                unknownWaits = false;
+                symbols[n++] = id;
+                continue;
             }
-            if (text.Length > 0)
-                words.Add((start, text.Length - start));
-            return words;
+            var bytes = utf8[..rune.EncodeToUtf8(utf8)];
+            if (_byteIds is not null && HasByteTokens(bytes))
+            {
+                foreach (byte b in bytes)
+                    symbols[n++] = _byteIds[b];
+                continue;
+            }
+            if (_unknownId is int unk)
+            {
+                if (unknownWaits && !_fuseUnknown)
+                    symbols[n++] = unk;
+                unknownWaits = true;
+            }
         }
+        if (unknownWaits)
+            symbols[n++] = _unknownId!.Value;
+        return n;
+    }
+
+    private bool HasByteTokens(ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+            if (_byteIds![b] < 0)
+                return false;
+        return true;
     }
 }

@@ -17,9 +17,14 @@ internal sealed record SpaceMarking(bool Prepend, bool OnlyAtStart, bool OnlyIfU
 
     public string Apply(string text, bool atStart)
     {
-        string marked = text.Replace(' ', Mark);
-        bool prepend = Prepend && (atStart || !OnlyAtStart) && !(OnlyIfUnmarked && marked.StartsWith(Mark));
-        return prepend ? Mark + marked : marked;
+        bool prepend = Prepend && (atStart || !OnlyAtStart) && !(OnlyIfUnmarked && text.Length > 0 && text[0] is ' ' or Mark);
+        // One pass, one string: a line of megabytes is copied once, not twice.
+        return string.Create(text.Length + (prepend ? 1 : 0), (text, prepend), static (marked, state) =>
+        {
+            if (state.prepend)
+                marked[0] = Mark;
+            state.text.AsSpan().Replace(marked[(state.prepend ? 1 : 0)..], ' ', Mark);
+        });
     }
 
     /// <summary>The bytes a piece stands for: "&lt;0x0A&gt;" one byte (with byte fallback), else its text with '▁' as ' '.</summary>

@@ -4,9 +4,9 @@ namespace RawLongLoRA.Model;
 
 /// <summary>
 /// A Hugging Face model folder's tokenizer, giving the token ids Hugging Face's (fast) tokenizer
-/// gives: tokenizer.json read here and run by Microsoft.ML.Tokenizers (SentencePiece-style BPE for
-/// Llama 2 / Mistral, tiktoken byte-level BPE for Llama 3 / Qwen), or a SentencePiece
-/// tokenizer.model where there is no tokenizer.json. Special tokens come from
+/// gives: tokenizer.json read and run here (SentencePiece-style BPE for Llama 2 / Mistral, byte-level
+/// BPE for Llama 3 / Qwen, both merged by <see cref="BpeWord"/> in O(n log n)), or a SentencePiece
+/// tokenizer.model, run by Microsoft.ML.Tokenizers, where there is no tokenizer.json. Special tokens come from
 /// tokenizer_config.json / special_tokens_map.json, the ids generation stops at from
 /// generation_config.json. Thread-safe once loaded.
 /// </summary>

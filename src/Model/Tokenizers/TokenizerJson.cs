@@ -4,8 +4,8 @@ using static RawLongLoRA.Model.TokenizerFile;
 namespace RawLongLoRA.Model;
 
 /// <summary>
-/// Reads a Hugging Face tokenizer.json (Microsoft.ML.Tokenizers has no reader for it): the BPE
-/// vocabulary and merges (written "a b" or ["a", "b"]), the added tokens, and which of the two BPE
+/// Reads a Hugging Face tokenizer.json: the BPE vocabulary and merges (written "a b" or ["a", "b"]),
+/// its flags (byte_fallback, fuse_unk, ignore_merges), the added tokens, and which of the two BPE
 /// families the normalizer / pre-tokenizer describe. Anything outside those families is refused
 /// with the field named rather than tokenized differently from Hugging Face.
 /// </summary>
@@ -30,6 +30,8 @@ internal static class TokenizerJson
         var (nfc, prepend, replaceSpace) = ReadNormalizer(f);
         var (pattern, byteLevel, metaspace) = ReadPreTokenizer(f);
         bool byteFallback = f.OptionalBool(model, "byte_fallback", "model.byte_fallback") ?? false;
+        bool ignoreMerges = f.OptionalBool(model, "ignore_merges", "model.ignore_merges") ?? false;
+        var merges = ReadMerges(f, model, vocab);
         string? templateBos = ReadTemplateBos(f);
         int size = Math.Max(vocab.Values.DefaultIfEmpty(-1).Max(), added.Select(t => t.Id).DefaultIfEmpty(-1).Max()) + 1;
 
@@ -42,10 +44,8 @@ internal static class TokenizerJson
                 bytes[id] = ByteLevelAlphabet.TryDecode(token, out var b)
                     ? b
                     : throw f.Error("model.vocab", $"token {Quote(token)} is not written in the byte-level alphabet");
-            CheckEveryByteHasAToken(f, bytes);
-            CheckMergesFollowIds(f, model, vocab);
-            var tiktoken = new ByteLevelBpe(vocab.Values.Select(id => (bytes[id], id)), pattern!);
-            return new TokenizerSource(path, TokenizerKind.ByteLevel, tiktoken, vocab, Fill(bytes), added, nfc, false, templateBos, null);
+            var bpe = new ByteLevelBpe(vocab, ByteIds(f, bytes), merges, pattern!, ignoreMerges);
+            return new TokenizerSource(path, TokenizerKind.ByteLevel, bpe, vocab, Fill(bytes), added, nfc, false, templateBos, null);
         }
 
         if (pattern is not null)
@@ -57,9 +57,9 @@ internal static class TokenizerJson
         var pieces = new byte[size][];
         foreach (var (token, id) in vocab)
             pieces[id] = SpaceMarking.PieceBytes(token, byteFallback);
-        var bpe = new SentencePieceBpe(vocab, ReadMerges(f, model), f.OptionalString(model, "unk_token", "model.unk_token"),
-                                       byteFallback, f.OptionalBool(model, "fuse_unk", "model.fuse_unk") ?? false, marking);
-        return new TokenizerSource(path, TokenizerKind.SentencePiece, bpe, vocab, Fill(pieces), added, nfc, marking.Prepend, templateBos, null);
+        var sentencePiece = new SentencePieceBpe(vocab, merges, f.OptionalString(model, "unk_token", "model.unk_token"), byteFallback,
+                                                 f.OptionalBool(model, "fuse_unk", "model.fuse_unk") ?? false, ignoreMerges, marking);
+        return new TokenizerSource(path, TokenizerKind.SentencePiece, sentencePiece, vocab, Fill(pieces), added, nfc, marking.Prepend, templateBos, null);
     }
 
     private static Dictionary<string, int> ReadVocabulary(TokenizerFile f, JsonElement model)
@@ -180,49 +180,35 @@ internal static class TokenizerJson
         return bos;
     }
 
-    private static List<string> ReadMerges(TokenizerFile f, JsonElement model)
+    /// <summary>The merge list as a table, ranked by its order; each merge's two tokens and the token they make must be in the vocabulary.</summary>
+    private static BpeMerges ReadMerges(TokenizerFile f, JsonElement model, Dictionary<string, int> vocab)
     {
-        var merges = new List<string>();
-        int i = 0;
+        var merges = new BpeMerges();
+        int rank = 0;
         foreach (var m in f.Require(model, "merges", "model.merges", JsonValueKind.Array).EnumerateArray())
         {
-            var (left, right) = Merge(f, m, i++);
-            merges.Add(left + " " + right);
+            var (left, right) = Merge(f, m, rank);
+            int Id(string token, string role) => vocab.TryGetValue(token, out int id) ? id
+                : throw f.Error($"model.merges[{rank}]", $"{role} {Quote(token)}, which is not in model.vocab");
+            merges.Set(Id(left, "has"), Id(right, "has"), rank, Id(left + right, "makes"));
+            rank++;
         }
         return merges;
     }
 
-    /// <summary>Byte-level BPE starts from single bytes: a text with a byte that has no token could not be encoded.</summary>
-    private static void CheckEveryByteHasAToken(TokenizerFile f, byte[]?[] bytes)
+    /// <summary>The token of each byte: byte-level BPE starts from single bytes, so a byte without one could not be encoded.</summary>
+    private static int[] ByteIds(TokenizerFile f, byte[]?[] bytes)
     {
-        var single = new bool[256];
-        foreach (var b in bytes)
-            if (b is [var only])
-                single[only] = true;
-        int missing = Array.IndexOf(single, false);
+        var ids = new int[256];
+        Array.Fill(ids, -1);
+        for (int id = 0; id < bytes.Length; id++)
+            if (bytes[id] is [var only] && ids[only] < 0)
+                ids[only] = id;
+        int missing = Array.IndexOf(ids, -1);
         if (missing >= 0)
-            throw f.Error("model.vocab", $"has no token for byte 0x{missing:X2} ({single.Count(x => !x)} of the 256 bytes are missing); " +
+            throw f.Error("model.vocab", $"has no token for byte 0x{missing:X2} ({ids.Count(x => x < 0)} of the 256 bytes are missing); " +
                                          "a byte-level vocabulary has one token per byte");
-    }
-
-    /// <summary>
-    /// Tiktoken merges the pair whose token has the lowest id; Hugging Face the pair listed first.
-    /// They agree when the merges come in the order of the ids of the tokens they make.
-    /// </summary>
-    private static void CheckMergesFollowIds(TokenizerFile f, JsonElement model, Dictionary<string, int> vocab)
-    {
-        int i = 0, previous = -1;
-        foreach (var m in f.Require(model, "merges", "model.merges", JsonValueKind.Array).EnumerateArray())
-        {
-            var (left, right) = Merge(f, m, i);
-            if (!vocab.TryGetValue(left + right, out int id))
-                throw f.Error($"model.merges[{i}]", $"makes {Quote(left + right)}, which is not in model.vocab");
-            if (id < previous)
-                throw f.Error($"model.merges[{i}]", $"makes token {id} after a merge made token {previous}; " +
-                                                    "byte-level BPE is supported in tiktoken's form, merges in the order of token ids (Llama 3, Qwen)");
-            previous = id;
-            i++;
-        }
+        return ids;
     }
 
     private static (string Left, string Right) Merge(TokenizerFile f, JsonElement m, int i)

