@@ -21,7 +21,7 @@ public static class TokenizeBench
         [
             ("--quick", "texts of 100K characters (lines of 100K and 200K letters), one round"),
             ("--only TEXT", "only the rows whose text or tokenizer name contains TEXT"),
-            ("--line MB", "also one line of MB megabytes of Han characters (UTF-8), ours only, once: HF takes minutes"),
+            ("--line MB", "also one line of MB megabytes of Han characters (UTF-8), ours only, once (HF takes minutes): Encode, then a whole `rawlora train` start on it"),
         ],
         Run);
 
@@ -120,7 +120,8 @@ public static class TokenizeBench
         string line = TokenizeTexts.HanLine((int)(mb * 1e6 / 3), seed: 5); // 3 UTF-8 bytes a character
         foreach (string model in Models)
         {
-            var tokenizer = Tokenizer.Load(peer.Hello["models"]![model]!.GetValue<string>());
+            string dir = peer.Hello["models"]![model]!.GetValue<string>();
+            var tokenizer = Tokenizer.Load(dir);
             long t0 = Stopwatch.GetTimestamp();
             int tokens = tokenizer.Encode(line, addBos: false).Length;
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -128,6 +129,19 @@ public static class TokenizeBench
             {
                 Note = $"{line.Length / 1e6:G3}M chars, {tokens / 1e6:G3}M tokens in {seconds:F1} s, one run",
             });
+            var scratch = Directory.CreateTempSubdirectory("rawlora-bench-line-");
+            try
+            {
+                var (first, again, cached) = LongLineRun.Time(dir, line, scratch.FullName);
+                report.Add(new Record($"train start, Han line {mb:G3} MB", model, first, "s")
+                {
+                    Note = $"tokenize into the cache ({cached / 1e6:G3}M tokens), pack, load, one step of 4,096 tokens; {again:F1} s again with the cache",
+                });
+            }
+            finally
+            {
+                scratch.Delete(recursive: true);
+            }
         }
         return 0;
     }

@@ -38,6 +38,8 @@ internal static class CorpusTokenizer
 
         void Flush()
         {
+            if (batch.Count == 0)
+                return;
             var outcomes = new SampleOutcome[batch.Count];
             Parallel.For(0, batch.Count, new ParallelOptions { CancellationToken = cancel }, i => outcomes[i] = batch[i].Tokenize());
             foreach (var o in outcomes)
