@@ -12,8 +12,15 @@ public static class Autograd
     /// <summary>Turns recording off on this thread until disposed (as torch.no_grad).</summary>
     public static IDisposable NoGrad() => GradMode.Disable();
 
+    /// <summary>False inside a <see cref="NoGrad"/> scope on this thread (ops then record nothing).</summary>
     public static bool IsGradEnabled => GradMode.Enabled;
 
+    /// <summary>
+    /// Computes the gradient of <paramref name="root"/> with respect to every leaf that requires one and adds it into
+    /// the leaf's <see cref="Tensor.Grad"/> (float32, the leaf's shape, owned by the leaf). A scalar root seeds with
+    /// 1; any other root needs <paramref name="gradOutput"/> of its shape. The graph's saved tensors stay until their
+    /// tensors are disposed.
+    /// </summary>
     public static void Backward(this Tensor root, Tensor? gradOutput = null)
     {
         root.ThrowIfDisposed();

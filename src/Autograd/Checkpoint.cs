@@ -8,6 +8,11 @@ namespace RawLongLoRA;
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>
+    /// Runs <paramref name="segment"/> on <paramref name="inputs"/> and returns its output, keeping only the inputs
+    /// for backward (the segment runs again when the gradient arrives). The segment must be a pure function of its
+    /// inputs, the parameters it closes over and the default generator. With recording off, it just runs the segment.
+    /// </summary>
     public static Tensor Run(Func<Tensor[], Tensor> segment, params Tensor[] inputs)
     {
         if (!GradMode.Enabled)

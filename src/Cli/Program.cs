@@ -4,7 +4,7 @@ using System.CommandLine.Invocation;
 namespace RawLongLoRA.Cli;
 
 /// <summary>rawlora: the command line of RawLongLoRA. Each verb lives in its own file under Commands/.</summary>
-public static class Program
+internal static class Program
 {
     public static int Main(string[] args)
     {

@@ -14,12 +14,20 @@ public static class Backends
     private static readonly Dictionary<Device, IBackend> Instances = [];
     private static readonly Lock Gate = new();
 
+    /// <summary>
+    /// Makes <paramref name="factory"/> the maker of the backend for devices of <paramref name="type"/>; it is called
+    /// once per device index, on first use. A backend assembly calls this from its module initializer.
+    /// </summary>
     public static void Register(DeviceType type, Func<int, IBackend> factory)
     {
         lock (Gate)
             Factories[type] = factory;
     }
 
+    /// <summary>
+    /// The backend that serves <paramref name="device"/>, made on first use and shared afterwards; throws when no
+    /// backend is registered for its type.
+    /// </summary>
     public static IBackend Get(Device device)
     {
         lock (Gate)

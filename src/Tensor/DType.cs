@@ -3,16 +3,33 @@ namespace RawLongLoRA;
 /// <summary>Element types a tensor can hold. Floating types compute in float32 on the CPU.</summary>
 public enum DType : byte
 {
+    /// <summary>
+    /// 32-bit IEEE float: the compute type on the CPU, and the type of gradients, trained parameters and optimizer
+    /// state.
+    /// </summary>
     F32,
+    /// <summary>
+    /// bfloat16 (8 exponent bits, 7 mantissa bits): weights stored at half the size; converted to float32 to compute.
+    /// </summary>
     BF16,
+    /// <summary>IEEE half precision (5 exponent bits, 10 mantissa bits), for weights stored that way.</summary>
     F16,
+    /// <summary>32-bit signed integer (token ids, positions).</summary>
     I32,
+    /// <summary>
+    /// 64-bit signed integer: token ids, targets and positions as PyTorch keeps them; ArgMax results.
+    /// </summary>
     I64,
+    /// <summary>Unsigned byte (masks, raw bytes).</summary>
     U8,
 }
 
+/// <summary>
+/// Facts about a <see cref="DType"/> as extension methods: byte size, kind, and its names in PyTorch and safetensors.
+/// </summary>
 public static class DTypeInfo
 {
+    /// <summary>Bytes per element: 4, 2, 2, 4, 8 or 1.</summary>
     public static int Size(this DType t) => t switch
     {
         DType.F32 or DType.I32 => 4,
@@ -22,8 +39,10 @@ public static class DTypeInfo
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
+    /// <summary>True for F32, BF16 and F16: the types that can require gradients.</summary>
     public static bool IsFloat(this DType t) => t is DType.F32 or DType.BF16 or DType.F16;
 
+    /// <summary>True for I32, I64 and U8.</summary>
     public static bool IsInteger(this DType t) => !t.IsFloat();
 
     /// <summary>PyTorch's name, used in messages and ToString.</summary>

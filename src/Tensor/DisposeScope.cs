@@ -13,14 +13,24 @@ public sealed class DisposeScope : IDisposable
     private readonly List<Tensor> _owned = [];
     private bool _ended;
 
+    /// <summary>
+    /// Opens a scope and makes it this thread's innermost one: tensors created from now on, on this thread, belong to
+    /// it until it is disposed.
+    /// </summary>
     public DisposeScope()
     {
         Outer = _current;
         _current = this;
     }
 
+    /// <summary>
+    /// This thread's innermost open scope, or null when none is open (tensors then belong to whoever made them).
+    /// </summary>
     public static DisposeScope? Current => _current;
 
+    /// <summary>
+    /// The scope that was innermost when this one opened: where <see cref="Tensor.MoveToOuterScope"/> moves a tensor.
+    /// </summary>
     public DisposeScope? Outer { get; }
 
     /// <summary>Tensors this scope will dispose when it ends.</summary>
@@ -33,6 +43,10 @@ public sealed class DisposeScope : IDisposable
         _owned.Add(t);
     }
 
+    /// <summary>
+    /// Ends the scope: disposes every tensor it still owns and makes <see cref="Outer"/> the innermost again. Throws
+    /// if an inner scope is still open.
+    /// </summary>
     public void Dispose()
     {
         if (_ended)

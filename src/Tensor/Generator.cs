@@ -7,11 +7,21 @@ namespace RawLongLoRA;
 /// </summary>
 public sealed class Generator(ulong seed = 0)
 {
+    /// <summary>
+    /// The stream random tensors draw from when no generator is given (weight init, dropout); reseed it with <see
+    /// cref="ManualSeed"/> for a reproducible run.
+    /// </summary>
     public static Generator Default { get; } = new();
 
+    /// <summary>The Philox key: two generators with the same seed and offset produce the same numbers.</summary>
     public ulong Seed { get; private set; } = seed;
+    /// <summary>
+    /// The next unused Philox counter block. Save it and set it back to replay the same draws (a checkpointed layer's
+    /// dropout, a resumed run).
+    /// </summary>
     public ulong Offset { get; set; }
 
+    /// <summary>Starts the stream again at <paramref name="seed"/>, offset 0, as torch.manual_seed.</summary>
     public void ManualSeed(ulong seed)
     {
         Seed = seed;

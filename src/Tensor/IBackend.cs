@@ -9,6 +9,7 @@ namespace RawLongLoRA;
 /// </summary>
 public interface IBackend
 {
+    /// <summary>The device whose memory this backend allocates and computes on.</summary>
     Device Device { get; }
 
     /// <summary>Uninitialised memory for <paramref name="bytes"/> bytes.</summary>
@@ -21,6 +22,10 @@ public interface IBackend
     /// <summary>dst = src, same shape, any strides; converts dtype (round to nearest even into BF16/F16).</summary>
     void Copy(Tensor dst, Tensor src);
 
+    /// <summary>
+    /// Sets every element of <paramref name="dst"/> (any strides, any dtype) to <paramref name="value"/>, converted
+    /// to its dtype.
+    /// </summary>
     void Fill(Tensor dst, double value);
 
     /// <summary>
@@ -38,6 +43,10 @@ public interface IBackend
     void Gemm(Tensor c, Tensor a, Tensor b, float alpha = 1f, float beta = 0f);
 
     // ---- elementwise
+    /// <summary>
+    /// dst = op(src) elementwise, same shape, any strides; <paramref name="alpha"/> is the scalar of Scale, AddScalar
+    /// and Pow. dst may be src (in place).
+    /// </summary>
     void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha = 0f);
 
     /// <summary>dst = a (op) b with a and b broadcast to dst's shape.</summary>
@@ -50,7 +59,9 @@ public interface IBackend
     void Reduce(ReduceOp op, Tensor dst, Tensor src);
 
     // ---- row kernels (rows are the last dim)
+    /// <summary>Softmax of each row (the last dim) of x into y.</summary>
     void Softmax(Tensor y, Tensor x);
+    /// <summary>The softmax gradient from its output: dx = y · (dy − Σ dy·y) per row.</summary>
     void SoftmaxBackward(Tensor dx, Tensor y, Tensor dy);
 
     /// <summary>y = x · rsqrt(mean(x²) + eps) · weight over rows of x [N, D]; rstd [N] kept for backward.</summary>
@@ -67,6 +78,7 @@ public interface IBackend
 
     /// <summary>y = silu(gate) · up.</summary>
     void SwiGlu(Tensor y, Tensor gate, Tensor up);
+    /// <summary>The SwiGLU gradients: dgate = dy · up · silu'(gate) and dup = dy · silu(gate).</summary>
     void SwiGluBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up);
 
     /// <summary>y [N, D] = weight[ids[n]]; ids [N] I32/I64.</summary>
@@ -93,12 +105,19 @@ public interface IBackend
     /// </summary>
     void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec);
 
+    /// <summary>
+    /// The gradients dq, dk, dv of <see cref="AttentionForward"/> from dout, the forward's inputs, its output o and
+    /// its lse, with the same masks. dk and dv are summed over the query heads that share a key/value head.
+    /// </summary>
     void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec);
 
     /// <summary>One AdamW step in place on param, m and v (float32), as torch.optim.AdamW.</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
 }
 
+/// <summary>
+/// The distribution of <see cref="IBackend.Random"/>; its two parameters a and b mean what each member says.
+/// </summary>
 public enum RandomKind : byte
 {
     /// <summary>Uniform on [a, b).</summary>
@@ -111,19 +130,32 @@ public enum RandomKind : byte
     Bernoulli,
 }
 
+/// <summary>The pointwise ops of <see cref="IBackend.Unary"/>; the autograd ops build on them.</summary>
 public enum UnaryOp : byte
 {
+    /// <summary>−x</summary>
     Neg,
+    /// <summary>eˣ</summary>
     Exp,
+    /// <summary>ln x</summary>
     Log,
+    /// <summary>√x</summary>
     Sqrt,
+    /// <summary>1 / √x</summary>
     Rsqrt,
+    /// <summary>1 / x</summary>
     Reciprocal,
+    /// <summary>1 / (1 + e⁻ˣ)</summary>
     Sigmoid,
+    /// <summary>x · sigmoid(x), the SiLU (swish) of Llama's MLP.</summary>
     Silu,
+    /// <summary>tanh x</summary>
     Tanh,
+    /// <summary>max(x, 0)</summary>
     Relu,
+    /// <summary>|x|</summary>
     Abs,
+    /// <summary>x²</summary>
     Square,
 
     /// <summary>alpha · x</summary>
@@ -136,13 +168,23 @@ public enum UnaryOp : byte
     Pow,
 }
 
+/// <summary>
+/// The elementwise two-input ops of <see cref="IBackend.Binary"/>, with broadcasting; the *Backward members fuse an
+/// activation's gradient.
+/// </summary>
 public enum BinaryOp : byte
 {
+    /// <summary>a + b</summary>
     Add,
+    /// <summary>a − b</summary>
     Sub,
+    /// <summary>a · b</summary>
     Mul,
+    /// <summary>a / b</summary>
     Div,
+    /// <summary>max(a, b)</summary>
     Maximum,
+    /// <summary>min(a, b)</summary>
     Minimum,
 
     /// <summary>b · silu'(a): the gradient of silu at a, times the incoming gradient b.</summary>
@@ -158,12 +200,18 @@ public enum BinaryOp : byte
     ReluBackward,
 }
 
+/// <summary>The reductions of <see cref="IBackend.Reduce"/>.</summary>
 public enum ReduceOp : byte
 {
+    /// <summary>Σ over the reduced dims.</summary>
     Sum,
+    /// <summary>The mean over the reduced dims.</summary>
     Mean,
+    /// <summary>The largest element over the reduced dims.</summary>
     Max,
+    /// <summary>The smallest element over the reduced dims.</summary>
     Min,
+    /// <summary>The index (I64) of the largest element along one dim; the first one on ties.</summary>
     ArgMax,
 }
 
@@ -192,8 +240,13 @@ public sealed record AttentionSpec
     /// </summary>
     public int[]? SequenceStarts { get; init; }
 
+    /// <summary>Plain causal attention over one sequence per row, scale 1/√D.</summary>
     public static readonly AttentionSpec Causal = new();
 
+    /// <summary>
+    /// The softmax scale for heads of <paramref name="headDim"/> dims: <see cref="Scale"/>, or 1/√headDim when it is
+    /// NaN.
+    /// </summary>
     public float ScaleFor(int headDim) => float.IsNaN(Scale) ? 1f / MathF.Sqrt(headDim) : Scale;
 }
 

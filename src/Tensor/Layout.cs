@@ -10,6 +10,10 @@ public sealed class Layout
     private readonly int[] _shape;
     private readonly long[] _strides;
 
+    /// <summary>
+    /// A layout from explicit <paramref name="shape"/>, <paramref name="strides"/> (elements; 0 broadcasts) and
+    /// <paramref name="offset"/> (elements from the storage's start). The arrays are kept, not copied.
+    /// </summary>
     public Layout(int[] shape, long[] strides, long offset)
     {
         if (shape.Length != strides.Length)
@@ -25,14 +29,24 @@ public sealed class Layout
         Numel = Shapes.Numel(shape);
     }
 
+    /// <summary>
+    /// The row-major layout of <paramref name="shape"/> with no gaps, starting at element <paramref name="offset"/>.
+    /// </summary>
     public static Layout Contiguous(int[] shape, long offset = 0) => new(shape, Shapes.ContiguousStrides(shape), offset);
 
+    /// <summary>Size of each dim.</summary>
     public ReadOnlySpan<int> Shape => _shape;
+    /// <summary>Elements to step in storage for +1 along each dim; 0 for a broadcast dim.</summary>
     public ReadOnlySpan<long> Strides => _strides;
+    /// <summary>A copy of <see cref="Shape"/> the caller may change.</summary>
     public int[] ShapeArray => (int[])_shape.Clone();
+    /// <summary>A copy of <see cref="Strides"/> the caller may change.</summary>
     public long[] StridesArray => (long[])_strides.Clone();
+    /// <summary>Where element [0, 0, …] sits, in elements from the storage's start.</summary>
     public long Offset { get; }
+    /// <summary>Number of dims (0 for a scalar).</summary>
     public int Rank => _shape.Length;
+    /// <summary>Number of elements: the product of the shape (1 for a scalar).</summary>
     public long Numel { get; }
 
     /// <summary>Row-major with no gaps (size-1 dimensions may have any stride).</summary>
@@ -67,6 +81,8 @@ public sealed class Layout
         }
     }
 
+    /// <paramref name="dim"/> as an index in [0, Rank), counting from the end when negative (-1 is the last dim);
+    /// throws naming <paramref name="op"/> when out of range.
     public int NormalizeDim(int dim, string op)
     {
         int d = dim < 0 ? dim + Rank : dim;
@@ -75,6 +91,9 @@ public sealed class Layout
         return d;
     }
 
+    /// <summary>
+    /// The same elements with dims <paramref name="a"/> and <paramref name="b"/> swapped (their sizes and strides).
+    /// </summary>
     public Layout Transpose(int a, int b)
     {
         a = NormalizeDim(a, "transpose");
@@ -86,6 +105,9 @@ public sealed class Layout
         return new Layout(s, st, Offset);
     }
 
+    /// <summary>
+    /// The same elements with the dims reordered: dim i of the result is dim <paramref name="dims"/>[i] of this one.
+    /// </summary>
     public Layout Permute(ReadOnlySpan<int> dims)
     {
         if (dims.Length != Rank)
@@ -105,6 +127,10 @@ public sealed class Layout
         return new Layout(s, st, Offset);
     }
 
+    /// <summary>
+    /// Elements [<paramref name="start"/>, start + <paramref name="length"/>) of dim <paramref name="dim"/>, the
+    /// other dims whole.
+    /// </summary>
     public Layout Narrow(int dim, int start, int length)
     {
         dim = NormalizeDim(dim, "narrow");
@@ -181,6 +207,9 @@ public sealed class Layout
         return nd == -1 ? new Layout(ns, st, Offset) : null;
     }
 
+    /// <summary>
+    /// A size-1 dim inserted at <paramref name="dim"/> (negative counts from the end of the result).
+    /// </summary>
     public Layout Unsqueeze(int dim)
     {
         int d = dim < 0 ? dim + Rank + 1 : dim;
@@ -194,6 +223,9 @@ public sealed class Layout
         return new Layout([.. s], [.. st], Offset);
     }
 
+    /// <summary>
+    /// Dim <paramref name="dim"/> removed if its size is 1; otherwise this layout unchanged, as torch.squeeze.
+    /// </summary>
     public Layout Squeeze(int dim)
     {
         int d = NormalizeDim(dim, "squeeze");
@@ -206,5 +238,6 @@ public sealed class Layout
         return new Layout([.. s], [.. st], Offset);
     }
 
+    /// <summary>"shape=[..] strides=(..) offset=N", for messages.</summary>
     public override string ToString() => $"shape={Shapes.Format(_shape)} strides=({string.Join(", ", _strides)}) offset={Offset}";
 }

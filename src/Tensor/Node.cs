@@ -7,11 +7,16 @@ namespace RawLongLoRA;
 /// </summary>
 public abstract class Node
 {
+    /// <summary>
+    /// Records <paramref name="inputs"/>, the tensors the op read, in the order <see cref="Backward"/> returns their
+    /// gradients; null for an input that is not a tensor.
+    /// </summary>
     protected Node(params Tensor?[] inputs) => Inputs = inputs;
 
     /// <summary>The op's name, used in error messages ("rms_norm", "matmul", ...).</summary>
     public abstract string Name { get; }
 
+    /// <summary>The op's inputs, as given to the constructor: the edges the engine follows backwards.</summary>
     public Tensor?[] Inputs { get; }
 
     /// <summary>Whether input i wants a gradient; backward computes nothing for the others.</summary>

@@ -3,6 +3,7 @@ namespace RawLongLoRA;
 /// <summary>Shape arithmetic shared by every layer: element counts, strides, broadcasting, formatting.</summary>
 public static class Shapes
 {
+    /// <summary>The number of elements of <paramref name="shape"/> (1 for the empty shape of a scalar).</summary>
     public static long Numel(ReadOnlySpan<int> shape)
     {
         long n = 1;
@@ -11,6 +12,7 @@ public static class Shapes
         return n;
     }
 
+    /// <summary>The row-major strides of <paramref name="shape"/>, in elements: the last dim 1.</summary>
     public static long[] ContiguousStrides(ReadOnlySpan<int> shape)
     {
         var st = new long[shape.Length];
@@ -23,8 +25,10 @@ public static class Shapes
         return st;
     }
 
+    /// <summary>"[2, 3]", the form every message uses.</summary>
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
+    /// <summary>True when both shapes have the same rank and sizes.</summary>
     public static bool Equal(ReadOnlySpan<int> a, ReadOnlySpan<int> b) => a.SequenceEqual(b);
 
     /// <summary>NumPy broadcasting of two shapes; throws naming the op and both shapes.</summary>

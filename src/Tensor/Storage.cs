@@ -13,6 +13,10 @@ public abstract class Storage
     private static long _liveBytes;
     private static long _peakBytes;
 
+    /// <summary>
+    /// Counts <paramref name="byteLength"/> bytes as live (for <see cref="LiveBytes"/> and <see cref="PeakBytes"/>);
+    /// a subclass allocates them. The count of references starts at 0: the first tensor over it retains it.
+    /// </summary>
     protected Storage(Device device, long byteLength)
     {
         Device = device;
@@ -25,25 +29,34 @@ public abstract class Storage
         }
     }
 
+    /// <summary>The device the bytes are on.</summary>
     public Device Device { get; }
+    /// <summary>Size in bytes.</summary>
     public long ByteLength { get; }
 
     /// <summary>Host address (CPU) or device address (CUDA) of the first byte.</summary>
     public abstract nint Handle { get; }
 
+    /// <summary>True once the last reference was released and the memory returned.</summary>
     public bool IsFreed { get; private set; }
 
     /// <summary>Storages allocated and not yet freed, in this process (for leak tests and memory reports).</summary>
     public static long LiveCount => Interlocked.Read(ref _liveCount);
+    /// <summary>Bytes of storage allocated and not yet freed, in this process.</summary>
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
 
     /// <summary>The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches report.</summary>
     public static long PeakBytes => Interlocked.Read(ref _peakBytes);
 
+    /// <summary>Starts a new peak from the bytes live now (e.g. at the start of a training step).</summary>
     public static void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
+    /// <summary>How many tensor handles hold this storage now.</summary>
     public int RefCount => Volatile.Read(ref _refs);
 
+    /// <summary>
+    /// Adds a reference (each <see cref="Tensor"/> over this storage holds one); throws once the storage is freed.
+    /// </summary>
     public void Retain()
     {
         if (IsFreed)
@@ -51,6 +64,9 @@ public abstract class Storage
         Interlocked.Increment(ref _refs);
     }
 
+    /// <summary>
+    /// Drops a reference; the last one frees the memory. Throws if released more often than retained.
+    /// </summary>
     public void Release()
     {
         int left = Interlocked.Decrement(ref _refs);
@@ -65,6 +81,7 @@ public abstract class Storage
             throw new InvalidOperationException("storage released more times than retained");
     }
 
+    /// <summary>Returns the memory to its device: called once, by the last <see cref="Release"/>.</summary>
     protected abstract void Free();
 }
 
@@ -73,6 +90,10 @@ public sealed unsafe class HostStorage : Storage
 {
     private readonly void* _ptr;
 
+    /// <summary>
+    /// Allocates <paramref name="byteLength"/> bytes, 64-byte aligned; zeroed when <paramref name="zero"/>, else
+    /// uninitialised.
+    /// </summary>
     public HostStorage(long byteLength, bool zero = false) : base(Device.Cpu, byteLength)
     {
         _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64);
@@ -80,7 +101,9 @@ public sealed unsafe class HostStorage : Storage
             NativeMemory.Clear(_ptr, (nuint)byteLength);
     }
 
+    /// <summary>The address of the first byte.</summary>
     public override nint Handle => (nint)_ptr;
 
+    /// <summary>Frees the aligned block.</summary>
     protected override void Free() => NativeMemory.AlignedFree(_ptr);
 }

@@ -3,6 +3,10 @@ namespace RawLongLoRA;
 // Creation: every new tensor is a leaf; random ones draw from a Philox generator.
 public sealed partial class Tensor
 {
+    /// <summary>
+    /// A new contiguous tensor of <paramref name="shape"/> with uninitialised elements, on <paramref name="device"/>
+    /// (default: the CPU). It belongs to the current <see cref="DisposeScope"/>, if any; else the caller disposes it.
+    /// </summary>
     public static Tensor Empty(int[] shape, DType dtype = DType.F32, Device? device = null)
     {
         var dev = device ?? Device.Cpu;
@@ -10,8 +14,16 @@ public sealed partial class Tensor
         return new Tensor(dev.Backend.Allocate(layout.Numel * dtype.Size()), layout, dtype);
     }
 
+    /// <summary>
+    /// A new uninitialised tensor with <paramref name="t"/>'s shape and device, of <paramref name="dtype"/> (default:
+    /// t's).
+    /// </summary>
     public static Tensor EmptyLike(Tensor t, DType? dtype = null) => Empty(t.ShapeArray, dtype ?? t.DType, t.Device);
 
+    /// <summary>
+    /// A new tensor of <paramref name="shape"/> with every element <paramref name="value"/>; a leaf that wants a
+    /// gradient when <paramref name="requiresGrad"/> (floating dtypes only).
+    /// </summary>
     public static Tensor Full(int[] shape, double value, DType dtype = DType.F32, Device? device = null, bool requiresGrad = false)
     {
         var t = Empty(shape, dtype, device);
@@ -20,12 +32,18 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>A new tensor of zeros; see <see cref="Full"/>.</summary>
     public static Tensor Zeros(int[] shape, DType dtype = DType.F32, Device? device = null, bool requiresGrad = false)
         => Full(shape, 0, dtype, device, requiresGrad);
 
+    /// <summary>A new tensor of ones; see <see cref="Full"/>.</summary>
     public static Tensor Ones(int[] shape, DType dtype = DType.F32, Device? device = null, bool requiresGrad = false)
         => Full(shape, 1, dtype, device, requiresGrad);
 
+    /// <summary>
+    /// A new tensor of zeros with <paramref name="t"/>'s shape and device, of <paramref name="dtype"/> (default:
+    /// t's).
+    /// </summary>
     public static Tensor ZerosLike(Tensor t, DType? dtype = null) => Zeros(t.ShapeArray, dtype ?? t.DType, t.Device);
 
     /// <summary>A 0-dim tensor.</summary>
@@ -43,8 +61,13 @@ public sealed partial class Tensor
         return FromDoubles(values, [checked((int)n)], dtype, device);
     }
 
+    /// <summary>0, 1, …, end − 1: see <see cref="Arange(long, long, long, DType, Device?)"/>.</summary>
     public static Tensor Arange(long end, DType dtype = DType.I64, Device? device = null) => Arange(0, end, 1, dtype, device);
 
+    /// <summary>
+    /// A new tensor holding a copy of <paramref name="data"/> (row-major) in <paramref name="shape"/> (default: 1-D),
+    /// converted to <paramref name="dtype"/> (F32, BF16 or F16) on <paramref name="device"/>.
+    /// </summary>
     public static Tensor FromArray(float[] data, int[]? shape = null, DType dtype = DType.F32, Device? device = null, bool requiresGrad = false)
     {
         var t = FromHost<float>(data, shape, DType.F32, dtype, device);
@@ -52,10 +75,22 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>
+    /// A new I32 tensor holding a copy of <paramref name="data"/> (row-major) in <paramref name="shape"/> (default:
+    /// 1-D).
+    /// </summary>
     public static Tensor FromArray(int[] data, int[]? shape = null, Device? device = null) => FromHost<int>(data, shape, DType.I32, DType.I32, device);
 
+    /// <summary>
+    /// A new I64 tensor holding a copy of <paramref name="data"/> (row-major) in <paramref name="shape"/> (default:
+    /// 1-D): token ids, targets, positions.
+    /// </summary>
     public static Tensor FromArray(long[] data, int[]? shape = null, Device? device = null) => FromHost<long>(data, shape, DType.I64, DType.I64, device);
 
+    /// <summary>
+    /// A new U8 tensor holding a copy of <paramref name="data"/> (row-major) in <paramref name="shape"/> (default:
+    /// 1-D).
+    /// </summary>
     public static Tensor FromArray(byte[] data, int[]? shape = null, Device? device = null) => FromHost<byte>(data, shape, DType.U8, DType.U8, device);
 
     /// <summary>Raw 16-bit patterns as BF16 or F16.</summary>
@@ -94,12 +129,24 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>
+    /// A new float32 tensor uniform on [0, 1), drawn from <paramref name="gen"/> (default: <see
+    /// cref="Generator.Default"/>), the same numbers on every device.
+    /// </summary>
     public static Tensor Rand(int[] shape, Generator? gen = null, Device? device = null, bool requiresGrad = false)
         => Random(shape, RandomKind.Uniform, 0, 1, gen, device, requiresGrad);
 
+    /// <summary>
+    /// A new float32 tensor uniform on [<paramref name="low"/>, <paramref name="high"/>), drawn from <paramref
+    /// name="gen"/> (default: <see cref="Generator.Default"/>).
+    /// </summary>
     public static Tensor Uniform(int[] shape, float low, float high, Generator? gen = null, Device? device = null, bool requiresGrad = false)
         => Random(shape, RandomKind.Uniform, low, high, gen, device, requiresGrad);
 
+    /// <summary>
+    /// A new float32 tensor of normal numbers with <paramref name="mean"/> and standard deviation <paramref
+    /// name="std"/>, drawn from <paramref name="gen"/> (default: <see cref="Generator.Default"/>).
+    /// </summary>
     public static Tensor Randn(int[] shape, Generator? gen = null, Device? device = null, bool requiresGrad = false, float mean = 0, float std = 1)
         => Random(shape, RandomKind.Normal, mean, std, gen, device, requiresGrad);
 

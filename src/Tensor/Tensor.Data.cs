@@ -45,12 +45,16 @@ public sealed partial class Tensor
         return this;
     }
 
+    /// <summary>
+    /// Sets every element to <paramref name="value"/> in place (no autograd record) and returns this tensor.
+    /// </summary>
     public Tensor Fill(double value)
     {
         Device.Backend.Fill(this, value);
         return this;
     }
 
+    /// <summary>Sets every element to 0 in place (no autograd record) and returns this tensor.</summary>
     public Tensor Zero() => Fill(0);
 
     private Tensor ToHostContiguous(DType dtype)

@@ -9,6 +9,10 @@ public sealed partial class Tensor
     private const int EdgeItems = 3;
     private const long SummarizeAbove = 1000;
 
+    /// <summary>
+    /// The values as PyTorch prints them ("tensor([[0.1000, 2.0000], ...], dtype=bfloat16)"); large tensors show
+    /// three items at each end of every dim.
+    /// </summary>
     public override string ToString()
     {
         if (IsDisposed)

@@ -8,7 +8,7 @@ namespace RawLongLoRA.Training;
 /// keep (<c>leftovers</c>) is a failed start: it is cleared the same way without being asked, so the
 /// same command can simply be run again.
 /// </summary>
-public static class OutputFolder
+internal static class OutputFolder
 {
     /// <summary>
     /// Creates <paramref name="dir"/> or clears a run out of it; <paramref name="refusal"/> finishes the

@@ -12,6 +12,7 @@ namespace RawLongLoRA.Training;
 public sealed record StepLog(int Step, int TotalSteps, double Loss, float Lr, double GradNorm, long Tokens, double Seconds, bool Skipped,
                              long PeakTensorBytes, long? ResidentBytes, long? PeakResidentBytes)
 {
+    /// <summary>Tokens read per second of the step's wall time.</summary>
     [JsonPropertyName("tokens_per_s")]
     public double TokensPerSecond => Tokens / Math.Max(Seconds, 1e-9);
 }

@@ -22,6 +22,10 @@ public static class StepMemory
     private static double LayerValuesPerToken(ModelConfig c, LoraConfig lora) =>
         (23.0 + (lora.Dropout > 0 ? 4 : 0)) * c.HiddenSize + 3.0 * c.IntermediateSize;
 
+    /// <summary>
+    /// The bytes a training step of <paramref name="o"/>'s shape needs for a model of config <paramref name="c"/>, by
+    /// part, before anything is loaded.
+    /// </summary>
     public static StepMemoryEstimate Estimate(ModelConfig c, TrainOptions o)
     {
         var lora = o.Lora;
@@ -103,8 +107,10 @@ public static class StepMemory
 /// <summary>The parts of <see cref="StepMemory.Estimate"/>, in bytes; activations include the LM head's logits tile.</summary>
 public sealed record StepMemoryEstimate(long Weights, long Trained, long Activations)
 {
+    /// <summary>Weights + Trained + Activations, in bytes.</summary>
     public long Total => Weights + Trained + Activations;
 
+    /// <summary>The parts in GiB, for messages.</summary>
     public string Describe() =>
         $"weights {StepMemory.Gib(Weights)}, trained tensors with gradients and AdamW state {StepMemory.Gib(Trained)}, activations {StepMemory.Gib(Activations)}";
 }

@@ -14,113 +14,184 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record TrainOptions
 {
+    /// <summary>model (--model): the Hugging Face model folder to extend.</summary>
     [Description("The Hugging Face model folder to extend.")]
     public string Model { get; init; } = "";
 
+    /// <summary>
+    /// data (--data): the training files (.txt: a file is a document; .jsonl), or folders of them, or a token cache
+    /// folder.
+    /// </summary>
     [Description("Training files: .txt (a file is a document) or .jsonl.")]
     public string[] Data { get; init; } = [];
 
+    /// <summary>output (--output): the folder for checkpoints, metrics.jsonl, loss.png and the adapter.</summary>
     [Description("Where checkpoints, the log and the final adapter go.")]
     public string Output { get; init; } = "";
 
+    /// <summary>
+    /// format (--format): "pretrain" (every token a target) or "sft" (LongAlpaca jsonl, the prompt masked).
+    /// </summary>
     [Description("\"pretrain\" (plain text, every token a target) or \"sft\" (LongAlpaca jsonl: instruction, input, output; the prompt masked).")]
     public string Format { get; init; } = "pretrain";
 
+    /// <summary>text_field (--text-field): the jsonl field holding a document's text (pretrain format).</summary>
     [Description("The jsonl field holding a document's text in pretrain format.")]
     public string TextField { get; init; } = "text";
 
+    /// <summary>data_cache (--data-cache): the token cache folder; null means output/data-cache.</summary>
     [Description("Folder of the tokenized data, reused while the data files, the tokenizer and the sample options are unchanged; defaults to <output>/data-cache.")]
     public string? DataCache { get; init; }
 
+    /// <summary>max_length (--max-length): tokens per packed row, the context trained at.</summary>
     [Description("Tokens per packed row: the context trained at.")]
     public int MaxLength { get; init; } = 8192;
 
+    /// <summary>
+    /// context (--context): the context the model is stretched to by RoPE scaling; null means max_length.
+    /// </summary>
     [Description("The context the model is stretched to by RoPE scaling; defaults to max_length.")]
     public int? Context { get; init; }
 
+    /// <summary>
+    /// rope_scaling (--rope-scaling): how the context is reached: "linear" (LongLoRA's), "dynamic" or "yarn".
+    /// </summary>
     [Description("RoPE scaling kind used to reach context: linear (LongLoRA's), dynamic or yarn.")]
     public string RopeScaling { get; init; } = "linear";
 
+    /// <summary>lora_r (--lora-r): the LoRA rank.</summary>
     [Description("LoRA rank r.")]
     public int LoraR { get; init; } = 8;
+    /// <summary>lora_alpha (--lora-alpha): the update is scaled by alpha / r (alpha / √r with rsLoRA).</summary>
     [Description("LoRA alpha; the update is scaled by alpha/r (alpha/√r with rsLoRA).")]
     public double LoraAlpha { get; init; } = 16;
+    /// <summary>lora_dropout (--lora-dropout): dropout on the adapter's input while training.</summary>
     [Description("Dropout on the adapter's input while training.")]
     public float LoraDropout { get; init; } = 0.05f;
+    /// <summary>use_rslora (--use-rslora): scale by alpha / √r.</summary>
     [Description("rsLoRA: scale by alpha/√r.")]
     public bool UseRslora { get; init; }
+    /// <summary>use_dora (--use-dora): DoRA, a trained magnitude per output row.</summary>
     [Description("DoRA: a trained magnitude per output row.")]
     public bool UseDora { get; init; }
 
+    /// <summary>target_modules (--target-modules): comma-separated linear layer names, or "all-linear".</summary>
     [Description("Comma-separated module names, or all-linear.")]
     public string TargetModules { get; init; } = "q_proj,k_proj,v_proj,o_proj";
 
+    /// <summary>
+    /// modules_to_save (--modules-to-save): base modules trained in full; LongLoRA's "+" is "embed_tokens,norm",
+    /// empty for plain LoRA.
+    /// </summary>
     [Description("Base modules trained in full (PEFT's modules_to_save); LongLoRA's \"+\" is embed_tokens,norm. Empty for plain LoRA.")]
     public string ModulesToSave { get; init; } = "embed_tokens,norm";
 
+    /// <summary>
+    /// s2_attn (--s2-attn): shifted sparse attention while training (evaluation and generation use full attention).
+    /// </summary>
     [Description("Shifted sparse attention during training (evaluation and generation always use full attention).")]
     public bool S2Attn { get; init; } = true;
 
+    /// <summary>group_ratio (--group-ratio): the S2-Attn group size as a fraction of max_length.</summary>
     [Description("S2-Attn group size as a fraction of max_length.")]
     public double GroupRatio { get; init; } = 0.25;
 
+    /// <summary>batch_size (--batch-size): packed rows per batch.</summary>
     [Description("Packed rows per batch.")]
     public int BatchSize { get; init; } = 1;
+    /// <summary>grad_accum (--grad-accum): batches per optimizer step.</summary>
     [Description("Batches per optimizer step (gradient accumulation).")]
     public int GradAccum { get; init; } = 1;
 
+    /// <summary>
+    /// max_steps (--max-steps): optimizer steps to run; null runs <see cref="Epochs"/> passes over the data.
+    /// </summary>
     [Description("Optimizer steps to run; unset runs epochs passes over the data.")]
     public int? MaxSteps { get; init; }
 
+    /// <summary>epochs (--epochs): passes over the data when max_steps is not set.</summary>
     [Description("Passes over the data when max_steps is not set.")]
     public int Epochs { get; init; } = 1;
+    /// <summary>lr (--lr): the peak learning rate.</summary>
     [Description("Peak learning rate.")]
     public float Lr { get; init; } = 2e-5f;
+    /// <summary>warmup_steps (--warmup-steps): steps of linear warmup from 0.</summary>
     [Description("Steps of linear warmup from 0.")]
     public int WarmupSteps { get; init; } = 20;
 
+    /// <summary>schedule (--schedule): the lr after warmup: "constant" (LongLoRA's), "cosine" or "linear".</summary>
     [Description("constant (after warmup, LongLoRA's), cosine or linear.")]
     public string Schedule { get; init; } = "constant";
 
+    /// <summary>weight_decay (--weight-decay): AdamW's decoupled weight decay.</summary>
     [Description("AdamW's decoupled weight decay.")]
     public float WeightDecay { get; init; }
+    /// <summary>adam_beta1 (--adam-beta1): AdamW's β1.</summary>
     [Description("AdamW beta1.")]
     public float AdamBeta1 { get; init; } = 0.9f;
+    /// <summary>adam_beta2 (--adam-beta2): AdamW's β2.</summary>
     [Description("AdamW beta2.")]
     public float AdamBeta2 { get; init; } = 0.999f;
+    /// <summary>adam_eps (--adam-eps): AdamW's ε.</summary>
     [Description("AdamW epsilon.")]
     public float AdamEps { get; init; } = 1e-8f;
 
+    /// <summary>
+    /// max_grad_norm (--max-grad-norm): clip the gradients to this global L2 norm; 0 does not clip.
+    /// </summary>
     [Description("Clip gradients to this global L2 norm (0: no clipping).")]
     public float MaxGradNorm { get; init; } = 1f;
 
+    /// <summary>seed (--seed): one seed for the adapter's init, dropout and the data order.</summary>
     [Description("One seed for the adapter's init, dropout and the data order.")]
     public ulong Seed { get; init; } = 42;
 
+    /// <summary>
+    /// gradient_checkpointing (--gradient-checkpointing): recompute each decoder layer in backward instead of keeping
+    /// its activations.
+    /// </summary>
     [Description("Recompute each decoder layer in backward instead of keeping its activations.")]
     public bool GradientCheckpointing { get; init; } = true;
 
+    /// <summary>
+    /// weight_dtype (--weight-dtype): frozen weights kept in "f32", "bf16" or "f16" (trained tensors are float32).
+    /// </summary>
     [Description("Frozen weights kept in f32, bf16 or f16 (trained tensors are float32 always).")]
     public string WeightDtype { get; init; } = "f32";
 
+    /// <summary>
+    /// save_steps (--save-steps): a checkpoint every this many steps; 0 writes one only at the end and when stopped.
+    /// </summary>
     [Description("Write a checkpoint every this many steps (0: only at the end and when stopped).")]
     public int SaveSteps { get; init; } = 200;
 
+    /// <summary>save_total_limit (--save-total-limit): checkpoints kept; older ones are deleted.</summary>
     [Description("Checkpoints kept; older ones are deleted.")]
     public int SaveTotalLimit { get; init; } = 2;
 
+    /// <summary>logging_steps (--logging-steps): log every this many steps.</summary>
     [Description("Log every this many steps.")]
     public int LoggingSteps { get; init; } = 1;
 
+    /// <summary>
+    /// max_bad_steps (--max-bad-steps): steps in a row with a NaN/Inf loss or gradient that stop the run.
+    /// </summary>
     [Description("Steps in a row with a NaN/Inf loss or gradient that stop the run.")]
     public int MaxBadSteps { get; init; } = 5;
 
+    /// <summary>
+    /// memory_check (--memory-check): refuse a step that would not fit in the memory available (an estimate).
+    /// </summary>
     [Description("Refuse a max_length × batch_size whose step would need more memory than the machine has available (an estimate; false skips the check).")]
     public bool MemoryCheck { get; init; } = true;
 
+    /// <summary>resume (--resume): continue from the newest checkpoint in output.</summary>
     [Description("Continue from the newest checkpoint in output.")]
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// overwrite (--overwrite): start again in an output folder that holds a run (deletes only what a run writes).
+    /// </summary>
     [Description("Start again in an output folder that holds a run: deletes its checkpoint-*, adapter, metrics.jsonl, loss.png and train_options.json, nothing else.")]
     public bool Overwrite { get; init; }
 
@@ -166,6 +237,7 @@ public sealed record TrainOptions
             : $"{field}: expected {ValueWords.Of(property.PropertyType)}";
     }
 
+    /// <summary>The options as a --config JSON file (snake_case keys) that <see cref="Load"/> reads back.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>The LoRA config these options describe.</summary>
@@ -227,6 +299,8 @@ public sealed record TrainOptions
         Lora.Validate();
     }
 
+    /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown: <see
+    /// cref="Validate"/> refuses those).
     [JsonIgnore]
     public RopeType RopeKind => RopeTypes.TryParse(RopeScaling, out var kind) ? kind : RopeType.Linear;
 

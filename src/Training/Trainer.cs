@@ -13,6 +13,7 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed class Trainer : IDisposable
 {
+    /// <summary>The name the run's adapter has in the model.</summary>
     public const string AdapterName = "default";
     private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", OptionsFile = "train_options.json";
 
@@ -96,9 +97,17 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>The model being trained (owned by the trainer: disposed with it).</summary>
     public CausalLM Model => _model;
+    /// <summary>What tokenizing and packing the data counted.</summary>
     public DataStats Data => _dataset.Stats;
+    /// <summary>
+    /// The optimizer steps the run makes: max_steps, or epochs × the batches an epoch holds / grad_accum.
+    /// </summary>
     public int TotalSteps { get; }
+    /// <summary>
+    /// Where the run stands: the step done, the data cursor, the RNG offset and the fault counters.
+    /// </summary>
     public TrainerState State => _state;
 
     /// <summary>The PEFT adapter folder the run ends with: Output/adapter.</summary>
@@ -253,6 +262,7 @@ public sealed class Trainer : IDisposable
 
     private void SaveAdapter(string dir) => PeftAdapter.Save(_model, AdapterName, dir, Path.GetFullPath(_o.Model));
 
+    /// <summary>Frees the model, the optimizer state and the data (unmapping the token cache).</summary>
     public void Dispose()
     {
         _optimizer?.Dispose();

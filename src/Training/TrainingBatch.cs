@@ -9,6 +9,9 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record TrainingBatch(int Rows, int Length, long[] Ids, long[] Targets, long[] Positions, int[] SequenceStarts)
 {
+    /// <summary>
+    /// The target value that counts nowhere in the loss (<see cref="CrossEntropyOp.IgnoreIndex"/>).
+    /// </summary>
     public const int IgnoreIndex = -100;
 
     /// <summary>How many targets count in the loss.</summary>

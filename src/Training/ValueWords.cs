@@ -1,7 +1,7 @@
 namespace RawLongLoRA.Training;
 
 /// <summary>What a value of a .NET type is called in an error a user reads: "a whole number", not System.Int32.</summary>
-public static class ValueWords
+internal static class ValueWords
 {
     public static string Of(Type type)
     {

@@ -9,6 +9,11 @@ public static class AttentionOp
 {
     extension(Tensor q)
     {
+        /// <summary>
+        /// Attention of this tensor as q [B, T, Hq, D] over <paramref name="k"/> and <paramref name="v"/> [B, S, Hkv,
+        /// D] (float32; Hq a multiple of Hkv) with the masks of <paramref name="spec"/> (default: plain causal): o
+        /// [B, T, Hq, D].
+        /// </summary>
         public Tensor Attention(Tensor k, Tensor v, AttentionSpec? spec = null)
         {
             const string op = "attention";

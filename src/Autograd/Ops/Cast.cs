@@ -5,6 +5,10 @@ public static class Cast
 {
     extension(Tensor x)
     {
+        /// <summary>
+        /// A copy converted to <paramref name="dtype"/> (rounded to nearest even into BF16/F16). Casting to an
+        /// integer type ends the graph; a floating cast passes the gradient through as float32.
+        /// </summary>
         public Tensor To(DType dtype)
         {
             Check.Alive("to", x);

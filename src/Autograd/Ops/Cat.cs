@@ -3,6 +3,10 @@ namespace RawLongLoRA;
 /// <summary>Concatenation along a dim; each input's gradient is its window of g.</summary>
 public static class Cat
 {
+    /// <summary>
+    /// The <paramref name="parts"/> (same rank and dtype, equal sizes except along <paramref name="dim"/>) joined
+    /// along <paramref name="dim"/> into a new tensor.
+    /// </summary>
     public static Tensor Concat(int dim, params Tensor[] parts)
     {
         const string op = "cat";

@@ -7,6 +7,9 @@ namespace RawLongLoRA;
 /// </summary>
 public static class CrossEntropyOp
 {
+    /// <summary>
+    /// The target value whose token is left out of the loss (prompt tokens, padding), as in PyTorch.
+    /// </summary>
     public const int IgnoreIndex = -100;
 
     extension(Tensor logits)

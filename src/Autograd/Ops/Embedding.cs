@@ -5,6 +5,10 @@ public static class EmbeddingOp
 {
     extension(Tensor weight)
     {
+        /// <summary>
+        /// Rows of this weight [vocab, dim] picked by <paramref name="ids"/> (I32/I64, any shape): [..ids' shape,
+        /// dim].
+        /// </summary>
         public Tensor Embedding(Tensor ids)
         {
             const string op = "embedding";

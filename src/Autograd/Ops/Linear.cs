@@ -8,6 +8,10 @@ public static class LinearOp
 {
     extension(Tensor x)
     {
+        /// <summary>
+        /// x [..., in] @ <paramref name="weight"/>ᵀ (+ <paramref name="bias"/> [out]) with weight [out, in] (F32,
+        /// BF16 or F16): [..., out], float32.
+        /// </summary>
         public Tensor Linear(Tensor weight, Tensor? bias = null)
         {
             const string op = "linear";

@@ -8,6 +8,9 @@ public static class Reductions
         /// <summary>Sum over <paramref name="dims"/> (all dims if null).</summary>
         public Tensor Sum(int[]? dims = null, bool keepDim = false) => Reduce(x, ReduceOp.Sum, dims, keepDim, "sum");
 
+        /// <summary>
+        /// Mean over <paramref name="dims"/> (all dims if null); size-1 dims kept where <paramref name="keepDim"/>.
+        /// </summary>
         public Tensor Mean(int[]? dims = null, bool keepDim = false) => Reduce(x, ReduceOp.Mean, dims, keepDim, "mean");
 
         /// <summary>Maximum over dims. It has no gradient rule: a gradient through it throws.</summary>

@@ -5,6 +5,10 @@ public static class RmsNormOp
 {
     extension(Tensor x)
     {
+        /// <summary>
+        /// x · rsqrt(mean(x²) + <paramref name="eps"/>) · <paramref name="weight"/> over the last dim, as Llama's
+        /// RMSNorm; weight [dim] in F32, BF16 or F16.
+        /// </summary>
         public Tensor RmsNorm(Tensor weight, float eps)
         {
             const string op = "rms_norm";

@@ -5,6 +5,7 @@ public static class SoftmaxOp
 {
     extension(Tensor x)
     {
+        /// <summary>Softmax over the last dim.</summary>
         public Tensor Softmax()
         {
             Check.Alive("softmax", x);

@@ -5,6 +5,7 @@ public static class SwiGluOp
 {
     extension(Tensor gate)
     {
+        /// <summary>silu(this) · <paramref name="up"/> (same shape), fused.</summary>
         public Tensor SwiGlu(Tensor up)
         {
             const string op = "swiglu";

@@ -36,6 +36,10 @@ public static class Views
             return Graph.Record(x.Restride(layout), "view", [x], (g, _) => [g.Reshape(inShape)]);
         }
 
+        /// <summary>
+        /// Dims <paramref name="startDim"/>..<paramref name="endDim"/> merged into one (a view where the strides
+        /// allow, else a copy).
+        /// </summary>
         public Tensor Flatten(int startDim = 0, int endDim = -1)
         {
             Check.Alive("flatten", x);
@@ -49,12 +53,14 @@ public static class Views
             return x.Numel == 0 ? x.Reshape(x.ShapeArray) : x.Reshape([.. shape]);
         }
 
+        /// <summary>Dims <paramref name="a"/> and <paramref name="b"/> swapped, as a view.</summary>
         public Tensor Transpose(int a, int b)
         {
             Check.Alive("transpose", x);
             return Graph.Record(x.Restride(x.Layout.Transpose(a, b)), "transpose", [x], (g, _) => [g.Transpose(a, b)]);
         }
 
+        /// <summary>The dims reordered (dim i of the result is dim <paramref name="dims"/>[i]), as a view.</summary>
         public Tensor Permute(params int[] dims)
         {
             Check.Alive("permute", x);
@@ -89,6 +95,7 @@ public static class Views
             return Graph.Record(x.Restride(x.Layout.Expand(shape)), "expand", [x], (g, _) => [Graph.SumToShape(g, inShape)]);
         }
 
+        /// <summary>A size-1 dim inserted at <paramref name="dim"/>, as a view.</summary>
         public Tensor Unsqueeze(int dim)
         {
             Check.Alive("unsqueeze", x);
@@ -96,6 +103,7 @@ public static class Views
             return Graph.Record(x.Restride(x.Layout.Unsqueeze(dim)), "unsqueeze", [x], (g, _) => [g.Reshape(inShape)]);
         }
 
+        /// <summary>Dim <paramref name="dim"/> removed if its size is 1 (else unchanged), as a view.</summary>
         public Tensor Squeeze(int dim)
         {
             Check.Alive("squeeze", x);

@@ -15,6 +15,7 @@ public static unsafe class AttentionMemory
     /// <summary>The most bytes held at once since the last <see cref="ResetPeak"/>.</summary>
     public static long PeakBytes => Volatile.Read(ref _peak);
 
+    /// <summary>Starts a new peak from the bytes held now (before the call to measure).</summary>
     public static void ResetPeak() => Volatile.Write(ref _peak, Volatile.Read(ref _live));
 
     /// <summary>bytes, 64-byte aligned (a cache line, a zmm register), zeroed.</summary>

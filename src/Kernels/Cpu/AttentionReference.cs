@@ -8,6 +8,10 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// </summary>
 public static class AttentionReference
 {
+    /// <summary>
+    /// o [B, T, Hq, D] and lse [B, Hq, T] of the masked attention, computed in float64 from the whole score matrix;
+    /// slow (O(T·S) memory per head): for tests and the bench's validation of small shapes.
+    /// </summary>
     public static (float[] O, float[] Lse) Forward(float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {
         var o = new float[b * t * hq * d];

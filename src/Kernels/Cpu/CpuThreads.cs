@@ -8,6 +8,10 @@ public static class CpuThreads
 {
     private static int _count = ReadDefault();
 
+    /// <summary>
+    /// Threads every CPU kernel splits its work over, at least 1; starts at RAWLORA_THREADS or the processor count.
+    /// Set it before work starts, not while a kernel runs.
+    /// </summary>
     public static int Count
     {
         get => _count;

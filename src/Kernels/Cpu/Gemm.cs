@@ -6,9 +6,13 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// <summary>Which micro-kernel family <see cref="Gemm"/> uses.</summary>
 public enum GemmIsa
 {
+    /// <summary>The widest family this CPU runs: AVX-512, else AVX2, else scalar.</summary>
     Auto,
+    /// <summary>14 × 32 micro-kernel on Vector512 with FMA (28 zmm accumulators).</summary>
     Avx512,
+    /// <summary>6 × 16 micro-kernel on Vector256 with FMA (12 ymm accumulators).</summary>
     Avx2,
+    /// <summary>Plain C#, for CPUs without AVX2 + FMA and for tests.</summary>
     Scalar,
 }
 
@@ -37,6 +41,7 @@ public static unsafe class Gemm
         : IsSupported(GemmIsa.Avx2) ? GemmIsa.Avx2
         : GemmIsa.Scalar;
 
+    /// <summary>True when this CPU can run <paramref name="isa"/>'s micro-kernel (Auto and Scalar always).</summary>
     public static bool IsSupported(GemmIsa isa) => isa switch
     {
         GemmIsa.Avx512 => Vector512.IsHardwareAccelerated && Avx512F.VL.IsSupported && Fma.IsSupported,

@@ -23,7 +23,7 @@ internal unsafe interface IVec<TV> where TV : unmanaged, IVec<TV>
 
     /// <summary>
     /// With stream, a non-temporal store where p is aligned to the register (a plain one elsewhere): the
-    /// line goes to memory without first being read into the cache. See <see cref="Rows.Streams"/>.
+    /// line goes to memory without first being read into the cache. See <see cref="Rows.Streams(long)"/>.
     /// </summary>
     void Store(float* p, bool stream);
     static abstract TV Splat(float x);

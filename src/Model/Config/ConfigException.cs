@@ -6,6 +6,10 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public sealed class ConfigException : Exception
 {
+    /// <summary>
+    /// An error in <paramref name="file"/> at key <paramref name="field"/> (null: the whole file); the message reads
+    /// "file: message".
+    /// </summary>
     public ConfigException(string file, string? field, string message, Exception? inner = null)
         : base($"{file}: {message}", inner)
     {

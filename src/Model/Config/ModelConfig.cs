@@ -31,18 +31,32 @@ public sealed class ModelConfig
     /// <summary>The Hugging Face class, e.g. "LlamaForCausalLM".</summary>
     public string Architecture { get; private init; } = "";
 
+    /// <summary>Which graph the architecture is (Llama, Mistral, Qwen2, Qwen3).</summary>
     public ModelFamily Family { get; private init; }
+    /// <summary>hidden_size: the width of the residual stream.</summary>
     public int HiddenSize { get; private init; }
+    /// <summary>intermediate_size: the width of the SwiGLU MLP's gate and up projections.</summary>
     public int IntermediateSize { get; private init; }
+    /// <summary>num_hidden_layers: the number of decoder layers.</summary>
     public int NumLayers { get; private init; }
+    /// <summary>num_attention_heads: query heads per layer.</summary>
     public int NumHeads { get; private init; }
+    /// <summary>
+    /// num_key_value_heads: key/value heads per layer (fewer than query heads for grouped-query attention);
+    /// num_attention_heads where absent.
+    /// </summary>
     public int NumKvHeads { get; private init; }
 
     /// <summary>head_dim where given (Qwen3 sets it apart from hidden / heads), else hidden_size / num_attention_heads.</summary>
     public int HeadDim { get; private init; }
 
+    /// <summary>vocab_size: rows of the embedding and of the LM head.</summary>
     public int VocabSize { get; private init; }
+    /// <summary>
+    /// max_position_embeddings: the context the RoPE tables are built for (longer after a context extension).
+    /// </summary>
     public int MaxPositionEmbeddings { get; private init; }
+    /// <summary>rms_norm_eps: the ε inside every RMSNorm.</summary>
     public double RmsNormEps { get; private init; }
 
     /// <summary>lm_head shares the embedding matrix (a checkpoint's own lm_head.weight is then redundant).</summary>
@@ -60,11 +74,13 @@ public sealed class ModelConfig
     /// <summary>The dtype the checkpoint was saved in (torch_dtype, or dtype in newer files); float32 where absent.</summary>
     public DType TorchDtype { get; private init; }
 
+    /// <summary>bos_token_id, where the config has one.</summary>
     public int? BosTokenId { get; private init; }
 
     /// <summary>eos_token_id, which may be one id or a list; empty where absent.</summary>
     public IReadOnlyList<int> EosTokenIds { get; private init; } = [];
 
+    /// <summary>pad_token_id, where the config has one.</summary>
     public int? PadTokenId { get; private init; }
 
     /// <summary>
@@ -77,6 +93,7 @@ public sealed class ModelConfig
     /// <summary>Always "silu" or its alias "swish": the MLP is SwiGLU.</summary>
     public string HiddenAct { get; private init; } = "";
 
+    /// <summary>The RoPE base and scaling (rope_theta and rope_scaling / rope_parameters).</summary>
     public RopeConfig Rope { get; private init; } = new();
 
     /// <summary>Reads config.json, or a model folder's config.json.</summary>

@@ -6,9 +6,17 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public enum ModelFamily
 {
+    /// <summary>LlamaForCausalLM: Llama 2, Llama 3 and models of that graph.</summary>
     Llama,
+    /// <summary>
+    /// MistralForCausalLM: Llama's graph under another name (its sliding window is read, not applied).
+    /// </summary>
     Mistral,
+    /// <summary>Qwen2ForCausalLM: Llama's graph with biases on q, k and v.</summary>
     Qwen2,
+    /// <summary>
+    /// Qwen3ForCausalLM: Llama's graph with a per-head RMSNorm of q and k and a head_dim of its own.
+    /// </summary>
     Qwen3,
 }
 

@@ -10,6 +10,7 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public sealed record RopeConfig
 {
+    /// <summary>The scaling kind (rope_type); Default for plain RoPE.</summary>
     public RopeType Type { get; init; } = RopeType.Default;
 
     /// <summary>rope_theta, the base of the frequencies.</summary>
@@ -30,6 +31,7 @@ public sealed record RopeConfig
     /// <summary>YaRN: with <see cref="MscaleAllDim"/>, the attention factor is mscale(factor, Mscale) / mscale(factor, MscaleAllDim).</summary>
     public double? Mscale { get; init; }
 
+    /// <summary>YaRN: the mscale of the denominator in the attention factor (see <see cref="Mscale"/>).</summary>
     public double? MscaleAllDim { get; init; }
 
     /// <summary>YaRN and longrope: the factor cos and sin are multiplied by, where given.</summary>
@@ -47,5 +49,8 @@ public sealed record RopeConfig
     /// <summary>LongRoPE: per-frequency divisors (head_dim / 2 each) for sequences up to, and past, the original length.</summary>
     public double[]? ShortFactor { get; init; }
 
+    /// <summary>
+    /// LongRoPE: per-frequency divisors for sequences past the original length (see <see cref="ShortFactor"/>).
+    /// </summary>
     public double[]? LongFactor { get; init; }
 }

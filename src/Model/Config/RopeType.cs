@@ -22,6 +22,7 @@ public enum RopeType
     LongRope,
 }
 
+/// <summary>The config.json names of <see cref="RopeType"/> ("yarn", "llama3", ...), both ways.</summary>
 public static class RopeTypes
 {
     private static readonly (RopeType Type, string Name)[] Names =
@@ -33,6 +34,10 @@ public static class RopeTypes
     /// <summary>The name config.json uses ("rope_type": "yarn").</summary>
     public static string JsonName(this RopeType t) => Names.First(n => n.Type == t).Name;
 
+    /// <summary>
+    /// The kind config.json calls <paramref name="name"/> (exact, lower case); false for a name transformers does not
+    /// know.
+    /// </summary>
     public static bool TryParse(string name, out RopeType t)
     {
         foreach (var n in Names)

@@ -7,6 +7,11 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public static class Sampler
 {
+    /// <summary>
+    /// The token picked from <paramref name="logits"/> (one row, [vocab]) by <paramref name="o"/>; <paramref
+    /// name="draw"/> numbers the draw within the seed's stream (the token's index in the generation), so the same
+    /// seed and draw give the same token.
+    /// </summary>
     public static int Pick(ReadOnlySpan<float> logits, SamplingOptions o, long draw)
     {
         if (o.Temperature == 0)
@@ -42,6 +47,7 @@ public static class Sampler
         return order[nucleus - 1];
     }
 
+    /// <summary>The index of the largest logit (the first on ties): greedy decoding.</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         int best = 0;

@@ -9,11 +9,16 @@ public sealed partial class CausalLM
 {
     private readonly Dictionary<string, LoraConfig> _adapterConfigs = [];
 
+    /// <summary>The names of the adapters attached, active or not.</summary>
     public IReadOnlyCollection<string> AdapterNames => _adapterConfigs.Keys;
 
     /// <summary>The adapter the linear layers apply, or null.</summary>
     public string? ActiveAdapter { get; private set; }
 
+    /// <summary>
+    /// The config adapter <paramref name="name"/> was added with; throws <see cref="KeyNotFoundException"/> listing
+    /// the names when there is none.
+    /// </summary>
     public LoraConfig AdapterConfig(string name) => _adapterConfigs.TryGetValue(name, out var c)
         ? c
         : throw new KeyNotFoundException($"lora: no adapter named '{name}' (have: {string.Join(", ", _adapterConfigs.Keys)})");
@@ -82,6 +87,10 @@ public sealed partial class CausalLM
         _ => throw new ArgumentException($"lora: {m.GetType().Name} cannot be trained in full", nameof(m)),
     };
 
+    /// <summary>
+    /// Removes adapter <paramref name="name"/> from every layer and frees its tensors; if it was active, no adapter
+    /// is active afterwards.
+    /// </summary>
     public void DeleteAdapter(string name)
     {
         AdapterConfig(name);

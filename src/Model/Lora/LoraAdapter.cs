@@ -13,14 +13,19 @@ public sealed class LoraAdapter
         (A, B, Magnitude, Scale, Dropout) = (a, b, magnitude, (float)scale, dropout);
     }
 
+    /// <summary>lora_A [r, in], float32: drawn at creation, trained.</summary>
     public Tensor A { get; }
+    /// <summary>lora_B [out, r], float32: zero at creation, trained.</summary>
     public Tensor B { get; }
 
     /// <summary>DoRA's magnitude vector [out]; null for plain LoRA.</summary>
     public Tensor? Magnitude { get; }
 
+    /// <summary>s, the factor of the low-rank update: alpha / r (alpha / √r with rsLoRA).</summary>
     public float Scale { get; }
+    /// <summary>The dropout probability on the adapter's input while training.</summary>
     public float Dropout { get; }
+    /// <summary>r, the rank of the update.</summary>
     public int Rank => A.Shape[0];
 
     /// <summary>

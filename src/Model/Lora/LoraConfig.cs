@@ -15,8 +15,11 @@ public sealed record LoraConfig
     /// <summary>The special target that means every linear layer but the LM head, as PEFT's "all-linear".</summary>
     public const string AllLinear = "all-linear";
 
+    /// <summary>r: the rank of each update B·A (PEFT's default 8).</summary>
     public int R { get; init; } = 8;
+    /// <summary>lora_alpha: the update is scaled by alpha / r (PEFT's default 8; 16 here, LongLoRA's).</summary>
     public double Alpha { get; init; } = 16;
+    /// <summary>lora_dropout: dropout on the adapter's input while training (0 = none).</summary>
     public float Dropout { get; init; }
 
     /// <summary>rsLoRA: scale alpha/√r instead of alpha/r, so that high ranks keep learning.</summary>

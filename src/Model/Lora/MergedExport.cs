@@ -18,8 +18,12 @@ public static class MergedExport
     public static readonly IReadOnlyList<string> TokenizerFiles =
         ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"];
 
+    /// <summary>Writes <paramref name="model"/> with its active adapter folded in as a Hugging Face model folder.</summary>
+    /// <param name="model">The model; it is left unchanged.</param>
     /// <param name="tokenizerDir">The base model folder whose tokenizer files are copied; null for none.</param>
     /// <param name="outDir">Must not exist, or be empty.</param>
+    /// <param name="shardBytes">The most bytes of weights per safetensors file; past it the weights are sharded with an index.</param>
+    /// <param name="dtype">The dtype the weights are written in: F32, BF16 or F16.</param>
     public static void Write(CausalLM model, string? tokenizerDir, string outDir, long shardBytes, DType dtype)
     {
         if (!dtype.IsFloat())

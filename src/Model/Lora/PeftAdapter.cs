@@ -14,7 +14,11 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public static partial class PeftAdapter
 {
+    /// <summary>The weights file's name without extension: adapter_model.safetensors.</summary>
     public const string WeightsName = "adapter_model";
+    /// <summary>
+    /// What PEFT puts before a base model key in an adapter file ("base_model.model.model.layers.0...").
+    /// </summary>
     public const string Prefix = "base_model.model.";
 
     /// <summary>

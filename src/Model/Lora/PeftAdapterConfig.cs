@@ -10,7 +10,7 @@ namespace RawLongLoRA.Model;
 /// this engine cannot honour (per-layer ranks, biases, regex targets, ...) are refused by name rather
 /// than ignored, since ignoring them would give another model than the one trained.
 /// </summary>
-public static class PeftAdapterConfig
+internal static class PeftAdapterConfig
 {
     public const string FileName = "adapter_config.json";
 

@@ -7,6 +7,11 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public sealed partial class CausalLM : Module
 {
+    /// <summary>
+    /// Builds the model of <paramref name="config"/> with every parameter taken from <paramref name="source"/> under
+    /// its Hugging Face key (<see cref="Load"/> reads them from a folder; <see cref="RandomParameters"/> draws them).
+    /// The model owns its parameters: dispose it to free them.
+    /// </summary>
     public CausalLM(ModelConfig config, IParameterSource source)
     {
         Config = config;
@@ -20,11 +25,22 @@ public sealed partial class CausalLM : Module
         Rope = new RopeTables(config.Rope, config.HeadDim, config.MaxPositionEmbeddings);
     }
 
+    /// <summary>
+    /// The config the model runs with: the folder's, or the stretched one after <see cref="ExtendContext"/> / <see
+    /// cref="SetRope"/>.
+    /// </summary>
     public ModelConfig Config { get; private set; }
+    /// <summary>model.embed_tokens: the token embedding [vocab, hidden].</summary>
     public Embedding EmbedTokens { get; }
+    /// <summary>model.layers: the decoder layers, in order.</summary>
     public DecoderLayer[] Layers { get; }
+    /// <summary>model.norm: the RMSNorm after the last layer.</summary>
     public RmsNorm Norm { get; }
+    /// <summary>
+    /// lm_head [vocab, hidden]; null when the config ties it to the embedding (see <see cref="HeadWeight"/>).
+    /// </summary>
     public Linear? LmHead { get; }
+    /// <summary>The cos/sin tables of the current RoPE config, grown on demand.</summary>
     public RopeTables Rope { get; private set; }
 
     /// <summary>
@@ -96,6 +112,7 @@ public sealed partial class CausalLM : Module
     public Tensor Forward(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
         => Hidden(ids, positions, spec, cache).Linear(HeadWeight);
 
+    /// <summary>Frees every parameter (adapters included) and the RoPE tables.</summary>
     public override void Dispose()
     {
         Rope.Dispose();

@@ -11,6 +11,11 @@ public sealed class CheckpointParameters : IParameterSource, IDisposable
     private readonly SafeTensorsCheckpoint _checkpoint;
     private readonly DType _weightDtype;
 
+    /// <summary>
+    /// Opens the safetensors of model folder <paramref name="dir"/> and checks every tensor's name, shape and dtype
+    /// against <paramref name="config"/>; matrices are converted to <paramref name="weightDtype"/> as they are read.
+    /// Dispose it once the model is built (the loaded tensors stay valid).
+    /// </summary>
     public CheckpointParameters(string dir, ModelConfig config, DType weightDtype)
     {
         if (!weightDtype.IsFloat())
@@ -31,5 +36,6 @@ public sealed class CheckpointParameters : IParameterSource, IDisposable
     /// <summary>The tensor as stored; its name, shape and dtype were checked when the folder was opened.</summary>
     public Tensor Get(string name, int[] shape, ParameterKind kind) => _checkpoint.Load(name, kind == ParameterKind.Matrix ? _weightDtype : DType.F32);
 
+    /// <summary>Closes the memory-mapped files; tensors already loaded stay valid.</summary>
     public void Dispose() => _checkpoint.Dispose();
 }

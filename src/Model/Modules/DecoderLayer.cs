@@ -5,6 +5,10 @@ public sealed class DecoderLayer : Module
 {
     private readonly int _index;
 
+    /// <summary>
+    /// Layer <paramref name="index"/> of a model of config <paramref name="c"/>, its parameters from <paramref
+    /// name="source"/> under <paramref name="key"/> ("model.layers.3").
+    /// </summary>
     public DecoderLayer(IParameterSource source, string key, ModelConfig c, int index)
     {
         _index = index;
@@ -14,11 +18,19 @@ public sealed class DecoderLayer : Module
         Mlp = Child("mlp", new Mlp(source, key + ".mlp", c.HiddenSize, c.IntermediateSize));
     }
 
+    /// <summary>The RMSNorm before attention.</summary>
     public RmsNorm InputLayerNorm { get; }
+    /// <summary>The self-attention block.</summary>
     public SelfAttention SelfAttn { get; }
+    /// <summary>The RMSNorm before the MLP.</summary>
     public RmsNorm PostAttentionLayerNorm { get; }
+    /// <summary>The SwiGLU MLP.</summary>
     public Mlp Mlp { get; }
 
+    /// <summary>
+    /// x [B, T, hidden] → [B, T, hidden], with the RoPE tables and positions of <paramref name="rope"/>, the masks of
+    /// <paramref name="spec"/> and, when generating, the KV cache.
+    /// </summary>
     public Tensor Forward(Tensor x, in RopeInputs rope, AttentionSpec spec, KvCache? cache)
     {
         var h = x + SelfAttn.Forward(InputLayerNorm.Forward(x), rope, spec, cache, _index);

@@ -10,6 +10,11 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
 
+    /// <summary>
+    /// Float32 buffers for <paramref name="layers"/> layers of <paramref name="batch"/> rows × <paramref
+    /// name="capacity"/> tokens × <paramref name="kvHeads"/> heads × <paramref name="headDim"/>, on <paramref
+    /// name="device"/> (default: the CPU); owned by the cache until it is disposed.
+    /// </summary>
     public KvCache(int layers, int batch, int capacity, int kvHeads, int headDim, Device? device = null)
     {
         Capacity = capacity;
@@ -25,6 +30,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Tokens already cached (the next token's position).</summary>
     public int Length { get; private set; }
 
+    /// <summary>The tokens per row the buffers hold.</summary>
     public int Capacity { get; }
 
     /// <summary>Writes this step's k, v [B, T, kv_heads, head_dim] after the cached ones; returns all of them.</summary>
@@ -44,6 +50,7 @@ public sealed class KvCache : IDisposable
     /// <summary>Counts the step's tokens as cached, once every layer has appended them.</summary>
     public void Advance(int tokens) => Length += tokens;
 
+    /// <summary>Frees the key and value buffers.</summary>
     public void Dispose()
     {
         foreach (var t in _keys.Concat(_values))

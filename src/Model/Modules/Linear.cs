@@ -9,6 +9,11 @@ public sealed class Linear : Module
     private readonly Dictionary<string, LoraAdapter> _adapters = [];
     private Tensor? _mergedNorm;
 
+    /// <summary>
+    /// The layer <paramref name="key"/> ("model.layers.0.self_attn.q_proj") of <paramref name="inFeatures"/> →
+    /// <paramref name="outFeatures"/>, its weight (and bias where <paramref name="bias"/>) from <paramref
+    /// name="source"/>.
+    /// </summary>
     public Linear(IParameterSource source, string key, int inFeatures, int outFeatures, bool bias)
     {
         InFeatures = inFeatures;
@@ -18,11 +23,16 @@ public sealed class Linear : Module
             Bias = Parameter("bias", source.Get(key + ".bias", [outFeatures], ParameterKind.Bias));
     }
 
+    /// <summary>in: the width of the input's last dim.</summary>
     public int InFeatures { get; }
+    /// <summary>out: the width of the output's last dim.</summary>
     public int OutFeatures { get; }
+    /// <summary>W [out, in], frozen under LoRA (kept in the model's weight dtype: float32, BF16 or F16).</summary>
     public Tensor Weight { get; }
+    /// <summary>b [out], float32, or null.</summary>
     public Tensor? Bias { get; }
 
+    /// <summary>The attached LoRA adapters by name (at most one is active).</summary>
     public IReadOnlyDictionary<string, LoraAdapter> Adapters => _adapters;
 
     /// <summary>The adapter Forward applies; null for the bare layer.</summary>
@@ -31,6 +41,9 @@ public sealed class Linear : Module
     /// <summary>The adapter folded into <see cref="Weight"/>, if any: Forward then applies none.</summary>
     public string? MergedAdapter { get; private set; }
 
+    /// <summary>
+    /// x [..., in] → [..., out]: x Wᵀ + b, plus the active adapter's update unless it is merged into W.
+    /// </summary>
     public Tensor Forward(Tensor x) => ActiveAdapter is { } name && MergedAdapter is null
         ? _adapters[name].Forward(x, Weight, Bias, Training)
         : x.Linear(Weight, Bias);
@@ -124,9 +137,16 @@ public sealed class Linear : Module
 /// <summary>Token embedding table [vocab, dim].</summary>
 public sealed class Embedding : Module
 {
+    /// <summary>
+    /// The table <paramref name="key"/> ("model.embed_tokens") of <paramref name="vocab"/> rows of <paramref
+    /// name="dim"/>, from <paramref name="source"/>.
+    /// </summary>
     public Embedding(IParameterSource source, string key, int vocab, int dim)
         => Weight = Parameter("weight", source.Get(key + ".weight", [vocab, dim], ParameterKind.Matrix));
 
+    /// <summary>
+    /// The table [vocab, dim]: float32 when trained (modules_to_save), else the model's weight dtype.
+    /// </summary>
     public Tensor Weight { get; private set; }
 
     /// <summary>Keeps the table in float32 (a trained embedding is; a frozen one may be 16-bit).</summary>
@@ -136,6 +156,7 @@ public sealed class Embedding : Module
             Weight = Replace("weight", Weight.To(DType.F32));
     }
 
+    /// <summary>ids (I32/I64, any shape) → [..., dim]: each id's row.</summary>
     public Tensor Forward(Tensor ids) => Weight.Embedding(ids);
 }
 
@@ -144,13 +165,19 @@ public sealed class RmsNorm : Module
 {
     private readonly float _eps;
 
+    /// <summary>
+    /// The norm <paramref name="key"/> ("model.norm") over <paramref name="dim"/> features with ε = <paramref
+    /// name="eps"/>, its weight from <paramref name="source"/>.
+    /// </summary>
     public RmsNorm(IParameterSource source, string key, int dim, double eps)
     {
         _eps = (float)eps;
         Weight = Parameter("weight", source.Get(key + ".weight", [dim], ParameterKind.Norm));
     }
 
+    /// <summary>The learned scale [dim], float32.</summary>
     public Tensor Weight { get; }
 
+    /// <summary>x [..., dim] normalised by its root mean square and scaled by <see cref="Weight"/>.</summary>
     public Tensor Forward(Tensor x) => x.RmsNorm(Weight, _eps);
 }

@@ -51,8 +51,15 @@ public abstract class Module : IDisposable
             c.Train(on);
     }
 
+    /// <summary>
+    /// Sets evaluation mode on this module and every module under it (dropout off), as torch's module.eval().
+    /// </summary>
     public void Eval() => Train(false);
 
+    /// <summary>
+    /// Registers <paramref name="child"/> under <paramref name="name"/>: its parameters become this module's "name.*"
+    /// and it is disposed with this module.
+    /// </summary>
     protected T Child<T>(string name, T child) where T : Module
     {
         _children.Add((name, child));
@@ -69,6 +76,10 @@ public abstract class Module : IDisposable
                 yield return p;
     }
 
+    /// <summary>
+    /// Every module under this one with its full dotted name ("model.layers.0.self_attn"), depth first in
+    /// registration order.
+    /// </summary>
     public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
     {
         foreach (var (name, child) in _children)
@@ -79,8 +90,10 @@ public abstract class Module : IDisposable
         }
     }
 
+    /// <summary>The number of elements of every parameter under this module (adapters included).</summary>
     public long ParameterCount => NamedParameters().Sum(p => p.Tensor.Numel);
 
+    /// <summary>Frees every parameter of this module and of its children.</summary>
     public virtual void Dispose()
     {
         foreach (var (_, t) in _parameters)

@@ -28,6 +28,9 @@ public sealed class RandomParameters(ulong seed, float std = 0.02f) : IParameter
 {
     private readonly Generator _gen = new(seed);
 
+    /// <summary>
+    /// A new tensor of <paramref name="shape"/>: ones for norms, zeros for biases, normal(0, std) for matrices.
+    /// </summary>
     public Tensor Get(string name, int[] shape, ParameterKind kind) => kind switch
     {
         ParameterKind.Norm => Tensor.Ones(shape),

@@ -9,6 +9,10 @@ public sealed class SelfAttention : Module
 {
     private readonly int _heads, _kvHeads, _headDim;
 
+    /// <summary>
+    /// The attention block <paramref name="key"/> ("model.layers.0.self_attn") of a model of config <paramref
+    /// name="c"/>, its parameters from <paramref name="source"/>.
+    /// </summary>
     public SelfAttention(IParameterSource source, string key, ModelConfig c)
     {
         (_heads, _kvHeads, _headDim) = (c.NumHeads, c.NumKvHeads, c.HeadDim);
@@ -23,11 +27,17 @@ public sealed class SelfAttention : Module
         }
     }
 
+    /// <summary>q_proj [heads · head_dim, hidden].</summary>
     public Linear QProj { get; }
+    /// <summary>k_proj [kv_heads · head_dim, hidden].</summary>
     public Linear KProj { get; }
+    /// <summary>v_proj [kv_heads · head_dim, hidden].</summary>
     public Linear VProj { get; }
+    /// <summary>o_proj [hidden, heads · head_dim].</summary>
     public Linear OProj { get; }
+    /// <summary>Qwen3's q_norm over each head's head_dim; null for the other families.</summary>
     public RmsNorm? QNorm { get; }
+    /// <summary>Qwen3's k_norm over each head's head_dim; null for the other families.</summary>
     public RmsNorm? KNorm { get; }
 
     /// <summary>x [B, T, hidden] → [B, T, hidden]; with a cache, attends over the cached tokens too.</summary>

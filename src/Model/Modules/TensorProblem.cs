@@ -37,5 +37,6 @@ public sealed record TensorProblem(TensorProblemKind Kind, string Tensor, string
         _ => "unexpected",
     };
 
+    /// <summary>One sentence for reports: "config.json implies ...; the checkpoint holds ...".</summary>
     public string Detail => $"config.json implies {Expected}; the checkpoint holds {Found}";
 }

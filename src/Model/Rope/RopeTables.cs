@@ -19,6 +19,11 @@ public sealed class RopeTables : IDisposable
     private Tensor? _cos, _sin;
     private int _capacity;
 
+    /// <summary>
+    /// Tables for <paramref name="rope"/> with heads of <paramref name="headDim"/> dims, on <paramref name="device"/>
+    /// (default: the CPU); built at the first <see cref="For"/>. Throws here for a RoPE config that cannot be
+    /// computed.
+    /// </summary>
     public RopeTables(RopeConfig rope, int headDim, int maxPositionEmbeddings, Device? device = null)
     {
         RopeScaling.Compute(rope, headDim, maxPositionEmbeddings, 1); // fails here, not at the first forward
@@ -28,6 +33,7 @@ public sealed class RopeTables : IDisposable
         _device = device ?? Device.Cpu;
     }
 
+    /// <summary>Tables for the RoPE config of <paramref name="config"/>.</summary>
     public RopeTables(ModelConfig config, Device? device = null)
         : this(config.Rope, config.HeadDim, config.MaxPositionEmbeddings, device) { }
 
@@ -78,6 +84,7 @@ public sealed class RopeTables : IDisposable
         _sin?.Dispose();
     }
 
+    /// <summary>Frees the cached tables (handles given out by <see cref="For"/> keep their own reference).</summary>
     public void Dispose()
     {
         lock (_lock)

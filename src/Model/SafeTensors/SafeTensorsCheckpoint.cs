@@ -74,8 +74,12 @@ public sealed class SafeTensorsCheckpoint : IDisposable
                     $"it is in both '{System.IO.Path.GetFileName(_owner[name].Path)}' and '{System.IO.Path.GetFileName(file.Path)}'");
     }
 
+    /// <summary>True when one of the files holds tensor <paramref name="name"/>.</summary>
     public bool Contains(string name) => _owner.ContainsKey(name);
 
+    /// <summary>
+    /// The header entry of tensor <paramref name="name"/>; a name no file holds throws with rule "missing-tensor".
+    /// </summary>
     public SafeTensorInfo Info(string name) => FileOf(name).Info(name);
 
     /// <summary>See <see cref="SafeTensorsFile.Load(string)"/>: a view over the mapped bytes.</summary>
@@ -87,6 +91,7 @@ public sealed class SafeTensorsCheckpoint : IDisposable
     private SafeTensorsFile FileOf(string name) => _owner.TryGetValue(name, out var file) ? file
         : throw new SafeTensorsException(Path, name, "missing-tensor", $"no such tensor among the {_owner.Count} in the checkpoint");
 
+    /// <summary>Closes every file; tensors already loaded stay valid.</summary>
     public void Dispose()
     {
         foreach (var file in _files)

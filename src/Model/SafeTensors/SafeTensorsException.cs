@@ -11,6 +11,10 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public sealed class SafeTensorsException : Exception
 {
+    /// <summary>
+    /// A broken <paramref name="rule"/> in <paramref name="file"/> (at <paramref name="tensor"/>, or null for the
+    /// file as a whole); <paramref name="detail"/> says what was found and expected.
+    /// </summary>
     public SafeTensorsException(string file, string? tensor, string rule, string detail)
         : base(OneLine($"{file}: {(tensor is null ? "" : $"tensor {Quote(tensor)}: ")}{detail} [{rule}]"))
     {
@@ -19,8 +23,11 @@ public sealed class SafeTensorsException : Exception
         Rule = rule;
     }
 
+    /// <summary>The file (or the index, or the folder) at fault.</summary>
     public string File { get; }
+    /// <summary>The tensor at fault, or null when the file as a whole is.</summary>
     public string? Tensor { get; }
+    /// <summary>The short, stable name of the broken rule (see the class summary), to match on.</summary>
     public string Rule { get; }
 
     /// <summary>Text taken from a file, quoted and cut short: a hostile name may be megabytes long.</summary>

@@ -17,6 +17,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly Dictionary<string, SafeTensorInfo> _byName;
     private bool _disposed;
 
+    /// <summary>
+    /// Opens and maps <paramref name="path"/> and validates its header; a broken file throws <see
+    /// cref="SafeTensorsException"/> naming the rule. Dispose it to unmap the file.
+    /// </summary>
     public SafeTensorsFile(string path)
     {
         Path = path;
@@ -63,6 +67,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _byName = _header.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
+    /// <summary>The file's path as given.</summary>
     public string Path { get; }
 
     /// <summary>Tensor names in the order their data sits in the file.</summary>
@@ -71,6 +76,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>The header's __metadata__ (empty where it has none).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
 
+    /// <summary>True when the file holds tensor <paramref name="name"/>.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 
     /// <summary>Dtype, shape and byte range; a name the file lacks throws with rule "missing-tensor".</summary>
@@ -96,6 +102,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return Tensor.Empty(mapped.ShapeArray, dtype).CopyFrom(mapped);
     }
 
+    /// <summary>Unmaps the file; tensors already loaded stay valid.</summary>
     public void Dispose()
     {
         if (_disposed)

@@ -39,7 +39,10 @@ internal sealed class SafeTensorsHeader
     public static SafeTensorsException TooSmall(string file, long fileLength)
         => new(file, null, "too-small", $"the file has {fileLength} bytes; expected at least 8 (the header length)");
 
+    /// <summary>The validated header; a broken rule throws <see cref="SafeTensorsException"/>.</summary>
+    /// <param name="file">The file's name, for messages.</param>
     /// <param name="prefix">The first <see cref="PrefixLength"/> bytes of the file.</param>
+    /// <param name="fileLength">The file's length in bytes: the data ranges must tile it to the end.</param>
     public static SafeTensorsHeader Parse(string file, ReadOnlySpan<byte> prefix, long fileLength)
     {
         if (fileLength < 8)

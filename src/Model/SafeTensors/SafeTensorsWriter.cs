@@ -14,6 +14,11 @@ namespace RawLongLoRA.Model;
 /// </summary>
 public static class SafeTensorsWriter
 {
+    /// <summary>
+    /// Writes <paramref name="tensors"/> (name, tensor; any dtype, layout or device) to the safetensors file
+    /// <paramref name="path"/>, with <paramref name="metadata"/> added to __metadata__. The caller keeps ownership of
+    /// the tensors. A name given twice throws.
+    /// </summary>
     public static void Write(string path, IEnumerable<(string Name, Tensor T)> tensors, IDictionary<string, string>? metadata = null)
     {
         var list = Collect(tensors);

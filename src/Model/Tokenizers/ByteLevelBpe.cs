@@ -20,6 +20,9 @@ internal sealed class ByteLevelBpe : ITokenModel
 
     /// <param name="vocab">The tokens written in the byte-level alphabet ("Ġthe").</param>
     /// <param name="byteIds">The token of each single byte.</param>
+    /// <param name="merges">tokenizer.json's merges, ranked.</param>
+    /// <param name="splitPattern">The pre-tokenizer's split regex.</param>
+    /// <param name="ignoreMerges">Take a word that is itself a token whole (Llama 3's ignore_merges).</param>
     public ByteLevelBpe(Dictionary<string, int> vocab, int[] byteIds, BpeMerges merges, string splitPattern, bool ignoreMerges)
     {
         _split = new RegexSplitPreTokenizer(splitPattern);

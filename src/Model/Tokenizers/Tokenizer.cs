@@ -66,11 +66,16 @@ public sealed class Tokenizer
         (_chat, _chatUnsupported) = ChatTemplate.Detect(config.ChatTemplate, config.ChatTemplateFile, _ids.ContainsKey, Kind, bosToken, eosToken);
     }
 
+    /// <summary>Which algorithm the files describe (byte-level BPE, SentencePiece BPE).</summary>
     public TokenizerKind Kind { get; }
 
     /// <summary>Ids run from 0 to VocabSize - 1, added tokens included (the model's embedding may be larger).</summary>
     public int VocabSize { get; }
 
+    /// <summary>
+    /// The id of the model's beginning-of-sequence token, where it has one (whether <see cref="Encode"/> adds it is
+    /// <see cref="AddedBosId"/>).
+    /// </summary>
     public int? BosId { get; }
 
     /// <summary>The BOS that <see cref="Encode"/> puts first (add_bos_token, or tokenizer.json's post-processor); null for models that add none (Qwen).</summary>
@@ -79,6 +84,7 @@ public sealed class Tokenizer
     /// <summary>The ids that end generation: generation_config.json's eos_token_id (one or a list), then the tokenizer's eos_token.</summary>
     public IReadOnlyList<int> EosIds { get; }
 
+    /// <summary>The id of the padding token, where the files name one.</summary>
     public int? PadId { get; }
 
     /// <summary>The format <see cref="ApplyChatTemplate"/> writes; null when the model's template is none of the three.</summary>

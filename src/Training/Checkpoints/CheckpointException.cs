@@ -4,5 +4,6 @@ namespace RawLongLoRA.Training;
 public sealed class CheckpointException(string file, string detail, Exception? inner = null)
     : IOException($"checkpoint: {file}: {detail}", inner)
 {
+    /// <summary>The file at fault (a manifest, trainer_state.json, a safetensors file).</summary>
     public string File { get; } = file;
 }

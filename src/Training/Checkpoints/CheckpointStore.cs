@@ -16,12 +16,17 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed partial class CheckpointStore
 {
+    /// <summary>The JSON file of a checkpoint that holds the caller's state object.</summary>
     public const string StateFileName = "trainer_state.json";
     private const string Prefix = "checkpoint-", TempPrefix = ".tmp-checkpoint-";
 
     /// <summary>Readable JSON: indented, enums by name, fields included (records with fields round-trip).</summary>
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, IncludeFields = true, Converters = { new JsonStringEnumConverter() } };
 
+    /// <summary>
+    /// Checkpoints go under <paramref name="outputDir"/> (made on the first save); each save keeps the newest
+    /// <paramref name="keepLast"/> (at least 1).
+    /// </summary>
     public CheckpointStore(string outputDir, int keepLast)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keepLast, 1);
@@ -29,6 +34,7 @@ public sealed partial class CheckpointStore
         KeepLast = keepLast;
     }
 
+    /// <summary>The folder holding the checkpoint-&lt;step&gt; folders, as a full path.</summary>
     public string OutputDir { get; }
 
     /// <summary>How many complete checkpoints a save leaves (the one it wrote among them).</summary>

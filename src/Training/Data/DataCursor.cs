@@ -7,5 +7,6 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record DataCursor(int Epoch, int Index)
 {
+    /// <summary>The first batch of the first epoch: where a fresh run starts.</summary>
     public static readonly DataCursor Start = new(0, 0);
 }

@@ -6,6 +6,10 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed class DataException : Exception
 {
+    /// <summary>
+    /// An error in <paramref name="file"/> at 1-based <paramref name="line"/> (jsonl) and JSON <paramref
+    /// name="field"/>, where known; the message reads "file:line: field: message".
+    /// </summary>
     public DataException(string file, int? line, string? field, string message, Exception? inner = null)
         : base(Format(file, line, field, message), inner)
     {
@@ -14,10 +18,13 @@ public sealed class DataException : Exception
         Field = field;
     }
 
+    /// <summary>The data file at fault.</summary>
     public string File { get; }
 
+    /// <summary>The 1-based line of a jsonl file, or null.</summary>
     public int? Line { get; }
 
+    /// <summary>The JSON field at fault, or null.</summary>
     public string? Field { get; }
 
     private static string Format(string file, int? line, string? field, string message) =>

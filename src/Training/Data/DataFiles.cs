@@ -6,7 +6,7 @@ namespace RawLongLoRA.Training;
 /// The files a data argument names: a file as given, or a folder's *.txt and *.jsonl files (not its
 /// subfolders) in ordinal name order, so that every machine packs the same rows in the same order.
 /// </summary>
-public static class DataFiles
+internal static class DataFiles
 {
     public static IReadOnlyList<string> Expand(IEnumerable<string> paths)
     {

@@ -13,6 +13,10 @@ public sealed class DataLoader
     private readonly ulong _seed;
     private int[] _order;
 
+    /// <summary>
+    /// Batches of <paramref name="batchSize"/> rows of <paramref name="dataset"/> (which the loader reads, not owns)
+    /// in the order <paramref name="seed"/> shuffles, starting at <paramref name="cursor"/> (default: the start).
+    /// </summary>
     public DataLoader(PackedDataset dataset, int batchSize, ulong seed, DataCursor? cursor = null)
     {
         if (batchSize < 1 || batchSize > dataset.RowCount)
@@ -27,13 +31,19 @@ public sealed class DataLoader
         _order = EpochOrder(dataset.RowCount, seed, Cursor.Epoch);
     }
 
+    /// <summary>Rows per batch.</summary>
     public int BatchSize { get; }
 
+    /// <summary>Full batches per epoch: the dataset's rows divided by the batch size, rounded down.</summary>
     public int BatchesPerEpoch { get; }
 
     /// <summary>The batch <see cref="Next"/> gives.</summary>
     public DataCursor Cursor { get; private set; }
 
+    /// <summary>
+    /// The batch at <see cref="Cursor"/>, then moves the cursor on (into the next epoch, reshuffled, after the last
+    /// full batch).
+    /// </summary>
     public TrainingBatch Next()
     {
         var batch = _dataset.Batch(new ArraySegment<int>(_order, Cursor.Index * BatchSize, BatchSize));

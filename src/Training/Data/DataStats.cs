@@ -18,13 +18,16 @@ public sealed class DataStats
     /// <summary>Documents longer than a row, split across rows.</summary>
     public int SplitDocuments { get; internal set; }
 
+    /// <summary>Rows of max_length tokens the samples were packed into.</summary>
     public int Rows { get; internal set; }
 
     /// <summary>Sample tokens in the rows.</summary>
     public long Tokens { get; internal set; }
 
+    /// <summary>Padding tokens at the ends of rows (they are no target).</summary>
     public long PaddingTokens { get; internal set; }
 
+    /// <summary>One line of every count, for logs.</summary>
     public override string ToString() =>
         $"{Samples} samples in {Rows} rows ({Tokens} tokens, {PaddingTokens} padding); {Skipped} skipped, " +
         $"{SplitDocuments} split, {TruncatedPrompts} prompts and {TruncatedAnswers} answers truncated";

@@ -28,8 +28,10 @@ public sealed class PackedDataset : IDisposable
     /// <summary>Tokens per row (max_length).</summary>
     public int Length { get; }
 
+    /// <summary>The number of rows.</summary>
     public int RowCount => _rows.Count;
 
+    /// <summary>What tokenizing and packing counted.</summary>
     public DataStats Stats { get; }
 
     /// <summary>Pretraining documents from .txt files (a file is a document) and .jsonl files (a line is one), or folders of them; see <see cref="DataOptions.TextField"/>.</summary>
@@ -92,5 +94,6 @@ public sealed class PackedDataset : IDisposable
         return dataset.RowCount > 0 ? dataset : throw DataFiles.NoSamples(files, stats);
     }
 
+    /// <summary>Releases the samples (unmaps a token cache).</summary>
     public void Dispose() => _samples.Dispose();
 }

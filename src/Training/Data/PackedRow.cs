@@ -17,6 +17,7 @@ public sealed class PackedRow
         _firstPredicted = firstPredicted;
     }
 
+    /// <summary>The row's <see cref="PackedDataset.Length"/> token ids, padding included.</summary>
     public ReadOnlySpan<int> Ids => _ids;
 
     /// <summary>Where each sequence begins in the row, ascending, 0 first.</summary>

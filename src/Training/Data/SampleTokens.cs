@@ -7,16 +7,21 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public abstract class SampleTokens : IDisposable
 {
+    /// <summary>The number of samples.</summary>
     public abstract long Count { get; }
 
     /// <summary>The ids of sample <paramref name="sample"/>; valid while this object is.</summary>
     public abstract ReadOnlySpan<int> Ids(long sample);
 
+    /// <summary>
+    /// How many of sample <paramref name="sample"/>'s first tokens are prompt (0 for pretraining documents).
+    /// </summary>
     public abstract int PromptLength(long sample);
 
     /// <summary>The sample's token count; a cache answers it without touching the tokens.</summary>
     public virtual int Length(long sample) => Ids(sample).Length;
 
+    /// <summary>Releases what the samples hold (a token cache's mapped files).</summary>
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 

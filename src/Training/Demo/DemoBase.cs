@@ -9,7 +9,7 @@ namespace RawLongLoRA.Training;
 /// it copies the key. `rawlora demo --make-base DIR` reruns it; the same seed gives the same weights
 /// on a machine with the same thread count.
 /// </summary>
-public static class DemoBase
+internal static class DemoBase
 {
     public const int Context = 256;
 

@@ -9,7 +9,7 @@ namespace RawLongLoRA.Training;
 /// is), and perplexity on held-out passkey documents of that length. Full attention always, as
 /// evaluation is.
 /// </summary>
-public static class DemoEvaluation
+internal static class DemoEvaluation
 {
     /// <summary>Depths of the key in the filler: first, a quarter, half, three quarters, last.</summary>
     public static readonly double[] Depths = [0, 0.25, 0.5, 0.75, 1];

@@ -6,7 +6,7 @@ using RawLongLoRA.Model;
 namespace RawLongLoRA.Training;
 
 /// <summary>What the demo is told: where to write, how long to fine-tune, how many passkey trials per depth.</summary>
-public sealed record DemoOptions
+internal sealed record DemoOptions
 {
     public required string Output { get; init; }
 
@@ -25,7 +25,7 @@ public sealed record DemoOptions
 }
 
 /// <summary>One row of the demo's table.</summary>
-public sealed record DemoRow(string Name, string Rope, string Attention, double Passkey, double[] PasskeyByDepth, double Perplexity,
+internal sealed record DemoRow(string Name, string Rope, string Attention, double Passkey, double[] PasskeyByDepth, double Perplexity,
                              double? StepSeconds, [property: System.Text.Json.Serialization.JsonPropertyName("peak_mib")] double? PeakMiB, string? Adapter);
 
 /// <summary>
@@ -35,7 +35,7 @@ public sealed record DemoRow(string Name, string Rope, string Attention, double 
 /// with passkey accuracy and perplexity at 4×, and for (d) and (e) the time per step and peak memory.
 /// The fine-tuning runs are ordinary `rawlora train` runs (their adapters in PEFT format).
 /// </summary>
-public static class DemoRun
+internal static class DemoRun
 {
     /// <summary>What a demo writes into its folder (for OutputFolder.Claim).</summary>
     public static readonly IReadOnlyList<string> Written = ["base", "data", "longlora-s2", "longlora-full", "demo.json", "passkey.png", "perplexity.png"];

@@ -8,7 +8,7 @@ namespace RawLongLoRA.Training;
 /// &lt;|endoftext|&gt; = 256 ends documents. Written as an ordinary Hugging Face tokenizer.json, so the
 /// demo model folder is one any tool here (and transformers) can load.
 /// </summary>
-public static class DemoTokenizer
+internal static class DemoTokenizer
 {
     public const int EndOfText = 256;
     public const int VocabSize = 257;

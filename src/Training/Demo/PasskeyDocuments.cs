@@ -8,7 +8,7 @@ namespace RawLongLoRA.Training;
 /// ends with "What is the pass key? The pass key is 12345." — predicting those last digits needs the
 /// key from far back, which is what a longer context must keep working. Deterministic per seed.
 /// </summary>
-public static class PasskeyDocuments
+internal static class PasskeyDocuments
 {
     public const string Filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ";
     public const string Question = "What is the pass key? The pass key is";

@@ -4,7 +4,7 @@ namespace RawLongLoRA.Training;
 /// The demo's pretrained base, shipped inside this assembly (src/Training/Demo/base: config.json,
 /// model.safetensors, tokenizer files), made by `rawlora demo --make-base DIR` (<see cref="DemoBase"/>).
 /// </summary>
-public static class ShippedBase
+internal static class ShippedBase
 {
     private const string Prefix = "demo-base/";
 

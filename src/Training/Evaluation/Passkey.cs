@@ -10,6 +10,11 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public static class Passkey
 {
+    /// <summary>
+    /// Runs every trial of <paramref name="options"/> on <paramref name="model"/> (greedy, full attention), calling
+    /// <paramref name="onTrial"/> after each, and returns the table of accuracies. A length past the model's context
+    /// throws unless the options allow it.
+    /// </summary>
     public static PasskeyResult Evaluate(CausalLM model, Tokenizer tokenizer, PasskeyOptions options, Action<PasskeyTrial>? onTrial = null)
     {
         options.Validate();

@@ -9,11 +9,13 @@ public sealed record PasskeyOptions
     /// <summary>Where the key's line goes, as a fraction of the filler (0 first, 1 last); null draws a depth per trial, as LongLoRA does.</summary>
     public IReadOnlyList<double?> Depths { get; init; } = [0, 0.25, 0.5, 0.75, 1];
 
+    /// <summary>Trials per (length, depth) cell, each with its own key.</summary>
     public int Trials { get; init; } = 5;
 
     /// <summary>With the length, the depth's index and the trial, fixes each trial's key (and drawn depth).</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>The words of the prompt (task line, filler, question) and the key's digits.</summary>
     public PasskeyPrompt Prompt { get; init; } = new();
 
     /// <summary>Greedy tokens generated past the key's own tokens (a space or a stray token before it).</summary>
@@ -22,6 +24,7 @@ public sealed record PasskeyOptions
     /// <summary>Ask at lengths beyond the model's context, unscaled, instead of refusing.</summary>
     public bool AllowBeyondContext { get; init; }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
         if (Lengths.Count == 0 || Lengths.Any(l => l < 1))

@@ -6,11 +6,15 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record PerplexityResult(int Window, int Stride, IReadOnlyList<DocumentPerplexity> Documents, int SkippedDocuments)
 {
+    /// <summary>Tokens scored over all documents (every token but each document's first).</summary>
     public long TokensScored => Documents.Sum(d => d.TokensScored);
 
+    /// <summary>The NLL summed over every scored token, in nats.</summary>
     public double NllSum => Documents.Sum(d => d.NllSum);
 
+    /// <summary>NLL per scored token: NllSum / TokensScored.</summary>
     public double MeanNll => NllSum / TokensScored;
 
+    /// <summary>e^MeanNll: the token-weighted perplexity.</summary>
     public double Perplexity => Math.Exp(MeanNll);
 }

@@ -10,6 +10,11 @@ public sealed class AdamW : IDisposable
 {
     private readonly ParamState[] _params;
 
+    /// <summary>
+    /// An optimizer over <paramref name="parameters"/> (name, tensor: contiguous float32 leaves, names unique — <see
+    /// cref="Model.CausalLM.TrainableParameters"/> gives them) with <paramref name="options"/> (default: <see
+    /// cref="AdamWOptions"/>'s). It updates the tensors in place and owns only its state.
+    /// </summary>
     public AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters, AdamWOptions? options = null)
     {
         Options = options ?? new AdamWOptions();
@@ -27,6 +32,7 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    /// <summary>The hyper-parameters it was made with.</summary>
     public AdamWOptions Options { get; }
 
     /// <summary>One update with <see cref="AdamWOptions.Lr"/>.</summary>
@@ -112,6 +118,7 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    /// <summary>Frees the optimizer state (exp_avg, exp_avg_sq); the parameters are the caller's.</summary>
     public void Dispose()
     {
         foreach (var s in _params)

@@ -10,8 +10,11 @@ public sealed record AdamWOptions
     /// <summary>The lr <see cref="AdamW.Step()"/> uses; a schedule passes its own to <see cref="AdamW.Step(float)"/>.</summary>
     public float Lr { get; init; } = 1e-3f;
 
+    /// <summary>β1, the decay of the gradient's running mean.</summary>
     public double Beta1 { get; init; } = 0.9;
+    /// <summary>β2, the decay of the squared gradient's running mean.</summary>
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>ε, added to √v in the denominator.</summary>
     public double Eps { get; init; } = 1e-8;
 
     /// <summary>Decoupled weight decay: p ← p(1 − lr·wd) before the Adam update.</summary>

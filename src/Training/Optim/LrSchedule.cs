@@ -1,5 +1,6 @@
 namespace RawLongLoRA.Training;
 
+/// <summary>The shapes of <see cref="LrSchedule"/> after warmup, by transformers' names.</summary>
 public enum LrScheduleKind
 {
     /// <summary>Linear warmup, then the peak lr: get_constant_schedule_with_warmup, LongLoRA's choice.</summary>
@@ -23,6 +24,11 @@ public sealed record LrSchedule
     /// <summary>The names <see cref="Parse"/> takes, in <see cref="LrScheduleKind"/> order.</summary>
     public static readonly IReadOnlyList<string> Names = ["constant", "cosine", "linear"];
 
+    /// <summary>
+    /// A schedule rising linearly from 0 to <paramref name="peakLr"/> over <paramref name="warmupSteps"/>, then
+    /// shaped by <paramref name="kind"/> towards <paramref name="totalSteps"/>; <paramref name="minLrRatio"/> is the
+    /// cosine's floor as a fraction of the peak.
+    /// </summary>
     public LrSchedule(LrScheduleKind kind, float peakLr, int warmupSteps, int totalSteps, float minLrRatio = 0f)
     {
         if (!Enum.IsDefined(kind))
@@ -38,13 +44,17 @@ public sealed record LrSchedule
         (Kind, PeakLr, WarmupSteps, TotalSteps, MinLrRatio) = (kind, peakLr, warmupSteps, totalSteps, minLrRatio);
     }
 
+    /// <summary>The shape after warmup.</summary>
     public LrScheduleKind Kind { get; }
+    /// <summary>The lr warmup reaches.</summary>
     public float PeakLr { get; }
+    /// <summary>Steps of linear warmup from 0.</summary>
     public int WarmupSteps { get; }
 
     /// <summary>Where linear reaches 0 and the cosine its minimum; the constant schedule ignores it.</summary>
     public int TotalSteps { get; }
 
+    /// <summary>The cosine's floor as a fraction of the peak (0: down to 0).</summary>
     public float MinLrRatio { get; }
 
     /// <summary>A schedule by name ("constant", "cosine" or "linear", any case); another name throws listing them.</summary>

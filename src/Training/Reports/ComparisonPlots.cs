@@ -4,7 +4,7 @@ using ScottPlot;
 namespace RawLongLoRA.Training;
 
 /// <summary>A results table's one column as bars, for a reader who looks before reading numbers.</summary>
-public static class ComparisonPlots
+internal static class ComparisonPlots
 {
     /// <summary>One labelled bar a value, its number written above it.</summary>
     public static void Bars(string pngPath, string[] labels, double[] values, string yLabel, string title)

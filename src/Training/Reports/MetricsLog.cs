@@ -8,7 +8,7 @@ namespace RawLongLoRA.Training;
 /// object, appended and flushed as each is written, so a resumed run continues the same file and a
 /// killed one keeps every step it logged.
 /// </summary>
-public sealed class MetricsLog : IDisposable
+internal sealed class MetricsLog : IDisposable
 {
     public const string FileName = "metrics.jsonl";
 

@@ -4,7 +4,7 @@ using ScottPlot;
 namespace RawLongLoRA.Training;
 
 /// <summary>Passkey retrieval as the familiar "needle in a haystack" grid: where in how long a context the model still finds the key.</summary>
-public static class PasskeyPlots
+internal static class PasskeyPlots
 {
     /// <summary>
     /// Context length across, the key's depth down (0% at the top: the key at the document's start),

@@ -10,8 +10,12 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public static class ProcessMemory
 {
+    /// <summary>The resident set now (VmRSS), in bytes; null off Linux.</summary>
     public static long? ResidentBytes => KilobyteField("/proc/self/status", "VmRSS");
 
+    /// <summary>
+    /// The most resident bytes since the process started or since the peak was last reset (VmHWM); null off Linux.
+    /// </summary>
     public static long? PeakResidentBytes => KilobyteField("/proc/self/status", "VmHWM");
 
     /// <summary>A "Field:   1234 kB" line of a /proc file, in bytes.</summary>

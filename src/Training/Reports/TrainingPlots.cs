@@ -3,7 +3,7 @@ using ScottPlot;
 namespace RawLongLoRA.Training;
 
 /// <summary>A run's curves as a PNG, for a user who wants to see at a glance whether the loss fell and what the schedule did.</summary>
-public static class TrainingPlots
+internal static class TrainingPlots
 {
     /// <summary>
     /// The loss (left axis) and the learning rate (right axis) against the step. Skipped steps (NaN/Inf)

@@ -11,6 +11,7 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed unsafe class TokenCache : SampleTokens
 {
+    /// <summary>The two data files of a cache folder, beside manifest.json.</summary>
     public const string TokensFile = "tokens.bin", SamplesFile = "samples.bin";
     internal const int RecordBytes = 16;
 
@@ -33,19 +34,25 @@ public sealed unsafe class TokenCache : SampleTokens
         }
     }
 
+    /// <summary>The cache folder.</summary>
     public string Dir { get; }
 
+    /// <summary>The key the cache was made for and what tokenizing counted.</summary>
     public TokenCacheManifest Manifest { get; }
 
+    /// <inheritdoc/>
     public override long Count => Manifest.Samples;
 
     /// <summary>Opens the cache in <paramref name="dir"/>; null where the folder holds no manifest.</summary>
     public static TokenCache? TryOpen(string dir) => TokenCacheManifest.TryRead(dir) is { } manifest ? new TokenCache(dir, manifest) : null;
 
+    /// <inheritdoc/>
     public override ReadOnlySpan<int> Ids(long sample) => new((int*)_tokens!.Pointer + Offset(sample), Length(sample));
 
+    /// <inheritdoc/>
     public override int Length(long sample) => *(int*)(Record(sample) + 8);
 
+    /// <inheritdoc/>
     public override int PromptLength(long sample) => *(int*)(Record(sample) + 12);
 
     private long Offset(long sample) => *(long*)Record(sample);
@@ -70,6 +77,7 @@ public sealed unsafe class TokenCache : SampleTokens
             throw new DataException(Path.Combine(Dir, SamplesFile), null, null, $"the samples cover {next} tokens; the manifest says {Manifest.Tokens}");
     }
 
+    /// <summary>Unmaps both files; spans from <see cref="Ids"/> are invalid afterwards.</summary>
     public override void Dispose()
     {
         _tokens?.Dispose();

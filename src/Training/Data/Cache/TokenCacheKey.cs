@@ -3,6 +3,7 @@ namespace RawLongLoRA.Training;
 /// <summary>A data file as a token cache remembers it: a changed size or date means the cache is stale.</summary>
 public sealed record CachedSource(string Path, long Bytes, DateTime ModifiedUtc)
 {
+    /// <summary>The path (made full), size and modification time of <paramref name="file"/> now.</summary>
     public static CachedSource Of(string file)
     {
         var info = new FileInfo(file);
@@ -22,6 +23,11 @@ public sealed record TokenCacheKey(int Version, string TokenizerSha256, string F
     /// <summary>Bumped whenever the layout or the way samples are made changes.</summary>
     public const int CurrentVersion = 1;
 
+    /// <summary>
+    /// The key of a cache of <paramref name="files"/> tokenized by the tokenizer whose files hash to <paramref
+    /// name="tokenizerSha256"/>, in <paramref name="format"/> ("pretrain" or "sft") with <paramref name="options"/>;
+    /// the files' sizes and dates are read now.
+    /// </summary>
     public static TokenCacheKey For(string tokenizerSha256, string format, DataOptions options, IEnumerable<string> files) =>
         new(CurrentVersion, tokenizerSha256, format, options.TextField, format == "sft" ? options.MaxLength : null,
             format == "sft" ? options.MinPromptTokens : null, [.. files.Select(CachedSource.Of)]);
@@ -31,6 +37,10 @@ public sealed record TokenCacheKey(int Version, string TokenizerSha256, string F
         (Version, TokenizerSha256, Format, TextField, MaxLength, MinPromptTokens) ==
         (other.Version, other.TokenizerSha256, other.Format, other.TextField, other.MaxLength, other.MinPromptTokens);
 
+    /// <summary>
+    /// True when every part matches, the data files' paths, sizes and dates included: the cache can be reused as it
+    /// is.
+    /// </summary>
     public bool Matches(TokenCacheKey other) => SameSamplesAs(other) && Sources.SequenceEqual(other.Sources);
 
     /// <summary>The first difference, in words, for a message saying why a cache does not fit.</summary>

@@ -9,6 +9,7 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public sealed record TokenCacheManifest(TokenCacheKey Key, long Samples, long Tokens, int Skipped, int TruncatedPrompts, int TruncatedAnswers)
 {
+    /// <summary>The manifest's file name in a cache folder.</summary>
     public const string FileName = "manifest.json";
 
     private static readonly JsonSerializerOptions Json = new()
@@ -23,6 +24,7 @@ public sealed record TokenCacheManifest(TokenCacheKey Key, long Samples, long To
     /// <summary>The counts as <see cref="DataStats"/>, for packing to add to.</summary>
     public DataStats Stats() => new() { Skipped = Skipped, TruncatedPrompts = TruncatedPrompts, TruncatedAnswers = TruncatedAnswers };
 
+    /// <summary>Writes this manifest as <paramref name="dir"/>/manifest.json.</summary>
     public void Write(string dir) => File.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(this, Json));
 
     /// <summary>The manifest of the cache in <paramref name="dir"/>, or null when there is none.</summary>
