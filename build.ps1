@@ -1,5 +1,5 @@
 #!/usr/bin/env pwsh
-# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench.
+# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench, pack [ARGS].
 # build.sh is the same for machines without PowerShell.
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
@@ -47,6 +47,8 @@ switch ($Verb) {
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench
     }
-    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench)"; exit 2 }
+    # The libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed.
+    "pack" { dotnet pack RawLongLoRA.sln -c Release -o .dev/packages @Rest }
+    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench, pack)"; exit 2 }
 }
 exit $LASTEXITCODE

@@ -7,6 +7,7 @@
 #   ./build.sh build             build the solution in Release
 #   ./build.sh fixtures          regenerate the PyTorch fixtures under tests/reference
 #   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz
+#   ./build.sh pack [ARGS]       the libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed
 set -euo pipefail
 cd "$(dirname "$0")"
 verb="${1:-test}"
@@ -51,5 +52,6 @@ case "$verb" in
     publish-bench)
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;
-    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench)" >&2; exit 2 ;;
+    pack) dotnet pack RawLongLoRA.sln -c Release -o .dev/packages "$@" ;;
+    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench, pack)" >&2; exit 2 ;;
 esac

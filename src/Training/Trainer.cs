@@ -15,7 +15,7 @@ public sealed class Trainer : IDisposable
 {
     /// <summary>The name the run's adapter has in the model.</summary>
     public const string AdapterName = "default";
-    private const string TrainableFile = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", OptionsFile = "train_options.json";
+    private const string OptionsFile = "train_options.json";
 
     /// <summary>What a run writes into its output folder: all that --overwrite deletes (the token cache stays: its key tells when it is stale).</summary>
     public static readonly IReadOnlyList<string> Written =
@@ -33,7 +33,7 @@ public sealed class Trainer : IDisposable
     private readonly DataLoader _loader;
     private readonly AdamW _optimizer;
     private readonly LrSchedule _schedule;
-    private readonly CheckpointStore _store;
+    private readonly TrainingCheckpoints _checkpoints;
     private readonly IReadOnlyList<(string Name, Tensor Tensor)> _trainable;
     private TrainerState _state;
 
@@ -82,10 +82,10 @@ public sealed class Trainer : IDisposable
             {
                 Lr = options.Lr, Beta1 = options.AdamBeta1, Beta2 = options.AdamBeta2, Eps = options.AdamEps, WeightDecay = options.WeightDecay,
             });
-            _store = new CheckpointStore(options.Output, options.SaveTotalLimit);
+            _checkpoints = new TrainingCheckpoints(options.Output, options.SaveTotalLimit, _trainable, _optimizer);
             _state = new TrainerState { Seed = options.Seed };
             Generator.Default.ManualSeed(options.Seed);
-            if (options.Resume && _store.Latest() is { } latest)
+            if (options.Resume && _checkpoints.Store.Latest() is { } latest)
                 Restore(latest.Path);
             _loader = new DataLoader(_dataset, options.BatchSize, options.Seed, _state.Cursor);
         }
@@ -161,7 +161,7 @@ public sealed class Trainer : IDisposable
             }
             if (_state.BadStepsInARow >= _o.MaxBadSteps)
                 throw new TrainingException($"train: {_state.BadStepsInARow} steps in a row had a NaN or infinite loss or gradient (step {entry.Step}); stopped. " +
-                                            (_store.Latest() is { } last ? $"The last good checkpoint is {last.Path}." : "No checkpoint was written yet.") +
+                                            (_checkpoints.Store.Latest() is { } last ? $"The last good checkpoint is {last.Path}." : "No checkpoint was written yet.") +
                                             " Lower lr, or check the data.");
             // No periodic checkpoint inside a run of NaN/Inf steps: keep-last-N must not push out the good ones.
             if (_o.SaveSteps > 0 && _state.Step % _o.SaveSteps == 0 && _state.Step < TotalSteps && _state.BadStepsInARow == 0)
@@ -229,33 +229,11 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>.</summary>
-    public void Save()
-    {
-        var optimizerState = _optimizer.ExportState();
-        try
-        {
-            _store.Save(_state.Step, [new CheckpointFile(TrainableFile, _trainable), new CheckpointFile(OptimizerFile, optimizerState)], _state);
-        }
-        finally
-        {
-            foreach (var (_, t) in optimizerState)
-                t.Dispose();
-        }
-    }
+    public void Save() => _checkpoints.Save(_state.Step, _state);
 
     private void Restore(string path)
     {
-        using var checkpoint = CheckpointStore.Load<TrainerState>(path);
-        var saved = checkpoint.Tensors[TrainableFile].ToDictionary(t => t.Name, t => t.Tensor);
-        foreach (var (name, tensor) in _trainable)
-        {
-            if (!saved.TryGetValue(name, out var value) || !value.Shape.SequenceEqual(tensor.Shape))
-                throw new TrainingException($"{path}: {TrainableFile} has no tensor '{name}' of shape [{string.Join(", ", tensor.ShapeArray)}]; " +
-                                            "the checkpoint was made with other LoRA options than this run's");
-            tensor.CopyFrom(value);
-        }
-        _optimizer.ImportState(checkpoint.Tensors[OptimizerFile]);
-        _state = checkpoint.State;
+        _state = _checkpoints.Restore<TrainerState>(path);
         Generator.Default.Offset = _state.RngOffset;
         _onMessage?.Invoke($"resumed from {path} (step {_state.Step})");
     }
