@@ -14,12 +14,6 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 public sealed partial class CustomLoopPackageTests : IDisposable
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private static readonly string[] Packages = ["RawLongLoRA.Tensor", "RawLongLoRA.Kernels", "RawLongLoRA.Autograd", "RawLongLoRA.Model", "RawLongLoRA.Training"];
 
     private readonly string _dir = Directory.CreateTempSubdirectory("rawlora-pack-").FullName;
@@ -31,7 +25,7 @@ public sealed partial class CustomLoopPackageTests : IDisposable
     {
         string version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         string feed = Path.Combine(_dir, "feed"), app = Path.Combine(_dir, "app"), cache = Path.Combine(_dir, "packages");
-        Dotnet(Repository.Root, ["pack", "RawLongLoRA.sln", "-c", Configuration, "--no-build", "-o", feed, $"-p:Version={version}"]);
+        DotnetCli.Run(Repository.Root, ["pack", "RawLongLoRA.sln", "-c", DotnetCli.Configuration, "--no-build", "-o", feed, $"-p:Version={version}"]);
         foreach (string id in Packages)
         {
             Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.snupkg")), $"{id}: no symbols package");
@@ -55,7 +49,7 @@ public sealed partial class CustomLoopPackageTests : IDisposable
               </packageSources>
             </configuration>
             """);
-        Dotnet(app, ["build", "-c", "Release", $"-p:RawLongLoRAVersion={version}", $"-p:RestoreAdditionalProjectFallbackFolders={MachinePackageCache()}"],
+        DotnetCli.Run(app, ["build", "-c", "Release", $"-p:RawLongLoRAVersion={version}", $"-p:RestoreAdditionalProjectFallbackFolders={MachinePackageCache()}"],
                new Dictionary<string, string> { ["NUGET_PACKAGES"] = cache });
         Assert.True(Directory.Exists(Path.Combine(cache, "rawlonglora.training", version)), "the sample did not restore the packed RawLongLoRA.Training");
 
@@ -64,7 +58,7 @@ public sealed partial class CustomLoopPackageTests : IDisposable
         string[] words = "the quick brown fox jumps over a lazy dog while seven bright stars watch".Split(' ');
         File.WriteAllText(text, string.Join(' ', Enumerable.Range(0, 2000).Select(_ => words[random.Next(words.Length)])));
         string sample = Path.Combine(app, "bin", "Release", "net10.0", "CustomLoop.dll");
-        string Train(string output, params string[] more) => Dotnet(_dir, [sample, model, text, Path.Combine(_dir, output), "--steps", "24", .. more]);
+        string Train(string output, params string[] more) => DotnetCli.Run(_dir, [sample, model, text, Path.Combine(_dir, output), "--steps", "24", .. more]);
 
         string stopped = Train("stopped", "--stop-after", "12");
         Assert.Equal(Enumerable.Range(1, 12), Steps(stopped).Select(s => s.Step));
@@ -94,19 +88,4 @@ public sealed partial class CustomLoopPackageTests : IDisposable
 
     private static string MachinePackageCache() =>
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
-    /// <summary>
-    /// Runs dotnet and returns its output, failing with it on a non-zero exit. No MSBuild nodes or compiler
-    /// server outlive the call: they would hold its output pipes open.
-    /// </summary>
-    private static string Dotnet(string workDir, string[] args, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
-        {
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1", ["MSBUILDDISABLENODEREUSE"] = "1", ["UseSharedCompilation"] = "false",
-        };
-        var (exitCode, output) = ChildProcess.Run("dotnet", args, workDir, env);
-        Assert.True(exitCode == 0, $"dotnet {string.Join(' ', args)} exited with {exitCode}:\n{output}");
-        return output;
-    }
 }

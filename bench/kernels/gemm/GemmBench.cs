@@ -9,18 +9,22 @@ namespace RawLongLoRA.Bench.Kernels;
 /// (torch.mm, i.e. its BLAS) on the same shapes in the same run, and against the machine's peak.
 /// Reference: GemmReference (one element at a time, summed in double); every variant is checked
 /// against it on each shape (in full up to 2^27 multiply-adds, else on 4096 sampled elements) before
-/// it is timed. Variants, all the same packed, cache-blocked, threaded driver (Gemm.ForceIsa):
-///   V1 avx512 — 14 × 32 micro-kernel on Vector512 (28 zmm accumulators);
-///   V2 avx2   — 6 × 16 micro-kernel on Vector256 + FMA (12 ymm accumulators).
-/// "auto" is the one Gemm picks on this CPU. The scalar fallback is checked by the tests, not timed.
+/// it is timed. Variants (<see cref="Variants"/>) are micro-kernel families of the same packed, cache-blocked,
+/// threaded driver (Gemm.ForceIsa); "auto" is the one Gemm picks on this CPU. The scalar fallback is checked
+/// by the tests, not timed.
 /// </summary>
 public static unsafe class GemmBench
 {
+    /// <summary>V1 avx512 and V2 avx2, the families a GEMM may be forced to.</summary>
+    public static readonly KernelVariants<GemmIsa> Variants = new(
+        new("avx512", "14 × 32 micro-kernel on Vector512 (28 zmm accumulators)", GemmIsa.Avx512),
+        new("avx2", "6 × 16 micro-kernel on Vector256 + FMA (12 ymm accumulators)", GemmIsa.Avx2));
+
     public static readonly Verb Verb = new(
         "gemm",
         "float32 GEMM GFLOP/s on square and LLM shapes, vs PyTorch and the machine's peak",
         [
-            ("--variant NAME", "auto (default), avx512, avx2, or all"),
+            ("--variant NAME", "auto (default: the one this CPU runs), a variant's name, or all"),
             ("--quick", "a few shapes, shorter timing"),
             ("--only TEXT", "only the shapes whose name contains TEXT"),
             ("--no-peer", "do not run the PyTorch peer"),
@@ -52,21 +56,14 @@ public static unsafe class GemmBench
     private static int Run(Options options, Report report)
     {
         string variant = options.Value("--variant") ?? "auto";
-        GemmIsa[]? isas = variant switch
+        var chosen = variant == "auto" ? Variants.All.Where(v => v.Kernel == Gemm.Isa).ToArray() : Variants.Select(variant);
+        if (chosen is null)
         {
-            "auto" => [Gemm.Isa],
-            "avx512" => [GemmIsa.Avx512],
-            "avx2" => [GemmIsa.Avx2],
-            "all" => [GemmIsa.Avx512, GemmIsa.Avx2],
-            _ => null,
-        };
-        if (isas is null)
-        {
-            Console.Error.WriteLine($"bench gemm: unknown variant '{variant}' (auto, avx512, avx2, all)");
+            Console.Error.WriteLine($"bench gemm: unknown variant '{variant}' (auto, {Variants.Names})");
             return 2;
         }
-        isas = isas.Where(Gemm.IsSupported).ToArray();
-        if (isas.Length == 0)
+        chosen = chosen.Where(v => Gemm.IsSupported(v.Kernel)).ToArray();
+        if (chosen.Length == 0)
         {
             Console.Error.WriteLine($"bench gemm: this CPU cannot run variant '{variant}'");
             return 2;
@@ -79,6 +76,8 @@ public static unsafe class GemmBench
         string reason = "--no-peer";
         using var peer = options.Flag("--no-peer") ? null : Peer.Start("gemm_peer.py", CpuThreads.Count, out reason);
         report.Note(peer is null ? $"peer: skipped ({reason})" : $"peer: {peer.Name}, torch.mm(a, b, out=c) with B a transposed view where marked t");
+        foreach (string line in Variants.Header())
+            report.Note($"variant {line}");
 
         var forced = Gemm.ForceIsa;
         int rc = 0;
@@ -87,7 +86,7 @@ public static unsafe class GemmBench
         {
             string only = options.Value("--only") ?? "";
             foreach (var shape in Shapes.Where(s => (!quick || s.Quick) && s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
-                rc |= Measure(shape, isas, peer, plan, records);
+                rc |= Measure(shape, chosen, peer, plan, records);
         }
         finally
         {
@@ -105,7 +104,7 @@ public static unsafe class GemmBench
     /// and keeps each one's best round: a round slowed by another process on the machine then costs
     /// nobody, and both sides see the same conditions. Returns 1 if a variant failed validation.
     /// </summary>
-    private static int Measure(Shape s, GemmIsa[] isas, Peer? peer, Timing.Plan plan, List<Record> report)
+    private static int Measure(Shape s, KernelVariant<GemmIsa>[] variants, Peer? peer, Timing.Plan plan, List<Record> report)
     {
         using var a = new Matrix((long)s.M * s.K, seed: 1);
         using var b = new Matrix((long)s.K * s.N, seed: 2);
@@ -115,16 +114,16 @@ public static unsafe class GemmBench
         var opC = new GemmOperand(c.Ptr, DType.F32, s.N, 1, 0);
         void Multiply() => Gemm.Run(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC);
 
-        var errors = new Dictionary<GemmIsa, double>();
-        foreach (var isa in isas)
+        var errors = new Dictionary<KernelVariant<GemmIsa>, double>();
+        foreach (var v in variants)
         {
-            Gemm.ForceIsa = isa;
+            Gemm.ForceIsa = v.Kernel;
             Multiply();
             double error = GemmReference.MaxError(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC, opC, (long)s.M * s.N * s.K <= 1L << 27 ? long.MaxValue : 4096);
             if (error <= GemmReference.Tolerance(s.K))
-                errors[isa] = error;
+                errors[v] = error;
             else
-                report.Add(new Record(s.Name, Name(isa), 0, "GFLOP/s") { Note = $"FAILED validation: normalised error {error:E2} > {GemmReference.Tolerance(s.K):E2}" });
+                report.Add(new Record(s.Name, v.Name, 0, "GFLOP/s") { Note = $"FAILED validation: normalised error {error:E2} > {GemmReference.Tolerance(s.K):E2}" });
         }
 
         var request = new JsonObject
@@ -133,33 +132,31 @@ public static unsafe class GemmBench
             ["min_time"] = plan.MinSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns,
         };
         double? peerSeconds = null;
-        var best = errors.Keys.ToDictionary(isa => isa, _ => (Seconds: double.MaxValue, Runs: 0));
+        var best = errors.Keys.ToDictionary(v => v, _ => (Seconds: double.MaxValue, Runs: 0));
         for (int round = 0; round < plan.Rounds; round++)
         {
             if (peer is not null)
                 peerSeconds = Math.Min(peerSeconds ?? double.MaxValue, peer.Ask(request)["seconds"]!.GetValue<double>());
-            foreach (var isa in errors.Keys)
+            foreach (var v in errors.Keys)
             {
-                Gemm.ForceIsa = isa;
+                Gemm.ForceIsa = v.Kernel;
                 var t = Timing.Median(Multiply, plan);
-                if (t.Seconds < best[isa].Seconds)
-                    best[isa] = t;
+                if (t.Seconds < best[v].Seconds)
+                    best[v] = t;
             }
         }
-        foreach (var (isa, (seconds, runs)) in best)
+        foreach (var (v, (seconds, runs)) in best)
         {
             double gflops = s.Flops / seconds / 1e9;
-            report.Add(new Record(s.Name, Name(isa), gflops, "GFLOP/s")
+            report.Add(new Record(s.Name, v.Name, gflops, "GFLOP/s")
             {
                 Peer = peer is null ? null : "torch",
                 PeerValue = s.Flops / peerSeconds / 1e9,
-                Note = $"err {errors[isa]:E1}, best of {plan.Rounds} medians of {runs}",
+                Note = $"err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
             });
         }
-        return errors.Count == isas.Length ? 0 : 1;
+        return errors.Count == variants.Length ? 0 : 1;
     }
-
-    private static string Name(GemmIsa isa) => isa.ToString().ToLowerInvariant();
 
     /// <summary>Native float32 values in [-1, 1): the big shapes need hundreds of MB, no GC churn.</summary>
     private sealed class Matrix : IDisposable

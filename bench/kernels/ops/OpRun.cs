@@ -13,4 +13,8 @@ internal sealed record OpRun(string Pass, double Bytes, Action Run, Func<double>
 }
 
 /// <summary>One op on one shape: Make allocates its tensors (the caller's DisposeScope frees them) and returns its passes.</summary>
-internal sealed record OpCase(string Name, bool Quick, Func<IBackend, OpRun[]> Make);
+internal sealed record OpCase(string Name, bool Quick, Func<IBackend, OpRun[]> Make)
+{
+    /// <summary>The op: the name's first word ("swiglu"), under which <see cref="OpsVariants"/> keeps its variants.</summary>
+    public string Op => Name.Split(' ')[0];
+}

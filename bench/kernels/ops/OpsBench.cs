@@ -8,7 +8,8 @@ namespace RawLongLoRA.Bench.Kernels;
 /// scatter-add, AdamW, and plain copy / add as yardsticks), forward and backward, in GB/s = bytes the op
 /// must read and write / time, against the machine's copy bandwidth measured in the same run and against
 /// PyTorch float32 on the same shapes (bench/peer/ops_peer.py). Each pass is checked against the bench's
-/// own evaluation in double (OpsCheck) before it is timed. One variant each: the backend's kernel.
+/// own evaluation in double (OpsCheck) before it is timed, and so is each variant (<see cref="OpsVariants"/>): V1 of
+/// every op is the backend's kernel.
 /// </summary>
 public static class OpsBench
 {
@@ -16,6 +17,7 @@ public static class OpsBench
         "ops",
         "row kernels (RMSNorm, RoPE, SwiGLU, softmax, cross-entropy, embedding, AdamW) GB/s vs copy bandwidth and PyTorch",
         [
+            ("--variant NAME", "backend (default: the CPU backend's kernels), another variant's name, or all"),
             ("--quick", "the small shapes, shorter timing"),
             ("--only TEXT", "only the ops whose name contains TEXT"),
             ("--no-peer", "do not run the PyTorch peer"),
@@ -31,6 +33,14 @@ public static class OpsBench
     {
         bool quick = options.Flag("--quick");
         var plan = quick ? new Timing.Plan(Rounds: 2, MinSeconds: 0.1) : new Timing.Plan(Rounds: 3, MinSeconds: 0.3);
+        string only = options.Value("--only") ?? "", variant = options.Value("--variant") ?? "backend";
+        var cases = OpsCases.All.Where(c => (!quick || c.Quick) && c.Name.Contains(only, StringComparison.OrdinalIgnoreCase))
+            .Select(c => (Case: c, Variants: OpsVariants.For(c.Op).Select(variant))).ToList();
+        if (cases.Count > 0 && cases.All(c => c.Variants is null))
+        {
+            Console.Error.WriteLine($"bench ops: no op has a variant '{variant}' ({string.Join("; ", cases.Select(c => c.Case.Op).Distinct().Select(op => $"{op}: {OpsVariants.For(op).Names}"))})");
+            return 2;
+        }
         int threads = CpuThreads.Count;
         // The ceiling is the best copy seen: at the start, at the end and beside every op's rounds, so
         // that another process's burst during one measurement does not lower it.
@@ -43,16 +53,20 @@ public static class OpsBench
             : $"peer: {peer.Name}: HF's LlamaRMSNorm formula, rotate-half RoPE on gathered cos/sin, F.silu(g)*u, torch.softmax, F.cross_entropy, "
             + "F.embedding, index_add_, optim.AdamW (faster of foreach off/on); backward = torch.autograd.grad of the forward");
 
+        foreach (string op in cases.Select(c => c.Case.Op).Distinct().Where(op => OpsVariants.For(op).All.Count > 1))
+            foreach (string line in OpsVariants.For(op).Header())
+                report.Note($"{op} variant {line}");
+
         var records = new List<Record>();
         double beside = 0;
         int rc = 0;
-        string only = options.Value("--only") ?? "";
-        foreach (var op in OpsCases.All.Where(c => (!quick || c.Quick) && c.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
-        {
-            using var scope = new DisposeScope();
-            foreach (var run in op.Make(Device.Cpu.Backend))
-                rc |= Measure(op.Name, run, peer, copier, ref beside, plan, records);
-        }
+        foreach (var (op, variants) in cases)
+            foreach (var v in variants ?? [])
+            {
+                using var scope = new DisposeScope();
+                foreach (var run in op.Make(v.Kernel))
+                    rc |= Measure(op.Name, $"{run.Pass} {v.Name}", run, peer, copier, ref beside, plan, records);
+            }
 
         foreach (var w in CopyWays)
             copies[w] = Math.Max(copies[w], copier.Measure(w.Threads, w.Streaming, attempts: 9));
@@ -78,12 +92,12 @@ public static class OpsBench
     /// (a round slowed by another process costs nobody), with a copy beside each round that raises the
     /// ceiling (beside) if memory is faster now. Returns 1 if the check failed.
     /// </summary>
-    private static int Measure(string name, OpRun run, Peer? peer, CopyBandwidth copier, ref double beside, Timing.Plan plan, List<Record> records)
+    private static int Measure(string name, string variant, OpRun run, Peer? peer, CopyBandwidth copier, ref double beside, Timing.Plan plan, List<Record> records)
     {
         double error = run.Validate();
         if (!(error <= run.Tolerance))
         {
-            records.Add(new Record(name, run.Pass, 0, "GB/s") { Note = $"FAILED check: normalised error {error:E2} > {run.Tolerance:E0}" });
+            records.Add(new Record(name, variant, 0, "GB/s") { Note = $"FAILED check: normalised error {error:E2} > {run.Tolerance:E0}" });
             return 1;
         }
         var request = run.PeerRequest?.DeepClone().AsObject();
@@ -113,7 +127,7 @@ public static class OpsBench
             notes.Add("L3");
         if (peerHow is not null && peerHow is not ("forward" or "autograd backward"))
             notes.Add($"peer {peerHow}");
-        records.Add(new Record(name, run.Pass, run.Bytes / best.Seconds / 1e9, "GB/s")
+        records.Add(new Record(name, variant, run.Bytes / best.Seconds / 1e9, "GB/s")
         {
             Peer = peerSeconds is null ? null : "torch",
             PeerValue = run.Bytes / peerSeconds / 1e9,
