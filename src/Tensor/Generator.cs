@@ -8,8 +8,8 @@ namespace RawLongLoRA;
 public sealed class Generator(ulong seed = 0)
 {
     /// <summary>
-    /// The stream random tensors draw from when no generator is given (weight init, dropout); reseed it with <see
-    /// cref="ManualSeed"/> for a reproducible run.
+    /// The stream random tensors draw from when no generator is given (weight init, dropout); reseed it with
+    /// <see cref="ManualSeed"/> for a reproducible run.
     /// </summary>
     public static Generator Default { get; } = new();
 

@@ -12,8 +12,8 @@ public static class Philox
     private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
     /// <summary>
-    /// One Philox4x32-10 block: four 32-bit words from a 64-bit <paramref name="counter"/> and a 64-bit <paramref
-    /// name="key"/> (the seed).
+    /// One Philox4x32-10 block: four 32-bit words from a 64-bit <paramref name="counter"/> and a 64-bit
+    /// <paramref name="key"/> (the seed).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (uint, uint, uint, uint) Block(ulong counter, ulong key)

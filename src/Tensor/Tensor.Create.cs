@@ -130,22 +130,22 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// A new float32 tensor uniform on [0, 1), drawn from <paramref name="gen"/> (default: <see
-    /// cref="Generator.Default"/>), the same numbers on every device.
+    /// A new float32 tensor uniform on [0, 1), drawn from <paramref name="gen"/> (default:
+    /// <see cref="Generator.Default"/>), the same numbers on every device.
     /// </summary>
     public static Tensor Rand(int[] shape, Generator? gen = null, Device? device = null, bool requiresGrad = false)
         => Random(shape, RandomKind.Uniform, 0, 1, gen, device, requiresGrad);
 
     /// <summary>
-    /// A new float32 tensor uniform on [<paramref name="low"/>, <paramref name="high"/>), drawn from <paramref
-    /// name="gen"/> (default: <see cref="Generator.Default"/>).
+    /// A new float32 tensor uniform on [<paramref name="low"/>, <paramref name="high"/>), drawn from
+    /// <paramref name="gen"/> (default: <see cref="Generator.Default"/>).
     /// </summary>
     public static Tensor Uniform(int[] shape, float low, float high, Generator? gen = null, Device? device = null, bool requiresGrad = false)
         => Random(shape, RandomKind.Uniform, low, high, gen, device, requiresGrad);
 
     /// <summary>
-    /// A new float32 tensor of normal numbers with <paramref name="mean"/> and standard deviation <paramref
-    /// name="std"/>, drawn from <paramref name="gen"/> (default: <see cref="Generator.Default"/>).
+    /// A new float32 tensor of normal numbers with <paramref name="mean"/> and standard deviation
+    /// <paramref name="std"/>, drawn from <paramref name="gen"/> (default: <see cref="Generator.Default"/>).
     /// </summary>
     public static Tensor Randn(int[] shape, Generator? gen = null, Device? device = null, bool requiresGrad = false, float mean = 0, float std = 1)
         => Random(shape, RandomKind.Normal, mean, std, gen, device, requiresGrad);

@@ -14,8 +14,8 @@ public sealed partial class Tensor : IDisposable
 
     /// <summary>
     /// A handle on <paramref name="storage"/> viewed through <paramref name="layout"/> as <paramref name="dtype"/>;
-    /// it retains the storage (so the caller may release its own reference) and joins the current <see
-    /// cref="DisposeScope"/>. Throws when the layout reaches past the storage. Most code makes tensors with the
+    /// it retains the storage (so the caller may release its own reference) and joins the current
+    /// <see cref="DisposeScope"/>. Throws when the layout reaches past the storage. Most code makes tensors with the
     /// factories (<see cref="Empty"/>, <see cref="FromArray(float[], int[], DType, Device?, bool)"/>, …) instead.
     /// </summary>
     public Tensor(Storage storage, Layout layout, DType dtype)

@@ -299,8 +299,8 @@ public sealed record TrainOptions
         Lora.Validate();
     }
 
-    /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown: <see
-    /// cref="Validate"/> refuses those).
+    /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown:
+    /// <see cref="Validate"/> refuses those).
     [JsonIgnore]
     public RopeType RopeKind => RopeTypes.TryParse(RopeScaling, out var kind) ? kind : RopeType.Linear;
 

@@ -10,8 +10,8 @@ public static class DropoutOp
     {
         /// <summary>
         /// Zeroes each element with probability <paramref name="p"/> and scales the rest by 1/(1 − p), drawing the
-        /// mask from <paramref name="generator"/> (default: <see cref="Generator.Default"/>); with <paramref
-        /// name="training"/> false or p = 0, the identity.
+        /// mask from <paramref name="generator"/> (default: <see cref="Generator.Default"/>); with
+        /// <paramref name="training"/> false or p = 0, the identity.
         /// </summary>
         public Tensor Dropout(float p, bool training = true, Generator? generator = null)
         {

@@ -9,8 +9,8 @@ public static class RopeOp
     extension(Tensor x)
     {
         /// <summary>
-        /// This tensor rotated in Hugging Face's rotate-half layout: token n by the angles of row <paramref
-        /// name="positions"/>[n] (I32/I64, one per token) of <paramref name="cos"/> and <paramref name="sin"/>
+        /// This tensor rotated in Hugging Face's rotate-half layout: token n by the angles of row
+        /// <paramref name="positions"/>[n] (I32/I64, one per token) of <paramref name="cos"/> and <paramref name="sin"/>
         /// [max_positions, head_dim/2].
         /// </summary>
         public Tensor Rope(Tensor cos, Tensor sin, Tensor positions)

@@ -28,10 +28,10 @@ public static unsafe partial class Attention
 
     /// <summary>
     /// The forward on raw pointers (layouts as above): o and lse written from q, k, v for <paramref name="b"/> rows
-    /// of <paramref name="t"/> queries over <paramref name="s"/> keys, <paramref name="hq"/> query and <paramref
-    /// name="hkv"/> key/value heads of <paramref name="d"/> dims, masked by <paramref name="spec"/>. Runs on <see
-    /// cref="CpuThreads.Count"/> threads at the widest vector width the CPU has; what it allocates is counted in <see
-    /// cref="AttentionMemory"/>.
+    /// of <paramref name="t"/> queries over <paramref name="s"/> keys, <paramref name="hq"/> query and
+    /// <paramref name="hkv"/> key/value heads of <paramref name="d"/> dims, masked by <paramref name="spec"/>. Runs on
+    /// <see cref="CpuThreads.Count"/> threads at the widest vector width the CPU has; what it allocates is counted in
+    /// <see cref="AttentionMemory"/>.
     /// </summary>
     public static void Forward(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {

@@ -8,8 +8,8 @@ namespace RawLongLoRA.Model;
 public static class Sampler
 {
     /// <summary>
-    /// The token picked from <paramref name="logits"/> (one row, [vocab]) by <paramref name="o"/>; <paramref
-    /// name="draw"/> numbers the draw within the seed's stream (the token's index in the generation), so the same
+    /// The token picked from <paramref name="logits"/> (one row, [vocab]) by <paramref name="o"/>;
+    /// <paramref name="draw"/> numbers the draw within the seed's stream (the token's index in the generation), so the same
     /// seed and draw give the same token.
     /// </summary>
     public static int Pick(ReadOnlySpan<float> logits, SamplingOptions o, long draw)

@@ -26,8 +26,8 @@ public sealed partial class CausalLM : Module
     }
 
     /// <summary>
-    /// The config the model runs with: the folder's, or the stretched one after <see cref="ExtendContext"/> / <see
-    /// cref="SetRope"/>.
+    /// The config the model runs with: the folder's, or the stretched one after <see cref="ExtendContext"/> /
+    /// <see cref="SetRope"/>.
     /// </summary>
     public ModelConfig Config { get; private set; }
     /// <summary>model.embed_tokens: the token embedding [vocab, hidden].</summary>

@@ -6,8 +6,8 @@ public sealed class DecoderLayer : Module
     private readonly int _index;
 
     /// <summary>
-    /// Layer <paramref name="index"/> of a model of config <paramref name="c"/>, its parameters from <paramref
-    /// name="source"/> under <paramref name="key"/> ("model.layers.3").
+    /// Layer <paramref name="index"/> of a model of config <paramref name="c"/>, its parameters from
+    /// <paramref name="source"/> under <paramref name="key"/> ("model.layers.3").
     /// </summary>
     public DecoderLayer(IParameterSource source, string key, ModelConfig c, int index)
     {

@@ -11,9 +11,9 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] _values;
 
     /// <summary>
-    /// Float32 buffers for <paramref name="layers"/> layers of <paramref name="batch"/> rows × <paramref
-    /// name="capacity"/> tokens × <paramref name="kvHeads"/> heads × <paramref name="headDim"/>, on <paramref
-    /// name="device"/> (default: the CPU); owned by the cache until it is disposed.
+    /// Float32 buffers for <paramref name="layers"/> layers of <paramref name="batch"/> rows ×
+    /// <paramref name="capacity"/> tokens × <paramref name="kvHeads"/> heads × <paramref name="headDim"/>, on
+    /// <paramref name="device"/> (default: the CPU); owned by the cache until it is disposed.
     /// </summary>
     public KvCache(int layers, int batch, int capacity, int kvHeads, int headDim, Device? device = null)
     {

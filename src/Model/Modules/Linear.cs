@@ -11,8 +11,8 @@ public sealed class Linear : Module
 
     /// <summary>
     /// The layer <paramref name="key"/> ("model.layers.0.self_attn.q_proj") of <paramref name="inFeatures"/> →
-    /// <paramref name="outFeatures"/>, its weight (and bias where <paramref name="bias"/>) from <paramref
-    /// name="source"/>.
+    /// <paramref name="outFeatures"/>, its weight (and bias where <paramref name="bias"/>) from
+    /// <paramref name="source"/>.
     /// </summary>
     public Linear(IParameterSource source, string key, int inFeatures, int outFeatures, bool bias)
     {
@@ -138,8 +138,8 @@ public sealed class Linear : Module
 public sealed class Embedding : Module
 {
     /// <summary>
-    /// The table <paramref name="key"/> ("model.embed_tokens") of <paramref name="vocab"/> rows of <paramref
-    /// name="dim"/>, from <paramref name="source"/>.
+    /// The table <paramref name="key"/> ("model.embed_tokens") of <paramref name="vocab"/> rows of
+    /// <paramref name="dim"/>, from <paramref name="source"/>.
     /// </summary>
     public Embedding(IParameterSource source, string key, int vocab, int dim)
         => Weight = Parameter("weight", source.Get(key + ".weight", [vocab, dim], ParameterKind.Matrix));
@@ -166,8 +166,8 @@ public sealed class RmsNorm : Module
     private readonly float _eps;
 
     /// <summary>
-    /// The norm <paramref name="key"/> ("model.norm") over <paramref name="dim"/> features with ε = <paramref
-    /// name="eps"/>, its weight from <paramref name="source"/>.
+    /// The norm <paramref name="key"/> ("model.norm") over <paramref name="dim"/> features with ε =
+    /// <paramref name="eps"/>, its weight from <paramref name="source"/>.
     /// </summary>
     public RmsNorm(IParameterSource source, string key, int dim, double eps)
     {

@@ -4,8 +4,8 @@ namespace RawLongLoRA.Model;
 public sealed class Mlp : Module
 {
     /// <summary>
-    /// The MLP <paramref name="key"/> ("model.layers.0.mlp") of <paramref name="hidden"/> → <paramref
-    /// name="intermediate"/> → hidden, from <paramref name="source"/>.
+    /// The MLP <paramref name="key"/> ("model.layers.0.mlp") of <paramref name="hidden"/> →
+    /// <paramref name="intermediate"/> → hidden, from <paramref name="source"/>.
     /// </summary>
     public Mlp(IParameterSource source, string key, int hidden, int intermediate)
     {

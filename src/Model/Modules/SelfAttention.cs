@@ -10,8 +10,8 @@ public sealed class SelfAttention : Module
     private readonly int _heads, _kvHeads, _headDim;
 
     /// <summary>
-    /// The attention block <paramref name="key"/> ("model.layers.0.self_attn") of a model of config <paramref
-    /// name="c"/>, its parameters from <paramref name="source"/>.
+    /// The attention block <paramref name="key"/> ("model.layers.0.self_attn") of a model of config
+    /// <paramref name="c"/>, its parameters from <paramref name="source"/>.
     /// </summary>
     public SelfAttention(IParameterSource source, string key, ModelConfig c)
     {

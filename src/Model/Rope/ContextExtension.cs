@@ -12,8 +12,8 @@ public static class ContextExtension
     /// <summary>The scalings a context extension may use: linear, dynamic and yarn.</summary>
     public static readonly IReadOnlyList<RopeType> Kinds = [RopeType.Linear, RopeType.Dynamic, RopeType.Yarn];
 
-    /// <paramref name="config"/> stretched to reach <paramref name="targetContext"/> tokens by <paramref
-    /// name="kind"/> scaling (its rope_scaling and max_position_embeddings changed); the same config when it reaches
+    /// <paramref name="config"/> stretched to reach <paramref name="targetContext"/> tokens by
+    /// <paramref name="kind"/> scaling (its rope_scaling and max_position_embeddings changed); the same config when it reaches
     /// that far already.
     public static ModelConfig Extend(ModelConfig config, int targetContext, RopeType kind = RopeType.Linear)
     {

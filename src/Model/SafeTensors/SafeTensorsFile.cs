@@ -18,8 +18,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private bool _disposed;
 
     /// <summary>
-    /// Opens and maps <paramref name="path"/> and validates its header; a broken file throws <see
-    /// cref="SafeTensorsException"/> naming the rule. Dispose it to unmap the file.
+    /// Opens and maps <paramref name="path"/> and validates its header; a broken file throws
+    /// <see cref="SafeTensorsException"/> naming the rule. Dispose it to unmap the file.
     /// </summary>
     public SafeTensorsFile(string path)
     {

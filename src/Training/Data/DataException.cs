@@ -7,8 +7,8 @@ namespace RawLongLoRA.Training;
 public sealed class DataException : Exception
 {
     /// <summary>
-    /// An error in <paramref name="file"/> at 1-based <paramref name="line"/> (jsonl) and JSON <paramref
-    /// name="field"/>, where known; the message reads "file:line: field: message".
+    /// An error in <paramref name="file"/> at 1-based <paramref name="line"/> (jsonl) and JSON
+    /// <paramref name="field"/>, where known; the message reads "file:line: field: message".
     /// </summary>
     public DataException(string file, int? line, string? field, string message, Exception? inner = null)
         : base(Format(file, line, field, message), inner)

@@ -37,8 +37,8 @@ public sealed class PasskeyTable
         select new PasskeyCell(Lengths[l], Depths[d], Correct[l, d], Trials[l, d]);
 
     /// <summary>
-    /// Correct / trials of cell [<paramref name="length"/>, <paramref name="depth"/>] (indices into <see
-    /// cref="Lengths"/> and <see cref="Depths"/>).
+    /// Correct / trials of cell [<paramref name="length"/>, <paramref name="depth"/>] (indices into
+    /// <see cref="Lengths"/> and <see cref="Depths"/>).
     /// </summary>
     public double Accuracy(int length, int depth) => (double)Correct[length, depth] / Trials[length, depth];
 

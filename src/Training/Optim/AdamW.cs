@@ -11,9 +11,9 @@ public sealed class AdamW : IDisposable
     private readonly ParamState[] _params;
 
     /// <summary>
-    /// An optimizer over <paramref name="parameters"/> (name, tensor: contiguous float32 leaves, names unique — <see
-    /// cref="Model.CausalLM.TrainableParameters"/> gives them) with <paramref name="options"/> (default: <see
-    /// cref="AdamWOptions"/>'s). It updates the tensors in place and owns only its state.
+    /// An optimizer over <paramref name="parameters"/> (name, tensor: contiguous float32 leaves, names unique —
+    /// <see cref="Model.CausalLM.TrainableParameters"/> gives them) with <paramref name="options"/> (default:
+    /// <see cref="AdamWOptions"/>'s). It updates the tensors in place and owns only its state.
     /// </summary>
     public AdamW(IReadOnlyList<(string Name, Tensor Param)> parameters, AdamWOptions? options = null)
     {

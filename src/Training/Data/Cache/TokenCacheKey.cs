@@ -24,8 +24,8 @@ public sealed record TokenCacheKey(int Version, string TokenizerSha256, string F
     public const int CurrentVersion = 1;
 
     /// <summary>
-    /// The key of a cache of <paramref name="files"/> tokenized by the tokenizer whose files hash to <paramref
-    /// name="tokenizerSha256"/>, in <paramref name="format"/> ("pretrain" or "sft") with <paramref name="options"/>;
+    /// The key of a cache of <paramref name="files"/> tokenized by the tokenizer whose files hash to
+    /// <paramref name="tokenizerSha256"/>, in <paramref name="format"/> ("pretrain" or "sft") with <paramref name="options"/>;
     /// the files' sizes and dates are read now.
     /// </summary>
     public static TokenCacheKey For(string tokenizerSha256, string format, DataOptions options, IEnumerable<string> files) =>
