@@ -227,6 +227,10 @@ public sealed record TrainOptions
         Lora.Validate();
     }
 
+    /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
+    [JsonIgnore]
+    public DType WeightDType => WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 };
+
     [JsonIgnore]
     public RopeType RopeKind => RopeTypes.TryParse(RopeScaling, out var kind) ? kind : RopeType.Linear;
 
