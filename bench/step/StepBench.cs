@@ -70,7 +70,8 @@ public static class StepBench
                 Note = $"step {big.Seconds:F1} s; peak resident memory {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
                     + $"tensors at most {big.PeakTensorBytes / (double)(1L << 30):F2} GiB; the peer's S2 scores alone would take ≈{peerGiB:F0} GiB",
             });
-            report.Note(Planned(bigShape, big, gemm) + $"; planned total {StepMemory.Estimate(bigShape).Total / (double)(1L << 30):F2} GiB against the peak resident memory");
+            report.Note(Planned(bigShape, big, gemm) + " (one step: AdamW's moments, which the plan counts, come after its peak); "
+                + $"planned total {StepMemory.Estimate(bigShape).Total / (double)(1L << 30):F2} GiB, peak resident {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB");
         }
         report.Note(report.Machine.PeakNote(peak));
         return 0;
