@@ -9,6 +9,10 @@ namespace RawLongLoRA.Training;
 /// (causal forward 2·T²·D·H, backward 2.5×), S2-Attn's groups cutting it to 2·T·G·D·H. The one count
 /// `rawlora plan` predicts time from and `bench step` reports GFLOP/s with.
 /// </summary>
+/// <param name="Linear">The decoder layers' frozen projections.</param>
+/// <param name="Head">The LM head, in its logits tiles.</param>
+/// <param name="Adapters">The LoRA products.</param>
+/// <param name="Attention">The attention kernel, forward and backward.</param>
 public sealed record StepFlops(double Linear, double Head, double Adapters, double Attention)
 {
     /// <summary>The whole step's FLOPs.</summary>
