@@ -36,11 +36,12 @@ public static class StepBench
         double peak = report.Machine.MeasurePeakFlops();
         report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
             + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; float32; batch 1");
-        report.Note("FLOPs per step: 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
-            + "the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
+        report.Note("FLOPs per step (StepFlops, as rawlora plan counts them): 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
+            + "6·V·d·T for the LM head (its logits remade in backward), the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
 
+        double gemm = StepTime.MeasureCpuGemm();
         var ours = Measure(config, seq, steps, checkpointing: false);
-        double flops = StepFlops(config, seq, checkpointing: false);
+        double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Total;
         string why = "--no-peer";
         var peer = options.Flag("--no-peer") ? null : PeerStep(configPath, seq, steps, out why);
         report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {peer["peer"]}, {peer["threads"]} threads, torch_llama.py bench --s2 --embed-norm --lora-r 8");
@@ -53,13 +54,15 @@ public static class StepBench
             Note = $"step {ours.Seconds:F2} s, {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
                 + (peer is null ? "" : $"; peer peak RSS {peer["peak_rss_mb"]} MB"),
         });
+        report.Note(Planned(Shape(config, seq, checkpointing: false), ours, gemm));
 
         if (longSeq > 0)
         {
             Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
             StepResult big = default;
             long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false));
-            double bigFlops = StepFlops(config, longSeq, checkpointing: true);
+            var bigShape = Shape(config, longSeq, checkpointing: true);
+            double bigFlops = StepFlops.Of(bigShape).Total;
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
             report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
             {
@@ -67,9 +70,26 @@ public static class StepBench
                 Note = $"step {big.Seconds:F1} s; peak resident memory {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
                     + $"tensors at most {big.PeakTensorBytes / (double)(1L << 30):F2} GiB; the peer's S2 scores alone would take ≈{peerGiB:F0} GiB",
             });
+            report.Note(Planned(bigShape, big, gemm) + " (one step: AdamW's moments, which the plan counts, come after its peak); "
+                + $"planned total {StepMemory.Estimate(bigShape).Total / (double)(1L << 30):F2} GiB, peak resident {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB");
         }
         report.Note(report.Machine.PeakNote(peak));
         return 0;
+    }
+
+    /// <summary>The adapter of every step here: LongLoRA's r 8 on q, k, v, o, with the embedding and norms trained.</summary>
+    private static readonly LoraConfig Lora = new() { ModulesToSave = LoraConfig.EmbeddingAndNorms };
+
+    private static StepShape Shape(ModelConfig config, int seq, bool checkpointing) =>
+        new() { Config = config, Lora = Lora, Tokens = seq, GradientCheckpointing = checkpointing };
+
+    /// <summary>What `rawlora plan` predicts for the step against what it measured: time and tensor peak.</summary>
+    private static string Planned(StepShape shape, StepResult measured, double gemm)
+    {
+        double predicted = StepTime.Seconds(shape, gemm * StepTime.CpuEfficiency), reached = StepFlops.Of(shape).Total / measured.Seconds / gemm;
+        long tensors = StepMemory.Estimate(shape).Tensors;
+        return $"plan, T={shape.Tokens}: step {predicted:F2} s predicted (GEMM measured at {gemm / 1e9:F0} GFLOP/s × {StepTime.CpuEfficiency}), {measured.Seconds:F2} s measured "
+             + $"(the step reached {reached:F2} of GEMM's rate); tensors {tensors / (double)(1L << 20):F0} MiB predicted, {measured.PeakTensorBytes / (double)(1L << 20):F0} MiB measured";
     }
 
     private readonly record struct StepResult(double Seconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
@@ -79,7 +99,7 @@ public static class StepBench
     {
         using var model = new CausalLM(config, new RandomParameters(0));
         model.ExtendContext(seq);
-        model.AddAdapter("default", new LoraConfig { ModulesToSave = LoraConfig.EmbeddingAndNorms }, seed: 0);
+        model.AddAdapter("default", Lora, seed: 0);
         model.GradientCheckpointing = checkpointing;
         using var optimizer = new AdamW(model.TrainableParameters(), new AdamWOptions { Lr = 1e-4f });
         var random = new Random(0);
@@ -106,20 +126,6 @@ public static class StepBench
         }
         times.Sort();
         return new StepResult(times[times.Count / 2], first, last, Storage.PeakBytes);
-    }
-
-    /// <summary>The FLOPs of one step, counted as the notes say.</summary>
-    private static double StepFlops(ModelConfig c, int t, bool checkpointing)
-    {
-        long d = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, f = c.IntermediateSize;
-        double perLayer = d * q + d * kv * 2 + q * d + 3 * d * f;
-        double n = c.NumLayers * perLayer + (double)c.VocabSize * d;
-        double linear = (checkpointing ? 6 : 4) * n * t;
-        const int r = 8;
-        double lora = c.NumLayers * 2.0 * r * ((d + q) + (d + kv) * 2 + (q + d)) * t * (checkpointing ? 4 : 3);
-        double attentionForward = 2.0 * t * t * c.HeadDim * c.NumHeads / 4 * c.NumLayers;
-        double attention = attentionForward * (checkpointing ? 4.5 : 3.5);
-        return linear + lora + attention;
     }
 
     private static JsonNode? PeerStep(string configPath, int seq, int steps, out string why)

@@ -15,6 +15,7 @@ internal static class Program
             GenerateCommand.Create(),
             TokenizeCommand.Create(),
             TrainCommand.Create(),
+            PlanCommand.Create(),
             MergeCommand.Create(),
             DemoCommand.Create(),
             EvalCommand.Create(),

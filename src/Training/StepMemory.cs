@@ -1,44 +1,84 @@
 using System.Globalization;
+using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
 
 namespace RawLongLoRA.Training;
 
 /// <summary>
-/// About how much memory one training step will take, before anything is allocated: the weights in
-/// their dtype, the trained tensors with their gradients and AdamW moments (16 bytes a value), the
-/// activations the backward pass keeps (every layer's, or each layer's input and one layer's when
-/// layers are recomputed) and the LM head's logits tile. Calibrated against measured tensor peaks
-/// (StepMemoryTests: from -20% to +25% on small Llama shapes), it is meant to refuse what cannot
-/// fit, not to plan to the megabyte.
+/// The memory one training step takes, predicted before anything is allocated: the one model that
+/// <c>rawlora train</c> checks a run against and <c>rawlora plan</c> reports. It follows the step's
+/// allocations as the code makes them (<see cref="ActivationValues"/>, <see cref="ParameterCounts"/>)
+/// through the moments that can hold the most — backward through the LM head, through a layer's MLP,
+/// through its attention kernel, and the embedding's gradient — in a steady step (AdamW's moments exist,
+/// the last step's gradients are gone). Validated against Storage.PeakBytes of real steps in
+/// StepMemoryTests (within 15%).
 /// </summary>
 public static class StepMemory
 {
-    /// <summary>
-    /// Float32 values a token keeps per decoder layer without recomputation: the normed inputs, the
-    /// projections with their LoRA outputs, RoPE'd q/k and the attention output (≈ 23 hidden-sized
-    /// vectors, measured; 4 more for each adapted module's dropout copy), and the MLP's gate, up and
-    /// product (3 intermediate-sized).
-    /// </summary>
-    private static double LayerValuesPerToken(ModelConfig c, LoraConfig lora) =>
-        (23.0 + (lora.Dropout > 0 ? 4 : 0)) * c.HiddenSize + 3.0 * c.IntermediateSize;
+    private const double F32 = 4;
+
+    /// <summary>The step's peak, by what holds it; <see cref="MemoryPlan.Tensors"/> is what Storage.PeakBytes measures.</summary>
+    public static MemoryPlan Estimate(StepShape s)
+    {
+        var c = s.Config;
+        var values = new ActivationValues(c, s.Lora);
+        var counts = new ParameterCounts(c, s.Lora);
+        double n = s.RankTokens, h = c.HiddenSize;
+        // The RoPE tables grow to the row's length: cos and sin, head_dim / 2 each per position.
+        double weights = counts.FrozenMatrices * (double)s.WeightDtype.Size() + F32 * (counts.FrozenFloat32 + (double)s.Tokens * c.HeadDim);
+        double trained = 3 * F32 * counts.Trained;
+        double headGrad = counts.HeadTrained ? F32 * counts.Embedding : 0;
+        // Adapter and norm gradients appear layer by layer; counted whole from the first layer on.
+        double layerGrads = F32 * (counts.Trained - (counts.EmbeddingTrained ? counts.Embedding : 0)) + headGrad;
+        bool inputFrozen = !counts.EmbeddingTrained && !s.Lora.Saves("model.layers.0.input_layernorm");
+        double layers = s.GradientCheckpointing ? c.NumLayers * h : c.NumLayers * values.Layer - (inputFrozen ? values.FirstLayerUnrecorded : 0);
+        double kept = F32 * n * (values.Beside + layers);
+        double recomputed = s.GradientCheckpointing ? F32 * n * values.Layer : 0;
+        double tile = F32 * Math.Min(n, CrossEntropyOp.TokenChunk) * Math.Min(c.VocabSize, CrossEntropyOp.VocabChunk);
+        int rankTokens = (int)Math.Min(int.MaxValue, n / s.Batch);
+        long workspace = Attention.BackwardWorkspaceBytes(s.Batch, rankTokens, rankTokens, c.NumHeads, c.NumKvHeads, c.HeadDim, s.Device.IsCpu ? CpuThreads.Count : 1);
+        List<Moment> moments =
+        [
+            new("backward through the LM head", kept, F32 * n * (h + 1) + headGrad, tile, 0),
+            new("backward through an MLP", kept + recomputed, layerGrads + F32 * n * values.MlpBackward, 0, 0),
+            new("backward through attention", kept + recomputed, layerGrads + F32 * n * values.AttentionBackward, 0, workspace),
+        ];
+        if (counts.EmbeddingTrained)
+            moments.Add(new("the embedding's gradient", kept, layerGrads + F32 * (n * h + counts.Embedding), 0, 0));
+        double tensors = moments.Max(m => m.Tensors) + weights + trained;
+        var peak = moments.MaxBy(m => m.Tensors + m.Workspace)!;
+        double total = weights + trained + peak.Tensors + peak.Workspace;
+        return new MemoryPlan
+        {
+            Weights = Bytes(weights),
+            TrainedState = Bytes(trained),
+            Gradients = Bytes(peak.Gradients),
+            Activations = Bytes(peak.Activations),
+            LogitsTile = Bytes(peak.Tile),
+            AttentionWorkspace = Bytes(peak.Workspace),
+            TileSize = Bytes(tile),
+            WorkspaceSize = workspace,
+            Slack = Bytes(Slack(s.Device, total)),
+            PeakIn = peak.Name,
+            Tensors = Bytes(tensors),
+        };
+    }
 
     /// <summary>
-    /// The bytes a training step of <paramref name="o"/>'s shape needs for a model of config <paramref name="c"/>, by
-    /// part, before anything is loaded.
+    /// Memory beside the tensors and kernels: on the CPU the .NET runtime, the GEMM pack buffers (8.5 MB
+    /// a thread) and the allocator's rounding, 160 MiB and 3% (bench step's peak resident memory is 150 to
+    /// 230 MB above its tensors at 8K and 32K tokens); on a GPU the CUDA context and cuBLAS workspace
+    /// (≈ 1 GiB) and a caching allocator's fragmentation, 10% — assumptions until the CUDA backend
+    /// measures them.
     /// </summary>
-    public static StepMemoryEstimate Estimate(ModelConfig c, TrainOptions o)
+    private static double Slack(Device device, double bytes) => device.IsCpu ? 160.0 * (1 << 20) + 0.03 * bytes : (1L << 30) + 0.10 * bytes;
+
+    private static long Bytes(double b) => (long)Math.Min(b, long.MaxValue / 4);
+
+    /// <summary>What is held beside the weights and the trained state at one moment of the step.</summary>
+    private sealed record Moment(string Name, double Activations, double Gradients, double Tile, double Workspace)
     {
-        var lora = o.Lora;
-        double tokens = (double)o.MaxLength * o.BatchSize;
-        double weights = Frozen(c, lora) * (o.WeightDtype == "f32" ? 4 : 2);
-        double layer = 4 * tokens * LayerValuesPerToken(c, lora);
-        // Beside the layers: the embedding's output, the final norm and their gradients, and the batch's
-        // ids, targets and positions (int64, on the host and as tensors).
-        double kept = tokens * (4 * (o.GradientCheckpointing ? c.NumLayers * (double)c.HiddenSize : 0) + 16.0 * c.HiddenSize + 48);
-        double tile = 4.0 * Math.Min(tokens, 2048) * Math.Min(c.VocabSize, 8192);
-        // The logits tile lives at the end of the forward pass; a recomputed layer only in backward.
-        double activations = o.GradientCheckpointing ? kept + Math.Max(tile, layer) : kept + c.NumLayers * layer + tile;
-        return new StepMemoryEstimate((long)weights, (long)(16 * Trained(c, lora)), (long)Math.Min(activations, long.MaxValue / 4));
+        public double Tensors => Activations + Gradients + Tile;
     }
 
     /// <summary>Throws, in one line, when the step needs more than the machine has available.</summary>
@@ -46,7 +86,7 @@ public static class StepMemory
     {
         if (Available() is not { } available)
             return;
-        var need = Estimate(c, o);
+        var need = Estimate(StepShape.Of(c, o));
         if (need.Total <= available)
             return;
         throw new ArgumentException(
@@ -69,26 +109,6 @@ public static class StepMemory
         return available;
     }
 
-    private static double Trained(ModelConfig c, LoraConfig lora)
-    {
-        long h = c.HiddenSize, q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, f = c.IntermediateSize;
-        (string Key, long In, long Out)[] linears =
-            [("q_proj", h, q), ("k_proj", h, kv), ("v_proj", h, kv), ("o_proj", q, h), ("gate_proj", h, f), ("up_proj", h, f), ("down_proj", f, h)];
-        double perLayer = linears.Where(l => lora.Targets("model.layers.0.self_attn." + l.Key) || lora.Targets("model.layers.0.mlp." + l.Key))
-            .Sum(l => lora.R * (double)(l.In + l.Out) + (lora.UseDora ? l.Out : 0));
-        perLayer += lora.Saves("model.layers.0.input_layernorm") ? 2.0 * h : 0;
-        return c.NumLayers * perLayer + (lora.Saves("model.embed_tokens") ? (double)c.VocabSize * h : 0) + (lora.Saves("model.norm") ? h : 0);
-    }
-
-    /// <summary>Values of the weights that stay frozen (a trained embedding is counted with the trained tensors).</summary>
-    private static double Frozen(ModelConfig c, LoraConfig lora)
-    {
-        double h = c.HiddenSize, q = (double)c.NumHeads * c.HeadDim, kv = (double)c.NumKvHeads * c.HeadDim, f = c.IntermediateSize;
-        double layer = h * q + 2 * h * kv + q * h + 3 * h * f;
-        int embeddings = (c.TieWordEmbeddings ? 1 : 2) - (lora.Saves("model.embed_tokens") ? 1 : 0);
-        return c.NumLayers * layer + c.VocabSize * h * embeddings;
-    }
-
     private static long? ReadLong(string path)
     {
         try
@@ -102,15 +122,4 @@ public static class StepMemory
     }
 
     internal static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F1} GiB";
-}
-
-/// <summary>The parts of <see cref="StepMemory.Estimate"/>, in bytes; activations include the LM head's logits tile.</summary>
-public sealed record StepMemoryEstimate(long Weights, long Trained, long Activations)
-{
-    /// <summary>Weights + Trained + Activations, in bytes.</summary>
-    public long Total => Weights + Trained + Activations;
-
-    /// <summary>The parts in GiB, for messages.</summary>
-    public string Describe() =>
-        $"weights {StepMemory.Gib(Weights)}, trained tensors with gradients and AdamW state {StepMemory.Gib(Trained)}, activations {StepMemory.Gib(Activations)}";
 }

@@ -299,6 +299,10 @@ public sealed record TrainOptions
         Lora.Validate();
     }
 
+    /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
+    [JsonIgnore]
+    public DType WeightDType => WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 };
+
     /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown:
     /// <see cref="Validate"/> refuses those).
     [JsonIgnore]

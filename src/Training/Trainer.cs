@@ -53,7 +53,7 @@ public sealed class Trainer : IDisposable
         if (!options.Resume && OutputFolder.Claim(options.Output, Written, options.Overwrite,
                 "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
             onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
-        _model = CausalLM.Load(options.Model, options.WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 });
+        _model = CausalLM.Load(options.Model, options.WeightDType);
         try
         {
             _model.ExtendContext(options.Context ?? options.MaxLength, options.RopeKind);

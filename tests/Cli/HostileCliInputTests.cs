@@ -26,8 +26,8 @@ public class HostileCliInputTests(HostileCliInputTests.Sandbox sandbox) : IClass
     public static TheoryData<string, string> Cases => new()
     {
         // Parse errors: one line and a pointer to --help, never the help itself.
-        { "", "rawlora: error: no verb given (inspect, forward, generate, tokenize, train, merge, demo, eval); run 'rawlora --help' for the verbs" },
-        { "frobnicate", "rawlora: error: 'frobnicate' is not a verb (inspect, forward, generate, tokenize, train, merge, demo, eval); run 'rawlora --help'" },
+        { "", "rawlora: error: no verb given (inspect, forward, generate, tokenize, train, plan, merge, demo, eval); run 'rawlora --help' for the verbs" },
+        { "frobnicate", "rawlora: error: 'frobnicate' is not a verb (inspect, forward, generate, tokenize, train, plan, merge, demo, eval); run 'rawlora --help'" },
         { "eval", "rawlora: error: no verb given (ppl, passkey); run 'rawlora eval --help' for the verbs" },
         { "eval perplexity {m}", "rawlora: error: 'perplexity' is not a verb (ppl, passkey); run 'rawlora eval --help' for the verbs" },
         { "train --bogus", "rawlora: error: Unrecognized command or argument '--bogus'; run 'rawlora train --help' for the options" },
@@ -187,6 +187,33 @@ public class HostileCliInputTests(HostileCliInputTests.Sandbox sandbox) : IClass
         { "generate {v} --prompt hi", "has 401 tokens but {v}/config.json has vocab_size 300" },
         { "generate {t}/nowhere --prompt hi", "{t}/nowhere: no such folder" },
         { "generate {m} --prompt hi -n 2000000000", "--max-new-tokens: a KV cache of 2,000,000,002 tokens takes 953.67 GiB, more than this machine's" },
+
+        // plan: every number, the model, the LoRA options, the device and its memory.
+        { "plan", "rawlora: error: Option '--model' is required; run 'rawlora plan --help' for the options" },
+        { "plan --model ''", "--model is empty; run 'rawlora plan --help' for the options" },
+        { "plan --model {t}/nowhere", "rawlora: error: {t}/nowhere: no such folder" },
+        { "plan --model {e}", "{e}: holds no config.json" },
+        { "plan --model {c}", "{c}/config.json: is not valid JSON" },
+        { "plan --model {m} --context 1", "--context: expected a number of tokens, at least 2, got 1" },
+        { "plan --model {m} --context 99999999999", "--context: '99999999999' is not a whole number" },
+        { "plan --model {m} --lora-r 0", "--lora-r: expected a rank, at least 1, got 0" },
+        { "plan --model {m} --lora-r 1000", "--lora-r: 1000 is past the model's hidden size (64)" },
+        { "plan --model {m} --lora-dropout 1", "--lora-dropout: expected a number in [0, 1), got 1" },
+        { "plan --model {m} --lora-dropout NaN", "--lora-dropout: expected a number in [0, 1), got NaN" },
+        { "plan --model {m} --target-modules gate", "--target-modules: 'gate' names none of this model's linear layers" },
+        { "plan --model {m} --target-modules ''", "--target-modules: '' names none of this model's linear layers" },
+        { "plan --model {m} --modules-to-save lm_head", "--modules-to-save: 'lm_head' matches no embedding or norm of this model" },
+        { "plan --model {m} --precision f64", "--precision: 'f64' is not one of f32, bf16, f16" },
+        { "plan --model {m} --gradient-checkpointing maybe", "Unrecognized command or argument 'maybe'; run 'rawlora plan --help'" },
+        { "plan --model {m} --batch 0", "--batch: expected a number of rows, at least 1, got 0" },
+        { "plan --model {m} --sp-size 0", "--sp-size: expected a number of ranks, at least 1, got 0" },
+        { "plan --model {m} --group-ratio 2", "--group-ratio: expected a fraction in (0, 1], got 2" },
+        { "plan --model {m} --device tpu", "--device: 'tpu' is not one of cpu, cuda" },
+        { "plan --model {m} --device cuda", "--memory: give the GPU's memory for --device cuda, e.g. --memory 80GiB" },
+        { "plan --model {m} --memory lots", "--memory: 'lots' is not a size" },
+        { "plan --model {m} --memory 0", "--memory: '0' must be positive" },
+        { "plan --model {m} --flops fast", "--flops: 'fast' is not a rate in FLOP/s" },
+        { "plan --model {m} --flops 10X", "--flops: '10X' is not a rate in FLOP/s" },
 
         // merge
         { "merge {m} {t}/nowhere --out {m}", "--out: {m} exists and is not empty; choose a new folder" },

@@ -58,6 +58,19 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void The_peak_tensor_bytes_a_step_reports_are_what_rawlora_plan_predicts()
+    {
+        var options = Options("plan", 2) with { MaxLength = 512, Context = null, BatchSize = 1, GradAccum = 1 };
+        long before = Storage.LiveBytes;
+
+        var logs = Run(options);
+
+        // The second step's: the first also allocates AdamW's moments. The weights are mapped from the f32 checkpoint, and count.
+        var plan = StepMemory.Estimate(StepShape.Of(ModelFolder.Config(options.Model), options));
+        Assert.InRange((logs[1].PeakTensorBytes - before) / (double)plan.Tensors, 0.85, 1.15);
+    }
+
+    [Fact]
     public void The_loss_goes_down_and_the_run_ends_with_a_checkpoint_and_an_adapter()
     {
         var options = Options("learn", 25);

@@ -12,6 +12,12 @@ public static class CrossEntropyOp
     /// </summary>
     public const int IgnoreIndex = -100;
 
+    /// <summary>Vocabulary columns of a LinearCrossEntropy logits tile.</summary>
+    public const int VocabChunk = 8192;
+
+    /// <summary>Token rows of a LinearCrossEntropy logits tile: with <see cref="VocabChunk"/> columns, 64 MiB of float32.</summary>
+    public const int TokenChunk = 2048;
+
     extension(Tensor logits)
     {
         /// <summary>Loss of logits [N, V] against targets [N].</summary>
@@ -45,7 +51,7 @@ public static class CrossEntropyOp
         /// logits: tiles of tokenChunk × vocabChunk logits are made, folded into the loss and dropped, and
         /// made again in backward (one extra GEMM for a [tokens × vocab] buffer never allocated).
         /// </summary>
-        public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = 8192, int tokenChunk = 2048)
+        public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = VocabChunk, int tokenChunk = TokenChunk)
         {
             const string op = "linear_cross_entropy";
             Check.Alive(op, hidden, weight, targets);

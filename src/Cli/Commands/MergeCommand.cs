@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text.RegularExpressions;
 using RawLongLoRA.Model;
 
 namespace RawLongLoRA.Cli;
@@ -10,7 +8,7 @@ namespace RawLongLoRA.Cli;
 /// Face model folder. Where the adapter folder has a config.json reaching a longer context than the base
 /// (the trainer saves the extended config there), its rope scaling goes into the merged model.
 /// </summary>
-internal static partial class MergeCommand
+internal static class MergeCommand
 {
     public static Command Create()
     {
@@ -28,7 +26,7 @@ internal static partial class MergeCommand
         return command.NonEmpty(baseDir, adapterDir, output).Runs(parse =>
         {
             string folder = parse.GetValue(baseDir)!, adapter = parse.GetValue(adapterDir)!, outDir = parse.GetValue(output)!;
-            long shardBytes = ParseSize(parse.GetValue(shardSize)!);
+            long shardBytes = Quantities.Bytes(parse.GetValue(shardSize)!, "--shard-size");
             OutputPaths.NewFolder(outDir, "--out");
             var written = parse.GetValue(dtype) is { } d ? CliRun.ParseWeightDtype(d, "--dtype") : ModelFolder.Config(folder).TorchDtype;
             using var model = CausalLM.Load(folder, written);
@@ -39,27 +37,4 @@ internal static partial class MergeCommand
             Console.WriteLine($"wrote {outDir}: {model.Config.Architecture}, weights {written.TorchName()}");
         });
     }
-
-    /// <summary>"5GB" (10⁹ bytes, as transformers' max_shard_size), "2GiB" (2³⁰), "500MB", "1024".</summary>
-    internal static long ParseSize(string text)
-    {
-        var m = SizePattern().Match(text.Trim());
-        if (!m.Success || !double.TryParse(m.Groups[1].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
-            throw new FormatException($"--shard-size: '{text}' is not a size (expected e.g. 5GB, 500MB, 2GiB or a number of bytes)");
-        double unit = m.Groups[2].Value.ToUpperInvariant() switch
-        {
-            "" or "B" => 1,
-            "KB" => 1e3,
-            "MB" => 1e6,
-            "GB" => 1e9,
-            "KIB" => 1L << 10,
-            "MIB" => 1L << 20,
-            _ => 1L << 30,
-        };
-        long bytes = (long)(value * unit);
-        return bytes > 0 ? bytes : throw new FormatException($"--shard-size: '{text}' must be positive");
-    }
-
-    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$", RegexOptions.IgnoreCase)]
-    private static partial Regex SizePattern();
 }

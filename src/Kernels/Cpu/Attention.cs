@@ -281,8 +281,11 @@ public static unsafe partial class Attention
         public Scratch(long n)
         {
             _capacity = n + 16 * Align;
-            _base = (float*)AttentionMemory.Alloc(_capacity * sizeof(float));
+            _base = (float*)AttentionMemory.Alloc(Bytes(n));
         }
+
+        /// <summary>What a scratch of room for n takes: n and the padding of 16 pieces.</summary>
+        public static long Bytes(long n) => (n + 16 * Align) * sizeof(float);
 
         public float* Floats(long n)
         {

@@ -11,7 +11,7 @@ public static unsafe partial class Attention
     /// <summary>dq like q; dk, dv like k; all written, not accumulated. lse is what Forward kept.</summary>
     public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {
-        int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile));
+        int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), CpuThreads.Count);
         if (Vector512.IsHardwareAccelerated)
             BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
         else if (Vector256.IsHardwareAccelerated)
@@ -36,7 +36,7 @@ public static unsafe partial class Attention
         int pairs = b * hkv;
         int d64 = Tiles(d, Tile) * Tile;
         long rowsOfD = (long)b * hq * t;
-        using var scratch = new Scratch(rowsOfD + chunks * rowsOfD * d64);
+        using var scratch = new Scratch(SweepFloats(rowsOfD, chunks, d64));
         float* delta = scratch.Floats(rowsOfD), partials = scratch.Floats(chunks * rowsOfD * d64);
         var p = new Problem(b, t, s, hq, hkv, d, spec)
         {
@@ -54,12 +54,32 @@ public static unsafe partial class Attention
     /// each thread four; else the fewest that do, up to <see cref="MaxChunks"/>. A chunk takes every
     /// C-th key tile, so under a causal mask (early key tiles see the most queries) chunks cost alike.
     /// </summary>
-    private static int ChunksPerPair(int pairs, int keyTiles)
+    private static int ChunksPerPair(int pairs, int keyTiles, int threads)
     {
-        int threads = CpuThreads.Count, chunks = 1;
+        int chunks = 1;
         while (chunks < Math.Min(MaxChunks, keyTiles) && pairs * chunks % threads != 0 && pairs * chunks < 4 * threads)
             chunks++;
         return chunks;
+    }
+
+    /// <summary>The sweep's scratch: D per query row and the dq partials of every chunk.</summary>
+    private static long SweepFloats(long rowsOfD, int chunks, int d64) => rowsOfD + chunks * rowsOfD * d64;
+
+    /// <summary>A work item's tiles: k, v, dk, dv transposed, k's rows, P and dS, the row bounds.</summary>
+    private static long KeyTileFloats(int d, int d64) => 4 * d * Tile + Tile * d64 + 2 * Tile * Tile + 4 * Tile;
+
+    /// <summary>
+    /// The most bytes <see cref="Backward"/> holds beyond its arguments for this shape on
+    /// <paramref name="threads"/> threads — the mask bounds, the sweep's scratch and each thread's tiles,
+    /// as <see cref="AttentionMemory"/> counts them (forward holds less): what a memory plan adds to the
+    /// tensors' peak while a decoder layer's attention runs backward.
+    /// </summary>
+    public static long BackwardWorkspaceBytes(int b, int t, int s, int hq, int hkv, int d, int threads)
+    {
+        int d64 = Tiles(d, Tile) * Tile;
+        int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), threads);
+        long bounds = 2L * b * t * sizeof(int);
+        return bounds + Scratch.Bytes(SweepFloats((long)b * hq * t, chunks, d64)) + threads * Scratch.Bytes(KeyTileFloats(d, d64));
     }
 
     /// <summary>dk and dv of key tiles chunk, chunk + chunks, … of one (batch, kv head), and their share of dq.</summary>
@@ -68,7 +88,7 @@ public static unsafe partial class Attention
         where TV : unmanaged, IVec<TV>
     {
         int b = pair / p.Hkv, kvh = pair % p.Hkv, group = p.Hq / p.Hkv, d = p.D, d64 = p.D64;
-        using var scratch = new Scratch(4 * d * Tile + Tile * d64 + 2 * Tile * Tile + 4 * Tile);
+        using var scratch = new Scratch(KeyTileFloats(d, d64));
         float* kt = scratch.Floats(d * Tile), vt = scratch.Floats(d * Tile), dkt = scratch.Floats(d * Tile), dvt = scratch.Floats(d * Tile);
         float* ks = scratch.Floats(Tile * d64), sp = scratch.Floats(Tile * Tile), dp = scratch.Floats(Tile * Tile);
         int* lo = scratch.Ints(Tile), hi = scratch.Ints(Tile);
