@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
+using RawLongLoRA.Profiling;
 using RawLongLoRA.Training;
 
 namespace RawLongLoRA.Bench.Step;
@@ -90,18 +91,22 @@ public static class StepBench
         {
             var ids = Enumerable.Range(0, seq).Select(_ => (long)random.Next(config.VocabSize)).ToArray();
             var batch = new TrainingBatch(1, seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, seq).Select(p => (long)p)], [0]);
+            bool timed = !warmup || i > 0;
             var clock = Stopwatch.StartNew();
-            using (var scope = new DisposeScope())
+            using (Profiler.Record(timed ? Profiler.StepScope : "warm-up step"))
             {
-                var loss = BatchLoss.Of(model, batch, seq / 4);
-                loss.Backward();
-                last = loss.ToFloatArray()[0];
+                using (var scope = new DisposeScope())
+                {
+                    var loss = BatchLoss.Of(model, batch, seq / 4);
+                    loss.Backward();
+                    last = loss.ToFloatArray()[0];
+                }
+                optimizer.Step();
+                optimizer.ZeroGrad();
             }
-            optimizer.Step();
-            optimizer.ZeroGrad();
             if (double.IsNaN(first))
                 first = last;
-            if (!warmup || i > 0)
+            if (timed)
                 times.Add(clock.Elapsed.TotalSeconds);
         }
         times.Sort();

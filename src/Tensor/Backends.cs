@@ -12,7 +12,9 @@ public static class Backends
 {
     private static readonly Dictionary<DeviceType, Func<int, IBackend>> Factories = [];
     private static readonly Dictionary<Device, IBackend> Instances = [];
+    private static readonly Dictionary<IBackend, IBackend> Profiled = new(ReferenceEqualityComparer.Instance);
     private static readonly Lock Gate = new();
+    private static Func<IBackend, IBackend>? _profiling;
 
     public static void Register(DeviceType type, Func<int, IBackend> factory)
     {
@@ -20,7 +22,35 @@ public static class Backends
             Factories[type] = factory;
     }
 
+    /// <summary>
+    /// The wrapper that times and counts every primitive while the profiler records (RawLongLoRA.Kernels
+    /// registers it with the CPU backend); <see cref="Get"/> hands out wrapped backends only then.
+    /// </summary>
+    public static void RegisterProfiling(Func<IBackend, IBackend> wrap)
+    {
+        lock (Gate)
+            _profiling = wrap;
+    }
+
     public static IBackend Get(Device device)
+    {
+        var b = Unwrapped(device);
+        return Profiling.Profiler.IsRecording ? WithProfiling(b) : b;
+    }
+
+    private static IBackend WithProfiling(IBackend b)
+    {
+        lock (Gate)
+        {
+            if (_profiling is null)
+                return b;
+            if (!Profiled.TryGetValue(b, out var p))
+                Profiled[b] = p = _profiling(b);
+            return p;
+        }
+    }
+
+    private static IBackend Unwrapped(Device device)
     {
         lock (Gate)
         {

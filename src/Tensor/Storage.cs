@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using RawLongLoRA.Profiling;
 
 namespace RawLongLoRA;
 
@@ -12,6 +15,7 @@ public abstract class Storage
     private static long _liveCount;
     private static long _liveBytes;
     private static long _peakBytes;
+    private static readonly ConcurrentDictionary<Device, StrongBox<long>> LiveOnDevice = new();
 
     protected Storage(Device device, long byteLength)
     {
@@ -23,6 +27,9 @@ public abstract class Storage
         while (live > (peak = Interlocked.Read(ref _peakBytes)) && Interlocked.CompareExchange(ref _peakBytes, live, peak) != peak)
         {
         }
+        Interlocked.Add(ref LiveOnDevice.GetOrAdd(device, _ => new StrongBox<long>()).Value, byteLength);
+        if (Profiler.IsRecording)
+            Profiler.OnAllocated(this);
     }
 
     public Device Device { get; }
@@ -39,6 +46,9 @@ public abstract class Storage
 
     /// <summary>The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches report.</summary>
     public static long PeakBytes => Interlocked.Read(ref _peakBytes);
+
+    /// <summary>Bytes live on each device that has had a storage (the profiler's starting point).</summary>
+    public static Dictionary<Device, long> LiveBytesByDevice() => LiveOnDevice.ToDictionary(p => p.Key, p => Interlocked.Read(ref p.Value.Value));
 
     public static void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
@@ -57,9 +67,11 @@ public abstract class Storage
         if (left == 0)
         {
             IsFreed = true;
-            Free();
+            using (Profiler.IsRecording ? Profiler.OnFreed(this) : default)
+                Free();
             Interlocked.Decrement(ref _liveCount);
             Interlocked.Add(ref _liveBytes, -ByteLength);
+            Interlocked.Add(ref LiveOnDevice[Device].Value, -ByteLength);
         }
         else if (left < 0)
             throw new InvalidOperationException("storage released more times than retained");

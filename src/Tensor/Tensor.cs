@@ -23,6 +23,8 @@ public sealed partial class Tensor : IDisposable
         DType = dtype;
         Scope = DisposeScope.Current;
         Scope?.Add(this);
+        if (Profiling.Profiler.IsRecording)
+            Profiling.Profiler.OnViewed(this);
     }
 
     public Layout Layout { get; }

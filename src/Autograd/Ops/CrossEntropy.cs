@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -15,6 +17,7 @@ public static class CrossEntropyOp
         public Tensor CrossEntropy(Tensor targets, int ignoreIndex = IgnoreIndex)
         {
             const string op = "cross_entropy";
+            using var profile = Profiler.Op(op, logits, targets);
             Check.Alive(op, logits, targets);
             Check.Rank(op, logits, "logits [tokens, vocab]", 2);
             Check.Float(op, logits, "logits");
@@ -45,6 +48,7 @@ public static class CrossEntropyOp
         public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = 8192, int tokenChunk = 2048)
         {
             const string op = "linear_cross_entropy";
+            using var profile = Profiler.Op(op, hidden, weight, targets);
             Check.Alive(op, hidden, weight, targets);
             Check.SameDevice(op, hidden, weight, targets);
             Check.Rank(op, weight, "weight [vocab, dim]", 2);

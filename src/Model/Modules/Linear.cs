@@ -31,9 +31,13 @@ public sealed class Linear : Module
     /// <summary>The adapter folded into <see cref="Weight"/>, if any: Forward then applies none.</summary>
     public string? MergedAdapter { get; private set; }
 
-    public Tensor Forward(Tensor x) => ActiveAdapter is { } name && MergedAdapter is null
-        ? _adapters[name].Forward(x, Weight, Bias, Training)
-        : x.Linear(Weight, Bias);
+    public Tensor Forward(Tensor x)
+    {
+        using var profile = Profiled();
+        return ActiveAdapter is { } name && MergedAdapter is null
+            ? _adapters[name].Forward(x, Weight, Bias, Training)
+            : x.Linear(Weight, Bias);
+    }
 
     /// <summary>Attaches an adapter under PEFT's parameter names (lora_A.&lt;name&gt;.weight, ...).</summary>
     internal void AddAdapter(string name, LoraAdapter adapter)
@@ -136,7 +140,11 @@ public sealed class Embedding : Module
             Weight = Replace("weight", Weight.To(DType.F32));
     }
 
-    public Tensor Forward(Tensor ids) => Weight.Embedding(ids);
+    public Tensor Forward(Tensor ids)
+    {
+        using var profile = Profiled();
+        return Weight.Embedding(ids);
+    }
 }
 
 /// <summary>RMSNorm with a learned scale, over the last dim.</summary>
@@ -152,5 +160,9 @@ public sealed class RmsNorm : Module
 
     public Tensor Weight { get; }
 
-    public Tensor Forward(Tensor x) => x.RmsNorm(Weight, _eps);
+    public Tensor Forward(Tensor x)
+    {
+        using var profile = Profiled();
+        return x.RmsNorm(Weight, _eps);
+    }
 }

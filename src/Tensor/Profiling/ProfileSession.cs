@@ -1,0 +1,110 @@
+using System.Diagnostics;
+
+namespace RawLongLoRA.Profiling;
+
+/// <summary>
+/// What one recording collected (<see cref="Profiler.Start"/> to <see cref="Stop"/>): the events, the
+/// memory timeline, and the wall time they fall in. <see cref="Save"/> writes a Chrome/Perfetto trace
+/// and the summary table beside it.
+/// </summary>
+public sealed class ProfileSession : IDisposable
+{
+    private readonly long _origin = Stopwatch.GetTimestamp();
+    private readonly double _nsPerTick = 1e9 / Stopwatch.Frequency;
+    private readonly List<ProfileEvent> _events = [];
+    private readonly Lock _gate = new();
+    private long _stopNs = -1;
+
+    internal ProfileSession(Dictionary<Device, long> liveAtStart)
+    {
+        Memory = new MemoryLog(liveAtStart);
+        Thread = Environment.CurrentManagedThreadId;
+    }
+
+    internal MemoryLog Memory { get; }
+
+    /// <summary>The thread that started recording: the summary's wall time is this thread's.</summary>
+    public int Thread { get; }
+
+    /// <summary>Whether the session still records.</summary>
+    public bool IsRecording => _stopNs < 0;
+
+    /// <summary>Every event, in the order they started (a parent before its children).</summary>
+    public IReadOnlyList<ProfileEvent> Events
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _events];
+        }
+    }
+
+    /// <summary>Live bytes per device after each allocation and free, in order.</summary>
+    public IReadOnlyList<MemorySample> MemorySamples => Memory.Samples;
+
+    /// <summary>Live bytes per device when recording started.</summary>
+    public IReadOnlyDictionary<Device, long> MemoryAtStart => Memory.Baseline;
+
+    /// <summary>Nanoseconds from start to stop (to now while recording).</summary>
+    public long WallNs => IsRecording ? Now() : _stopNs;
+
+    internal long Now() => (long)((Stopwatch.GetTimestamp() - _origin) * _nsPerTick);
+
+    internal ProfileEvent Add(int parent, string name, ProfileKind kind, ProfilePhase phase, int stream)
+    {
+        lock (_gate)
+        {
+            var e = new ProfileEvent(_events.Count, parent, name, kind, phase, stream) { EndNs = -1 };
+            _events.Add(e);
+            return e;
+        }
+    }
+
+    /// <summary>Stops recording; events still open end now. Safe to call twice.</summary>
+    public void Stop()
+    {
+        if (!IsRecording)
+            return;
+        long end = Now();
+        Profiler.Stop(this);
+        _stopNs = end;
+        lock (_gate)
+            foreach (var e in _events.Where(e => e.EndNs < 0))
+                e.EndNs = end;
+    }
+
+    /// <summary>
+    /// The summary table: per name, calls, total and self time, GFLOP/s; time outside ops as rows of its
+    /// own; modules, threads, page faults, and what was alive at the memory peak. With
+    /// <paramref name="within"/>, only the time inside scopes of that name (e.g. <see cref="Profiler.StepScope"/>).
+    /// </summary>
+    public ProfileSummary Summary(string? within = null) => new(this, within);
+
+    /// <summary>
+    /// Writes the Chrome trace to <paramref name="path"/> and the summary text beside it (the same name
+    /// with .txt; a table for the training steps first where there are any), and returns that text's path.
+    /// </summary>
+    public string Save(string path)
+    {
+        Stop();
+        ChromeTrace.Write(this, path);
+        string table = Path.ChangeExtension(path, ".txt");
+        if (table == path)
+            table = path + ".txt";
+        File.WriteAllText(table, Report(maxRows: null));
+        return table;
+    }
+
+    /// <summary>The summary of the training steps (<see cref="Profiler.StepScope"/>) where there are any, else of the whole recording.</summary>
+    public ProfileSummary StepsOrWhole() => Events.Any(e => e.Name == Profiler.StepScope) ? Summary(Profiler.StepScope) : Summary();
+
+    /// <summary>The text <see cref="Save"/> writes: the steps' table where there are training steps, then the whole recording's.</summary>
+    public string Report(int? maxRows)
+    {
+        var first = StepsOrWhole();
+        return first.Within is null ? first.Format(maxRows) : first.Format(maxRows) + Environment.NewLine + Summary().Format(maxRows);
+    }
+
+    /// <summary>Stops recording.</summary>
+    public void Dispose() => Stop();
+}
