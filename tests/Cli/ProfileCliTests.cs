@@ -5,38 +5,36 @@ namespace RawLongLoRA.Tests;
 
 /// <summary>--profile FILE on rawlora verbs: the trace and the table are written, the table printed; a bad path fails first.</summary>
 [Collection(SerialCollection.Name)]
-public sealed class ProfileCliTests : IDisposable
+public sealed class ProfileCliTests
 {
-    private readonly string _tmp = Directory.CreateTempSubdirectory("rawlora-cli-profile-").FullName;
-
-    public void Dispose() => Directory.Delete(_tmp, recursive: true);
-
     [Fact]
     public void ForwardWritesTheTraceAndTheTable()
     {
-        string trace = Path.Combine(_tmp, "forward.json");
-        var (code, output, err) = CliTests.Run("forward", CausalLMTests.Dir("llama-gqa-tiny"), "--ids", "1,17,250,3", "--out", Path.Combine(_tmp, "logits.safetensors"), "--profile", trace);
+        using var tmp = new TempFolder("rawlora-cli-profile-");
+        string trace = tmp.File("forward.json");
+        var (code, output, err) = CliTests.Run("forward", CausalLMTests.Dir("llama-gqa-tiny"), "--ids", "1,17,250,3", "--out", tmp.File("logits.safetensors"), "--profile", trace);
         Assert.True(code == 0, err);
         Assert.Contains("Profile of the whole recording", output);
         Assert.Contains("cpu::gemm", output);
         Assert.Contains($"trace written to {trace}", output);
         Assert.Contains(new TraceFile(trace).Events, e => e.Name == "model.layers.1.mlp" && e.Category == "module");
-        Assert.Contains("[outside ops]", File.ReadAllText(Path.Combine(_tmp, "forward.txt")));
+        Assert.Contains("[outside ops]", File.ReadAllText(tmp.File("forward.txt")));
         Assert.False(Profiler.IsRecording);
     }
 
     [Fact]
     public void TrainGivesItsStepsATableOfTheirOwn()
     {
-        string model = TinyModelFolder.Create(Path.Combine(_tmp, "model"), "qwen2-tiny");
-        string data = Path.Combine(_tmp, "corpus.jsonl");
+        using var tmp = new TempFolder("rawlora-cli-profile-");
+        string model = TinyModelFolder.Create(tmp.File("model"), "qwen2-tiny");
+        string data = tmp.File("corpus.jsonl");
         File.WriteAllLines(data, Enumerable.Range(0, 8).Select(i => $"{{\"text\": \"hello world! {i} hello, world 12\"}}"));
-        string trace = Path.Combine(_tmp, "train.json");
-        var (code, output, err) = CliTests.Run("train", "--model", model, "--data", data, "--output", Path.Combine(_tmp, "run"), "--max-length", "16",
+        string trace = tmp.File("train.json");
+        var (code, output, err) = CliTests.Run("train", "--model", model, "--data", data, "--output", tmp.File("run"), "--max-length", "16",
             "--max-steps", "2", "--quiet", "--profile", trace);
         Assert.True(code == 0, err);
         Assert.DoesNotContain("Profile of", output); // --quiet: where the files are, no table
-        string table = File.ReadAllText(Path.Combine(_tmp, "train.txt"));
+        string table = File.ReadAllText(tmp.File("train.txt"));
         Assert.StartsWith("Profile of 2 'train step' scopes", table);
         Assert.Contains("Profile of the whole recording", table);
         Assert.Contains("linear.backward", table);
@@ -46,7 +44,8 @@ public sealed class ProfileCliTests : IDisposable
     [Fact]
     public void AProfileInAMissingFolderFailsBeforeWork()
     {
-        string trace = Path.Combine(_tmp, "missing", "p.json");
+        using var tmp = new TempFolder("rawlora-cli-profile-");
+        string trace = Path.Combine(tmp.Path, "missing", "p.json");
         var (code, output, err) = CliTests.Run("inspect", CausalLMTests.Dir("llama-gqa-tiny"), "--profile", trace);
         Assert.Equal(1, code);
         Assert.Contains("rawlora: error: --profile:", err);

@@ -11,9 +11,9 @@ namespace RawLongLoRA.Tests;
 [Collection(SerialCollection.Name)]
 public sealed class ProfilerTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("rawlora-profile-").FullName;
+    private readonly TempFolder _dir = new("rawlora-profile-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private static void SomeWork()
     {
@@ -35,7 +35,7 @@ public sealed class ProfilerTests : IDisposable
         ProfileSession session;
         using (session = Profiler.Start())
             SomeWork();
-        string path = Path.Combine(_dir, "trace.json");
+        string path = _dir.File("trace.json");
         string table = session.Save(path);
 
         var trace = new TraceFile(path);
@@ -47,7 +47,7 @@ public sealed class ProfilerTests : IDisposable
         Assert.True(gemm.Args.GetProperty("flops").GetDouble() > 0);
         Assert.Contains(trace.Events, e => e.Name == "linear.backward" && e.Category == "backward" && e.Args.GetProperty("phase").GetString() == "backward");
         Assert.Contains(trace.Events, e => e.Name == "[alloc]" && e.Args.GetProperty("bytes").GetInt64() > 0);
-        Assert.Equal(Path.Combine(_dir, "trace.txt"), table);
+        Assert.Equal(_dir.File("trace.txt"), table);
         Assert.StartsWith("Profile of the whole recording", File.ReadAllText(table));
     }
 
@@ -120,8 +120,8 @@ public sealed class ProfilerTests : IDisposable
         Assert.All(memory.Largest, t => Assert.Equal("[512, 256]", t.Shape));
         Assert.Equal(["add", "scale", "scale"], memory.Largest.Select(t => t.MadeBy).Order());
 
-        session.Save(Path.Combine(_dir, "memory.json"));
-        var trace = new TraceFile(Path.Combine(_dir, "memory.json"));
+        session.Save(_dir.File("memory.json"));
+        var trace = new TraceFile(_dir.File("memory.json"));
         Assert.Equal(session.MemorySamples.Count, trace.Counters.Count);
         Assert.Equal(peak, trace.Counters.Max(c => c.Peak));
         Assert.Equal(peak, trace.Counters.Max(c => c.Live));

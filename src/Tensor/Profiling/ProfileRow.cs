@@ -66,26 +66,14 @@ public sealed record ProfileRow
 /// A module's time, over all its calls and every layer of its kind ("model.layers.*.mlp"): forward, the
 /// second forward of checkpointing, and the backward rules of the ops it made.
 /// </summary>
-public sealed record ModuleRow
+/// <param name="Name">The module's full name with layer indices as "*".</param>
+/// <param name="Calls">Forward calls.</param>
+/// <param name="ForwardNs">Forward time.</param>
+/// <param name="RecomputeNs">Recompute time (gradient checkpointing).</param>
+/// <param name="BackwardNs">Backward time: the rules of the ops made in it, reopened in its scope.</param>
+/// <param name="Flops">FLOPs of the kernels inside, all three passes.</param>
+public sealed record ModuleRow(string Name, int Calls, long ForwardNs, long RecomputeNs, long BackwardNs, double Flops)
 {
-    /// <summary>The module's path with layer indices as "*".</summary>
-    public required string Name { get; init; }
-
-    /// <summary>Forward calls.</summary>
-    public int Calls { get; init; }
-
-    /// <summary>Forward time.</summary>
-    public long ForwardNs { get; init; }
-
-    /// <summary>Recompute time (gradient checkpointing).</summary>
-    public long RecomputeNs { get; init; }
-
-    /// <summary>Backward time: the rules of the ops made in it, reopened in its scope.</summary>
-    public long BackwardNs { get; init; }
-
-    /// <summary>FLOPs of the kernels inside, all three passes.</summary>
-    public double Flops { get; init; }
-
     /// <summary>Forward + recompute + backward.</summary>
     public long TotalNs => ForwardNs + RecomputeNs + BackwardNs;
 }

@@ -204,6 +204,6 @@ public sealed partial class ProfileSummary
         public long ForwardNs, RecomputeNs, BackwardNs;
         public double Flops;
 
-        public ModuleRow Row() => new() { Name = name, Calls = Calls, ForwardNs = ForwardNs, RecomputeNs = RecomputeNs, BackwardNs = BackwardNs, Flops = Flops };
+        public ModuleRow Row() => new(name, Calls, ForwardNs, RecomputeNs, BackwardNs, Flops);
     }
 }
