@@ -41,7 +41,7 @@ public enum ProfilePhase : byte
 /// backend is meant to fill them from CUDA events recorded on <see cref="Stream"/> (their elapsed times
 /// put on this timeline through one event recorded at a known host time), with the host-side call as a
 /// separate Kernel event of the host thread, and to mirror Scope and Module records as NVTX ranges.
-/// Bytes allocated, page faults and kernel time include those of the ranges inside.
+/// Bytes allocated, page faults and OS time include those of the ranges inside.
 /// </summary>
 public sealed class ProfileEvent
 {
@@ -98,13 +98,17 @@ public sealed class ProfileEvent
     /// <summary>Storage bytes allocated during the range.</summary>
     public long BytesAllocated { get; internal set; }
 
-    /// <summary>Minor page faults of the process during the range (first touches of new memory).</summary>
+    /// <summary>
+    /// Minor page faults of the process during a kernel (first touches of new memory); for other events
+    /// the sum over the kernels inside. Read around kernels only: a getrusage call costs about a
+    /// microsecond here, and kernels are where memory is touched.
+    /// </summary>
     public long MinorFaults { get; internal set; }
 
-    /// <summary>Major page faults (reads from disk, e.g. of memory-mapped weights).</summary>
+    /// <summary>Major page faults (reads from disk, e.g. of memory-mapped weights), counted as <see cref="MinorFaults"/>.</summary>
     public long MajorFaults { get; internal set; }
 
-    /// <summary>CPU time of the process in the kernel during the range, summed over threads: page faults, thread wake-ups.</summary>
+    /// <summary>CPU time of the process in the kernel (the OS's), summed over threads, counted as <see cref="MinorFaults"/>: page faults, thread wake-ups.</summary>
     public long SystemNs { get; internal set; }
 
     /// <summary>Wall time spent in parallel loops (<c>CpuThreads.For</c>) run by this range itself (not by ranges inside it).</summary>

@@ -15,11 +15,16 @@ public sealed class ProfileSession : IDisposable
     private readonly Lock _gate = new();
     private long _stopNs = -1;
 
+    private readonly (long Minor, long Major, long SystemNs) _countersAtStart = ProcessCounters.Read();
+
     internal ProfileSession(Dictionary<Device, long> liveAtStart)
     {
         Memory = new MemoryLog(liveAtStart);
         Thread = Environment.CurrentManagedThreadId;
     }
+
+    /// <summary>Page faults of the whole process while recording, in kernels or not (0 where they cannot be read).</summary>
+    public (long Minor, long Major) PageFaults { get; private set; }
 
     internal MemoryLog Memory { get; }
 
@@ -66,6 +71,8 @@ public sealed class ProfileSession : IDisposable
         if (!IsRecording)
             return;
         long end = Now();
+        var counters = ProcessCounters.Read();
+        PageFaults = (counters.MinorFaults - _countersAtStart.Minor, counters.MajorFaults - _countersAtStart.Major);
         Profiler.Stop(this);
         _stopNs = end;
         lock (_gate)

@@ -45,7 +45,8 @@ public sealed partial class ProfileSummary
                      + string.Join(", ", Rows.OrderByDescending(r => r.SingleThreadedNs).Take(5).Select(r => $"{r.Name} {Ms(r.SingleThreadedNs)} ms")));
 
         long minor = Rows.Sum(r => r.MinorFaults), major = Rows.Sum(r => r.MajorFaults), system = Rows.Sum(r => r.SystemNs);
-        s.AppendLine($"Kernel-mode CPU time: {Ms(system)} thread-ms ({Percent(system, WallNs)} of the wall time; page faults and thread wake-ups); page faults: {Int(minor)} minor, {Int(major)} major"
+        string all = RecordingPageFaults is { } f ? $" (of {Int(f.Minor)} minor, {Int(f.Major)} major in the whole recording)" : "";
+        s.AppendLine($"In kernels, OS CPU time: {Ms(system)} thread-ms ({Percent(system, WallNs)} of the wall time; page faults and thread wake-ups); page faults: {Int(minor)} minor, {Int(major)} major{all}"
                      + (minor + major == 0 ? "" : "; most in: " + string.Join(", ", Rows.Where(r => r.MinorFaults + r.MajorFaults > 0)
                          .OrderByDescending(r => r.MinorFaults + r.MajorFaults).Take(5).Select(r => $"{r.Name} {Int(r.MinorFaults + r.MajorFaults)} ({Ms(r.SystemNs)} ms)"))));
 

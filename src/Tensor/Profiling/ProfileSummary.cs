@@ -109,6 +109,8 @@ public sealed partial class ProfileSummary
         Rows = [.. rows.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
         Modules = [.. modules.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
         Memory = session.Memory.Peaks(top: 10);
+        if (within is null)
+            RecordingPageFaults = session.PageFaults;
     }
 
     /// <summary>The scope name the summary is restricted to, or null for the whole recording.</summary>
@@ -131,6 +133,9 @@ public sealed partial class ProfileSummary
 
     /// <summary>Per device, the memory peak of the whole recording and what was alive at it.</summary>
     public IReadOnlyList<MemoryPeak> Memory { get; }
+
+    /// <summary>Page faults of the process over the whole recording, kernels or not; null for a summary within scopes.</summary>
+    public (long Minor, long Major)? RecordingPageFaults { get; }
 
     /// <summary>The row of that name, or null.</summary>
     public ProfileRow? Row(string name) => Rows.FirstOrDefault(r => r.Name == name);

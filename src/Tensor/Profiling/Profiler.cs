@@ -206,7 +206,8 @@ public static class Profiler
         var e = t.Session.Add(t.Open.Count > 0 ? t.Open[^1].Index : -1, name, kind, t.Phase, Environment.CurrentManagedThreadId);
         e.Module = t.Frame?.Path;
         e.OpenAllocated = t.Session.Memory.AllocatedBytes;
-        (e.OpenMinorFaults, e.OpenMajorFaults, e.OpenSystemNs) = ProcessCounters.Read();
+        if (kind == ProfileKind.Kernel)
+            (e.OpenMinorFaults, e.OpenMajorFaults, e.OpenSystemNs) = ProcessCounters.Read();
         // Counters first, clock last: the event's own bookkeeping stays outside its duration.
         e.StartNs = t.Session.Now();
         t.Open.Add(e);
@@ -225,6 +226,13 @@ public static class Profiler
             var top = t.Open[^1];
             t.Open.RemoveAt(t.Open.Count - 1);
             Finish(t, top, end);
+            if (t.Open.Count > 0)
+            {
+                var parent = t.Open[^1];
+                parent.MinorFaults += top.MinorFaults;
+                parent.MajorFaults += top.MajorFaults;
+                parent.SystemNs += top.SystemNs;
+            }
             if (top == e)
                 break;
         }
@@ -234,10 +242,13 @@ public static class Profiler
     {
         e.EndNs = end;
         e.BytesAllocated = t.Session.Memory.AllocatedBytes - e.OpenAllocated;
-        var (minor, major, system) = ProcessCounters.Read();
-        e.MinorFaults = minor - e.OpenMinorFaults;
-        e.MajorFaults = major - e.OpenMajorFaults;
-        e.SystemNs = system - e.OpenSystemNs;
+        if (e.Kind == ProfileKind.Kernel)
+        {
+            var (minor, major, system) = ProcessCounters.Read();
+            e.MinorFaults = minor - e.OpenMinorFaults;
+            e.MajorFaults = major - e.OpenMajorFaults;
+            e.SystemNs = system - e.OpenSystemNs;
+        }
         if (e.PushedFrame is { } f)
             t.Frame = f.Parent;
         if (e.RestorePhase is { } p)
