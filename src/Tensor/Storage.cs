@@ -85,6 +85,8 @@ public sealed unsafe class HostStorage : Storage
 {
     private readonly void* _ptr;
 
+    static HostStorage() => HostMemory.KeepFreedBlocks();
+
     public HostStorage(long byteLength, bool zero = false) : base(Device.Cpu, byteLength)
     {
         _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64);
