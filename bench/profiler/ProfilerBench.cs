@@ -8,6 +8,7 @@ namespace RawLongLoRA.Bench.Profiling;
 /// </summary>
 public static class ProfilerBench
 {
+    /// <summary>The verb's name, options and body.</summary>
     public static readonly Verb Verb = new(
         "profiler",
         "the profiler's cost: many small ops with it off (compare with a build without its hooks) and recording",

@@ -15,6 +15,7 @@ public sealed class SmallOps : IDisposable
     /// <summary>Autograd ops per iteration: 7 forward ops and their 7 backward rules.</summary>
     public const int OpsPerIteration = 14;
 
+    /// <summary>One forward and backward; the gradients are dropped after it.</summary>
     public void Iteration()
     {
         using (new DisposeScope())
@@ -30,6 +31,7 @@ public sealed class SmallOps : IDisposable
         }
     }
 
+    /// <summary>Frees the inputs and weights.</summary>
     public void Dispose()
     {
         foreach (var t in new[] { _x, _w1, _w2, _norm })

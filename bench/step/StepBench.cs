@@ -51,7 +51,7 @@ public static class StepBench
             Peer = peer is null ? null : "torch",
             PeerValue = peerTps,
             FractionOfPeak = flops / ours.Seconds / peak,
-            Note = $"step {ours.Seconds:F2} s, {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
+            Note = $"step {ours.Seconds:F2} s (mean {ours.MeanSeconds:F3} s), {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
                 + (peer is null ? "" : $"; peer peak RSS {peer["peak_rss_mb"]} MB"),
         });
 
@@ -59,7 +59,7 @@ public static class StepBench
         {
             Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
             StepResult big = default;
-            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false));
+            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false, stepScope: "long-context step"));
             double bigFlops = StepFlops(config, longSeq, checkpointing: true);
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
             report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
@@ -73,10 +73,10 @@ public static class StepBench
         return 0;
     }
 
-    private readonly record struct StepResult(double Seconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
+    private readonly record struct StepResult(double Seconds, double MeanSeconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
 
-    /// <summary>Median seconds of a step (after one warm-up unless told not to), as torch_llama.py bench times its steps.</summary>
-    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true)
+    /// <summary>Median (and mean) seconds of a step, after one warm-up unless told not to, as torch_llama.py bench times its steps; each timed step is a profiler scope.</summary>
+    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true, string stepScope = Profiler.StepScope)
     {
         using var model = new CausalLM(config, new RandomParameters(0));
         model.ExtendContext(seq);
@@ -93,7 +93,7 @@ public static class StepBench
             var batch = new TrainingBatch(1, seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, seq).Select(p => (long)p)], [0]);
             bool timed = !warmup || i > 0;
             var clock = Stopwatch.StartNew();
-            using (Profiler.Record(timed ? Profiler.StepScope : "warm-up step"))
+            using (Profiler.Record(timed ? stepScope : "warm-up step"))
             {
                 using (var scope = new DisposeScope())
                 {
@@ -109,8 +109,9 @@ public static class StepBench
             if (timed)
                 times.Add(clock.Elapsed.TotalSeconds);
         }
+        double mean = times.Average();
         times.Sort();
-        return new StepResult(times[times.Count / 2], first, last, Storage.PeakBytes);
+        return new StepResult(times[times.Count / 2], mean, first, last, Storage.PeakBytes);
     }
 
     /// <summary>The FLOPs of one step, counted as the notes say.</summary>

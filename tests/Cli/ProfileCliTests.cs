@@ -36,6 +36,8 @@ public sealed class ProfileCliTests
         Assert.DoesNotContain("Profile of", output); // --quiet: where the files are, no table
         string table = File.ReadAllText(tmp.File("train.txt"));
         Assert.StartsWith("Profile of 2 'train step' scopes", table);
+        Assert.Contains("Profile of 2 'train step' scopes (", table);
+        Assert.Contains(", by input shape:", table);
         Assert.Contains("Profile of the whole recording", table);
         Assert.Contains("linear.backward", table);
         Assert.Contains("cpu::adamw", table);

@@ -62,6 +62,7 @@ public sealed class ProfilerTests : IDisposable
         var gemm = Assert.Single(session.Events, e => e.Name == "cpu::gemm");
         Assert.Equal(expected, gemm.Flops);
         Assert.Equal(expected, session.Summary().Row("linear")!.Flops);
+        Assert.Equal(expected, session.Summary(byShape: true).Row("cpu::gemm [35, 24], [35, 32], [32, 24]")!.Flops);
         Assert.Equal(ProfileKind.Op, session.Events[gemm.Parent].Kind);
     }
 

@@ -11,9 +11,6 @@ public readonly struct ProfileRange : IDisposable
 
     internal ProfileRange(ProfileEvent? e) => _event = e;
 
-    /// <summary>The event this range records; null while nothing records.</summary>
-    public ProfileEvent? Event => _event;
-
     /// <summary>Closes the event (a no-op for the default range).</summary>
     public void Dispose()
     {

@@ -83,9 +83,10 @@ public sealed class ProfileSession : IDisposable
     /// <summary>
     /// The summary table: per name, calls, total and self time, GFLOP/s; time outside ops as rows of its
     /// own; modules, threads, page faults, and what was alive at the memory peak. With
-    /// <paramref name="within"/>, only the time inside scopes of that name (e.g. <see cref="Profiler.StepScope"/>).
+    /// <paramref name="within"/>, only the time inside scopes of that name (e.g. <see cref="Profiler.StepScope"/>);
+    /// with <paramref name="byShape"/>, a row per op or kernel and input shapes.
     /// </summary>
-    public ProfileSummary Summary(string? within = null) => new(this, within);
+    public ProfileSummary Summary(string? within = null, bool byShape = false) => new(this, within, byShape);
 
     /// <summary>
     /// Writes the Chrome trace to <paramref name="path"/> and the summary text beside it (the same name
@@ -105,11 +106,15 @@ public sealed class ProfileSession : IDisposable
     /// <summary>The summary of the training steps (<see cref="Profiler.StepScope"/>) where there are any, else of the whole recording.</summary>
     public ProfileSummary StepsOrWhole() => Events.Any(e => e.Name == Profiler.StepScope) ? Summary(Profiler.StepScope) : Summary();
 
-    /// <summary>The text <see cref="Save"/> writes: the steps' table where there are training steps, then the whole recording's.</summary>
+    /// <summary>
+    /// The text <see cref="Save"/> writes: the training steps' table where there are any, the same by input
+    /// shape, then the whole recording's.
+    /// </summary>
     public string Report(int? maxRows)
     {
         var first = StepsOrWhole();
-        return first.Within is null ? first.Format(maxRows) : first.Format(maxRows) + Environment.NewLine + Summary().Format(maxRows);
+        string text = first.Format(maxRows) + Environment.NewLine + Summary(first.Within, byShape: true).Format(maxRows);
+        return first.Within is null ? text : text + Environment.NewLine + Summary().Format(maxRows);
     }
 
     /// <summary>Stops recording.</summary>

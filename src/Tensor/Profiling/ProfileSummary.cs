@@ -10,9 +10,10 @@ namespace RawLongLoRA.Profiling;
 /// </summary>
 public sealed partial class ProfileSummary
 {
-    internal ProfileSummary(ProfileSession session, string? within)
+    internal ProfileSummary(ProfileSession session, string? within, bool byShape)
     {
         Within = within;
+        ByShape = byShape;
         var events = session.Events;
         int n = events.Count;
         var counted = new bool[n];
@@ -71,7 +72,7 @@ public sealed partial class ProfileSummary
             if (!counted[i])
                 continue;
             var e = events[i];
-            keys[i] = Key(e, out bool outside);
+            keys[i] = Key(e, byShape, out bool outside);
             var r = rows.TryGetValue(keys[i], out var found) ? found : rows[keys[i]] = new Builder(keys[i], outside);
             long self = e.DurationNs - childNs[i];
             r.Calls++;
@@ -113,6 +114,9 @@ public sealed partial class ProfileSummary
             RecordingPageFaults = session.PageFaults;
     }
 
+    /// <summary>Whether ops and kernels have a row per input shapes (torch's group_by_input_shape).</summary>
+    public bool ByShape { get; }
+
     /// <summary>The scope name the summary is restricted to, or null for the whole recording.</summary>
     public string? Within { get; }
 
@@ -141,7 +145,7 @@ public sealed partial class ProfileSummary
     public ProfileRow? Row(string name) => Rows.FirstOrDefault(r => r.Name == name);
 
     /// <summary>The summary row an event falls in; outside is true for time that is in no op.</summary>
-    private static string Key(ProfileEvent e, out bool outside)
+    private static string Key(ProfileEvent e, bool byShape, out bool outside)
     {
         outside = e.Kind is ProfileKind.Scope or ProfileKind.Module or ProfileKind.Memory;
         return e.Kind switch
@@ -149,7 +153,7 @@ public sealed partial class ProfileSummary
             ProfileKind.Memory => e.Name == "[alloc]" ? "[outside ops] allocation" : "[outside ops] free",
             ProfileKind.Module => e.Phase == ProfilePhase.Backward ? "[outside ops] autograd engine" : "[outside ops] module code",
             ProfileKind.Scope => e.Name == "autograd.backward" ? "[outside ops] autograd engine" : $"[outside ops] in {e.Name}",
-            _ => e.Phase == ProfilePhase.Recompute ? e.Name + " [recompute]" : e.Name,
+            _ => (e.Phase == ProfilePhase.Recompute ? e.Name + " [recompute]" : e.Name) + (byShape ? $" {e.Shapes}" : ""),
         };
     }
 
