@@ -152,6 +152,21 @@ public sealed class ProfilerTests : IDisposable
     }
 
     [Fact]
+    public void ASessionStopsByItselfWhenFull()
+    {
+        using var session = Profiler.Start(maxEvents: 10);
+        SomeWork();
+        Assert.False(session.IsRecording);
+        Assert.False(Profiler.IsRecording);
+        Assert.True(session.StoppedFull);
+        Assert.Equal(10, session.Events.Count);
+        var summary = session.Summary();
+        Assert.Equal(session.WallNs, summary.StoppedFullAtNs);
+        Assert.Contains("recording stopped by itself", summary.Format());
+        Assert.InRange(summary.SelfTotalNs, 0.95 * summary.WallNs, 1.05 * summary.WallNs);
+    }
+
+    [Fact]
     public void OneSessionAtATime()
     {
         using var session = Profiler.Start();

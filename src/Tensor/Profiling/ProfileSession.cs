@@ -17,8 +17,9 @@ public sealed class ProfileSession : IDisposable
 
     private readonly (long Minor, long Major, long SystemNs) _countersAtStart = ProcessCounters.Read();
 
-    internal ProfileSession(Dictionary<Device, long> liveAtStart)
+    internal ProfileSession(Dictionary<Device, long> liveAtStart, int maxEvents)
     {
+        MaxEvents = maxEvents;
         Memory = new MemoryLog(liveAtStart);
         Thread = Environment.CurrentManagedThreadId;
     }
@@ -30,6 +31,21 @@ public sealed class ProfileSession : IDisposable
 
     /// <summary>The thread that started recording: the summary's wall time is this thread's.</summary>
     public int Thread { get; }
+
+    /// <summary>The most events it records before it stops by itself.</summary>
+    public int MaxEvents { get; }
+
+    /// <summary>Whether it stopped by itself, having recorded <see cref="MaxEvents"/> events.</summary>
+    public bool StoppedFull { get; private set; }
+
+    internal bool IsFull
+    {
+        get
+        {
+            lock (_gate)
+                return _events.Count >= MaxEvents;
+        }
+    }
 
     /// <summary>Whether the session still records.</summary>
     public bool IsRecording => _stopNs < 0;
@@ -71,6 +87,7 @@ public sealed class ProfileSession : IDisposable
         if (!IsRecording)
             return;
         long end = Now();
+        StoppedFull = IsFull;
         var counters = ProcessCounters.Read();
         PageFaults = (counters.MinorFaults - _countersAtStart.Minor, counters.MajorFaults - _countersAtStart.Major);
         Profiler.Stop(this);

@@ -12,6 +12,8 @@ public sealed partial class ProfileSummary
         var s = new StringBuilder();
         string what = Within is null ? "the whole recording" : $"{Scopes} '{Within}' scope{(Scopes == 1 ? "" : "s")} ({Ms(WallNs / (double)Math.Max(1, Scopes))} ms each)";
         s.AppendLine($"Profile of {what}{(ByShape ? ", by input shape" : "")}: wall time {Ms(WallNs)} ms; the rows' self times sum to {Ms(SelfTotalNs)} ms ({Percent(SelfTotalNs, WallNs)})");
+        if (StoppedFullAtNs is { } full)
+            s.AppendLine($"(recording stopped by itself {Ms(full)} ms in, having recorded its most events; what came later is not here)");
         var table = new List<string[]>
         {
             new[] { "name", "calls", "total ms", "self ms", "self %", "mean ms", "GFLOP/s", "GB/s", "alloc MiB", "faults", "sys ms", "1-thread %", "busy %" },

@@ -110,6 +110,7 @@ public sealed partial class ProfileSummary
         Rows = [.. rows.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
         Modules = [.. modules.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
         Memory = session.Memory.Peaks(top: 10);
+        StoppedFullAtNs = session.StoppedFull ? session.WallNs : null;
         if (within is null)
             RecordingPageFaults = session.PageFaults;
     }
@@ -140,6 +141,9 @@ public sealed partial class ProfileSummary
 
     /// <summary>Page faults of the process over the whole recording, kernels or not; null for a summary within scopes.</summary>
     public (long Minor, long Major)? RecordingPageFaults { get; }
+
+    /// <summary>When recording stopped by itself, full (<see cref="ProfileSession.MaxEvents"/>); null if it did not.</summary>
+    public long? StoppedFullAtNs { get; }
 
     /// <summary>The row of that name, or null.</summary>
     public ProfileRow? Row(string name) => Rows.FirstOrDefault(r => r.Name == name);

@@ -30,14 +30,18 @@ public static class Profiler
         get => _recording;
     }
 
-    /// <summary>Starts recording, process-wide, until the session is stopped or disposed. One session at a time.</summary>
-    public static ProfileSession Start()
+    /// <summary>
+    /// Starts recording, process-wide, until the session is stopped or disposed, or has
+    /// <paramref name="maxEvents"/> events (a few hundred bytes each; a million is some hundred training
+    /// steps of a small model): it then stops by itself and says so. One session at a time.
+    /// </summary>
+    public static ProfileSession Start(int maxEvents = 1_000_000)
     {
         lock (Gate)
         {
             if (_session is not null)
                 throw new InvalidOperationException("profiler: a session is already recording; stop it first");
-            var session = new ProfileSession(Storage.LiveBytesByDevice());
+            var session = new ProfileSession(Storage.LiveBytesByDevice(), maxEvents);
             _session = session;
             _recording = true;
             return session;
@@ -203,6 +207,11 @@ public static class Profiler
     {
         if (State() is not { } t)
             return null;
+        if (t.Session.IsFull)
+        {
+            t.Session.Stop();
+            return null;
+        }
         var e = t.Session.Add(t.Open.Count > 0 ? t.Open[^1].Index : -1, name, kind, t.Phase, Environment.CurrentManagedThreadId);
         e.Module = t.Frame?.Path;
         e.OpenAllocated = t.Session.Memory.AllocatedBytes;
