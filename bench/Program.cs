@@ -1,6 +1,7 @@
 using RawLongLoRA.Bench;
 using RawLongLoRA.Bench.Kernels;
 using RawLongLoRA.Kernels.Cpu;
+using RawLongLoRA.Profiling;
 
 // `bench <verb> [options]`: each verb validates its variants, times them, and reports (table, --json).
 var verbs = new Dictionary<string, Verb>
@@ -10,6 +11,7 @@ var verbs = new Dictionary<string, Verb>
     ["ops"] = OpsBench.Verb,
     ["step"] = RawLongLoRA.Bench.Step.StepBench.Verb,
     ["tokenize"] = RawLongLoRA.Bench.Tokenize.TokenizeBench.Verb,
+    ["profiler"] = RawLongLoRA.Bench.Profiling.ProfilerBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
@@ -23,6 +25,7 @@ if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
     Console.WriteLine("options of every verb:");
     Console.WriteLine($"  {"--json FILE",-18} also write the figures as JSON");
     Console.WriteLine($"  {"--threads N",-18} CPU threads (default: all cores, or RAWLORA_THREADS)");
+    Console.WriteLine($"  {"--profile FILE",-18} record the run: a Chrome/Perfetto trace to FILE, the summary table beside it (FILE.txt)");
     Console.WriteLine("`bench <verb> --help` lists a verb's own options.");
     return args.Length == 0 ? 2 : 0;
 }
@@ -41,7 +44,7 @@ if (args.Skip(1).Any(a => a is "--help" or "-h"))
     return 0;
 }
 
-if (!Options.TryParse(args.Skip(1), verb.Options.Select(o => o.Option).Append("--json FILE").Append("--threads N"), out var options, out string? error))
+if (!Options.TryParse(args.Skip(1), verb.Options.Select(o => o.Option).Append("--json FILE").Append("--threads N").Append("--profile FILE"), out var options, out string? error))
 {
     Console.Error.WriteLine($"bench {verb.Name}: {error}");
     return 2;
@@ -58,8 +61,17 @@ if (options.Value("--threads") is { } threads)
 }
 
 var report = new Report(verb.Name, Machine.Describe());
+string? profilePath = options.Value("--profile");
+using var profile = profilePath is null ? null : Profiler.Start();
 int rc = verb.Run(options, report);
 report.PrintTable(Console.Out);
+if (profile is not null)
+{
+    string table = profile.Save(profilePath!);
+    Console.WriteLine();
+    Console.Write(profile.StepsOrWhole().Format(maxRows: 30));
+    Console.WriteLine($"profile: trace written to {profilePath} (open it in ui.perfetto.dev), summary to {table}");
+}
 if (options.Value("--json") is { } json)
 {
     report.WriteJson(json);

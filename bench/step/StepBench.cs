@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
+using RawLongLoRA.Profiling;
 using RawLongLoRA.Training;
 
 namespace RawLongLoRA.Bench.Step;
@@ -51,7 +52,7 @@ public static class StepBench
             Peer = peer is null ? null : "torch",
             PeerValue = peerTps,
             FractionOfPeak = flops / ours.Seconds / peak,
-            Note = $"step {ours.Seconds:F2} s, {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
+            Note = $"step {ours.Seconds:F2} s (mean {ours.MeanSeconds:F3} s), {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
                 + (peer is null ? "" : $"; peer peak RSS {peer["peak_rss_mb"]} MB"),
         });
         report.Note(Planned(Shape(config, seq, checkpointing: false), ours, gemm));
@@ -60,7 +61,7 @@ public static class StepBench
         {
             Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
             StepResult big = default;
-            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false));
+            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false, stepScope: "long-context step"));
             var bigShape = Shape(config, longSeq, checkpointing: true);
             double bigFlops = StepFlops.Of(bigShape).Total;
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
@@ -92,10 +93,10 @@ public static class StepBench
              + $"(the step reached {reached:F2} of GEMM's rate); tensors {tensors / (double)(1L << 20):F0} MiB predicted, {measured.PeakTensorBytes / (double)(1L << 20):F0} MiB measured";
     }
 
-    private readonly record struct StepResult(double Seconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
+    private readonly record struct StepResult(double Seconds, double MeanSeconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
 
-    /// <summary>Median seconds of a step (after one warm-up unless told not to), as torch_llama.py bench times its steps.</summary>
-    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true)
+    /// <summary>Median (and mean) seconds of a step, after one warm-up unless told not to, as torch_llama.py bench times its steps; each timed step is a profiler scope.</summary>
+    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true, string stepScope = Profiler.StepScope)
     {
         using var model = new CausalLM(config, new RandomParameters(0));
         model.ExtendContext(seq);
@@ -110,22 +111,27 @@ public static class StepBench
         {
             var ids = Enumerable.Range(0, seq).Select(_ => (long)random.Next(config.VocabSize)).ToArray();
             var batch = new TrainingBatch(1, seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, seq).Select(p => (long)p)], [0]);
+            bool timed = !warmup || i > 0;
             var clock = Stopwatch.StartNew();
-            using (var scope = new DisposeScope())
+            using (Profiler.Record(timed ? stepScope : "warm-up step"))
             {
-                var loss = BatchLoss.Of(model, batch, seq / 4);
-                loss.Backward();
-                last = loss.ToFloatArray()[0];
+                using (var scope = new DisposeScope())
+                {
+                    var loss = BatchLoss.Of(model, batch, seq / 4);
+                    loss.Backward();
+                    last = loss.ToFloatArray()[0];
+                }
+                optimizer.Step();
+                optimizer.ZeroGrad();
             }
-            optimizer.Step();
-            optimizer.ZeroGrad();
             if (double.IsNaN(first))
                 first = last;
-            if (!warmup || i > 0)
+            if (timed)
                 times.Add(clock.Elapsed.TotalSeconds);
         }
+        double mean = times.Average();
         times.Sort();
-        return new StepResult(times[times.Count / 2], first, last, Storage.PeakBytes);
+        return new StepResult(times[times.Count / 2], mean, first, last, Storage.PeakBytes);
     }
 
     private static JsonNode? PeerStep(string configPath, int seq, int steps, out string why)

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -51,6 +53,7 @@ public static class Autograd
 
     private static void Run(Node rootNode, Tensor seed)
     {
+        using var profile = Profiler.Backward();
         var order = TopologicalOrder(rootNode);
         var pending = new Dictionary<Node, Tensor> { [rootNode] = seed };
         foreach (var node in order)
@@ -62,7 +65,9 @@ public static class Autograd
             var handoffs = new List<(Tensor Input, Tensor Grad)>();
             using (new DisposeScope())
             {
-                var grads = node.Backward(g.IsContiguous ? g : Contiguous(g));
+                Tensor?[] grads;
+                using (profile is null ? default : profile.Enter(node))
+                    grads = node.Backward(g.IsContiguous ? g : Contiguous(g));
                 if (grads.Length != node.Inputs.Length)
                     throw new InvalidOperationException($"backward of {node.Name}: returned {grads.Length} gradients for {node.Inputs.Length} inputs");
                 for (int i = 0; i < grads.Length; i++)

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -65,7 +67,9 @@ public static class Checkpoint
                 using (GradMode.Enable())
                 using (new DisposeScope())
                 {
-                    var output = segment(detached);
+                    Tensor output;
+                    using (Profiler.Recompute())
+                        output = segment(detached);
                     if (!output.RequiresGrad)
                         throw new InvalidOperationException("checkpoint: the recomputed segment does not require grad");
                     output.Backward(gradOutput);

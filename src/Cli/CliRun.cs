@@ -63,7 +63,9 @@ internal static class CliRun
     {
         try
         {
+            using var profile = CliProfile.Start(parse);
             body();
+            profile?.Finish(parse.GetValue(Quiet));
             return 0;
         }
         catch (OperationCanceledException) when (CliStop.Stopped is int code)

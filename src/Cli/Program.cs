@@ -22,6 +22,7 @@ internal static class Program
         };
         root.Options.Add(CliRun.Verbose);
         root.Options.Add(CliRun.Quiet);
+        root.Options.Add(CliProfile.Option);
         // No response files: "@user hi" is text a user typed (a prompt, a --text), never a file to read in.
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return parse.Action is ParseErrorAction ? ParseErrors.Report(parse) : parse.Invoke();

@@ -12,7 +12,9 @@ public static class Backends
 {
     private static readonly Dictionary<DeviceType, Func<int, IBackend>> Factories = [];
     private static readonly Dictionary<Device, IBackend> Instances = [];
+    private static readonly Dictionary<IBackend, IBackend> Profiled = new(ReferenceEqualityComparer.Instance);
     private static readonly Lock Gate = new();
+    private static Func<IBackend, IBackend>? _profiling;
 
     /// <summary>
     /// Makes <paramref name="factory"/> the maker of the backend for devices of <paramref name="type"/>; it is called
@@ -25,10 +27,38 @@ public static class Backends
     }
 
     /// <summary>
+    /// The wrapper that times and counts every primitive while the profiler records (RawLongLoRA.Kernels
+    /// registers it with the CPU backend); <see cref="Get"/> hands out wrapped backends only then.
+    /// </summary>
+    public static void RegisterProfiling(Func<IBackend, IBackend> wrap)
+    {
+        lock (Gate)
+            _profiling = wrap;
+    }
+
+    /// <summary>
     /// The backend that serves <paramref name="device"/>, made on first use and shared afterwards; throws when no
     /// backend is registered for its type.
     /// </summary>
     public static IBackend Get(Device device)
+    {
+        var b = Unwrapped(device);
+        return Profiling.Profiler.IsRecording ? WithProfiling(b) : b;
+    }
+
+    private static IBackend WithProfiling(IBackend b)
+    {
+        lock (Gate)
+        {
+            if (_profiling is null)
+                return b;
+            if (!Profiled.TryGetValue(b, out var p))
+                Profiled[b] = p = _profiling(b);
+            return p;
+        }
+    }
+
+    private static IBackend Unwrapped(Device device)
     {
         lock (Gate)
         {

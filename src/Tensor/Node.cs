@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -11,7 +13,15 @@ public abstract class Node
     /// Records <paramref name="inputs"/>, the tensors the op read, in the order <see cref="Backward"/> returns their
     /// gradients; null for an input that is not a tensor.
     /// </summary>
-    protected Node(params Tensor?[] inputs) => Inputs = inputs;
+    protected Node(params Tensor?[] inputs)
+    {
+        Inputs = inputs;
+        if (Profiler.IsRecording)
+            ProfileFrame = Profiler.CurrentFrame;
+    }
+
+    /// <summary>The module scopes this node was made in, while the profiler records: its backward is shown inside them.</summary>
+    internal ModuleFrame? ProfileFrame { get; }
 
     /// <summary>The op's name, used in error messages ("rms_norm", "matmul", ...).</summary>
     public abstract string Name { get; }

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using RawLongLoRA.Profiling;
 
 namespace RawLongLoRA;
 
@@ -12,6 +15,7 @@ public abstract class Storage
     private static long _liveCount;
     private static long _liveBytes;
     private static long _peakBytes;
+    private static readonly ConcurrentDictionary<Device, StrongBox<long>> LiveOnDevice = new();
 
     /// <summary>
     /// Counts <paramref name="byteLength"/> bytes as live (for <see cref="LiveBytes"/> and <see cref="PeakBytes"/>);
@@ -27,6 +31,9 @@ public abstract class Storage
         while (live > (peak = Interlocked.Read(ref _peakBytes)) && Interlocked.CompareExchange(ref _peakBytes, live, peak) != peak)
         {
         }
+        Interlocked.Add(ref LiveOnDevice.GetOrAdd(device, _ => new StrongBox<long>()).Value, byteLength);
+        if (Profiler.IsRecording)
+            Profiler.OnAllocated(this);
     }
 
     /// <summary>The device the bytes are on.</summary>
@@ -47,6 +54,9 @@ public abstract class Storage
 
     /// <summary>The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches report.</summary>
     public static long PeakBytes => Interlocked.Read(ref _peakBytes);
+
+    /// <summary>Bytes live on each device that has had a storage (the profiler's starting point).</summary>
+    public static Dictionary<Device, long> LiveBytesByDevice() => LiveOnDevice.ToDictionary(p => p.Key, p => Interlocked.Read(ref p.Value.Value));
 
     /// <summary>Starts a new peak from the bytes live now (e.g. at the start of a training step).</summary>
     public static void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
@@ -73,9 +83,11 @@ public abstract class Storage
         if (left == 0)
         {
             IsFreed = true;
-            Free();
+            using (Profiler.IsRecording ? Profiler.OnFreed(this) : default)
+                Free();
             Interlocked.Decrement(ref _liveCount);
             Interlocked.Add(ref _liveBytes, -ByteLength);
+            Interlocked.Add(ref LiveOnDevice[Device].Value, -ByteLength);
         }
         else if (left < 0)
             throw new InvalidOperationException("storage released more times than retained");
@@ -89,6 +101,8 @@ public abstract class Storage
 public sealed unsafe class HostStorage : Storage
 {
     private readonly void* _ptr;
+
+    static HostStorage() => HostMemory.KeepFreedBlocks();
 
     /// <summary>
     /// Allocates <paramref name="byteLength"/> bytes, 64-byte aligned; zeroed when <paramref name="zero"/>, else

@@ -29,6 +29,8 @@ public sealed partial class Tensor : IDisposable
         DType = dtype;
         Scope = DisposeScope.Current;
         Scope?.Add(this);
+        if (Profiling.Profiler.IsRecording)
+            Profiling.Profiler.OnViewed(this);
     }
 
     /// <summary>Shape, strides and offset of this view.</summary>

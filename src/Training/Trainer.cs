@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RawLongLoRA.Model;
+using RawLongLoRA.Profiling;
 
 namespace RawLongLoRA.Training;
 
@@ -194,6 +195,7 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public StepLog Step()
     {
+        using var profile = Profiler.Record(Profiler.StepScope);
         var clock = Stopwatch.StartNew();
         Storage.ResetPeak();
         var batches = Enumerable.Range(0, _o.GradAccum).Select(_ => _loader.Next()).ToList();

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>+, −, ×, ÷ with NumPy broadcasting, tensor or scalar on either side; gradients are summed back to each operand's shape.</summary>
@@ -57,6 +59,7 @@ public static class Arithmetic
 
     private static Tensor Zip(BinaryOp op, Tensor a, Tensor b, string name, Func<Tensor, bool[], Tensor?[]> backward)
     {
+        using var profile = Profiler.Op(name, a, b);
         Check.Alive(name, a, b);
         Check.SameDevice(name, a, b);
         Check.Float(name, a, "left operand");

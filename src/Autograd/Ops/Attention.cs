@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -17,6 +19,7 @@ public static class AttentionOp
         public Tensor Attention(Tensor k, Tensor v, AttentionSpec? spec = null)
         {
             const string op = "attention";
+            using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
             Check.Alive(op, q, k, v);
             Check.SameDevice(op, q, k, v);

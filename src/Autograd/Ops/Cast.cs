@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>dtype conversion; gradients are float32, so the rule passes g through (cast back where needed).</summary>
@@ -11,6 +13,7 @@ public static class Cast
         /// </summary>
         public Tensor To(DType dtype)
         {
+            using var profile = Profiler.Op("to", x);
             Check.Alive("to", x);
             var y = Tensor.Empty(x.ShapeArray, dtype, x.Device);
             y.CopyFrom(x);

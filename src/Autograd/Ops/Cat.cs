@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>Concatenation along a dim; each input's gradient is its window of g.</summary>
@@ -10,6 +12,7 @@ public static class Cat
     public static Tensor Concat(int dim, params Tensor[] parts)
     {
         const string op = "cat";
+        using var profile = Profiler.Op(op, parts);
         if (parts.Length == 0)
             throw new ArgumentException($"{op}: no tensors given");
         Check.Alive(op, parts);

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -24,6 +26,7 @@ public static class CrossEntropyOp
         public Tensor CrossEntropy(Tensor targets, int ignoreIndex = IgnoreIndex)
         {
             const string op = "cross_entropy";
+            using var profile = Profiler.Op(op, logits, targets);
             Check.Alive(op, logits, targets);
             Check.Rank(op, logits, "logits [tokens, vocab]", 2);
             Check.Float(op, logits, "logits");
@@ -54,6 +57,7 @@ public static class CrossEntropyOp
         public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = VocabChunk, int tokenChunk = TokenChunk)
         {
             const string op = "linear_cross_entropy";
+            using var profile = Profiler.Op(op, hidden, weight, targets);
             Check.Alive(op, hidden, weight, targets);
             Check.SameDevice(op, hidden, weight, targets);
             Check.Rank(op, weight, "weight [vocab, dim]", 2);

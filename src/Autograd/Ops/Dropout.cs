@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -15,6 +17,7 @@ public static class DropoutOp
         /// </summary>
         public Tensor Dropout(float p, bool training = true, Generator? generator = null)
         {
+            using var profile = Profiler.Op("dropout", x);
             Check.Alive("dropout", x);
             if (p < 0 || p >= 1)
                 throw new ArgumentOutOfRangeException(nameof(p), p, "dropout: p must be in [0, 1)");

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>Token embedding lookup: y[..., :] = weight[ids[...]]; the weight's gradient is a scatter-add of g.</summary>
@@ -12,6 +14,7 @@ public static class EmbeddingOp
         public Tensor Embedding(Tensor ids)
         {
             const string op = "embedding";
+            using var profile = Profiler.Op(op, weight, ids);
             Check.Alive(op, weight, ids);
             Check.Rank(op, weight, "weight [vocab, dim]", 2);
             int n = checked((int)ids.Numel), d = weight.Shape[1];

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -15,6 +17,7 @@ public static class LinearOp
         public Tensor Linear(Tensor weight, Tensor? bias = null)
         {
             const string op = "linear";
+            using var profile = Profiler.Op(op, x, weight, bias);
             Check.Alive(op, x, weight, bias);
             Check.SameDevice(op, x, weight, bias);
             Check.Float(op, x, "input");

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -15,6 +17,7 @@ public static class MatMulOp
         public Tensor MatMul(Tensor b)
         {
             const string op = "matmul";
+            using var profile = Profiler.Op(op, a, b);
             Check.Alive(op, a, b);
             Check.SameDevice(op, a, b);
             Check.Float(op, a, "left operand");

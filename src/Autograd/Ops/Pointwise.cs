@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>Unary pointwise math; each gradient rule is one line in terms of the input x, the output y and the incoming g.</summary>
@@ -37,6 +39,7 @@ public static class Pointwise
 
     private static Tensor Map(Tensor x, UnaryOp op, float alpha, string name, Func<Tensor, Tensor, Tensor, Tensor> backward)
     {
+        using var profile = Profiler.Op(name, x);
         Check.Alive(name, x);
         Check.Float(name, x, "input");
         var y = Graph.Empty(x.ShapeArray, x);

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>Sum and mean over dims (gradient: broadcast back), max and argmax (no gradient).</summary>
@@ -19,6 +21,7 @@ public static class Reductions
         /// <summary>Index of the first maximum along <paramref name="dim"/> (int64, not differentiable).</summary>
         public Tensor ArgMax(int dim = -1, bool keepDim = false)
         {
+            using var profile = Profiler.Op("argmax", x);
             Check.Alive("argmax", x);
             var keep = KeepShape(x, [dim], "argmax", out var outShape, keepDim);
             var idx = Tensor.Empty(keep, DType.I64, x.Device);
@@ -31,6 +34,7 @@ public static class Reductions
 
     private static Tensor Reduce(Tensor x, ReduceOp op, int[]? dims, bool keepDim, string name)
     {
+        using var profile = Profiler.Op(name, x);
         Check.Alive(name, x);
         Check.Float(name, x, "input");
         var keep = KeepShape(x, dims, name, out var outShape, keepDim);

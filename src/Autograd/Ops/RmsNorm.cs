@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>RMSNorm over the last dim with a weight (F32/BF16/F16); the weight gets a gradient only if it wants one.</summary>
@@ -12,6 +14,7 @@ public static class RmsNormOp
         public Tensor RmsNorm(Tensor weight, float eps)
         {
             const string op = "rms_norm";
+            using var profile = Profiler.Op(op, x, weight);
             Check.Alive(op, x, weight);
             Check.SameDevice(op, x, weight);
             int d = x.Shape[^1];

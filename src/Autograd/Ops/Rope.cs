@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>
@@ -16,6 +18,7 @@ public static class RopeOp
         public Tensor Rope(Tensor cos, Tensor sin, Tensor positions)
         {
             const string op = "rope";
+            using var profile = Profiler.Op(op, x, positions);
             Check.Alive(op, x, cos, sin, positions);
             if (x.Rank < 2)
                 throw Check.Fail(op, "input must be [..., heads, head_dim]", x);

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>Softmax over the last dim; backward dx = y ⊙ (g − Σ g·y), from the saved output.</summary>
@@ -8,6 +10,7 @@ public static class SoftmaxOp
         /// <summary>Softmax over the last dim.</summary>
         public Tensor Softmax()
         {
+            using var profile = Profiler.Op("softmax", x);
             Check.Alive("softmax", x);
             using var xc = Graph.ContiguousData(x);
             var y = Graph.Empty(x.ShapeArray, x);

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA;
 
 /// <summary>The Llama MLP's gate: silu(gate) · up, fused forward and backward.</summary>
@@ -9,6 +11,7 @@ public static class SwiGluOp
         public Tensor SwiGlu(Tensor up)
         {
             const string op = "swiglu";
+            using var profile = Profiler.Op(op, gate, up);
             Check.Alive(op, gate, up);
             Check.SameShape(op, gate, up);
             var gc = Graph.ContiguousData(gate);

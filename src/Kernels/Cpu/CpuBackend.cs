@@ -13,11 +13,15 @@ public sealed class CpuBackend : IBackend
     }
 
     // Backends.Get loads this assembly and runs its module initializer: the Tensor layer cannot
-    // reference the backends above it, so the CPU backend registers itself.
+    // reference the backends above it, so the CPU backend registers itself, and the profiler's wrapper.
 #pragma warning disable CA2255
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Register() => Backends.Register(DeviceType.Cpu, _ => Instance);
+    internal static void Register()
+    {
+        Backends.Register(DeviceType.Cpu, _ => Instance);
+        Backends.RegisterProfiling(b => new Profiling.ProfiledBackend(b));
+    }
 
     /// <inheritdoc/>
     public Device Device => Device.Cpu;

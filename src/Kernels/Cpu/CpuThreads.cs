@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
@@ -38,7 +41,25 @@ public static class CpuThreads
                 body(i);
             return;
         }
+        if (Profiler.IsRecording)
+        {
+            ForProfiled(n, body);
+            return;
+        }
         Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = _count }, body);
+    }
+
+    /// <summary>The same loop, timing each body so the profiler can tell busy threads from idle ones.</summary>
+    private static void ForProfiled(int n, Action<int> body)
+    {
+        long busy = 0, start = Stopwatch.GetTimestamp();
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = _count }, i =>
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            body(i);
+            Interlocked.Add(ref busy, Stopwatch.GetTimestamp() - t0);
+        });
+        Profiler.NoteParallel(Stopwatch.GetElapsedTime(start), Stopwatch.GetElapsedTime(0, busy), Math.Min(n, _count));
     }
 
     /// <summary>Splits [0, total) into about Count × 4 contiguous chunks of at least minChunk and runs them in parallel.</summary>

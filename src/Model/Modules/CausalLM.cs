@@ -93,6 +93,7 @@ public sealed partial class CausalLM : Module
     {
         if (ids.Rank != 2)
             throw Check.Fail("causal_lm", "ids must be [batch, tokens]", ids);
+        using var profile = Profiled();
         int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0;
         var pos = positions ?? DefaultPositions(b, t, offset);
         int needed = positions is null ? offset + t : (int)MaxPosition(pos) + 1;

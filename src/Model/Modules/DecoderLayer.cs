@@ -33,6 +33,7 @@ public sealed class DecoderLayer : Module
     /// </summary>
     public Tensor Forward(Tensor x, in RopeInputs rope, AttentionSpec spec, KvCache? cache)
     {
+        using var profile = Profiled();
         var h = x + SelfAttn.Forward(InputLayerNorm.Forward(x), rope, spec, cache, _index);
         return h + Mlp.Forward(PostAttentionLayerNorm.Forward(h));
     }

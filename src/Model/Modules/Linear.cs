@@ -44,9 +44,13 @@ public sealed class Linear : Module
     /// <summary>
     /// x [..., in] → [..., out]: x Wᵀ + b, plus the active adapter's update unless it is merged into W.
     /// </summary>
-    public Tensor Forward(Tensor x) => ActiveAdapter is { } name && MergedAdapter is null
-        ? _adapters[name].Forward(x, Weight, Bias, Training)
-        : x.Linear(Weight, Bias);
+    public Tensor Forward(Tensor x)
+    {
+        using var profile = Profiled();
+        return ActiveAdapter is { } name && MergedAdapter is null
+            ? _adapters[name].Forward(x, Weight, Bias, Training)
+            : x.Linear(Weight, Bias);
+    }
 
     /// <summary>Attaches an adapter under PEFT's parameter names (lora_A.&lt;name&gt;.weight, ...).</summary>
     internal void AddAdapter(string name, LoraAdapter adapter)
@@ -157,7 +161,11 @@ public sealed class Embedding : Module
     }
 
     /// <summary>ids (I32/I64, any shape) → [..., dim]: each id's row.</summary>
-    public Tensor Forward(Tensor ids) => Weight.Embedding(ids);
+    public Tensor Forward(Tensor ids)
+    {
+        using var profile = Profiled();
+        return Weight.Embedding(ids);
+    }
 }
 
 /// <summary>RMSNorm with a learned scale, over the last dim.</summary>
@@ -179,5 +187,9 @@ public sealed class RmsNorm : Module
     public Tensor Weight { get; }
 
     /// <summary>x [..., dim] normalised by its root mean square and scaled by <see cref="Weight"/>.</summary>
-    public Tensor Forward(Tensor x) => x.RmsNorm(Weight, _eps);
+    public Tensor Forward(Tensor x)
+    {
+        using var profile = Profiled();
+        return x.RmsNorm(Weight, _eps);
+    }
 }

@@ -23,5 +23,9 @@ public sealed class Mlp : Module
 
     // Intermediates are not disposed here: backward needs them. The caller's DisposeScope frees them.
     /// <summary>x [..., hidden] → [..., hidden].</summary>
-    public Tensor Forward(Tensor x) => DownProj.Forward(GateProj.Forward(x).SwiGlu(UpProj.Forward(x)));
+    public Tensor Forward(Tensor x)
+    {
+        using var profile = Profiled();
+        return DownProj.Forward(GateProj.Forward(x).SwiGlu(UpProj.Forward(x)));
+    }
 }

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA.Model;
 
 /// <summary>
@@ -9,6 +11,9 @@ public abstract class Module : IDisposable
 {
     private readonly List<(string Name, Tensor Tensor)> _parameters = [];
     private readonly List<(string Name, Module Child)> _children = [];
+    private Module? _parent;
+    private string? _name;
+    private string? _fullName;
 
     /// <summary>Registers a parameter under <paramref name="name"/> (relative to this module).</summary>
     protected Tensor Parameter(string name, Tensor tensor)
@@ -63,8 +68,18 @@ public abstract class Module : IDisposable
     protected T Child<T>(string name, T child) where T : Module
     {
         _children.Add((name, child));
+        (child._parent, child._name, child._fullName) = (this, name, null);
         return child;
     }
+
+    /// <summary>
+    /// The module's full name, its parameters' key prefix ("model.layers.3.self_attn.q_proj"); a module in
+    /// no tree (the root) is named by its type.
+    /// </summary>
+    public string FullName => _fullName ??= _name is null ? GetType().Name : _parent?._name is null ? _name : _parent.FullName + "." + _name;
+
+    /// <summary>A profiler scope for this module's forward (nothing while the profiler is off).</summary>
+    protected ProfileRange Profiled() => Profiler.IsRecording ? Profiler.Module(FullName) : default;
 
     /// <summary>Every parameter with its full dotted name, depth first in registration order.</summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedParameters(string prefix = "")

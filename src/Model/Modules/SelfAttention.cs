@@ -43,6 +43,7 @@ public sealed class SelfAttention : Module
     /// <summary>x [B, T, hidden] → [B, T, hidden]; with a cache, attends over the cached tokens too.</summary>
     public Tensor Forward(Tensor x, in RopeInputs rope, AttentionSpec spec, KvCache? cache, int layer)
     {
+        using var profile = Profiled();
         int b = x.Shape[0], t = x.Shape[1];
         var q = QProj.Forward(x).View(b, t, _heads, _headDim);
         var k = KProj.Forward(x).View(b, t, _kvHeads, _headDim);

@@ -1,3 +1,5 @@
+using RawLongLoRA.Profiling;
+
 namespace RawLongLoRA.Training;
 
 /// <summary>
@@ -43,6 +45,7 @@ public sealed class AdamW : IDisposable
     {
         if (!(lr >= 0) || float.IsInfinity(lr))
             throw new ArgumentOutOfRangeException(nameof(lr), lr, "adamw: the learning rate must be finite and not negative");
+        using var profile = Profiler.Record("AdamW.step");
         foreach (var s in _params)
         {
             if (s.Param.Grad is not { } grad)

@@ -1,0 +1,170 @@
+using RawLongLoRA.Profiling;
+
+namespace RawLongLoRA.Kernels.Profiling;
+
+/// <summary>
+/// A backend that records each primitive of the one it wraps as a Kernel event (its shapes, FLOPs and
+/// bytes) and each allocation as an "[alloc]" event; <see cref="Backends.Get"/> hands it out only
+/// while the profiler records. Host-side timing: right for the CPU, whose calls return when the work
+/// is done; a GPU backend records its own events from CUDA events instead (see <see cref="ProfileEvent"/>).
+/// </summary>
+internal sealed class ProfiledBackend(IBackend inner) : IBackend
+{
+    private readonly string _prefix = inner.Device.Type.ToString().ToLowerInvariant() + "::";
+    private readonly Dictionary<string, string> _names = [];
+
+    public Device Device => inner.Device;
+
+    private ProfileRange Kernel(string primitive, double? flops, long bytes, params ReadOnlySpan<Tensor?> tensors)
+    {
+        string name;
+        lock (_names)
+        {
+            if (!_names.TryGetValue(primitive, out name!))
+                _names[primitive] = name = _prefix + primitive;
+        }
+        return Profiler.Kernel(name, Device, tensors, flops, bytes);
+    }
+
+    private static long Bytes(params ReadOnlySpan<Tensor?> tensors) => KernelCost.Bytes(tensors);
+
+    public Storage Allocate(long bytes)
+    {
+        using (Profiler.Allocation(Device, bytes))
+            return inner.Allocate(bytes);
+    }
+
+    public void Synchronize()
+    {
+        using (Kernel("synchronize", null, 0))
+            inner.Synchronize();
+    }
+
+    public void Copy(Tensor dst, Tensor src)
+    {
+        using (Kernel("copy", null, Bytes(dst, src), dst, src))
+            inner.Copy(dst, src);
+    }
+
+    public void Fill(Tensor dst, double value)
+    {
+        using (Kernel("fill", null, Bytes(dst), dst))
+            inner.Fill(dst, value);
+    }
+
+    public void Random(Tensor dst, RandomKind kind, ulong seed, ulong offset, float a, float b)
+    {
+        using (Kernel("random", null, Bytes(dst), dst))
+            inner.Random(dst, kind, seed, offset, a, b);
+    }
+
+    public void Gemm(Tensor c, Tensor a, Tensor b, float alpha = 1, float beta = 0)
+    {
+        using (Kernel("gemm", KernelCost.GemmFlops(c, a), Bytes(a, b, c) + (beta == 0 ? 0 : Bytes(c)), c, a, b))
+            inner.Gemm(c, a, b, alpha, beta);
+    }
+
+    public void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha = 0)
+    {
+        using (Kernel("unary", dst.Numel, Bytes(dst, src), dst, src))
+            inner.Unary(op, dst, src, alpha);
+    }
+
+    public void Binary(BinaryOp op, Tensor dst, Tensor a, Tensor b)
+    {
+        using (Kernel("binary", dst.Numel, Bytes(dst, a, b), dst, a, b))
+            inner.Binary(op, dst, a, b);
+    }
+
+    public void Reduce(ReduceOp op, Tensor dst, Tensor src)
+    {
+        using (Kernel("reduce", src.Numel, Bytes(dst, src), dst, src))
+            inner.Reduce(op, dst, src);
+    }
+
+    public void Softmax(Tensor y, Tensor x)
+    {
+        using (Kernel("softmax", null, Bytes(y, x), y, x))
+            inner.Softmax(y, x);
+    }
+
+    public void SoftmaxBackward(Tensor dx, Tensor y, Tensor dy)
+    {
+        using (Kernel("softmax_backward", null, Bytes(dx, y, dy), dx, y, dy))
+            inner.SoftmaxBackward(dx, y, dy);
+    }
+
+    public void RmsNorm(Tensor y, Tensor rstd, Tensor x, Tensor weight, float eps)
+    {
+        using (Kernel("rms_norm", null, Bytes(y, rstd, x, weight), y, x, weight))
+            inner.RmsNorm(y, rstd, x, weight, eps);
+    }
+
+    public void RmsNormBackward(Tensor dx, Tensor? dweight, Tensor dy, Tensor x, Tensor weight, Tensor rstd)
+    {
+        using (Kernel("rms_norm_backward", null, Bytes(dx, dweight, dy, x, weight, rstd), dx, dy, x, weight))
+            inner.RmsNormBackward(dx, dweight, dy, x, weight, rstd);
+    }
+
+    public void Rope(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions, bool inverse)
+    {
+        using (Kernel(inverse ? "rope_backward" : "rope", null, Bytes(y, x, positions), y, x, cos, sin, positions))
+            inner.Rope(y, x, cos, sin, positions, inverse);
+    }
+
+    public void SwiGlu(Tensor y, Tensor gate, Tensor up)
+    {
+        using (Kernel("swiglu", null, Bytes(y, gate, up), y, gate, up))
+            inner.SwiGlu(y, gate, up);
+    }
+
+    public void SwiGluBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up)
+    {
+        using (Kernel("swiglu_backward", null, Bytes(dgate, dup, dy, gate, up), dgate, dup, dy, gate, up))
+            inner.SwiGluBackward(dgate, dup, dy, gate, up);
+    }
+
+    // A gather reads as many rows of the table as it writes; a scatter-add reads and writes them.
+    public void EmbeddingGather(Tensor y, Tensor weight, Tensor ids)
+    {
+        using (Kernel("embedding", null, 2 * Bytes(y) + Bytes(ids), y, weight, ids))
+            inner.EmbeddingGather(y, weight, ids);
+    }
+
+    public void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
+    {
+        using (Kernel("embedding_backward", null, 3 * Bytes(dy) + Bytes(ids), dweight, dy, ids))
+            inner.EmbeddingScatterAdd(dweight, dy, ids);
+    }
+
+    public void CrossEntropy(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets, int vocabStart)
+    {
+        using (Kernel("cross_entropy", null, Bytes(lse, targetLogit, logits, targets), logits, targets))
+            inner.CrossEntropy(lse, targetLogit, logits, targets, vocabStart);
+    }
+
+    public void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart)
+    {
+        using (Kernel("cross_entropy_backward", null, Bytes(dlogits, dloss, logits, lse, targets), dlogits, logits, targets))
+            inner.CrossEntropyBackward(dlogits, dloss, logits, lse, targets, vocabStart);
+    }
+
+    public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
+    {
+        using (Kernel("attention", KernelCost.AttentionFlops(q, k, spec), Bytes(o, lse, q, k, v), q, k, v))
+            inner.AttentionForward(o, lse, q, k, v, spec);
+    }
+
+    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
+    {
+        using (Kernel("attention_backward", 2.5 * KernelCost.AttentionFlops(q, k, spec), Bytes(dq, dk, dv, dout, q, k, v, o, lse), dout, q, k, v))
+            inner.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+    }
+
+    // Reads param, grad, m and v; writes param, m and v.
+    public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step)
+    {
+        using (Kernel("adamw", null, Bytes(param, grad, m, v) + Bytes(param, m, v), param, grad, m, v))
+            inner.AdamW(param, grad, m, v, step);
+    }
+}
