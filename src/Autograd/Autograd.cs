@@ -133,14 +133,14 @@ public static class Autograd
                 g.Dispose();
             return;
         }
-        Graph.Backend(g).Binary(BinaryOp.Add, leaf.Grad, leaf.Grad, g);
+        Graph.Backend("accumulate_grad", leaf.Grad, g).Binary(BinaryOp.Add, leaf.Grad, leaf.Grad, g);
         g.Dispose();
     }
 
     private static Tensor Sum(Tensor a, Tensor b)
     {
         var s = Graph.Empty(a.ShapeArray, a).DetachFromScope();
-        Graph.Backend(a).Binary(BinaryOp.Add, s, a, b);
+        Graph.Backend("accumulate_grad", a, b).Binary(BinaryOp.Add, s, a, b);
         a.Dispose();
         b.Dispose();
         return s;

@@ -45,7 +45,18 @@ internal static class Graph
     /// <summary>A float32 tensor on the device of <paramref name="like"/>.</summary>
     public static Tensor Empty(int[] shape, Tensor like) => Tensor.Empty(shape, DType.F32, like.Device);
 
-    public static IBackend Backend(Tensor t) => t.Device.Backend;
+    /// <summary>
+    /// The backend of the device every operand (nulls skipped) is on, for <paramref name="op"/>; throws naming the op
+    /// and the devices where they differ. Every op dispatches through here, so no kernel sees a foreign pointer.
+    /// </summary>
+    public static IBackend Backend(string op, params Tensor?[] operands)
+    {
+        Check.SameDevice(op, operands);
+        foreach (var t in operands)
+            if (t is not null)
+                return t.Device.Backend;
+        throw new ArgumentException($"{op}: no operand to dispatch on");
+    }
 
     /// <summary>A contiguous handle on x's data with no history (a copy only where x is not contiguous); the caller disposes it.</summary>
     public static Tensor ContiguousData(Tensor x)
@@ -70,7 +81,7 @@ internal static class Graph
         for (int i = 0; i < g.Rank; i++)
             keep[i] = i < lead ? 1 : shape[i - lead];
         var sum = Empty(keep, g);
-        Backend(g).Reduce(ReduceOp.Sum, sum, g);
+        Backend("sum_to_shape", g).Reduce(ReduceOp.Sum, sum, g);
         var view = sum.Restride(Layout.Contiguous(shape.ToArray()));
         sum.Dispose();
         return view;

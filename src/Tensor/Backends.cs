@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 
@@ -6,13 +7,14 @@ namespace RawLongLoRA;
 /// <summary>
 /// Which backend serves a device. Backends live in RawLongLoRA.Kernels (a layer above this one), so
 /// they register themselves; if nothing is registered yet for the CPU, the Kernels assembly is loaded
-/// and its module initializer does the registration.
+/// and its module initializer does the registration. Every op asks for its backend, so a backend already made is
+/// found without a lock.
 /// </summary>
 public static class Backends
 {
     private static readonly Dictionary<DeviceType, Func<int, IBackend>> Factories = [];
-    private static readonly Dictionary<Device, IBackend> Instances = [];
-    private static readonly Dictionary<IBackend, IBackend> Profiled = new(ReferenceEqualityComparer.Instance);
+    private static readonly ConcurrentDictionary<Device, IBackend> Instances = new();
+    private static readonly ConcurrentDictionary<IBackend, IBackend> Profiled = new(ReferenceEqualityComparer.Instance);
     private static readonly Lock Gate = new();
     private static Func<IBackend, IBackend>? _profiling;
 
@@ -48,23 +50,16 @@ public static class Backends
 
     private static IBackend WithProfiling(IBackend b)
     {
-        lock (Gate)
-        {
-            if (_profiling is null)
-                return b;
-            if (!Profiled.TryGetValue(b, out var p))
-                Profiled[b] = p = _profiling(b);
+        if (Profiled.TryGetValue(b, out var p))
             return p;
-        }
+        lock (Gate)
+            return _profiling is null ? b : Profiled.GetOrAdd(b, _profiling);
     }
 
     private static IBackend Unwrapped(Device device)
     {
-        lock (Gate)
-        {
-            if (Instances.TryGetValue(device, out var b))
-                return b;
-        }
+        if (Instances.TryGetValue(device, out var made))
+            return made;
         if (!IsRegistered(device.Type))
             LoadKernels();
         lock (Gate)
@@ -73,7 +68,12 @@ public static class Backends
                 return b;
             if (!Factories.TryGetValue(device.Type, out var f))
                 throw new InvalidOperationException($"no backend is registered for device {device}" +
-                    (device.IsCpu ? " (reference RawLongLoRA.Kernels)" : " (is this a machine with an NVIDIA GPU and the CUDA backend loaded?)"));
+                    device.Type switch
+                    {
+                        DeviceType.Cpu => " (reference RawLongLoRA.Kernels)",
+                        DeviceType.Cuda => " (is this a machine with an NVIDIA GPU and the CUDA backend loaded?)",
+                        _ => " (register the outside backend with Backends.Register first)",
+                    });
             b = f(device.Index);
             Instances[device] = b;
             return b;

@@ -213,6 +213,8 @@ public enum ReduceOp : byte
     Min,
     /// <summary>The index (I64) of the largest element along one dim; the first one on ties.</summary>
     ArgMax,
+    /// <summary>Σ x² over the reduced dims, without a squared copy: gradient norms for clipping, on the device.</summary>
+    SumOfSquares,
 }
 
 /// <summary>

@@ -46,6 +46,28 @@ public sealed partial class Tensor
     }
 
     /// <summary>
+    /// Moves this leaf's elements (and its gradient's) to <paramref name="device"/> in place, as torch's
+    /// <c>param.data = param.data.to(device)</c>: the handle, and whoever holds it (a module, an optimizer), stays; its
+    /// storage becomes a contiguous copy there. Views made before keep the old storage.
+    /// </summary>
+    public void MoveTo(Device device)
+    {
+        ThrowIfDisposed();
+        if (!IsLeaf)
+            throw new InvalidOperationException($"move_to: only leaves (parameters, inputs) move in place, not {Describe()} made by {GradFn!.Name}");
+        Grad?.MoveTo(device);
+        if (Device == device)
+            return;
+        var copy = Empty(ShapeArray, DType, device).DetachFromScope();
+        copy.CopyFrom(this);
+        var old = _storage;
+        (_storage, Layout) = (copy._storage, copy.Layout);
+        _storage.Retain();
+        copy.Dispose();
+        old.Release();
+    }
+
+    /// <summary>
     /// Sets every element to <paramref name="value"/> in place (no autograd record) and returns this tensor.
     /// </summary>
     public Tensor Fill(double value)

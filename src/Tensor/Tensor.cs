@@ -9,7 +9,7 @@ namespace RawLongLoRA;
 /// </summary>
 public sealed partial class Tensor : IDisposable
 {
-    private readonly Storage _storage;
+    private Storage _storage;
     private bool _requiresGrad;
 
     /// <summary>
@@ -34,7 +34,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Shape, strides and offset of this view.</summary>
-    public Layout Layout { get; }
+    public Layout Layout { get; private set; }
     /// <summary>The element type.</summary>
     public DType DType { get; }
     /// <summary>The device the storage is on.</summary>

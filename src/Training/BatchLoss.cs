@@ -7,11 +7,18 @@ namespace RawLongLoRA.Training;
 /// </summary>
 public static class BatchLoss
 {
-    /// <summary>Mean over the batch's counted targets (NaN if none count, as PyTorch).</summary>
+    /// <summary>
+    /// Mean over the batch's counted targets (NaN if none count, as PyTorch), on the model's device: the batch's ids,
+    /// positions and targets are copied there, and nothing is read back.
+    /// </summary>
     public static Tensor Of(Model.CausalLM model, TrainingBatch batch, int groupSize = 0)
     {
         var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = batch.SequenceStarts };
-        var hidden = model.Hidden(Tensor.FromArray(batch.Ids, [batch.Rows, batch.Length]), Tensor.FromArray(batch.Positions), spec);
-        return hidden.Reshape(batch.Rows * batch.Length, -1).LinearCrossEntropy(model.HeadWeight, Tensor.FromArray(batch.Targets));
+        var device = model.Device;
+        var ids = Tensor.FromArray(batch.Ids, [batch.Rows, batch.Length], device);
+        // The batch is on the host: its largest position costs nothing to read here, and a device read in Hidden.
+        int positionEnd = (int)batch.Positions.Max() + 1;
+        var hidden = model.Hidden(ids, Tensor.FromArray(batch.Positions, device: device), spec, positionEnd: positionEnd);
+        return hidden.Reshape(batch.Rows * batch.Length, -1).LinearCrossEntropy(model.HeadWeight, Tensor.FromArray(batch.Targets, device: device));
     }
 }

@@ -160,6 +160,13 @@ public sealed record TrainOptions
     public string WeightDtype { get; init; } = "f32";
 
     /// <summary>
+    /// device (--device): where the model is loaded and the step runs — "cpu", "cuda:N", or "privateuseone:N" (a
+    /// backend registered from outside the library).
+    /// </summary>
+    [Description("Where the model is loaded and every step runs: cpu, cuda:N, or privateuseone:N (an outside backend).")]
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>
     /// save_steps (--save-steps): a checkpoint every this many steps; 0 writes one only at the end and when stopped.
     /// </summary>
     [Description("Write a checkpoint every this many steps (0: only at the end and when stopped).")]
@@ -296,8 +303,13 @@ public sealed record TrainOptions
         if (Overwrite && Resume)
             throw new ArgumentException("train: overwrite and resume (--overwrite, --resume) contradict each other; give one");
         Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
+        Require(RawLongLoRA.Device.TryParse(Device, out _), "device", $"is '{Device}'; expected cpu, cuda:N or privateuseone:N");
         Lora.Validate();
     }
+
+    /// <summary>The device <see cref="Device"/> names (the CPU where it names none: <see cref="Validate"/> refuses those).</summary>
+    [JsonIgnore]
+    public RawLongLoRA.Device TargetDevice => RawLongLoRA.Device.TryParse(Device, out var d) ? d : RawLongLoRA.Device.Cpu;
 
     /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
     [JsonIgnore]

@@ -54,7 +54,7 @@ public sealed class Trainer : IDisposable
         if (!options.Resume && OutputFolder.Claim(options.Output, Written, options.Overwrite,
                 "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
             onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
-        _model = CausalLM.Load(options.Model, options.WeightDType);
+        _model = CausalLM.Load(options.Model, options.TargetDevice, options.WeightDType);
         try
         {
             _model.ExtendContext(options.Context ?? options.MaxLength, options.RopeKind);
@@ -191,7 +191,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// One optimizer step over grad_accum batches. The loss is the mean over every counted target of
-    /// those batches: each batch's mean weighted by its share of the targets.
+    /// those batches: each batch's mean weighted by its share of the targets. The losses are summed and
+    /// the gradients clipped on the model's device; the loss and the gradient norm come back in one read,
+    /// the only one of the step.
     /// </summary>
     public StepLog Step()
     {
@@ -200,21 +202,26 @@ public sealed class Trainer : IDisposable
         Storage.ResetPeak();
         var batches = Enumerable.Range(0, _o.GradAccum).Select(_ => _loader.Next()).ToList();
         long counted = batches.Sum(b => (long)b.CountedTargets);
-        double loss = 0;
+        var backend = _model.Device.Backend;
+        // [loss, grad norm]: filled on the device, read once.
+        using var result = Tensor.Zeros([2], DType.F32, _model.Device);
+        using var loss = result.Narrow(0, 0, 1);
         foreach (var batch in batches)
         {
             using var scope = new DisposeScope();
-            double share = (double)batch.CountedTargets / counted;
-            var batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
-            loss += batchLoss.ToFloatArray()[0] * share;
-            batchLoss.Scale((float)share).Backward();
+            var share = BatchLoss.Of(_model, batch, _o.GroupSize).Scale((float)((double)batch.CountedTargets / counted));
+            backend.Binary(BinaryOp.Add, loss, loss, share.Reshape(1));
+            share.Backward();
         }
-        var norm = _o.MaxGradNorm > 0
-            ? GradClip.ClipByGlobalNorm(_trainable.Select(p => p.Tensor), _o.MaxGradNorm)
-            : new GradNorm(GradClip.GlobalNorm(_trainable.Select(p => p.Tensor.Grad).OfType<Tensor>()), false);
+        var grads = _trainable.Select(p => p.Tensor.Grad).OfType<Tensor>().ToList();
+        using (var normOut = result.Narrow(0, 1, 1))
+        using (var norm = _o.MaxGradNorm > 0 ? GradClip.ClipOnDevice(grads, _o.MaxGradNorm) : GradClip.GlobalNormOnDevice(grads))
+            backend.Copy(normOut, norm);
+        var read = result.ToFloatArray();
+        var (lossValue, normValue) = ((double)read[0], (double)read[1]);
         int step = _state.Step + 1;
         float lr = _schedule.At(step - 1);
-        bool bad = !double.IsFinite(loss) || !norm.IsFinite;
+        bool bad = !double.IsFinite(lossValue) || !double.IsFinite(normValue);
         if (!bad)
             _optimizer.Step(lr);
         _optimizer.ZeroGrad();
@@ -226,7 +233,7 @@ public sealed class Trainer : IDisposable
             SkippedSteps = _state.SkippedSteps + (bad ? 1 : 0),
             BadStepsInARow = bad ? _state.BadStepsInARow + 1 : 0,
         };
-        return new StepLog(step, TotalSteps, loss, lr, norm.Norm, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad,
+        return new StepLog(step, TotalSteps, lossValue, lr, normValue, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad,
                            Storage.PeakBytes, ProcessMemory.ResidentBytes, ProcessMemory.PeakResidentBytes);
     }
 

@@ -191,6 +191,7 @@ public static class BackendReference
             {
                 ReduceOp.Max => double.IsNaN(x[i]) || double.IsNaN(y[o]) ? double.NaN : Math.Max(y[o], x[i]),
                 ReduceOp.Min => double.IsNaN(x[i]) || double.IsNaN(y[o]) ? double.NaN : Math.Min(y[o], x[i]),
+                ReduceOp.SumOfSquares => y[o] + x[i] * x[i],
                 _ => y[o] + x[i],
             };
         }

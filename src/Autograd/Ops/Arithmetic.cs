@@ -61,12 +61,11 @@ public static class Arithmetic
     {
         using var profile = Profiler.Op(name, a, b);
         Check.Alive(name, a, b);
-        Check.SameDevice(name, a, b);
         Check.Float(name, a, "left operand");
         if (a.DType != b.DType)
             throw Check.Fail(name, $"operands must have one dtype (no type promotion), got {a.DType.TorchName()} and {b.DType.TorchName()}", a, b);
         var y = Graph.Empty(Check.Broadcast(name, a, b), a);
-        Graph.Backend(a).Binary(op, y, a, b);
+        Graph.Backend(name, a, b).Binary(op, y, a, b);
         return Graph.Record(y, name, [a, b], backward);
     }
 }

@@ -22,7 +22,7 @@ public static class AttentionOp
             using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
             Check.Alive(op, q, k, v);
-            Check.SameDevice(op, q, k, v);
+            var backend = Graph.Backend(op, q, k, v);
             Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
             var qc = Graph.ContiguousData(q);
             var kc = Graph.ContiguousData(k);
@@ -30,14 +30,14 @@ public static class AttentionOp
             int b = q.Shape[0], t = q.Shape[1], hq = q.Shape[2];
             var o = Graph.Empty(q.ShapeArray, q);
             var lse = Graph.Empty([b, hq, t], q);
-            Graph.Backend(q).AttentionForward(o, lse, qc, kc, vc, spec);
+            backend.AttentionForward(o, lse, qc, kc, vc, spec);
             var oSaved = o.Restride(o.Layout);
             return Graph.Record(o, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>
             {
                 var dq = Graph.Empty(q.ShapeArray, g);
                 var dk = Graph.Empty(k.ShapeArray, g);
                 var dv = Graph.Empty(v.ShapeArray, g);
-                Graph.Backend(g).AttentionBackward(dq, dk, dv, g, qc, kc, vc, oSaved, lse, spec);
+                Graph.Backend(op, g, qc).AttentionBackward(dq, dk, dv, g, qc, kc, vc, oSaved, lse, spec);
                 return [need[0] ? dq : null, need[1] ? dk : null, need[2] ? dv : null];
             });
         }

@@ -24,7 +24,7 @@ public static class DropoutOp
             if (!training || p == 0)
                 return Graph.Record(x.Restride(x.Layout), "dropout", [x], (g, _) => [g]);
             var mask = Tensor.Bernoulli(x.ShapeArray, 1 - p, generator, x.Device);
-            var backend = Graph.Backend(x);
+            var backend = Graph.Backend("dropout", x);
             backend.Unary(UnaryOp.Scale, mask, mask, 1f / (1 - p));
             var y = Graph.Empty(x.ShapeArray, x);
             backend.Binary(BinaryOp.Mul, y, x, mask);

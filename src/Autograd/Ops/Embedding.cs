@@ -16,18 +16,19 @@ public static class EmbeddingOp
             const string op = "embedding";
             using var profile = Profiler.Op(op, weight, ids);
             Check.Alive(op, weight, ids);
+            var backend = Graph.Backend(op, weight, ids);
             Check.Rank(op, weight, "weight [vocab, dim]", 2);
             int n = checked((int)ids.Numel), d = weight.Shape[1];
             using var idc = Graph.ContiguousData(ids);
             var flatIds = idc.Restride(Layout.Contiguous([n], idc.Layout.Offset));
             var y = Graph.Empty([.. ids.ShapeArray, d], weight);
             using (var y2 = y.Restride(Layout.Contiguous([n, d])))
-                Graph.Backend(weight).EmbeddingGather(y2, weight, flatIds);
+                backend.EmbeddingGather(y2, weight, flatIds);
             return Graph.Record(y, op, [weight], [flatIds], (g, _) =>
             {
                 var dw = Tensor.Zeros(weight.ShapeArray, DType.F32, g.Device);
                 using var g2 = g.Restride(Layout.Contiguous([n, d]));
-                Graph.Backend(g).EmbeddingScatterAdd(dw, g2, flatIds);
+                Graph.Backend(op, g, flatIds).EmbeddingScatterAdd(dw, g2, flatIds);
                 return [dw];
             });
         }

@@ -38,7 +38,7 @@ public static class LinearOp
                 using var wt = weight.Transpose(0, 1);
                 using var y2 = MatMulOp.Product(x2, wt);
                 if (bias is not null)
-                    Graph.Backend(y2).Binary(BinaryOp.Add, y2, y2, bias);
+                    Graph.Backend(op, y2, bias).Binary(BinaryOp.Add, y2, y2, bias);
                 y = y2.Reshape(outShape);
             }
             return Graph.Record(y, op, [x, weight, bias], (g, need) =>

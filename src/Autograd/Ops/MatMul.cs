@@ -78,7 +78,7 @@ public static class MatMulOp
         var shape = a.ShapeArray;
         shape[^1] = b.Shape[^1];
         var c = Graph.Empty(shape, a);
-        Graph.Backend(a).Gemm(c, a, b);
+        Graph.Backend("matmul", c, a, b).Gemm(c, a, b);
         return c;
     }
 }

@@ -43,7 +43,7 @@ public static class Pointwise
         Check.Alive(name, x);
         Check.Float(name, x, "input");
         var y = Graph.Empty(x.ShapeArray, x);
-        Graph.Backend(x).Unary(op, y, x, alpha);
+        Graph.Backend(name, x).Unary(op, y, x, alpha);
         return Graph.Record(y, name, [x], (g, _) => [backward(x, y, g)]);
     }
 
@@ -51,7 +51,7 @@ public static class Pointwise
     private static Tensor Backward(BinaryOp op, Tensor saved, Tensor g)
     {
         var dx = Graph.Empty(g.ShapeArray, g);
-        Graph.Backend(g).Binary(op, dx, saved, g);
+        Graph.Backend("pointwise_backward", saved, g).Binary(op, dx, saved, g);
         return dx;
     }
 }

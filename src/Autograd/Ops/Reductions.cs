@@ -25,7 +25,7 @@ public static class Reductions
             Check.Alive("argmax", x);
             var keep = KeepShape(x, [dim], "argmax", out var outShape, keepDim);
             var idx = Tensor.Empty(keep, DType.I64, x.Device);
-            Graph.Backend(x).Reduce(ReduceOp.ArgMax, idx, x);
+            Graph.Backend("argmax", x).Reduce(ReduceOp.ArgMax, idx, x);
             var y = idx.Restride(Layout.Contiguous(outShape));
             idx.Dispose();
             return y;
@@ -39,7 +39,7 @@ public static class Reductions
         Check.Float(name, x, "input");
         var keep = KeepShape(x, dims, name, out var outShape, keepDim);
         var r = Graph.Empty(keep, x);
-        Graph.Backend(x).Reduce(op, r, x);
+        Graph.Backend(name, x).Reduce(op, r, x);
         var y = r.Restride(Layout.Contiguous(outShape));
         r.Dispose();
         var inShape = x.ShapeArray;

@@ -21,12 +21,12 @@ public static class RmsNormOp
             var xc = Graph.ContiguousData(x);
             var y = Graph.Empty(x.ShapeArray, x);
             var rstd = Graph.Empty([checked((int)(x.Numel / Math.Max(d, 1)))], x);
-            Graph.Backend(x).RmsNorm(y, rstd, xc, weight, eps);
+            Graph.Backend(op, xc, weight).RmsNorm(y, rstd, xc, weight, eps);
             return Graph.Record(y, op, [x, weight], [xc, rstd], (g, need) =>
             {
                 var dx = Graph.Empty(x.ShapeArray, g);
                 var dw = need[1] ? Graph.Empty([d], g) : null;
-                Graph.Backend(g).RmsNormBackward(dx, dw, g, xc, weight, rstd);
+                Graph.Backend(op, g, xc, weight).RmsNormBackward(dx, dw, g, xc, weight, rstd);
                 return [need[0] ? dx : null, dw];
             });
         }

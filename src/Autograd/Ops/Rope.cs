@@ -20,6 +20,7 @@ public static class RopeOp
             const string op = "rope";
             using var profile = Profiler.Op(op, x, positions);
             Check.Alive(op, x, cos, sin, positions);
+            var backend = Graph.Backend(op, x, cos, sin, positions);
             if (x.Rank < 2)
                 throw Check.Fail(op, "input must be [..., heads, head_dim]", x);
             if (cos.RequiresGrad || sin.RequiresGrad)
@@ -35,13 +36,13 @@ public static class RopeOp
             var y = Graph.Empty(x.ShapeArray, x);
             using (var x3 = Flat(x, tokens))
             using (var y3 = y.Restride(Layout.Contiguous(tokens)))
-                Graph.Backend(x).Rope(y3, x3, cosC, sinC, pos, inverse: false);
+                backend.Rope(y3, x3, cosC, sinC, pos, inverse: false);
             return Graph.Record(y, op, [x], [pos, cosC, sinC], (g, _) =>
             {
                 var dx = Graph.Empty(g.ShapeArray, g);
                 using var g3 = g.Restride(Layout.Contiguous(tokens));
                 using var dx3 = dx.Restride(Layout.Contiguous(tokens));
-                Graph.Backend(g).Rope(dx3, g3, cosC, sinC, pos, inverse: true);
+                Graph.Backend(op, g, cosC).Rope(dx3, g3, cosC, sinC, pos, inverse: true);
                 return [dx];
             });
         }

@@ -14,11 +14,11 @@ public static class SoftmaxOp
             Check.Alive("softmax", x);
             using var xc = Graph.ContiguousData(x);
             var y = Graph.Empty(x.ShapeArray, x);
-            Graph.Backend(x).Softmax(y, xc);
+            Graph.Backend("softmax", x).Softmax(y, xc);
             return Graph.Record(y, "softmax", [x], (g, _) =>
             {
                 var dx = Graph.Empty(g.ShapeArray, g);
-                Graph.Backend(g).SoftmaxBackward(dx, y, g);
+                Graph.Backend("softmax", g, y).SoftmaxBackward(dx, y, g);
                 return [dx];
             });
         }

@@ -17,12 +17,12 @@ public static class SwiGluOp
             var gc = Graph.ContiguousData(gate);
             var uc = Graph.ContiguousData(up);
             var y = Graph.Empty(gate.ShapeArray, gate);
-            Graph.Backend(gate).SwiGlu(y, gc, uc);
+            Graph.Backend(op, gate, up).SwiGlu(y, gc, uc);
             return Graph.Record(y, op, [gate, up], [gc, uc], (g, need) =>
             {
                 var dgate = Graph.Empty(g.ShapeArray, g);
                 var dup = Graph.Empty(g.ShapeArray, g);
-                Graph.Backend(g).SwiGluBackward(dgate, dup, g, gc, uc);
+                Graph.Backend(op, g, gc).SwiGluBackward(dgate, dup, g, gc, uc);
                 return [need[0] ? dgate : null, need[1] ? dup : null];
             });
         }

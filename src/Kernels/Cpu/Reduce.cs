@@ -50,7 +50,7 @@ internal static unsafe class Reduce
         {
             float* d = d0 + o[0], s = s0 + o[1];
             if (sd == 0)
-                *d = Combine(op, *d, Fold(op, s, ss, n));
+                *d = Merge(op, *d, Fold(op, s, ss, n));
             else if (sd == 1 && ss == 1 && op is ReduceOp.Sum or ReduceOp.Mean)
                 TensorPrimitives.Add(new ReadOnlySpan<float>(d, n), new ReadOnlySpan<float>(s, n), new Span<float>(d, n));
             else
@@ -61,10 +61,14 @@ internal static unsafe class Reduce
             Elementwise.Unary(UnaryOp.Scale, dst, dst, count == 0 ? float.NaN : 1f / count);
     }
 
+    /// <summary>A partial result (a folded row) into the running one: a sum of squares adds, the rest combine.</summary>
+    private static float Merge(ReduceOp op, float acc, float partial) => op == ReduceOp.SumOfSquares ? acc + partial : Combine(op, acc, partial);
+
     private static float Combine(ReduceOp op, float acc, float x) => op switch
     {
         ReduceOp.Max => MathF.Max(acc, x),
         ReduceOp.Min => MathF.Min(acc, x),
+        ReduceOp.SumOfSquares => acc + x * x,
         _ => acc + x,
     };
 
@@ -77,6 +81,7 @@ internal static unsafe class Reduce
             {
                 ReduceOp.Max => TensorPrimitives.Max(span),
                 ReduceOp.Min => TensorPrimitives.Min(span),
+                ReduceOp.SumOfSquares => TensorPrimitives.SumOfSquares(span),
                 _ => TensorPrimitives.Sum(span),
             };
         }

@@ -21,7 +21,7 @@ public static class TextGeneration
             int token;
             using (new DisposeScope())
             {
-                var ids = Tensor.FromArray(next, [1, next.Length]);
+                var ids = Tensor.FromArray(next, [1, next.Length], model.Device);
                 var hidden = model.Hidden(ids, cache: cache);
                 var last = hidden.Narrow(1, next.Length - 1, 1).Linear(model.HeadWeight);
                 token = Sampler.Pick(last.ToFloatArray(), options, step);

@@ -4,7 +4,7 @@ namespace RawLongLoRA.Model;
 
 /// <summary>
 /// A model with its active adapter folded in, written as a plain Hugging Face model folder that
-/// transformers (and <see cref="CausalLM.Load"/>) read with no PEFT: config.json from
+/// transformers (and <see cref="CausalLM.Load(string, DType)"/>) read with no PEFT: config.json from
 /// <see cref="CausalLM.Config"/> (so a context extension's rope scaling and max_position_embeddings are
 /// in it) with its dtype set to the one written, the weights under their HF keys only (no lora_*; a tied
 /// embedding once), sharded past <c>shardBytes</c>, and the base folder's tokenizer files. The folder

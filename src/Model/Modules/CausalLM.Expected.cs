@@ -6,7 +6,7 @@ public sealed record ExpectedParameter(string Name, int[] Shape, ParameterKind K
 public sealed partial class CausalLM
 {
     /// <summary>
-    /// Every tensor <see cref="Load"/> reads for <paramref name="config"/>, in the order it reads them.
+    /// Every tensor <see cref="Load(string, DType)"/> reads for <paramref name="config"/>, in the order it reads them.
     /// The list comes from building the model itself on a source that only records what it is asked
     /// for, so that it cannot disagree with the modules; no weight memory is allocated.
     /// </summary>

@@ -9,7 +9,7 @@ public sealed partial class CausalLM : Module
 {
     /// <summary>
     /// Builds the model of <paramref name="config"/> with every parameter taken from <paramref name="source"/> under
-    /// its Hugging Face key (<see cref="Load"/> reads them from a folder; <see cref="RandomParameters"/> draws them).
+    /// its Hugging Face key (<see cref="Load(string, DType)"/> reads them from a folder; <see cref="RandomParameters"/> draws them).
     /// The model owns its parameters: dispose it to free them.
     /// </summary>
     public CausalLM(ModelConfig config, IParameterSource source)
@@ -22,8 +22,11 @@ public sealed partial class CausalLM : Module
         Norm = Child("model.norm", new RmsNorm(source, "model.norm", config.HiddenSize, config.RmsNormEps));
         if (!config.TieWordEmbeddings)
             LmHead = Child("lm_head", new Linear(source, "lm_head", config.HiddenSize, config.VocabSize, bias: false));
-        Rope = new RopeTables(config.Rope, config.HeadDim, config.MaxPositionEmbeddings);
+        Rope = new RopeTables(config, Device);
     }
+
+    /// <summary>The device the model's parameters are on, where every tensor its steps make is made.</summary>
+    public Device Device => EmbedTokens.Weight.Device;
 
     /// <summary>
     /// The config the model runs with: the folder's, or the stretched one after <see cref="ExtendContext"/> /
@@ -62,7 +65,15 @@ public sealed partial class CausalLM : Module
     {
         Config = config;
         Rope.Dispose();
-        Rope = new RopeTables(Config.Rope, Config.HeadDim, Config.MaxPositionEmbeddings);
+        Rope = new RopeTables(Config, Device);
+    }
+
+    /// <summary>Moves the parameters to <paramref name="device"/> (see <see cref="Module.To"/>), and the RoPE tables with them.</summary>
+    public override CausalLM To(Device device)
+    {
+        base.To(device);
+        UseConfig(Config);
+        return this;
     }
 
     /// <summary>
@@ -78,25 +89,33 @@ public sealed partial class CausalLM : Module
     /// Loads a Hugging Face model folder (config.json, *.safetensors); matrices kept in <paramref name="weightDtype"/>.
     /// A folder whose tensors disagree with the config (<see cref="CheckpointCheck"/>) fails before any weight is read.
     /// </summary>
-    public static CausalLM Load(string dir, DType weightDtype = DType.F32)
+    public static CausalLM Load(string dir, DType weightDtype = DType.F32) => Load(dir, Device.Cpu, weightDtype);
+
+    /// <summary>
+    /// Loads a Hugging Face model folder as <see cref="Load(string, DType)"/> does, onto <paramref name="device"/>: each
+    /// weight is copied there as it is read.
+    /// </summary>
+    public static CausalLM Load(string dir, Device device, DType weightDtype = DType.F32)
     {
         var config = ModelFolder.Config(dir);
         using var source = new CheckpointParameters(dir, config, weightDtype);
-        return new CausalLM(config, source);
+        return new CausalLM(config, device.IsCpu ? source : new ParametersOn(source, device));
     }
 
     /// <summary>
-    /// The final hidden states [B, T, hidden] for ids [B, T]. Positions default to 0… (after the cached
-    /// tokens, with a cache); spec carries the training masks (packed sequences, S2-Attn groups).
+    /// The final hidden states [B, T, hidden] for ids [B, T] on the model's <see cref="Device"/>. Positions default to
+    /// 0… (after the cached tokens, with a cache); spec carries the training masks (packed sequences, S2-Attn groups).
+    /// <paramref name="positionEnd"/> is one past the largest of <paramref name="positions"/> (what the RoPE tables
+    /// must cover); when it is not given it is read from them, which on a device waits for it.
     /// </summary>
-    public Tensor Hidden(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
+    public Tensor Hidden(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null, int? positionEnd = null)
     {
         if (ids.Rank != 2)
             throw Check.Fail("causal_lm", "ids must be [batch, tokens]", ids);
         using var profile = Profiled();
         int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0;
-        var pos = positions ?? DefaultPositions(b, t, offset);
-        int needed = positions is null ? offset + t : (int)MaxPosition(pos) + 1;
+        var pos = positions ?? DefaultPositions(b, t, offset, Device);
+        int needed = positions is null ? offset + t : positionEnd ?? (int)MaxPosition(pos) + 1;
         var (cos, sin) = Rope.For(needed);
         var rope = new RopeInputs(cos, sin, pos);
         var x = EmbedTokens.Forward(ids);
@@ -110,8 +129,8 @@ public sealed partial class CausalLM : Module
     }
 
     /// <summary>Logits [B, T, vocab] (float32).</summary>
-    public Tensor Forward(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null)
-        => Hidden(ids, positions, spec, cache).Linear(HeadWeight);
+    public Tensor Forward(Tensor ids, Tensor? positions = null, AttentionSpec? spec = null, KvCache? cache = null, int? positionEnd = null)
+        => Hidden(ids, positions, spec, cache, positionEnd).Linear(HeadWeight);
 
     /// <summary>Frees every parameter (adapters included) and the RoPE tables.</summary>
     public override void Dispose()
@@ -124,12 +143,12 @@ public sealed partial class CausalLM : Module
     public KvCache NewCache(int batch, int capacity)
         => new(Config.NumLayers, batch, capacity, Config.NumKvHeads, Config.HeadDim, EmbedTokens.Weight.Device);
 
-    private static Tensor DefaultPositions(int b, int t, int offset)
+    private static Tensor DefaultPositions(int b, int t, int offset, Device device)
     {
         var p = new long[(long)b * t];
         for (int i = 0; i < p.Length; i++)
             p[i] = offset + i % t;
-        return Tensor.FromArray(p);
+        return Tensor.FromArray(p, device: device);
     }
 
     private static long MaxPosition(Tensor positions)

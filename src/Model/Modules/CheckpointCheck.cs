@@ -3,7 +3,7 @@ namespace RawLongLoRA.Model;
 /// <summary>
 /// Whether a model folder holds the tensors its config implies, from the safetensors headers alone: each
 /// of <see cref="CausalLM.ExpectedParameters"/> present with its shape and a float dtype, and nothing else
-/// but what Hugging Face also ignores. <see cref="CausalLM.Load"/> refuses a folder with any problem and
+/// but what Hugging Face also ignores. <see cref="CausalLM.Load(string, DType)"/> refuses a folder with any problem and
 /// rawlora inspect lists them all, so the two cannot disagree.
 /// </summary>
 public static class CheckpointCheck

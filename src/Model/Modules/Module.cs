@@ -105,6 +105,17 @@ public abstract class Module : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves every parameter under this module (adapters and gradients included) to <paramref name="device"/> in
+    /// place, as torch's module.to(device), and returns this module: its forward then runs there.
+    /// </summary>
+    public virtual Module To(Device device)
+    {
+        foreach (var (_, t) in NamedParameters())
+            t.MoveTo(device);
+        return this;
+    }
+
     /// <summary>The number of elements of every parameter under this module (adapters included).</summary>
     public long ParameterCount => NamedParameters().Sum(p => p.Tensor.Numel);
 

@@ -38,3 +38,18 @@ public sealed class RandomParameters(ulong seed, float std = 0.02f) : IParameter
         _ => Tensor.Randn(shape, _gen, std: std),
     };
 }
+
+/// <summary>
+/// The parameters of another source, each moved to <paramref name="device"/> as it is read, so the host holds one
+/// weight at a time.
+/// </summary>
+internal sealed class ParametersOn(IParameterSource source, Device device) : IParameterSource
+{
+    /// <summary>The source's tensor, moved to the device.</summary>
+    public Tensor Get(string name, int[] shape, ParameterKind kind)
+    {
+        var t = source.Get(name, shape, kind);
+        t.MoveTo(device);
+        return t;
+    }
+}

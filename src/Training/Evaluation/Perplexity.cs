@@ -56,11 +56,11 @@ public static class Perplexity
         foreach (var w in SlidingWindow.Plan(tokens.Count, window, stride))
             using (new DisposeScope())
             {
-                var ids = Tensor.FromArray(Slice(tokens, w.Begin, w.End), [1, w.End - w.Begin]);
+                var ids = Tensor.FromArray(Slice(tokens, w.Begin, w.End), [1, w.End - w.Begin], model.Device);
                 var hidden = model.Hidden(ids);
                 // Row i predicts token i + 1: only the rows before the scored tokens go through the LM head.
                 var rows = hidden.Narrow(1, w.ScoreFrom - 1 - w.Begin, w.Scored).Reshape(w.Scored, -1);
-                float mean = rows.LinearCrossEntropy(model.HeadWeight, Tensor.FromArray(Slice(tokens, w.ScoreFrom, w.End))).Item();
+                float mean = rows.LinearCrossEntropy(model.HeadWeight, Tensor.FromArray(Slice(tokens, w.ScoreFrom, w.End), device: model.Device)).Item();
                 sum += (double)mean * w.Scored;
                 count += w.Scored;
             }

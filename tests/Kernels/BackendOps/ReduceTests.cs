@@ -4,7 +4,7 @@ using static RawLongLoRA.Tests.Ops;
 
 namespace RawLongLoRA.Tests;
 
-/// <summary>Sum / Mean / Max / Min over every set of dims and ArgMax over each dim, with strided inputs and outputs.</summary>
+/// <summary>Sum / Mean / Max / Min / SumOfSquares over every set of dims and ArgMax over each dim, with strided inputs and outputs.</summary>
 public sealed class BackendOpsReduceTests
 {
     private static readonly (View Src, View Dst)[] ViewPairs =
@@ -18,7 +18,7 @@ public sealed class BackendOpsReduceTests
     public static TheoryData<ReduceOp, int, int> ReduceCases()
     {
         var data = new TheoryData<ReduceOp, int, int>();
-        foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Mean, ReduceOp.Max, ReduceOp.Min })
+        foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Mean, ReduceOp.Max, ReduceOp.Min, ReduceOp.SumOfSquares })
             for (int mask = 0; mask < 8; mask++)
                 for (int v = 0; v < ViewPairs.Length; v++)
                     data.Add(op, mask, v);
@@ -43,6 +43,8 @@ public sealed class BackendOpsReduceTests
     [InlineData(ReduceOp.Max, 1, View.Transposed, View.Padded)]
     [InlineData(ReduceOp.Min, 2, View.Contiguous, View.Contiguous)]
     [InlineData(ReduceOp.Max, 3, View.Reversed, View.Contiguous)]
+    [InlineData(ReduceOp.SumOfSquares, 3, View.Contiguous, View.Contiguous)]
+    [InlineData(ReduceOp.SumOfSquares, 1, View.Transposed, View.Padded)]
     public void LargeReductionsRunTheParallelPath(ReduceOp op, int mask, View srcView, View dstView)
         => AssertReduce(op, [301, 257], [(mask & 1) != 0, (mask & 2) != 0], srcView, dstView, new Random(mask));
 

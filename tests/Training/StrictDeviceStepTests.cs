@@ -1,0 +1,127 @@
+using RawLongLoRA.Model;
+using RawLongLoRA.Training;
+using Xunit;
+
+namespace RawLongLoRA.Tests;
+
+/// <summary>
+/// A whole training step and generation on the strict device (no host access, crossings counted) against the same on
+/// the CPU: bitwise equal, and a step reads back one thing, the loss (with the gradient norm), and nothing else.
+/// Serial: the trainer seeds the default generator (dropout), which is global.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public class StrictDeviceStepTests : IDisposable
+{
+    private const int GradAccum = 2;
+    private readonly string _dir = Directory.CreateTempSubdirectory("rawlora-strict-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string ModelDir => Path.Combine(_dir, "model");
+
+    /// <summary>LoRA on q,k,v,o with dropout, S2-Attn, embedding and norms trained, packed rows, accumulation, clipping, AdamW.</summary>
+    private TrainOptions Options(string run, Device device)
+    {
+        if (!Directory.Exists(ModelDir))
+        {
+            TinyModelFolder.Create(ModelDir, "llama-gqa-tiny");
+            var lines = Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"hello world! {i % 7} hello {new string('l', i % 5)} world, 123\"}}");
+            File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), lines);
+        }
+        return new TrainOptions
+        {
+            Model = ModelDir,
+            Data = [Path.Combine(_dir, "corpus.jsonl")],
+            Output = Path.Combine(_dir, run),
+            Device = device.ToString(),
+            MaxLength = 32,
+            Context = 128,
+            S2Attn = true,
+            ModulesToSave = "embed_tokens,norm",
+            LoraDropout = 0.1f,
+            MaxSteps = 4,
+            BatchSize = 2,
+            GradAccum = GradAccum,
+            Lr = 5e-3f,
+            WeightDecay = 0.01f,
+            MaxGradNorm = 0.05f, // below the gradients' norm, so every step clips
+            WarmupSteps = 1,
+            SaveSteps = 0,
+            GradientCheckpointing = true,
+            MemoryCheck = false,
+            Seed = 11,
+        };
+    }
+
+    [Fact]
+    public void A_training_step_matches_the_cpu_bitwise_and_reads_back_only_the_loss()
+    {
+        var (device, strict) = StrictDevice.New();
+        var onCpu = Steps(Options("cpu", Device.Cpu), null, out var cpuParams);
+        var onStrict = Steps(Options("strict", device), strict, out var strictParams);
+
+        Assert.All(onStrict, s => Assert.Equal(device, s.Device));
+        Assert.Equal(onCpu.Select(s => (s.Log.Loss, s.Log.GradNorm, s.Log.Skipped)), onStrict.Select(s => (s.Log.Loss, s.Log.GradNorm, s.Log.Skipped)));
+        Assert.All(onCpu, s => Assert.False(s.Log.Skipped));
+        Assert.True(onCpu[0].Log.GradNorm > 0.05, $"the gradient norm {onCpu[0].Log.GradNorm} must exceed max_grad_norm for clipping to be tested");
+        Assert.Equal(cpuParams.Keys, strictParams.Keys);
+        foreach (var (name, values) in cpuParams)
+            Assert.True(values.SequenceEqual(strictParams[name]), $"{name} differs between the cpu and {device}");
+
+        // After the first step (which builds the RoPE tables there), a step copies each micro-batch's ids, positions
+        // and targets in, reads [loss, grad norm] once, and synchronises nothing else.
+        foreach (var s in onStrict.Skip(1))
+            Assert.Equal((3L * GradAccum, 1L, 0L), (s.ToDevice, s.ToHost, s.Syncs));
+    }
+
+    private sealed record StepCount(StepLog Log, Device Device, long ToDevice, long ToHost, long Syncs);
+
+    private static List<StepCount> Steps(TrainOptions options, StrictBackend? counts, out Dictionary<string, float[]> trained)
+    {
+        var steps = new List<StepCount>();
+        using var trainer = new Trainer(options);
+        for (int i = 0; i < options.MaxSteps; i++)
+        {
+            counts?.ResetCounts();
+            var log = trainer.Step();
+            steps.Add(new StepCount(log, trainer.Model.Device, counts?.HostToDevice ?? 0, counts?.DeviceToHost ?? 0, counts?.Synchronizations ?? 0));
+        }
+        trained = trainer.Model.TrainableParameters().ToDictionary(p => p.Name, p => p.Tensor.ToFloatArray());
+        return steps;
+    }
+
+    [Fact]
+    public void Generation_and_logits_match_the_cpu_bitwise()
+    {
+        var (device, _) = StrictDevice.New();
+        string dir = CausalLMTests.Dir("llama-gqa-tiny");
+        using var cpu = CausalLM.Load(dir);
+        using var strict = CausalLM.Load(dir, device);
+        Assert.All(strict.NamedParameters(), p => Assert.Equal(device, p.Tensor.Device));
+        int[] prompt = [1, 17, 42, 99, 5];
+        var options = new SamplingOptions { MaxNewTokens = 12 };
+        Assert.Equal(TextGeneration.Generate(cpu, prompt, options), TextGeneration.Generate(strict, prompt, options));
+
+        using var scope = new DisposeScope();
+        var ids = prompt.Select(i => (long)i).ToArray();
+        Assert.Equal(cpu.Forward(Tensor.FromArray(ids, [1, ids.Length])).ToFloatArray(),
+                     strict.Forward(Tensor.FromArray(ids, [1, ids.Length], device)).ToFloatArray());
+    }
+
+    [Fact]
+    public void Module_To_moves_the_parameters_and_the_rope_tables()
+    {
+        var (device, _) = StrictDevice.New();
+        using var model = CausalLM.Load(CausalLMTests.Dir("llama-gqa-tiny"));
+        using var scope = new DisposeScope();
+        var ids = Tensor.FromArray(new long[] { 3, 1, 4, 1, 5 }, [1, 5]);
+        var before = model.Forward(ids).ToFloatArray();
+
+        Assert.Same(model, model.To(device));
+        Assert.All(model.NamedParameters(), p => Assert.Equal(device, p.Tensor.Device));
+        Assert.Equal(device, model.Rope.For(5).Cos.Device);
+        var e = Assert.Throws<ArgumentException>(() => model.Forward(ids));
+        Assert.Contains("embedding", e.Message);
+        Assert.Equal(before, model.Forward(Tensor.FromArray(new long[] { 3, 1, 4, 1, 5 }, [1, 5], device)).ToFloatArray());
+    }
+}
