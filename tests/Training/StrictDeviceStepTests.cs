@@ -1,4 +1,5 @@
 using RawLongLoRA.Model;
+using RawLongLoRA.Profiling;
 using RawLongLoRA.Training;
 using Xunit;
 
@@ -123,5 +124,21 @@ public class StrictDeviceStepTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => model.Forward(ids));
         Assert.Contains("embedding", e.Message);
         Assert.Equal(before, model.Forward(Tensor.FromArray(new long[] { 3, 1, 4, 1, 5 }, [1, 5], device)).ToFloatArray());
+    }
+
+    [Fact]
+    public void The_profiler_wraps_the_strict_backend_while_it_records_and_only_then()
+    {
+        var (device, strict) = StrictDevice.New();
+        Assert.Same(strict, device.Backend);
+        ProfileSession session;
+        using (session = Profiler.Start())
+        {
+            Assert.NotSame(strict, device.Backend);
+            using var scope = new DisposeScope();
+            Assert.Equal([2f, 2f], (Tensor.Ones([2], device: device) * 2f).ToFloatArray());
+        }
+        Assert.Same(strict, device.Backend);
+        Assert.Contains(session.Events, e => e.Name == "privateuse1::unary");
     }
 }

@@ -86,6 +86,13 @@ public sealed class Linear : Module
         ActiveAdapter = name;
     }
 
+    /// <summary>Moves the parameters (see <see cref="Module.To"/>) and the norm a merged DoRA adapter keeps for unmerging.</summary>
+    public override Module To(Device device)
+    {
+        _mergedNorm?.MoveTo(device);
+        return base.To(device);
+    }
+
     /// <summary>
     /// Folds the active adapter into W (in float32, stored back in W's dtype): W + s·BA, or for DoRA
     /// m/‖W + s·BA‖ · (W + s·BA), keeping the norm so that <see cref="Unmerge"/> can undo it.

@@ -87,13 +87,17 @@ internal sealed class MemoryLog
         _samples.Add(new MemorySample(ns, device, live) { Seq = seq });
     }
 
-    /// <summary>For each device, its peak and what was alive then, largest first.</summary>
+    /// <summary>
+    /// For each device that held memory when recording began or allocated during it (not every device ever used), its
+    /// peak and what was alive then, largest first.
+    /// </summary>
     public List<MemoryPeak> Peaks(int top)
     {
         lock (_gate)
         {
             var peaks = new List<MemoryPeak>();
-            foreach (var device in _current.Keys.Union(Baseline.Keys).Distinct().OrderBy(d => d.ToString()))
+            var used = Baseline.Where(p => p.Value != 0).Select(p => p.Key).Union(_samples.Select(s => s.Device));
+            foreach (var device in used.Distinct().OrderBy(d => d.ToString()))
             {
                 long baseline = Baseline.GetValueOrDefault(device);
                 var at = new MemorySample(0, device, baseline);
