@@ -18,41 +18,22 @@ public class StrictDeviceStepTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string ModelDir => Path.Combine(_dir, "model");
-
     /// <summary>LoRA on q,k,v,o with dropout, S2-Attn, embedding and norms trained, packed rows, accumulation, clipping, AdamW.</summary>
-    private TrainOptions Options(string run, Device device)
+    private TrainOptions Options(string run, Device device) => TinyModelFolder.RunOptions(_dir, run, 4) with
     {
-        if (!Directory.Exists(ModelDir))
-        {
-            TinyModelFolder.Create(ModelDir, "llama-gqa-tiny");
-            var lines = Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"hello world! {i % 7} hello {new string('l', i % 5)} world, 123\"}}");
-            File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), lines);
-        }
-        return new TrainOptions
-        {
-            Model = ModelDir,
-            Data = [Path.Combine(_dir, "corpus.jsonl")],
-            Output = Path.Combine(_dir, run),
-            Device = device.ToString(),
-            MaxLength = 32,
-            Context = 128,
-            S2Attn = true,
-            ModulesToSave = "embed_tokens,norm",
-            LoraDropout = 0.1f,
-            MaxSteps = 4,
-            BatchSize = 2,
-            GradAccum = GradAccum,
-            Lr = 5e-3f,
-            WeightDecay = 0.01f,
-            MaxGradNorm = 0.05f, // below the gradients' norm, so every step clips
-            WarmupSteps = 1,
-            SaveSteps = 0,
-            GradientCheckpointing = true,
-            MemoryCheck = false,
-            Seed = 11,
-        };
-    }
+        Device = device.ToString(),
+        Context = 128,
+        S2Attn = true,
+        ModulesToSave = "embed_tokens,norm",
+        LoraDropout = 0.1f,
+        GradAccum = GradAccum,
+        WeightDecay = 0.01f,
+        MaxGradNorm = 0.05f, // below the gradients' norm, so every step clips
+        WarmupSteps = 1,
+        GradientCheckpointing = true,
+        MemoryCheck = false,
+        Seed = 11,
+    };
 
     [Fact]
     public void A_training_step_matches_the_cpu_bitwise_and_reads_back_only_the_loss()

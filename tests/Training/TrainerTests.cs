@@ -15,33 +15,7 @@ public class TrainerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>The tiny Llama's weights with the tiny tokenizer beside them, and a small corpus.</summary>
-    private TrainOptions Options(string run, int steps)
-    {
-        string model = Path.Combine(_dir, "model");
-        if (!Directory.Exists(model))
-        {
-            TinyModelFolder.Create(model, "llama-gqa-tiny");
-            var lines = Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"hello world! {i % 7} hello {new string('l', i % 5)} world, 123\"}}");
-            File.WriteAllLines(Path.Combine(_dir, "corpus.jsonl"), lines);
-        }
-        return new TrainOptions
-        {
-            Model = model,
-            Data = [Path.Combine(_dir, "corpus.jsonl")],
-            Output = Path.Combine(_dir, run),
-            MaxLength = 32,
-            Context = 256,
-            MaxSteps = steps,
-            BatchSize = 2,
-            GradAccum = 2,
-            Lr = 5e-3f,
-            WarmupSteps = 2,
-            SaveSteps = 0,
-            LoggingSteps = 1,
-            Seed = 7,
-        };
-    }
+    private TrainOptions Options(string run, int steps) => TinyModelFolder.RunOptions(_dir, run, steps);
 
     private static List<StepLog> Run(TrainOptions options, Func<StepLog, bool>? stopAfter = null, List<string>? said = null)
     {
