@@ -214,9 +214,12 @@ public sealed class Trainer : IDisposable
             share.Backward();
         }
         var grads = _trainable.Select(p => p.Tensor.Grad).OfType<Tensor>().ToList();
-        using (var normOut = result.Narrow(0, 1, 1))
-        using (var norm = _o.MaxGradNorm > 0 ? GradClip.ClipOnDevice(grads, _o.MaxGradNorm) : GradClip.GlobalNormOnDevice(grads))
+        if (grads.Count > 0)
+        {
+            using var normOut = result.Narrow(0, 1, 1);
+            using var norm = _o.MaxGradNorm > 0 ? GradClip.ClipOnDevice(grads, _o.MaxGradNorm) : GradClip.GlobalNormOnDevice(grads);
             backend.Copy(normOut, norm);
+        }
         var read = result.ToFloatArray();
         var (lossValue, normValue) = ((double)read[0], (double)read[1]);
         int step = _state.Step + 1;

@@ -41,6 +41,7 @@ public class StrictDeviceTests
         { "rope", (d, h) => d.Rope(Tensor.Ones([4, 1], device: d.Device), Tensor.Zeros([4, 1], device: d.Device), Tensor.FromArray(new long[] { 0, 1 })) },
         { "embedding", (d, h) => d.Embedding(Tensor.FromArray(new long[] { 0, 1 })) },
         { "linear", (d, h) => d.Linear(h) },
+        { "cross_entropy", (d, h) => d.CrossEntropy(Tensor.FromArray(new long[] { 0, 1 })) },
         { "attention", (d, h) => d.Reshape(1, 2, 1, 2).Attention(h.Reshape(1, 2, 1, 2), h.Reshape(1, 2, 1, 2)) },
     };
 
