@@ -25,7 +25,10 @@ internal static class StrictDevice
     }
 }
 
-/// <summary>Strict-device memory: a host block no one outside <see cref="StrictBackend"/> can reach.</summary>
+/// <summary>
+/// Strict-device memory: a host block no one outside <see cref="StrictBackend"/> can reach. Storage's counters see
+/// its bytes twice, on this device and (the block) on the cpu.
+/// </summary>
 internal sealed class StrictStorage : Storage
 {
     public StrictStorage(Device device, long bytes) : base(device, bytes)
