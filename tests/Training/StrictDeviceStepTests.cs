@@ -35,12 +35,14 @@ public class StrictDeviceStepTests : IDisposable
         Seed = 11,
     };
 
-    [Fact]
-    public void A_training_step_matches_the_cpu_bitwise_and_reads_back_only_the_loss()
+    [Theory]
+    [InlineData("f32")]
+    [InlineData("bf16")]
+    public void A_training_step_matches_the_cpu_bitwise_and_reads_back_only_the_loss(string weightDtype)
     {
         var (device, strict) = StrictDevice.New();
-        var onCpu = Steps(Options("cpu", Device.Cpu), null, out var cpuParams);
-        var onStrict = Steps(Options("strict", device), strict, out var strictParams);
+        var onCpu = Steps(Options("cpu", Device.Cpu) with { WeightDtype = weightDtype }, null, out var cpuParams);
+        var onStrict = Steps(Options("strict", device) with { WeightDtype = weightDtype }, strict, out var strictParams);
 
         Assert.All(onStrict, s => Assert.Equal(device, s.Device));
         Assert.Equal(onCpu.Select(s => (s.Log.Loss, s.Log.GradNorm, s.Log.Skipped)), onStrict.Select(s => (s.Log.Loss, s.Log.GradNorm, s.Log.Skipped)));
