@@ -50,7 +50,7 @@ public sealed unsafe class AttentionKernelTests
     [InlineData(4, 301)]
     [InlineData(68, 300)]
     public void KvCacheOffsetMatchesReference(int t, int s)
-        => AssertMatchesReference(2, t, s, 4, 2, 16, new AttentionSpec { KvOffset = s - t });
+        => AssertMatchesReference(2, t, s, 4, 2, 16, new AttentionSpec { QueryStart = s - t });
 
     [Theory]
     // Row 1 (from 100) starts a sequence without being listed; the one from 90 runs to the end of row 0; 170 is one token long.
@@ -122,11 +122,14 @@ public sealed unsafe class AttentionKernelTests
     [Theory]
     [InlineData("odd group", "GroupSize")]
     [InlineData("group not dividing T", "GroupSize")]
-    [InlineData("group with KV cache", "GroupSize")]
+    [InlineData("group not dividing the row", "GroupSize")]
+    [InlineData("groups over an odd total of heads", "TotalHeads")]
     [InlineData("descending starts", "SequenceStarts")]
     [InlineData("start past the end", "SequenceStarts")]
-    [InlineData("starts with KV cache", "SequenceStarts")]
-    [InlineData("offset not S - T", "KvOffset")]
+    [InlineData("start past the given rows", "SequenceStarts")]
+    [InlineData("negative query start", "QueryStart")]
+    [InlineData("row shorter than the keys", "RowLength")]
+    [InlineData("heads past the total", "HeadStart")]
     [InlineData("heads not a multiple of kv heads", "Hkv")]
     public void BadSpecThrowsNamingTheField(string problem, string field)
     {
@@ -135,11 +138,14 @@ public sealed unsafe class AttentionKernelTests
         {
             "odd group" => (new AttentionSpec { GroupSize = 3 }, t, 2),
             "group not dividing T" => (new AttentionSpec { GroupSize = 6 }, t, 2),
-            "group with KV cache" => (new AttentionSpec { GroupSize = 4, KvOffset = 4 }, t + 4, 2),
+            "group not dividing the row" => (new AttentionSpec { GroupSize = 4, KeyStart = 32, QueryStart = 32, RowLength = 50 }, t, 2),
+            "groups over an odd total of heads" => (new AttentionSpec { GroupSize = 4, TotalHeads = 9 }, t, 2),
             "descending starts" => (new AttentionSpec { SequenceStarts = [0, 10, 5] }, t, 2),
             "start past the end" => (new AttentionSpec { SequenceStarts = [0, 32] }, t, 2),
-            "starts with KV cache" => (new AttentionSpec { SequenceStarts = [0, 5], KvOffset = 4 }, t + 4, 2),
-            "offset not S - T" => (new AttentionSpec { KvOffset = 3 }, t, 2),
+            "start past the given rows" => (new AttentionSpec { SequenceStarts = [0, 100], RowLength = 40 }, t, 2),
+            "negative query start" => (new AttentionSpec { QueryStart = -1 }, t, 2),
+            "row shorter than the keys" => (new AttentionSpec { KeyStart = 10, RowLength = 20 }, t, 2),
+            "heads past the total" => (new AttentionSpec { HeadStart = 6, TotalHeads = 8 }, t, 2),
             "heads not a multiple of kv heads" => (AttentionSpec.Causal, t, 3),
             _ => throw new ArgumentOutOfRangeException(nameof(problem)),
         };
