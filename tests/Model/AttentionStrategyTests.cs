@@ -19,6 +19,15 @@ public class AttentionStrategyTests
         Assert.All(model.Layers, layer => Assert.Same(blockwise, layer.SelfAttn.Strategy));
     }
 
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(3, true)]
+    public void BadBlockCountsThrowNamingThem(int blocks, bool zigZag)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new BlockwiseAttention(blocks, zigZag));
+        Assert.Contains($"blocks must be at least 1 (and even for zig-zag), got {blocks}", e.Message);
+    }
+
     [Fact]
     public void ZigZagBlocksGivePyTorchsLogits()
     {

@@ -56,6 +56,7 @@ public static class AttentionOp
         var kc = Graph.ContiguousData(k);
         var vc = Graph.ContiguousData(v);
         Graph.Backend(q).AttentionForward(o, lse, qc, kc, vc, spec);
+        // The node keeps a handle of its own on o: a one-call o is the caller's to dispose; a part's o is already one.
         var oSaved = ReferenceEquals(o, output) ? o.Restride(o.Layout) : o;
         return Graph.Record(output, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>
         {
