@@ -47,14 +47,14 @@ public static class AttentionMask
     }
 
     /// <summary>Tokens in a whole row: <see cref="AttentionSpec.RowLength"/>, or where the call's positions end.</summary>
-    public static int RowLength(AttentionSpec spec, int t, int s)
+    internal static int RowLength(AttentionSpec spec, int t, int s)
         => spec.RowLength > 0 ? spec.RowLength : Math.Max(spec.QueryStart + t, spec.KeyStart + s);
 
     /// <summary>The layer's query heads: <see cref="AttentionSpec.TotalHeads"/>, or the call's hq.</summary>
-    public static int TotalHeads(AttentionSpec spec, int hq) => spec.TotalHeads > 0 ? spec.TotalHeads : hq;
+    internal static int TotalHeads(AttentionSpec spec, int hq) => spec.TotalHeads > 0 ? spec.TotalHeads : hq;
 
     /// <summary>The first of the call's hq heads in the shifted half (hq if none is): its global index is H/2.</summary>
-    public static int FirstShiftedHead(AttentionSpec spec, int hq) => Math.Clamp(TotalHeads(spec, hq) / 2 - spec.HeadStart, 0, hq);
+    internal static int FirstShiftedHead(AttentionSpec spec, int hq) => Math.Clamp(TotalHeads(spec, hq) / 2 - spec.HeadStart, 0, hq);
 
     /// <summary>
     /// lo in the call's key indices (at least 0) for every (batch row, head half, query) as [B, 2, T], index
@@ -87,7 +87,7 @@ public static class AttentionMask
     }
 
     /// <summary>The last key (in the call's key indices) query t sees at most: its own position, cut to the call's keys.</summary>
-    public static int UpperBound(AttentionSpec spec, int t, int s) => Math.Min(spec.QueryStart + t - spec.KeyStart, s - 1);
+    internal static int UpperBound(AttentionSpec spec, int t, int s) => Math.Min(spec.QueryStart + t - spec.KeyStart, s - 1);
 
     /// <summary>The first query of a row whose lo is past key: queries at or after it never see that key.</summary>
     public static int FirstQueryPast(ReadOnlySpan<int> rowLowerBounds, int key)

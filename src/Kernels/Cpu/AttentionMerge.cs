@@ -6,7 +6,7 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// definition itself, a few flops per element of o, so it is its own reference; the tests check it against the
 /// one-call attention and by finite differences.
 /// </summary>
-public static unsafe class AttentionMerge
+internal static unsafe class AttentionMerge
 {
     /// <summary>lse = log(e^lseA + e^lseB) and o = wA·oA + wB·oB with w = e^(lse_part − lse); both parts −∞: o = 0, lse = −∞.</summary>
     public static void Forward(float* o, float* lse, float* oA, float* lseA, float* oB, float* lseB, int b, int t, int hq, int d)
