@@ -22,7 +22,7 @@ public static class AttentionOp
             const string op = "attention";
             using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
-            Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
+            CheckInputs(op, q, k, v);
             var o = Graph.Empty(q.ShapeArray, q);
             var lse = Graph.Empty([q.Shape[0], q.Shape[2], q.Shape[1]], q);
             return Run(op, q, k, v, spec, o, lse, o, g => (g, null));
@@ -37,11 +37,18 @@ public static class AttentionOp
         {
             const string op = "attention_part";
             using var profile = Profiler.Op(op, q, k, v);
-            Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
+            CheckInputs(op, q, k, v);
             var part = global::RawLongLoRA.AttentionPart.Empty(q.ShapeArray, q);
             Run(op, q, k, v, spec, part.OData(part.Packed), part.LseData(part.Packed), part.Packed, part.Split);
             return part;
         }
+    }
+
+    private static void CheckInputs(string op, Tensor q, Tensor k, Tensor v)
+    {
+        Check.Alive(op, q, k, v);
+        Check.SameDevice(op, q, k, v);
+        Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
     }
 
     /// <summary>
@@ -50,8 +57,6 @@ public static class AttentionOp
     /// </summary>
     private static Tensor Run(string op, Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor o, Tensor lse, Tensor output, Func<Tensor, (Tensor Dout, Tensor? Dlse)> split)
     {
-        Check.Alive(op, q, k, v);
-        Check.SameDevice(op, q, k, v);
         var qc = Graph.ContiguousData(q);
         var kc = Graph.ContiguousData(k);
         var vc = Graph.ContiguousData(v);
