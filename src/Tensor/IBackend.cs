@@ -107,9 +107,23 @@ public interface IBackend
 
     /// <summary>
     /// The gradients dq, dk, dv of <see cref="AttentionForward"/> from dout, the forward's inputs, its output o and
-    /// its lse, with the same masks. dk and dv are summed over the query heads that share a key/value head.
+    /// its lse, with the same masks. dk and dv are summed over the query heads that share a key/value head. dlse
+    /// [B, Hq, T], where given, is the gradient of lse as an output too (a part that is merged).
     /// </summary>
-    void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec);
+    void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null);
+
+    /// <summary>
+    /// Merges two parts of one attention over disjoint sets of keys by the online-softmax rule: lse =
+    /// log(e^lseA + e^lseB), o = e^(lseA − lse)·oA + e^(lseB − lse)·oB; o like q [B, T, Hq, D], lse [B, Hq, T]. A
+    /// part with lse = −∞ (no key seen) weighs 0; if both are, o = 0 and lse = −∞.
+    /// </summary>
+    void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB);
+
+    /// <summary>
+    /// The gradients of <see cref="AttentionMerge"/>'s parts from those of its result (dlse null = 0): with wA =
+    /// e^(lseA − lse), doA = wA·dout and dlseA = wA·(dlse + rowsum(dout ∘ (oA − o))); the same for B.
+    /// </summary>
+    void AttentionMergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse);
 
     /// <summary>One AdamW step in place on param, m and v (float32), as torch.optim.AdamW.</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
@@ -218,29 +232,47 @@ public enum ReduceOp : byte
 }
 
 /// <summary>
-/// The masks of the one attention kernel, all causal. Query t of a row (absolute position
-/// t + KvOffset) sees keys [lo, t + KvOffset] where lo is the largest of: 0; the start of its packed
-/// sequence (<see cref="SequenceStarts"/>); the start of its S2-Attn group (<see cref="GroupSize"/>).
-/// S2-Attn follows LongLoRA's flash-attn form: heads [0, Hq/2) use groups [kG, (k+1)G), heads
-/// [Hq/2, Hq) groups shifted by G/2 — [0, G/2), [G/2, 3G/2), … — with no wrap-around.
+/// The masks of the one attention kernel, all causal, by absolute position, so that a call may cover any
+/// block of a row: its queries sit at positions [<see cref="QueryStart"/>, QueryStart + T), its keys at
+/// [<see cref="KeyStart"/>, KeyStart + S). The query at position p sees the keys at positions [lo, p], where lo
+/// is the largest of: 0; the start of its packed sequence (<see cref="SequenceStarts"/>); the start of its
+/// S2-Attn group (<see cref="GroupSize"/>). S2-Attn follows LongLoRA's flash-attn form: heads [0, H/2) of all
+/// H heads use groups [kG, (k+1)G), heads [H/2, H) groups shifted by G/2 — [0, G/2), [G/2, 3G/2), … — with no
+/// wrap-around; a call holding some of the heads says which (<see cref="HeadStart"/>, <see cref="TotalHeads"/>).
+/// A query that sees no key of the call gets o = 0 and lse = −∞: it merges as an empty part.
 /// </summary>
 public sealed record AttentionSpec
 {
     /// <summary>Softmax scale; NaN means 1/√D.</summary>
     public float Scale { get; init; } = float.NaN;
 
-    /// <summary>Keys before the first query (a KV cache): query t sits at position t + KvOffset.</summary>
-    public int KvOffset { get; init; }
+    /// <summary>Position of the call's first query in its row (with a KV cache: the tokens cached before it).</summary>
+    public int QueryStart { get; init; }
 
-    /// <summary>S2-Attn group size G (0 = off). Must be even and divide T.</summary>
+    /// <summary>Position of the call's first key in its row.</summary>
+    public int KeyStart { get; init; }
+
+    /// <summary>
+    /// Tokens in a whole row, the stream <see cref="SequenceStarts"/> indexes (B · RowLength) and S2-Attn's
+    /// groups divide; 0 = the call's positions end the row: the later of QueryStart + T and KeyStart + S.
+    /// </summary>
+    public int RowLength { get; init; }
+
+    /// <summary>S2-Attn group size G (0 = off). Must be even and divide the row length.</summary>
     public int GroupSize { get; init; }
 
     /// <summary>
-    /// Packed samples: ascending indices into the flattened B·T token stream where a sequence begins
+    /// Packed samples: ascending indices into the flattened B · RowLength token stream where a sequence begins
     /// (as flash-attn's cu_seqlens without the final total); every row start is a start too. Null = one
     /// sequence per row.
     /// </summary>
     public int[]? SequenceStarts { get; init; }
+
+    /// <summary>Global index of the call's first query head, which decides the S2-Attn half of its heads.</summary>
+    public int HeadStart { get; init; }
+
+    /// <summary>Query heads of the whole model layer (0 = the call's Hq: it holds them all).</summary>
+    public int TotalHeads { get; init; }
 
     /// <summary>Plain causal attention over one sequence per row, scale 1/√D.</summary>
     public static readonly AttentionSpec Causal = new();

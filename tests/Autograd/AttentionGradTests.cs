@@ -35,13 +35,13 @@ public class AttentionGradTests
     public void SequenceStartsWithS2Groups() => Check(2, 8, 8, 2, 2, 4, new AttentionSpec { GroupSize = 4, SequenceStarts = [3, 8, 13] }, 22);
 
     [Fact]
-    public void KvOffset() => Check(1, 3, 7, 2, 2, 4, new AttentionSpec { KvOffset = 4 }, 25);
+    public void KvCacheQueryStart() => Check(1, 3, 7, 2, 2, 4, new AttentionSpec { QueryStart = 4 }, 25);
 
     [Fact]
-    public void KvOffsetWithGqa() => Check(2, 2, 5, 4, 2, 4, new AttentionSpec { KvOffset = 3 }, 28);
+    public void KvCacheQueryStartWithGqa() => Check(2, 2, 5, 4, 2, 4, new AttentionSpec { QueryStart = 3 }, 28);
 
     [Fact]
-    public void OneQueryDecodingStep() => Check(2, 1, 5, 2, 1, 4, new AttentionSpec { KvOffset = 4 }, 47);
+    public void OneQueryDecodingStep() => Check(2, 1, 5, 2, 1, 4, new AttentionSpec { QueryStart = 4 }, 47);
 
     [Fact]
     public void CustomScale() => Check(1, 4, 4, 2, 2, 4, new AttentionSpec { Scale = 0.9f }, 31);

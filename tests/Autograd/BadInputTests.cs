@@ -106,9 +106,10 @@ public class BadInputTests
     [Fact]
     public void AttentionSpecThatDoesNotFit()
     {
-        Fails<ArgumentException>(() => F(1, 6, 2, 4).Attention(F(1, 6, 2, 4), F(1, 6, 2, 4), new AttentionSpec { GroupSize = 4 }), "GroupSize 4", "T = 6");
+        Fails<ArgumentException>(() => F(1, 6, 2, 4).Attention(F(1, 6, 2, 4), F(1, 6, 2, 4), new AttentionSpec { GroupSize = 4 }), "GroupSize 4", "row length 6");
         Fails<ArgumentException>(() => F(1, 6, 2, 4).Attention(F(1, 6, 2, 4), F(1, 6, 2, 4), new AttentionSpec { GroupSize = 3 }), "GroupSize", "even");
-        Fails<ArgumentException>(() => F(1, 3, 2, 4).Attention(F(1, 5, 2, 4), F(1, 5, 2, 4)), "KvOffset", "S - T");
+        Fails<ArgumentException>(() => F(1, 3, 2, 4).Attention(F(1, 5, 2, 4), F(1, 5, 2, 4), new AttentionSpec { QueryStart = 2, RowLength = 4 }), "RowLength is 4");
+        Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { HeadStart = 3, TotalHeads = 4 }), "HeadStart 3", "2 heads");
         Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = [0, 4] }), "SequenceStarts[1] = 4");
         Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = [2, 1] }), "SequenceStarts", "ascending");
     }

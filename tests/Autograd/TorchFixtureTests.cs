@@ -47,7 +47,7 @@ public class TorchFixtureTests
         var attention = new AttentionSpec
         {
             GroupSize = (int)spec[0],
-            KvOffset = (int)spec[1],
+            QueryStart = (int)spec[1],
             SequenceStarts = Fx.Contains(name + ".sequence_starts") ? Array.ConvertAll(Values<long>(name + ".sequence_starts"), v => (int)v) : null,
             Scale = Fx.Contains(name + ".scale") ? Floats(name + ".scale")[0] : float.NaN,
         };

@@ -136,8 +136,15 @@ internal sealed class StrictBackend(Device device) : IBackend
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
         => Run("attention", [o, lse, q, k, v], t => Cpu.AttentionForward(t[0], t[1], t[2], t[3], t[4], spec));
 
-    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
-        => Run("attention_backward", [dq, dk, dv, dout, q, k, v, o, lse], t => Cpu.AttentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], spec));
+    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
+        => Run("attention_backward", [dq, dk, dv, dout, q, k, v, o, lse, dlse], t => Cpu.AttentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], spec, t[9]));
+
+    public void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
+        => Run("attention_merge", [o, lse, oA, lseA, oB, lseB], t => Cpu.AttentionMerge(t[0], t[1], t[2], t[3], t[4], t[5]));
+
+    public void AttentionMergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+        => Run("attention_merge_backward", [doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse],
+            t => Cpu.AttentionMergeBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11]));
 
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) => Run("adamw", [param, grad, m, v], t => Cpu.AdamW(t[0], t[1], t[2], t[3], step));
 

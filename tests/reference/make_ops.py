@@ -12,7 +12,7 @@ Each op case `<case>` stores its inputs `<case>.<input>` (float32; ids, targets 
 int64), the output `<case>.out`, a fixed random upstream gradient `<case>.grad_out` and the input
 gradients `<case>.grad.<input>`. Inputs are drawn, rounded to float32, and everything after that is
 computed in float64 from the rounded values with the PyTorch formulation a user would compare with,
-then stored as float32. Attention cases add `<case>.spec` = [GroupSize, KvOffset] (int64) and, where
+then stored as float32. Attention cases add `<case>.spec` = [GroupSize, QueryStart] (int64) and, where
 used, `<case>.sequence_starts` and `<case>.scale`; their masks are built from the AttentionSpec
 definition in src/Tensor/IBackend.cs (torch 1.13 has no scaled_dot_product_attention, so the
 attention is written out: softmax(q k^T * scale + mask) v, GQA by repeat_interleave of K/V heads).
@@ -192,7 +192,7 @@ def model_ops():
 
 def attention_mask(b, t, s, hq, group, starts):
     """[B, Hq, T, S], True where allowed, from AttentionSpec's definition (src/Tensor/IBackend.cs):
-    query t (absolute position t + KvOffset, KvOffset = S - T) sees keys [lo, t + KvOffset], lo the
+    query t (absolute position t + QueryStart, QueryStart = S - T) sees keys [lo, t + QueryStart], lo the
     largest of 0, the start of its packed sequence and the start of its S2-Attn group; heads
     [Hq/2, Hq) use groups shifted by G/2: [0, G/2), [G/2, 3G/2), ..."""
     off = s - t
@@ -242,7 +242,7 @@ def attention_cases():
         sc = scale if scale is not None else 1.0 / math.sqrt(d)
         case(name, lambda q, k, v: attention(q, k, v, mask, sc),
              {"q": randn(g, b, t, hq, d), "k": randn(g, b, s, hkv, d), "v": randn(g, b, s, hkv, d)})
-        put(f"{name}.spec", torch.tensor([group, s - t], dtype=torch.int64))  # GroupSize, KvOffset
+        put(f"{name}.spec", torch.tensor([group, s - t], dtype=torch.int64))  # GroupSize, QueryStart (keys from 0)
         if starts:
             put(f"{name}.sequence_starts", torch.tensor(starts, dtype=torch.int64))
         if scale is not None:

@@ -6,7 +6,7 @@ namespace RawLongLoRA.Bench.Kernels;
 /// The kernel against <see cref="AttentionReference"/> (float64) before it is timed. Up to
 /// <see cref="FullUpTo"/> tokens the whole problem: o, lse, dq, dk, dv. Past that the reference's
 /// T² cost is out of reach, so the last <see cref="Rows"/> queries' o and lse are checked on a narrowed
-/// problem with the same answer: those queries alone, as a KV-cache call (KvOffset) over the keys they
+/// problem with the same answer: those queries alone, as a call at their positions (QueryStart) over the keys they
 /// can see — all of them under full causal, their S2-Attn group's under S2 (each half of the heads
 /// narrowed to its own group). Errors are max |kernel − reference| over max(1, max |reference|).
 /// </summary>
@@ -42,7 +42,7 @@ internal static unsafe class AttentionValidation
     private static double LastRows(AttentionProblem p, AttentionSpec spec)
     {
         int t = p.T, hq = p.Hq, hkv = p.Hkv, d = p.D, first = t - Rows;
-        int[] lo = AttentionMask.LowerBounds(spec, 1, t);
+        int[] lo = AttentionMask.LowerBounds(spec, 1, t, t);
         double error = 0;
         for (int half = 0; half < 2; half++)
         {
@@ -53,7 +53,7 @@ internal static unsafe class AttentionValidation
             float[] q = AttentionProblem.Copy(p.Q + (long)first * hq * d, (long)Rows * hq * d);
             float[] k = AttentionProblem.Copy(p.K + (long)keyStart * hkv * d, (long)s * hkv * d);
             float[] v = AttentionProblem.Copy(p.V + (long)keyStart * hkv * d, (long)s * hkv * d);
-            var narrowed = new AttentionSpec { Scale = spec.Scale, KvOffset = s - Rows };
+            var narrowed = new AttentionSpec { Scale = spec.Scale, QueryStart = s - Rows };
             var (o, lse) = AttentionReference.Forward(q, k, v, 1, Rows, s, hq, hkv, d, narrowed);
             int h0 = half == 0 ? 0 : hq / 2, h1 = half == 0 ? hq / 2 : hq;
             for (int h = h0; h < h1; h++)

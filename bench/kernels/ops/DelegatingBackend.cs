@@ -32,7 +32,10 @@ public abstract class DelegatingBackend(IBackend inner) : IBackend
     public virtual void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart)
         => Inner.CrossEntropyBackward(dlogits, dloss, logits, lse, targets, vocabStart);
     public virtual void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec) => Inner.AttentionForward(o, lse, q, k, v, spec);
-    public virtual void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
-        => Inner.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+    public virtual void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
+        => Inner.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, spec, dlse);
+    public virtual void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB) => Inner.AttentionMerge(o, lse, oA, lseA, oB, lseB);
+    public virtual void AttentionMergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+        => Inner.AttentionMergeBackward(doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse);
     public virtual void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) => Inner.AdamW(param, grad, m, v, step);
 }

@@ -3,9 +3,10 @@ using RawLongLoRA.Profiling;
 namespace RawLongLoRA;
 
 /// <summary>
-/// Causal attention with the masks of <see cref="AttentionSpec"/> (KV-cache offset, packed sequences,
-/// S2-Attn groups): q [B, T, Hq, D], k and v [B, S, Hkv, D] → o [B, T, Hq, D]. The kernel keeps only
-/// the row log-sum-exp for backward, never the [T × S] probabilities.
+/// Causal attention with the masks of <see cref="AttentionSpec"/> (query and key blocks by absolute position,
+/// packed sequences, S2-Attn groups): q [B, T, Hq, D], k and v [B, S, Hkv, D] → o [B, T, Hq, D]. The kernel
+/// keeps only the row log-sum-exp for backward, never the [T × S] probabilities. As a part to be merged
+/// (<see cref="AttentionPart"/>) it gives lse too, and takes lse's gradient in backward.
 /// </summary>
 public static class AttentionOp
 {
@@ -21,25 +22,55 @@ public static class AttentionOp
             const string op = "attention";
             using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
-            Check.Alive(op, q, k, v);
-            var backend = Graph.Backend(op, q, k, v);
-            Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
-            var qc = Graph.ContiguousData(q);
-            var kc = Graph.ContiguousData(k);
-            var vc = Graph.ContiguousData(v);
-            int b = q.Shape[0], t = q.Shape[1], hq = q.Shape[2];
+            CheckInputs(op, q, k, v);
             var o = Graph.Empty(q.ShapeArray, q);
-            var lse = Graph.Empty([b, hq, t], q);
-            backend.AttentionForward(o, lse, qc, kc, vc, spec);
-            var oSaved = o.Restride(o.Layout);
-            return Graph.Record(o, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>
-            {
-                var dq = Graph.Empty(q.ShapeArray, g);
-                var dk = Graph.Empty(k.ShapeArray, g);
-                var dv = Graph.Empty(v.ShapeArray, g);
-                Graph.Backend(op, g, qc).AttentionBackward(dq, dk, dv, g, qc, kc, vc, oSaved, lse, spec);
-                return [need[0] ? dq : null, need[1] ? dk : null, need[2] ? dv : null];
-            });
+            var lse = Graph.Empty([q.Shape[0], q.Shape[2], q.Shape[1]], q);
+            return Run(op, q, k, v, spec, o, lse, o, g => (g, null));
         }
+
+        /// <summary>
+        /// As <see cref="Attention"/>, over the keys of one block only — typically those at positions
+        /// [spec.KeyStart, spec.KeyStart + S) of a longer row — keeping lse: a part that
+        /// <see cref="AttentionPart.Merge"/> combines with the parts over the other keys into the attention over all.
+        /// </summary>
+        public AttentionPart AttentionPart(Tensor k, Tensor v, AttentionSpec spec)
+        {
+            const string op = "attention_part";
+            using var profile = Profiler.Op(op, q, k, v);
+            CheckInputs(op, q, k, v);
+            var part = global::RawLongLoRA.AttentionPart.Empty(q.ShapeArray, q);
+            Run(op, q, k, v, spec, part.OData(part.Packed), part.LseData(part.Packed), part.Packed, part.Split);
+            return part;
+        }
+    }
+
+    private static void CheckInputs(string op, Tensor q, Tensor k, Tensor v)
+    {
+        Check.Alive(op, q, k, v);
+        Check.SameDevice(op, q, k, v);
+        Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
+    }
+
+    /// <summary>
+    /// The forward into o and lse (views of <paramref name="output"/>, which carries the history), and the node whose
+    /// backward takes dout and dlse out of output's gradient by <paramref name="split"/>.
+    /// </summary>
+    private static Tensor Run(string op, Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor o, Tensor lse, Tensor output, Func<Tensor, (Tensor Dout, Tensor? Dlse)> split)
+    {
+        var qc = Graph.ContiguousData(q);
+        var kc = Graph.ContiguousData(k);
+        var vc = Graph.ContiguousData(v);
+        Graph.Backend(op, q, k, v).AttentionForward(o, lse, qc, kc, vc, spec);
+        // The node keeps a handle of its own on o: a one-call o is the caller's to dispose; a part's o is already one.
+        var oSaved = ReferenceEquals(o, output) ? o.Restride(o.Layout) : o;
+        return Graph.Record(output, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>
+        {
+            var dq = Graph.Empty(q.ShapeArray, g);
+            var dk = Graph.Empty(k.ShapeArray, g);
+            var dv = Graph.Empty(v.ShapeArray, g);
+            var (dout, dlse) = split(g);
+            Graph.Backend(op, g, qc).AttentionBackward(dq, dk, dv, dout, qc, kc, vc, oSaved, lse, spec, dlse);
+            return [need[0] ? dq : null, need[1] ? dk : null, need[2] ? dv : null];
+        });
     }
 }

@@ -8,9 +8,10 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// Flash-style causal attention on the CPU, after FlashAttention-2: a tile of 64 queries streams over
 /// tiles of 64 keys with an online softmax, so nothing of size T×S is ever held — only per-work-item
 /// tiles, lse of size B·Hq·T and, in backward, D and the dq partials (<see cref="AttentionMemory"/>
-/// counts them). Every mask is the per-query key range [lo, t + KvOffset] of <see cref="AttentionMask"/>:
-/// key tiles outside a query tile's range are never visited, so S2-Attn with G = T/4 does about a
-/// quarter of the work of full causal attention.
+/// counts them). Every mask is the per-query key range [lo, hi] of <see cref="AttentionMask"/>, in the
+/// call's key indices: key tiles outside a query tile's range are never visited, so S2-Attn with G = T/4
+/// does about a quarter of the work of full causal attention, and a block of keys a block of queries
+/// does not see costs nothing. A query that sees no key gets o = 0 and lse = −∞.
 /// The forward works on transposed scores Sᵀ = K·Qᵀ (a key per row, a query per column): K and V are
 /// read in place, only the query tile is transposed (once, for all its key tiles), and the softmax runs
 /// down the columns — max, exp and sum are plain vector operations across a vector of queries at a
@@ -76,8 +77,12 @@ public static unsafe partial class Attention
         new Span<float>(m, Tile).Fill(float.NegativeInfinity);
 
         long work = 0;
+        // Rows that see no key (before the call's keys, or past them) are a prefix and a suffix: start at the first that sees one.
+        int first = 0;
+        while (first < rows - 1 && lo[first] > hi[first])
+            first++;
         int kEnd = hi[rows - 1] + 1;
-        for (int j0 = lo[0]; j0 < kEnd; j0 += Tile)
+        for (int j0 = lo[first]; j0 < kEnd; j0 += Tile)
         {
             int cols = Math.Min(Tile, kEnd - j0);
             Prefetch(p.K + p.KIndex(b, j0 + Tile, kvh), p.Ldk, kEnd - j0 - Tile, d);
@@ -95,7 +100,8 @@ public static unsafe partial class Attention
         for (int i = 0; i < rows; i++)
         {
             p.Lse[p.LseIndex(b, h, t0 + i)] = m[i] + MathF.Log(l[i]);
-            l[i] = 1f / l[i];
+            // l = 0: the row saw no key; its o is 0 (oᵀ holds zeros there) and its lse −∞.
+            l[i] = l[i] > 0 ? 1f / l[i] : 0f;
         }
         // o = oᵀ transposed, each row over its l (padding columns are never stored).
         for (int c = 0; c < d; c++)
@@ -171,7 +177,7 @@ public static unsafe partial class Attention
         if (d < 1)
             throw new ArgumentException($"attention needs a head dim D of at least 1, got {d}", nameof(d));
         AttentionMask.Validate(spec, b, t, s, hq);
-        return new Bounds(AttentionMask.LowerBounds(spec, b, t));
+        return new Bounds(AttentionMask.LowerBounds(spec, b, t, s));
     }
 
     private static int Tiles(int n, int tile) => (n + tile - 1) / tile;
@@ -201,7 +207,12 @@ public static unsafe partial class Attention
         /// <summary>D rounded up to whole tiles: the row width of the dq partials, products' N in 64-float panels.</summary>
         public readonly int D64 = Tiles(d, Tile) * Tile;
 
-        public readonly int Offset = spec.KvOffset;
+        /// <summary>Query t's position less the first key's: query t sees keys up to t + Offset of the call.</summary>
+        public readonly int Offset = spec.QueryStart - spec.KeyStart;
+
+        /// <summary>The first local head in the shifted half of S2-Attn, decided by global head index.</summary>
+        public readonly int FirstShifted = AttentionMask.FirstShiftedHead(spec, hq);
+
         public readonly float Scale = spec.ScaleFor(d);
 
         public float* Q { get; init; }
@@ -214,8 +225,11 @@ public static unsafe partial class Attention
         public float* DK { get; init; }
         public float* DV { get; init; }
 
-        /// <summary>D_i = rowsum(dO ∘ O), laid out as lse.</summary>
+        /// <summary>D_i = rowsum(dO ∘ O) − dlse_i, laid out as lse.</summary>
         public float* Delta { get; init; }
+
+        /// <summary>The gradient of lse as an output, laid out as lse; null = 0.</summary>
+        public float* DLse { get; init; }
 
         /// <summary>dq summed per chunk of key tiles: [chunks, B, Hq, T, D64].</summary>
         public float* DqPartials { get; init; }
@@ -233,7 +247,10 @@ public static unsafe partial class Attention
 
         public long PartialIndex(int chunk, int b, int h, int t) => ((((long)chunk * B + b) * Hq + h) * T + t) * D64;
 
-        public int* RowLo(int b, int h) => Lo + ((long)b * 2 + AttentionMask.Half(h, Hq)) * T;
+        public int* RowLo(int b, int h) => Lo + ((long)b * 2 + (h < FirstShifted ? 0 : 1)) * T;
+
+        /// <summary>The last key query t sees at most: its position, cut to the call's keys.</summary>
+        public int Hi(int t) => Math.Min(t + Offset, S - 1);
 
         /// <summary>Key range [lo, hi] of query rows [t0, t0 + rows) into lo/hi[0, 64); later rows see nothing.</summary>
         public void RowBounds(int* lo, int* hi, int b, int h, int t0, int rows)
@@ -242,7 +259,7 @@ public static unsafe partial class Attention
             for (int i = 0; i < Tile; i++)
             {
                 lo[i] = i < rows ? rowLo[t0 + i] : int.MaxValue;
-                hi[i] = i < rows ? t0 + i + Offset : -1;
+                hi[i] = i < rows ? Hi(t0 + i) : -1;
             }
         }
     }

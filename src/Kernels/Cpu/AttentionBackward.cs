@@ -8,16 +8,19 @@ public static unsafe partial class Attention
     /// <summary>Chunks of key tiles per (batch, kv head) at most: each costs a dq-sized partial.</summary>
     private const int MaxChunks = 8;
 
-    /// <summary>dq like q; dk, dv like k; all written, not accumulated. lse is what Forward kept.</summary>
-    public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    /// <summary>
+    /// dq like q; dk, dv like k; all written, not accumulated. lse is what Forward kept; dlse (laid out as lse, or
+    /// null) is lse's own gradient where the call is a part to be merged: it enters as dS = P ∘ (dP − D + dlse).
+    /// </summary>
+    public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, float* dlse = null)
     {
         int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), CpuThreads.Count);
         if (Vector512.IsHardwareAccelerated)
-            BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
         else if (Vector256.IsHardwareAccelerated)
-            BackwardCounted<V256>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V256>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
         else
-            BackwardCounted<V128>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks);
+            BackwardCounted<V128>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
     }
 
     /// <summary>
@@ -29,7 +32,7 @@ public static unsafe partial class Attention
     /// the result does not depend on scheduling. At vector type TV, with chunks of key tiles per (batch,
     /// kv head) — <see cref="ChunksPerPair"/> unless a test asks for more. Returns the scores computed.
     /// </summary>
-    internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks)
+    internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks, float* dlse = null)
         where TV : unmanaged, IVec<TV>
     {
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
@@ -40,7 +43,7 @@ public static unsafe partial class Attention
         float* delta = scratch.Floats(rowsOfD), partials = scratch.Floats(chunks * rowsOfD * d64);
         var p = new Problem(b, t, s, hq, hkv, d, spec)
         {
-            Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, Lo = bounds.Lo, DqPartials = partials,
+            Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, DLse = dlse, Lo = bounds.Lo, DqPartials = partials,
         };
         CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots<TV>(p, start, end));
         long work = 0;
@@ -165,7 +168,7 @@ public static unsafe partial class Attention
         }
     }
 
-    /// <summary>D_i = rowsum(dO ∘ O) for tokens [start, end) of the B·T stream, every head.</summary>
+    /// <summary>D_i = rowsum(dO ∘ O) − dlse_i for tokens [start, end) of the B·T stream, every head.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowDots<TV>(in Problem p, long start, long end)
         where TV : unmanaged, IVec<TV>
@@ -174,7 +177,7 @@ public static unsafe partial class Attention
         {
             int b = (int)(r / p.T), t = (int)(r % p.T);
             for (int h = 0; h < p.Hq; h++)
-                p.Delta[p.LseIndex(b, h, t)] = Dot<TV>(p.DOut + p.QIndex(b, t, h), p.O + p.QIndex(b, t, h), p.D);
+                p.Delta[p.LseIndex(b, h, t)] = Dot<TV>(p.DOut + p.QIndex(b, t, h), p.O + p.QIndex(b, t, h), p.D) - (p.DLse == null ? 0f : p.DLse[p.LseIndex(b, h, t)]);
         }
     }
 

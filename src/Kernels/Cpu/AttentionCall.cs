@@ -11,7 +11,7 @@ internal static unsafe class AttentionCall
         Attention.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, b, t, s, hq, hkv, d, spec);
     }
 
-    public static void Backward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
+    public static void Backward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse)
     {
         const string op = "attention_backward";
         var (b, t, s, hq, hkv, d) = Dims(op, q, k, v);
@@ -21,8 +21,46 @@ internal static unsafe class AttentionCall
         Expect(op, dk, "dk", b, s, hkv, d);
         Expect(op, dv, "dv", b, s, hkv, d);
         Expect(op, lse, "lse", b, hq, t);
+        if (dlse is not null)
+            Expect(op, dlse, "dlse", b, hq, t);
         Attention.Backward((float*)dq.DataPointer, (float*)dk.DataPointer, (float*)dv.DataPointer, (float*)dout.DataPointer,
-            (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, s, hq, hkv, d, spec);
+            (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, s, hq, hkv, d, spec,
+            dlse is null ? null : (float*)dlse.DataPointer);
+    }
+
+    public static void Merge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
+    {
+        var (b, t, hq, d) = PartDims("attention_merge", o, lse, (oA, lseA, "A"), (oB, lseB, "B"));
+        AttentionMerge.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)oA.DataPointer, (float*)lseA.DataPointer,
+            (float*)oB.DataPointer, (float*)lseB.DataPointer, b, t, hq, d);
+    }
+
+    public static void MergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+    {
+        const string op = "attention_merge_backward";
+        var (b, t, hq, d) = PartDims(op, o, lse, (oA, lseA, "A"), (oB, lseB, "B"), (doA, dlseA, "A's gradient"), (doB, dlseB, "B's gradient"));
+        Expect(op, dout, "dout", b, t, hq, d);
+        if (dlse is not null)
+            Expect(op, dlse, "dlse", b, hq, t);
+        AttentionMerge.Backward((float*)doA.DataPointer, (float*)dlseA.DataPointer, (float*)doB.DataPointer, (float*)dlseB.DataPointer,
+            (float*)dout.DataPointer, dlse is null ? null : (float*)dlse.DataPointer, (float*)oA.DataPointer, (float*)lseA.DataPointer,
+            (float*)oB.DataPointer, (float*)lseB.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, hq, d);
+    }
+
+    /// <summary>o [B, T, Hq, D] and lse [B, Hq, T] of the result; every part's (o, lse) the same shapes.</summary>
+    private static (int B, int T, int Hq, int D) PartDims(string op, Tensor o, Tensor lse, params (Tensor O, Tensor Lse, string Part)[] parts)
+    {
+        Check.Alive(op, o, lse);
+        Check.Rank(op, o, "o [batch, tokens, heads, head_dim]", 4);
+        int b = o.Shape[0], t = o.Shape[1], hq = o.Shape[2], d = o.Shape[3];
+        Expect(op, o, "o", b, t, hq, d);
+        Expect(op, lse, "lse", b, hq, t);
+        foreach (var (po, pl, part) in parts)
+        {
+            Expect(op, po, $"o of part {part}", b, t, hq, d);
+            Expect(op, pl, $"lse of part {part}", b, hq, t);
+        }
+        return (b, t, hq, d);
     }
 
     private static (int B, int T, int S, int Hq, int Hkv, int D) Dims(string op, Tensor q, Tensor k, Tensor v)

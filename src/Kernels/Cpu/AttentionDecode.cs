@@ -20,11 +20,11 @@ public static unsafe partial class Attention
         long work = 0;
         for (int i = 0; i < rows; i++)
         {
-            int t = t0 + i, hi = t + p.Offset;
+            int t = t0 + i, hi = p.Hi(t);
             LoadRows<TV>(qs, d, p.Q + p.QIndex(b, t, h), 0, 1, d, p.Scale);
             new Span<float>(acc, d).Clear();
             float m = float.NegativeInfinity, l = 0;
-            // The first key of the range is always seen, so m is finite from the first block on.
+            // The first key of a nonempty range is always seen, so m is finite from the first block on.
             for (int j0 = rowLo[t]; j0 <= hi; j0 += 16)
             {
                 int n = Math.Min(16, hi - j0 + 1);
@@ -50,11 +50,13 @@ public static unsafe partial class Attention
                 for (int j = 0; j < n; j++)
                     Axpy<TV>(acc, sc[j], p.V + p.KIndex(b, j0 + j, kvh), d, accumulate: true);
             }
+            // A row that saw no key (l = 0) gets o = 0 and lse = −∞.
             float* dst = p.O + p.QIndex(b, t, h);
+            float inverse = l > 0 ? 1f / l : 0f;
             for (int c = 0; c < d; c++)
-                dst[c] = acc[c] / l;
+                dst[c] = acc[c] * inverse;
             p.Lse[p.LseIndex(b, h, t)] = m + MathF.Log(l);
-            work += hi - rowLo[t] + 1;
+            work += Math.Max(0, hi - rowLo[t] + 1);
         }
         return work;
     }

@@ -2,9 +2,12 @@ namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
 /// The one definition of attention's masks, for every backend. All masks are causal with a key lower
-/// bound: query t of batch row r sees keys [lo, t + KvOffset], where lo is the later of the start of
-/// t's packed sequence and the start of its S2-Attn group (heads [Hq/2, Hq) use groups shifted by G/2).
-/// lo never decreases with t, so a tile of queries sees one contiguous run of keys; kernels rely on it.
+/// bound, by absolute position: the query at position p of batch row r sees keys [lo, p], where lo is the
+/// later of the start of p's packed sequence and the start of its S2-Attn group (the second half of all the
+/// heads uses groups shifted by G/2). A call holds keys [KeyStart, KeyStart + S), so in its own key indices
+/// query t (position QueryStart + t) sees [lo − KeyStart, QueryStart + t − KeyStart] cut to [0, S): lo and the
+/// upper bound never decrease with t, so a tile of queries sees one contiguous run of keys; kernels rely on it.
+/// A query whose run is empty (lo past the upper bound) sees nothing.
 /// </summary>
 public static class AttentionMask
 {
@@ -14,49 +17,58 @@ public static class AttentionMask
         ArgumentNullException.ThrowIfNull(spec);
         if (b < 1 || t < 1 || s < 1 || hq < 1)
             throw new ArgumentException($"attention needs B, T, S and Hq of at least 1, got B={b}, T={t}, S={s}, Hq={hq}");
-        if (spec.KvOffset != s - t)
-            throw new ArgumentException($"AttentionSpec.KvOffset is {spec.KvOffset} but must be S - T = {s} - {t}: the queries are the last T of the S positions", nameof(spec));
+        if (spec.QueryStart < 0 || spec.KeyStart < 0)
+            throw new ArgumentException($"AttentionSpec.QueryStart and KeyStart must be at least 0, got {spec.QueryStart} and {spec.KeyStart}", nameof(spec));
+        if (spec.RowLength < 0 || spec.RowLength > 0 && Math.Max((long)spec.QueryStart + t, (long)spec.KeyStart + s) > spec.RowLength)
+            throw new ArgumentException($"AttentionSpec.RowLength is {spec.RowLength} but must be 0 or hold queries [{spec.QueryStart}, {(long)spec.QueryStart + t}) and keys [{spec.KeyStart}, {(long)spec.KeyStart + s})", nameof(spec));
+        int heads = TotalHeads(spec, hq);
+        if (spec.HeadStart < 0 || (long)spec.HeadStart + hq > heads)
+            throw new ArgumentException($"AttentionSpec.HeadStart {spec.HeadStart} and TotalHeads {spec.TotalHeads} must hold the call's {hq} heads", nameof(spec));
 
+        long row = RowLength(spec, t, s);
         int g = spec.GroupSize;
         if (g < 0 || g % 2 != 0)
             throw new ArgumentException($"AttentionSpec.GroupSize is {g} but must be 0 (off) or a positive even number", nameof(spec));
-        if (g > 0 && t % g != 0)
-            throw new ArgumentException($"AttentionSpec.GroupSize {g} must divide T = {t}", nameof(spec));
-        if (g > 0 && s != t)
-            throw new ArgumentException($"AttentionSpec.GroupSize needs S == T and KvOffset == 0 (no KV cache), got S={s}, T={t}", nameof(spec));
-        if (g > 0 && hq % 2 != 0)
-            throw new ArgumentException($"AttentionSpec.GroupSize needs an even head count so that half the heads shift, got Hq={hq}", nameof(spec));
+        if (g > 0 && row % g != 0)
+            throw new ArgumentException($"AttentionSpec.GroupSize {g} must divide the row length {row} (RowLength, else the call's last position)", nameof(spec));
+        if (g > 0 && heads % 2 != 0)
+            throw new ArgumentException($"AttentionSpec.GroupSize needs an even head count (TotalHeads, else Hq) so that half the heads shift, got {heads}", nameof(spec));
 
         if (spec.SequenceStarts is not { } starts)
             return;
-        if (s != t)
-            throw new ArgumentException($"AttentionSpec.SequenceStarts needs S == T and KvOffset == 0 (no KV cache), got S={s}, T={t}", nameof(spec));
-        long total = (long)b * t;
+        long total = b * row;
         for (int i = 0; i < starts.Length; i++)
         {
             if (starts[i] < 0 || starts[i] >= total)
-                throw new ArgumentException($"AttentionSpec.SequenceStarts[{i}] = {starts[i]} is outside the B·T stream [0, {total})", nameof(spec));
+                throw new ArgumentException($"AttentionSpec.SequenceStarts[{i}] = {starts[i]} is outside the B·RowLength stream [0, {total})", nameof(spec));
             if (i > 0 && starts[i] <= starts[i - 1])
                 throw new ArgumentException($"AttentionSpec.SequenceStarts must be strictly ascending, but [{i - 1}] = {starts[i - 1]} and [{i}] = {starts[i]}", nameof(spec));
         }
     }
 
-    /// <summary>Which half of the heads head h is in: 0 uses groups [kG, (k+1)G), 1 the shifted ones.</summary>
-    public static int Half(int head, int hq) => head < hq / 2 ? 0 : 1;
+    /// <summary>Tokens in a whole row: <see cref="AttentionSpec.RowLength"/>, or where the call's positions end.</summary>
+    internal static int RowLength(AttentionSpec spec, int t, int s)
+        => spec.RowLength > 0 ? spec.RowLength : Math.Max(spec.QueryStart + t, spec.KeyStart + s);
+
+    /// <summary>The layer's query heads: <see cref="AttentionSpec.TotalHeads"/>, or the call's hq.</summary>
+    internal static int TotalHeads(AttentionSpec spec, int hq) => spec.TotalHeads > 0 ? spec.TotalHeads : hq;
+
+    /// <summary>The first of the call's hq heads in the shifted half (hq if none is): its global index is H/2.</summary>
+    internal static int FirstShiftedHead(AttentionSpec spec, int hq) => Math.Clamp(TotalHeads(spec, hq) / 2 - spec.HeadStart, 0, hq);
 
     /// <summary>
-    /// lo for every (batch row, head half, query) as [B, 2, T], index (r·2 + half)·T + t; the two halves
-    /// differ only under S2-Attn. spec must have passed <see cref="Validate"/>.
+    /// lo in the call's key indices (at least 0) for every (batch row, head half, query) as [B, 2, T], index
+    /// (r·2 + half)·T + t; the two halves differ only under S2-Attn. spec must have passed <see cref="Validate"/>.
     /// </summary>
-    public static int[] LowerBounds(AttentionSpec spec, int b, int t)
+    public static int[] LowerBounds(AttentionSpec spec, int b, int t, int s)
     {
         var lo = new int[2 * b * t];
-        int g = spec.GroupSize;
+        int g = spec.GroupSize, row = RowLength(spec, t, s), q0 = spec.QueryStart, k0 = spec.KeyStart;
         int[] starts = spec.SequenceStarts ?? [];
         int first = 0;
         for (int r = 0; r < b; r++)
         {
-            int rowStart = r * t;
+            long rowStart = (long)r * row;
             while (first < starts.Length && starts[first] < rowStart)
                 first++;
             for (int half = 0; half < 2; half++)
@@ -64,14 +76,18 @@ public static class AttentionMask
                 int next = first, sequence = 0;
                 for (int q = 0; q < t; q++)
                 {
-                    while (next < starts.Length && starts[next] <= rowStart + q)
-                        sequence = starts[next++] - rowStart;
-                    lo[(r * 2 + half) * t + q] = Math.Max(sequence, GroupStart(q, g, half));
+                    int position = q0 + q;
+                    while (next < starts.Length && starts[next] <= rowStart + position)
+                        sequence = (int)(starts[next++] - rowStart);
+                    lo[(r * 2 + half) * t + q] = Math.Max(0, Math.Max(sequence, GroupStart(position, g, half)) - k0);
                 }
             }
         }
         return lo;
     }
+
+    /// <summary>The last key (in the call's key indices) query t sees at most: its own position, cut to the call's keys.</summary>
+    internal static int UpperBound(AttentionSpec spec, int t, int s) => Math.Min(spec.QueryStart + t - spec.KeyStart, s - 1);
 
     /// <summary>The first query of a row whose lo is past key: queries at or after it never see that key.</summary>
     public static int FirstQueryPast(ReadOnlySpan<int> rowLowerBounds, int key)

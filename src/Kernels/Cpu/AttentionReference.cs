@@ -37,10 +37,11 @@ public static class AttentionReference
     }
 
     /// <summary>
-    /// With P the softmax and dP = dO Vᵀ: dV = Pᵀ dO, dS = P ∘ (dP − rowsum(P ∘ dP)),
-    /// dQ = scale · dS K, dK = scale · dSᵀ Q (summed over the heads sharing a kv head).
+    /// With P the softmax and dP = dO Vᵀ: dV = Pᵀ dO, dS = P ∘ (dP − rowsum(P ∘ dP) + dlse),
+    /// dQ = scale · dS K, dK = scale · dSᵀ Q (summed over the heads sharing a kv head); dlse [B, Hq, T] is
+    /// lse's own gradient (null = 0), as lse = log Σ exp(scores) has ∂lse/∂score = P.
     /// </summary>
-    public static (float[] Dq, float[] Dk, float[] Dv) Backward(float[] dout, float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    public static (float[] Dq, float[] Dk, float[] Dv) Backward(float[] dout, float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, float[]? dlse = null)
     {
         double scale = spec.ScaleFor(d);
         var dq = new double[q.Length];
@@ -63,7 +64,7 @@ public static class AttentionReference
                         }
                 for (int i = 0; i < t; i++)
                 {
-                    double pdp = 0;
+                    double pdp = -(dlse?[(r * hq + h) * t + i] ?? 0);
                     for (int j = 0; j < s; j++)
                         pdp += p[i, j] * dp[i, j];
                     for (int j = 0; j < s; j++)
@@ -81,28 +82,34 @@ public static class AttentionReference
     }
 
     /// <summary>
-    /// Whether query i of batch row r in head h sees key j: causal at position i + KvOffset, no packed
-    /// sequence starts between them, and (S2-Attn) both in one group — groups of the second half of the
-    /// heads shifted by G/2.
+    /// Whether query i of batch row r in head h sees key j, by their positions in the row (QueryStart + i,
+    /// KeyStart + j): causal, no packed sequence start after the key up to the query (starts index the
+    /// stream of rows of RowLength tokens, else of the call's last position), and (S2-Attn) both in one
+    /// group — groups of the second half of all the heads (global index HeadStart + h) shifted by G/2.
     /// </summary>
-    public static bool Visible(AttentionSpec spec, int t, int hq, int r, int h, int i, int j)
+    public static bool Visible(AttentionSpec spec, int t, int s, int hq, int r, int h, int i, int j)
     {
-        int pos = i + spec.KvOffset;
-        if (j > pos)
+        int query = spec.QueryStart + i, key = spec.KeyStart + j;
+        if (key > query)
             return false;
+        long row = (long)r * (spec.RowLength > 0 ? spec.RowLength : Math.Max(spec.QueryStart + t, spec.KeyStart + s));
         foreach (int start in spec.SequenceStarts ?? [])
-            if (start > r * t + j && start <= r * t + pos)
+            if (start > row + key && start <= row + query)
                 return false;
         int g = spec.GroupSize;
         if (g == 0)
             return true;
-        int shift = h >= hq / 2 ? g / 2 : 0;
-        return (j + shift) / g == (pos + shift) / g;
+        int heads = spec.TotalHeads > 0 ? spec.TotalHeads : hq;
+        int shift = spec.HeadStart + h >= heads / 2 ? g / 2 : 0;
+        return (key + shift) / g == (query + shift) / g;
     }
 
     private static float[] ToFloat(double[] x) => Array.ConvertAll(x, e => (float)e);
 
-    /// <summary>P [T, S] of one (batch row, head) and each row's natural-log logsumexp of scaled scores.</summary>
+    /// <summary>
+    /// P [T, S] of one (batch row, head) and each row's natural-log logsumexp of scaled scores; a row that sees
+    /// no key has P = 0 and lse = −∞.
+    /// </summary>
     private static (double[,] P, double[] Lse) Probabilities(float[] q, float[] k, int r, int h, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {
         double scale = spec.ScaleFor(d);
@@ -117,15 +124,15 @@ public static class AttentionReference
                 double dot = 0;
                 for (int c = 0; c < d; c++)
                     dot += (double)q[((r * t + i) * hq + h) * d + c] * k[((r * s + j) * hkv + kvh) * d + c];
-                p[i, j] = Visible(spec, t, hq, r, h, i, j) ? dot * scale : double.NegativeInfinity;
+                p[i, j] = Visible(spec, t, s, hq, r, h, i, j) ? dot * scale : double.NegativeInfinity;
                 max = Math.Max(max, p[i, j]);
             }
             double sum = 0;
             for (int j = 0; j < s; j++)
-                sum += Math.Exp(p[i, j] - max);
+                sum += double.IsNegativeInfinity(max) ? 0 : Math.Exp(p[i, j] - max);
             lse[i] = max + Math.Log(sum);
             for (int j = 0; j < s; j++)
-                p[i, j] = Math.Exp(p[i, j] - lse[i]);
+                p[i, j] = double.IsNegativeInfinity(lse[i]) ? 0 : Math.Exp(p[i, j] - lse[i]);
         }
         return (p, lse);
     }

@@ -103,8 +103,15 @@ public sealed class CpuBackend : IBackend
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec) => AttentionCall.Forward(o, lse, q, k, v, spec);
 
     /// <inheritdoc/>
-    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
-        => AttentionCall.Backward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
+        => AttentionCall.Backward(dq, dk, dv, dout, q, k, v, o, lse, spec, dlse);
+
+    /// <inheritdoc/>
+    public void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB) => AttentionCall.Merge(o, lse, oA, lseA, oB, lseB);
+
+    /// <inheritdoc/>
+    public void AttentionMergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+        => AttentionCall.MergeBackward(doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse);
 
     /// <inheritdoc/>
     public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step) => Cpu.AdamW.Step(param, grad, m, v, step);

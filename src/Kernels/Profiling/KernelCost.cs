@@ -41,13 +41,14 @@ internal static class KernelCost
         {
             return null;
         }
-        var lo = AttentionMask.LowerBounds(spec, b, t);
-        int[] headsInHalf = [hq / 2, hq - hq / 2];
+        var lo = AttentionMask.LowerBounds(spec, b, t, s);
+        int shifted = AttentionMask.FirstShiftedHead(spec, hq);
+        int[] headsInHalf = [shifted, hq - shifted];
         double pairs = 0;
         for (int r = 0; r < b; r++)
             for (int half = 0; half < 2; half++)
                 for (int i = 0; i < t; i++)
-                    pairs += (double)headsInHalf[half] * (i + spec.KvOffset - lo[(r * 2 + half) * t + i] + 1);
+                    pairs += (double)headsInHalf[half] * Math.Max(0, AttentionMask.UpperBound(spec, i, s) - lo[(r * 2 + half) * t + i] + 1);
         return 4.0 * d * pairs;
     }
 }

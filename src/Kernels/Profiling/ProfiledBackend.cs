@@ -155,10 +155,22 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
             inner.AttentionForward(o, lse, q, k, v, spec);
     }
 
-    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec)
+    public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
     {
-        using (Kernel("attention_backward", 2.5 * KernelCost.AttentionFlops(q, k, spec), Bytes(dq, dk, dv, dout, q, k, v, o, lse), dout, q, k, v))
-            inner.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+        using (Kernel("attention_backward", 2.5 * KernelCost.AttentionFlops(q, k, spec), Bytes(dq, dk, dv, dout, q, k, v, o, lse, dlse), dout, q, k, v))
+            inner.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, spec, dlse);
+    }
+
+    public void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
+    {
+        using (Kernel("attention_merge", null, Bytes(o, lse, oA, lseA, oB, lseB), oA, oB))
+            inner.AttentionMerge(o, lse, oA, lseA, oB, lseB);
+    }
+
+    public void AttentionMergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+    {
+        using (Kernel("attention_merge_backward", null, Bytes(doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse), dout, oA, oB))
+            inner.AttentionMergeBackward(doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse);
     }
 
     // Reads param, grad, m and v; writes param, m and v.

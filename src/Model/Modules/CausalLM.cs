@@ -39,6 +39,21 @@ public sealed partial class CausalLM : Module
     public DecoderLayer[] Layers { get; }
     /// <summary>model.norm: the RMSNorm after the last layer.</summary>
     public RmsNorm Norm { get; }
+
+    /// <summary>
+    /// How every layer computes attention over the positions: <see cref="LocalAttention"/> (one kernel call, the
+    /// default), <see cref="BlockwiseAttention"/>, or a sequence-parallel strategy.
+    /// </summary>
+    public IAttention AttentionStrategy
+    {
+        get => Layers[0].SelfAttn.Strategy;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            foreach (var layer in Layers)
+                layer.SelfAttn.Strategy = value;
+        }
+    }
     /// <summary>
     /// lm_head [vocab, hidden]; null when the config ties it to the embedding (see <see cref="HeadWeight"/>).
     /// </summary>

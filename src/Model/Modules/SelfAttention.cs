@@ -40,6 +40,9 @@ public sealed class SelfAttention : Module
     /// <summary>Qwen3's k_norm over each head's head_dim; null for the other families.</summary>
     public RmsNorm? KNorm { get; }
 
+    /// <summary>How attention runs over the positions (the model sets it: <see cref="CausalLM.AttentionStrategy"/>).</summary>
+    public IAttention Strategy { get; set; } = LocalAttention.Instance;
+
     /// <summary>x [B, T, hidden] → [B, T, hidden]; with a cache, attends over the cached tokens too.</summary>
     public Tensor Forward(Tensor x, in RopeInputs rope, AttentionSpec spec, KvCache? cache, int layer)
     {
@@ -58,9 +61,9 @@ public sealed class SelfAttention : Module
         if (cache is not null)
         {
             (k, v) = cache.Append(layer, k, v);
-            spec = spec with { KvOffset = k.Shape[1] - t };
+            spec = spec with { QueryStart = k.Shape[1] - t };
         }
-        return OProj.Forward(q.Attention(k, v, spec).Reshape(b, t, _heads * _headDim));
+        return OProj.Forward(Strategy.Forward(q, k, v, spec).Reshape(b, t, _heads * _headDim));
     }
 }
 
