@@ -47,6 +47,15 @@ public sealed class DeviceMemory
     /// <summary>Starts a new peak from the bytes live now.</summary>
     public void ResetPeak() => Interlocked.Exchange(ref _peak, LiveBytes);
 
+    /// <summary>
+    /// Hands the blocks the device's allocator keeps for reuse back to the system (as torch.cuda.empty_cache does), e.g.
+    /// before work of other shapes; returns their bytes. Blocks in use stay.
+    /// </summary>
+    public long ReleaseCached() => CachedBlocks?.Trim() ?? 0;
+
+    /// <summary>The allocator whose reservation this device reports, once it has made a block.</summary>
+    internal HostAllocator? CachedBlocks { get; set; }
+
     /// <summary>Counts a storage made (positive) or freed (negative bytes and count).</summary>
     internal void Add(long bytes, int count, bool mapped)
     {

@@ -30,6 +30,8 @@ internal sealed unsafe class HostAllocator
     {
         PressureBytes = pressureBytes;
         _account = account;
+        if (account is not null)
+            account.CachedBlocks = this;
     }
 
     /// <summary>The process's allocator for CPU tensors: pressure at 80% of the memory the runtime may use (RAM or the container's limit).</summary>

@@ -42,6 +42,19 @@ public class DeviceMemoryTests
     }
 
     [Fact]
+    public void ReleasingTheCacheKeepsBlocksInUse()
+    {
+        using var held = Tensor.Ones([5000]);
+        Tensor.Empty([7000]).Dispose();
+        Assert.True(HostAllocator.Shared.CachedBytes > 0);
+        long reserved = Cpu.ReservedBytes, cached = HostAllocator.Shared.CachedBytes;
+        Assert.Equal(cached, Cpu.ReleaseCached());
+        Assert.Equal(0, HostAllocator.Shared.CachedBytes);
+        Assert.Equal(reserved - cached, Cpu.ReservedBytes);
+        Assert.All(held.ToFloatArray(), v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
     public void ZerosComeZeroedFromAReusedBlock()
     {
         var dirty = Tensor.Full([777], 3.5);
