@@ -55,6 +55,15 @@ public class DeviceMemoryTests
     }
 
     [Fact]
+    public void TheBackendFreesOnlyAStorageWhoseLastReferenceWent()
+    {
+        using var t = Tensor.Ones([16]);
+        var e = Assert.Throws<InvalidOperationException>(() => Device.Cpu.Backend.Free(t.Storage));
+        Assert.Contains("free: the storage still has 1 reference", e.Message);
+        Assert.All(t.ToFloatArray(), v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
     public void ZerosComeZeroedFromAReusedBlock()
     {
         var dirty = Tensor.Full([777], 3.5);

@@ -34,6 +34,8 @@ public sealed class CpuBackend : IBackend
     {
         if (!storage.Device.IsCpu)
             throw new ArgumentException($"free: the CPU backend cannot free a storage on {storage.Device}", nameof(storage));
+        if (!storage.IsFreed)
+            throw new InvalidOperationException($"free: the storage still has {storage.RefCount} reference(s); its last Release frees it");
         storage.Free();
     }
 
