@@ -98,6 +98,7 @@ public static class StepBench
     /// <summary>Median (and mean) seconds of a step, after one warm-up unless told not to, as torch_llama.py bench times its steps; each timed step is a profiler scope.</summary>
     private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true, string stepScope = Profiler.StepScope)
     {
+        DeviceMemory.Of(Device.Cpu).ReleaseCached(); // a shape's peak resident memory, not the last one's cached blocks too
         using var model = new CausalLM(config, new RandomParameters(0));
         model.ExtendContext(seq);
         model.AddAdapter("default", Lora, seed: 0);

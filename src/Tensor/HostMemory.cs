@@ -3,37 +3,55 @@ using System.Runtime.InteropServices;
 namespace RawLongLoRA;
 
 /// <summary>
-/// How host memory is obtained. glibc's malloc gives blocks above a (dynamic) threshold their own
-/// mmap, and hands freed memory at the top of its heap back to the OS: a training step that frees
-/// and allocates the same tensors again then pays a page fault on every 4 KiB of every one of them
-/// (the profiler counted 84,000 faults and 0.6 s of OS time in each 1.6 s step of the demo's
-/// fine-tuning; 4,400 faults and 0.2–0.3 s a step with this setting). Raising both thresholds
-/// keeps tensors of up to 32 MiB in the heap, reused from step to step; larger ones are still mapped
-/// and unmapped. The process keeps its peak heap, as PyTorch's caching allocators do.
+/// Blocks of host memory from the C library, for <see cref="HostAllocator"/>, which keeps and reuses them.
+/// Fresh pages are what costs: the kernel faults each 4 KiB page in on first touch (on this VM about
+/// 1/3 of a step's CPU time went to it before blocks were reused). Blocks of 2 MiB and more are also
+/// 2 MiB aligned and advised for transparent huge pages, so a first touch brings in 2 MiB at once where
+/// the kernel allows it (transparent_hugepage "madvise" or "always").
 /// </summary>
-internal static partial class HostMemory
+internal static unsafe partial class HostMemory
 {
-    private const int TrimThreshold = -1, MmapThreshold = -3;
+    /// <summary>Every block's alignment: a cache line, a zmm register.</summary>
+    public const int Alignment = 64;
 
-    /// <summary>glibc's largest mmap threshold on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX).</summary>
-    private const int MaxMmapThreshold = 32 << 20;
+    /// <summary>A transparent huge page on x64 and arm64 (4 KiB base pages).</summary>
+    public const long HugePage = 2 << 20;
 
-    /// <summary>Applies the settings once; a no-op where the C library is not glibc.</summary>
-    public static void KeepFreedBlocks()
+    private const int MAdvHugePage = 14;
+
+    /// <summary>A new block of <paramref name="bytes"/> (uninitialised), or 0 when the C library has none.</summary>
+    public static nint Allocate(long bytes)
     {
-        if (!OperatingSystem.IsLinux())
-            return;
+        bool huge = bytes >= HugePage;
+        void* p;
         try
         {
-            MallOpt(MmapThreshold, MaxMmapThreshold);
-            MallOpt(TrimThreshold, int.MaxValue);
+            p = NativeMemory.AlignedAlloc((nuint)bytes, huge ? (nuint)HugePage : Alignment);
+        }
+        catch (OutOfMemoryException)
+        {
+            return 0;
+        }
+        if (huge && OperatingSystem.IsLinux())
+            Advise((nint)p, bytes / HugePage * HugePage);
+        return (nint)p;
+    }
+
+    /// <summary>Hands a block of <see cref="Allocate"/> back to the C library.</summary>
+    public static void Free(nint block) => NativeMemory.AlignedFree((void*)block);
+
+    private static void Advise(nint start, long length)
+    {
+        try
+        {
+            // Advice only: a kernel without THP answers EINVAL and the block works as it is.
+            MAdvise(start, (nuint)length, MAdvHugePage);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            // Not glibc (musl): its allocator has no such thresholds.
         }
     }
 
-    [LibraryImport("libc.so.6", EntryPoint = "mallopt")]
-    private static partial int MallOpt(int param, int value);
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int MAdvise(nint address, nuint length, int advice);
 }

@@ -15,6 +15,13 @@ public interface IBackend
     /// <summary>Uninitialised memory for <paramref name="bytes"/> bytes.</summary>
     Storage Allocate(long bytes);
 
+    /// <summary>
+    /// Takes back <paramref name="storage"/>, which this device's <see cref="Allocate"/> made, once its last reference is
+    /// gone (<see cref="Storage.Release"/> calls it): the CPU returns the block to its cache at once; a GPU backend
+    /// may keep it until the work queued before has run, then reuse it.
+    /// </summary>
+    void Free(Storage storage);
+
     /// <summary>Waits until queued work is done (a no-op on the CPU; timing on a GPU needs it).</summary>
     void Synchronize();
 

@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using RawLongLoRA.Profiling;
 
 namespace RawLongLoRA;
@@ -15,23 +12,28 @@ public abstract class Storage
     private static long _liveCount;
     private static long _liveBytes;
     private static long _peakBytes;
-    private static readonly ConcurrentDictionary<Device, StrongBox<long>> LiveOnDevice = new();
+    private static long _mappedBytes;
 
     /// <summary>
-    /// Counts <paramref name="byteLength"/> bytes as live (for <see cref="LiveBytes"/> and <see cref="PeakBytes"/>);
-    /// a subclass allocates them. The count of references starts at 0: the first tensor over it retains it.
+    /// Counts <paramref name="byteLength"/> bytes as live on <paramref name="device"/> (for <see cref="LiveBytes"/>,
+    /// <see cref="PeakBytes"/> and <see cref="DeviceMemory"/>), or as <see cref="MappedBytes"/> when
+    /// <paramref name="mapped"/>: a view of a memory-mapped file, which frees itself (unmaps) rather than through the
+    /// device's backend. A subclass allocates the bytes. The count of references starts at 0: the first tensor
+    /// over it retains it.
     /// </summary>
-    protected Storage(Device device, long byteLength)
+    protected Storage(Device device, long byteLength, bool mapped = false)
     {
         Device = device;
         ByteLength = byteLength;
+        IsMapped = mapped;
         Interlocked.Increment(ref _liveCount);
-        long live = Interlocked.Add(ref _liveBytes, byteLength);
-        long peak;
-        while (live > (peak = Interlocked.Read(ref _peakBytes)) && Interlocked.CompareExchange(ref _peakBytes, live, peak) != peak)
+        DeviceMemory.Of(device).Add(byteLength, 1, mapped);
+        if (mapped)
         {
+            Interlocked.Add(ref _mappedBytes, byteLength);
+            return;
         }
-        Interlocked.Add(ref LiveOnDevice.GetOrAdd(device, _ => new StrongBox<long>()).Value, byteLength);
+        DeviceMemory.RaisePeak(ref _peakBytes, Interlocked.Add(ref _liveBytes, byteLength));
         if (Profiler.IsRecording)
             Profiler.OnAllocated(this);
     }
@@ -41,25 +43,39 @@ public abstract class Storage
     /// <summary>Size in bytes.</summary>
     public long ByteLength { get; }
 
+    /// <summary>True for a view of a memory-mapped file: counted in <see cref="MappedBytes"/>, not in live or peak bytes.</summary>
+    public bool IsMapped { get; }
+
     /// <summary>Host address (CPU) or device address (CUDA) of the first byte.</summary>
     public abstract nint Handle { get; }
 
     /// <summary>True once the last reference was released and the memory returned.</summary>
     public bool IsFreed { get; private set; }
 
-    /// <summary>Storages allocated and not yet freed, in this process (for leak tests and memory reports).</summary>
+    /// <summary>Storages allocated and not yet freed, mapped ones included, in this process (for leak tests).</summary>
     public static long LiveCount => Interlocked.Read(ref _liveCount);
-    /// <summary>Bytes of storage allocated and not yet freed, in this process.</summary>
+    /// <summary>Bytes of storage allocated and not yet freed, in this process, memory-mapped files not included.</summary>
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
 
-    /// <summary>The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches report.</summary>
+    /// <summary>
+    /// The most bytes live at once since the last <see cref="ResetPeak"/>: tensor memory, the figure benches and
+    /// metrics.jsonl report. Memory-mapped weights are not in it (<see cref="MappedBytes"/>).
+    /// </summary>
     public static long PeakBytes => Interlocked.Read(ref _peakBytes);
 
-    /// <summary>Bytes live on each device that has had a storage (the profiler's starting point).</summary>
-    public static Dictionary<Device, long> LiveBytesByDevice() => LiveOnDevice.ToDictionary(p => p.Key, p => Interlocked.Read(ref p.Value.Value));
+    /// <summary>Bytes of memory-mapped files (a checkpoint's weights) viewed by live storages, in this process.</summary>
+    public static long MappedBytes => Interlocked.Read(ref _mappedBytes);
 
-    /// <summary>Starts a new peak from the bytes live now (e.g. at the start of a training step).</summary>
-    public static void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
+    /// <summary>Bytes live on each device that has had a storage, mapped files not included (the profiler's starting point).</summary>
+    public static Dictionary<Device, long> LiveBytesByDevice() => DeviceMemory.Devices.ToDictionary(m => m.Device, m => m.LiveBytes);
+
+    /// <summary>Starts a new peak from the bytes live now (e.g. at the start of a training step), here and on every device.</summary>
+    public static void ResetPeak()
+    {
+        Interlocked.Exchange(ref _peakBytes, LiveBytes);
+        foreach (var m in DeviceMemory.Devices)
+            m.ResetPeak();
+    }
 
     /// <summary>How many tensor handles hold this storage now.</summary>
     public int RefCount => Volatile.Read(ref _refs);
@@ -75,7 +91,8 @@ public abstract class Storage
     }
 
     /// <summary>
-    /// Drops a reference; the last one frees the memory. Throws if released more often than retained.
+    /// Drops a reference; the last one hands the memory to the device's backend (<see cref="IBackend.Free"/>), which
+    /// returns it when the device's queued work is done with it. Throws if released more often than retained.
     /// </summary>
     public void Release()
     {
@@ -83,41 +100,44 @@ public abstract class Storage
         if (left == 0)
         {
             IsFreed = true;
-            using (Profiler.IsRecording ? Profiler.OnFreed(this) : default)
-                Free();
             Interlocked.Decrement(ref _liveCount);
+            DeviceMemory.Of(Device).Add(-ByteLength, -1, IsMapped);
+            if (IsMapped)
+            {
+                Interlocked.Add(ref _mappedBytes, -ByteLength);
+                Free();
+                return;
+            }
+            using (Profiler.IsRecording ? Profiler.OnFreed(this) : default)
+                Backends.Get(Device).Free(this);
             Interlocked.Add(ref _liveBytes, -ByteLength);
-            Interlocked.Add(ref LiveOnDevice[Device].Value, -ByteLength);
         }
         else if (left < 0)
             throw new InvalidOperationException("storage released more times than retained");
     }
 
-    /// <summary>Returns the memory to its device: called once, by the last <see cref="Release"/>.</summary>
-    protected abstract void Free();
+    /// <summary>
+    /// Returns the memory to its device's allocator: called once, by the device's <see cref="IBackend.Free"/> (or, for a
+    /// mapped file, by the last <see cref="Release"/>).
+    /// </summary>
+    protected internal abstract void Free();
 }
 
 /// <summary>Host memory, 64-byte aligned so that AVX-512 loads of whole rows never split lines.</summary>
 public sealed unsafe class HostStorage : Storage
 {
-    private readonly void* _ptr;
-
-    static HostStorage() => HostMemory.KeepFreedBlocks();
+    private readonly nint _ptr;
 
     /// <summary>
-    /// Allocates <paramref name="byteLength"/> bytes, 64-byte aligned; zeroed when <paramref name="zero"/>, else
-    /// uninitialised.
+    /// Takes a block of <paramref name="byteLength"/> bytes from the host's caching allocator, 64-byte aligned; zeroed
+    /// when <paramref name="zero"/>, else uninitialised (whatever its last user left).
     /// </summary>
     public HostStorage(long byteLength, bool zero = false) : base(Device.Cpu, byteLength)
-    {
-        _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), 64);
-        if (zero)
-            NativeMemory.Clear(_ptr, (nuint)byteLength);
-    }
+        => _ptr = HostAllocator.Shared.Rent(byteLength, zero);
 
     /// <summary>The address of the first byte.</summary>
-    public override nint Handle => (nint)_ptr;
+    public override nint Handle => _ptr;
 
-    /// <summary>Frees the aligned block.</summary>
-    protected override void Free() => NativeMemory.AlignedFree(_ptr);
+    /// <summary>Gives the block back to the caching allocator, for the next storage of its size class.</summary>
+    protected internal override void Free() => HostAllocator.Shared.Return(_ptr, ByteLength);
 }

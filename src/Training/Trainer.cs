@@ -237,7 +237,7 @@ public sealed class Trainer : IDisposable
             BadStepsInARow = bad ? _state.BadStepsInARow + 1 : 0,
         };
         return new StepLog(step, TotalSteps, lossValue, lr, normValue, batches.Sum(b => (long)b.Rows * b.Length), clock.Elapsed.TotalSeconds, bad,
-                           Storage.PeakBytes, ProcessMemory.ResidentBytes, ProcessMemory.PeakResidentBytes);
+                           Storage.PeakBytes, ProcessMemory.ResidentBytes, ProcessMemory.PeakResidentBytes, Storage.MappedBytes);
     }
 
     /// <summary>Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>.</summary>

@@ -42,7 +42,7 @@ internal sealed class StrictStorage : Storage
 
     public override nint Handle => throw new InvalidOperationException($"{Device}: device memory has no host address; copy it to the cpu");
 
-    protected override void Free() => Block.Release();
+    protected internal override void Free() => Block.Release();
 }
 
 /// <summary>
@@ -56,6 +56,13 @@ internal sealed class StrictBackend(Device device) : IBackend
     private long _toDevice, _toHost, _syncs;
 
     public Device Device { get; } = device;
+
+    public void Free(Storage storage)
+    {
+        if (storage.Device != Device)
+            throw new ArgumentException($"free: {Device} cannot free a storage on {storage.Device}", nameof(storage));
+        storage.Free();
+    }
 
     /// <summary>Host → device copies since the last <see cref="ResetCounts"/>.</summary>
     public long HostToDevice => Interlocked.Read(ref _toDevice);

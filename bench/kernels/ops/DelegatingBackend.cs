@@ -11,6 +11,7 @@ public abstract class DelegatingBackend(IBackend inner) : IBackend
 
     public virtual Device Device => Inner.Device;
     public virtual Storage Allocate(long bytes) => Inner.Allocate(bytes);
+    public virtual void Free(Storage storage) => Inner.Free(storage);
     public virtual void Synchronize() => Inner.Synchronize();
     public virtual void Copy(Tensor dst, Tensor src) => Inner.Copy(dst, src);
     public virtual void Fill(Tensor dst, double value) => Inner.Fill(dst, value);

@@ -114,7 +114,7 @@ internal static class PlanCommand
         Console.WriteLine();
         Console.WriteLine($"— : not held at the peak (the logits tile, {CliRun.Bytes(plans[0].TileSize)}, lives in the loss; the attention workspace, " +
                           $"{CliRun.Bytes(plans[0].WorkspaceSize)}, in attention's backward). Weights count whether mapped from the checkpoint " +
-                          "(when it holds them in that dtype) or converted, as train's peak_tensor_bytes does.");
+                          "(when it holds them in that dtype) or converted; train reports mapped ones apart (peak_tensor_bytes + mapped_weight_bytes).");
         if (rate is { } shown)
             Console.WriteLine($"Step time is an estimate: the FLOPs at {Flops(shown)}/s" +
                               (rateGiven ? " (--flops)." : $" (a GEMM timed on this CPU × {StepTime.CpuEfficiency.ToString(CultureInfo.InvariantCulture)}, the share a whole step reaches in bench step)."));

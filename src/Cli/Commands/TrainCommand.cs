@@ -99,6 +99,7 @@ internal static class TrainCommand
             ["final loss", FinalLoss(trainer) is { } loss ? $"{loss:F4}" : "n/a"],
             ["mean tokens/s", seconds > 0 ? $"{steps.Sum(s => s.Tokens) / seconds:F0}" : "n/a"],
             ["peak tensor memory", CliRun.Bytes(steps.Count > 0 ? steps.Max(s => s.PeakTensorBytes) : null)],
+            ["weights mapped from the checkpoint", CliRun.Bytes(steps.Count > 0 ? steps[^1].MappedWeightBytes : null)],
             ["peak resident memory", CliRun.Bytes(ProcessMemory.PeakResidentBytes)],
             ["adapter", finished ? trainer.AdapterDir : "not yet (stopped: run again with --resume)"],
             ["metrics", trainer.MetricsPath],

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
@@ -18,18 +16,17 @@ public static unsafe class AttentionMemory
     /// <summary>Starts a new peak from the bytes held now (before the call to measure).</summary>
     public static void ResetPeak() => Volatile.Write(ref _peak, Volatile.Read(ref _live));
 
-    /// <summary>bytes, 64-byte aligned (a cache line, a zmm register), zeroed.</summary>
+    /// <summary>bytes, 64-byte aligned (a cache line, a zmm register), zeroed; from the host's caching allocator, as tensors are.</summary>
     internal static void* Alloc(long bytes)
     {
-        void* p = NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        NativeMemory.Clear(p, (nuint)bytes);
+        void* p = (void*)HostAllocator.Shared.Rent(bytes, zero: true);
         Count(bytes);
         return p;
     }
 
     internal static void Free(void* p, long bytes)
     {
-        NativeMemory.AlignedFree(p);
+        HostAllocator.Shared.Return((nint)p, bytes);
         Count(-bytes);
     }
 

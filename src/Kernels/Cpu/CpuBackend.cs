@@ -30,6 +30,16 @@ public sealed class CpuBackend : IBackend
     public Storage Allocate(long bytes) => new HostStorage(bytes);
 
     /// <inheritdoc/>
+    public void Free(Storage storage)
+    {
+        if (!storage.Device.IsCpu)
+            throw new ArgumentException($"free: the CPU backend cannot free a storage on {storage.Device}", nameof(storage));
+        if (!storage.IsFreed)
+            throw new InvalidOperationException($"free: the storage still has {storage.RefCount} reference(s); its last Release frees it");
+        storage.Free();
+    }
+
+    /// <inheritdoc/>
     public void Synchronize()
     {
     }

@@ -1,38 +1,31 @@
-using System.Runtime.InteropServices;
-
 namespace RawLongLoRA.Kernels.Cpu;
 
 /// <summary>
-/// Per-thread pack buffers for A and B blocks: 64-byte aligned native memory that grows and is reused,
-/// so a GEMM call allocates nothing once warm. Each thread packs into and reads only its own.
+/// The pack buffers of A and B for one thread's block of a GEMM, rented from the host's caching
+/// allocator and given back when the block is done. Thread-static buffers grew anew in every thread
+/// the pool started (the LM head's 8 MiB B panel: about 1,000 page faults a call in `bench step`);
+/// rented ones come back warm whichever thread asks.
 /// </summary>
-internal static unsafe class GemmBuffers
+internal readonly unsafe ref struct GemmBuffers
 {
-    [ThreadStatic] private static Buffer? _a;
-    [ThreadStatic] private static Buffer? _b;
+    private readonly long _aBytes, _bBytes;
 
-    public static float* A(long floats) => (_a ??= new Buffer()).Get(floats);
-
-    public static float* B(long floats) => (_b ??= new Buffer()).Get(floats);
-
-    /// <summary>Freed by the finalizer once its thread is gone.</summary>
-    private sealed class Buffer
+    public GemmBuffers(long aFloats, long bFloats)
     {
-        private float* _ptr;
-        private long _capacity;
+        (_aBytes, _bBytes) = (aFloats * sizeof(float), bFloats * sizeof(float));
+        A = (float*)HostAllocator.Shared.Rent(_aBytes, zero: false);
+        B = (float*)HostAllocator.Shared.Rent(_bBytes, zero: false);
+    }
 
-        public float* Get(long floats)
-        {
-            if (floats > _capacity)
-            {
-                NativeMemory.AlignedFree(_ptr);
-                _ptr = null;
-                _ptr = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-                _capacity = floats;
-            }
-            return _ptr;
-        }
+    /// <summary>Packed rows of A, 64-byte aligned.</summary>
+    public float* A { get; }
 
-        ~Buffer() => NativeMemory.AlignedFree(_ptr);
+    /// <summary>Packed columns of B, 64-byte aligned.</summary>
+    public float* B { get; }
+
+    public void Dispose()
+    {
+        HostAllocator.Shared.Return((nint)A, _aBytes);
+        HostAllocator.Shared.Return((nint)B, _bBytes);
     }
 }

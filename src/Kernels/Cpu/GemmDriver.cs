@@ -104,8 +104,8 @@ internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
         float* c = (float*)p.C.Item(bi);
         int sizeA = p.A.Type.Size(), sizeB = p.B.Type.Size();
         int kcMax = Math.Min(KC, p.K), mcMax = MC / mr * mr; // whole tiles per row block
-        float* bPack = GemmBuffers.B(RoundUp(Math.Min(NC, j1 - j0), nr) * (long)kcMax);
-        float* aPack = GemmBuffers.A(RoundUp(Math.Min(mcMax, i1 - i0), mr) * (long)kcMax);
+        using var packs = new GemmBuffers(RoundUp(Math.Min(mcMax, i1 - i0), mr) * (long)kcMax, RoundUp(Math.Min(NC, j1 - j0), nr) * (long)kcMax);
+        float* aPack = packs.A, bPack = packs.B;
         for (int jc = j0; jc < j1; jc += NC)
         {
             int nc = Math.Min(NC, j1 - jc);

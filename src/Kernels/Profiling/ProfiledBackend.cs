@@ -34,6 +34,9 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
             return inner.Allocate(bytes);
     }
 
+    /// <summary>Not a kernel: the profiler times frees as "[free]" events around this call.</summary>
+    public void Free(Storage storage) => inner.Free(storage);
+
     public void Synchronize()
     {
         using (Kernel("synchronize", null, 0))

@@ -14,7 +14,7 @@ internal sealed unsafe class MappedStorage : Storage
     private readonly SafeMemoryMappedViewHandle _view;
     private readonly nint _address;
 
-    public MappedStorage(SafeMemoryMappedViewHandle view, long offset, long byteLength) : base(Device.Cpu, byteLength)
+    public MappedStorage(SafeMemoryMappedViewHandle view, long offset, long byteLength) : base(Device.Cpu, byteLength, mapped: true)
     {
         byte* start = null;
         view.AcquirePointer(ref start);

@@ -3,8 +3,8 @@ namespace RawLongLoRA.Training;
 /// <summary>
 /// A step's predicted peak memory in bytes (<see cref="StepMemory.Estimate"/>), by what holds it at the
 /// moment of the peak. Weights count whether they are allocated (converted to the weight dtype) or
-/// memory-mapped from the checkpoint (already in it): Storage counts both, as train's
-/// peak_tensor_bytes does, and the step reads every page of them.
+/// memory-mapped from the checkpoint (already in it), since the step reads every page of them; train
+/// reports mapped ones apart (metrics.jsonl: peak_tensor_bytes + mapped_weight_bytes).
 /// </summary>
 public sealed record MemoryPlan
 {
@@ -38,7 +38,10 @@ public sealed record MemoryPlan
     /// <summary>Where in the step the peak falls.</summary>
     public string PeakIn { get; init; } = "";
 
-    /// <summary>The most tensor bytes live at once: what Storage.PeakBytes measures (maybe at another moment than <see cref="Total"/>'s peak).</summary>
+    /// <summary>
+    /// The most tensor bytes live at once: what Storage.PeakBytes measures, plus Storage.MappedBytes when weights are
+    /// memory-mapped (maybe at another moment than <see cref="Total"/>'s peak).
+    /// </summary>
     public long Tensors { get; init; }
 
     /// <summary>All of it: what must fit in the device's memory.</summary>
