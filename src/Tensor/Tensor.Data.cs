@@ -42,6 +42,7 @@ public sealed partial class Tensor
         if (!Shapes.Equal(Shape, src.Shape))
             throw new ArgumentException($"copy: shapes differ, destination {Describe()} and source {src.Describe()}");
         (Device.IsCpu ? src.Device : Device).Backend.Copy(this, src);
+        Storage.BumpVersion();
         return this;
     }
 
@@ -51,6 +52,7 @@ public sealed partial class Tensor
     public Tensor Fill(double value)
     {
         Device.Backend.Fill(this, value);
+        Storage.BumpVersion();
         return this;
     }
 
