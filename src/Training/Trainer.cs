@@ -43,7 +43,8 @@ public sealed class Trainer : IDisposable
     /// Checks the step fits in memory, claims the output folder, loads the model and its adapter (a LoRA
     /// option that fits no module fails before any tokenizing), prepares the data (tokenized once into
     /// the token cache, or reused from it) and, with <see cref="TrainOptions.Resume"/>, the newest
-    /// checkpoint. <paramref name="cancel"/> stops the preparation between batches of documents.
+    /// checkpoint, refused when another run wrote it (<see cref="RunIdentity"/>; a folder with no checkpoint is
+    /// claimed as a fresh run's). <paramref name="cancel"/> stops the preparation between batches of documents.
     /// </summary>
     public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null,
                    IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default)
