@@ -23,13 +23,16 @@ public sealed class Peer : IDisposable
         Hello = hello;
     }
 
-    /// <summary>What the script said about itself, e.g. "torch 2.1 (openblas, 2 threads)".</summary>
+    /// <summary>What the script said about itself, e.g. "PyTorch 1.13.0 with OpenBLAS 0.3.21 (core Cooperlake), 2 threads".</summary>
     public string Name { get; }
 
     /// <summary>The script's first line.</summary>
     public JsonNode Hello { get; }
 
-    /// <summary>Starts the PyTorch peer bench/peer/{script} with `--threads N`, or returns null and why not.</summary>
+    /// <summary>
+    /// Starts the PyTorch peer bench/peer/{script} with `--threads N`, or returns null and why not. The peer first
+    /// picks OpenBLAS's fastest core type whose product checks out (peer_protocol.py), and this prints what it tried.
+    /// </summary>
     public static Peer? Start(string script, int threads, out string reason)
     {
         if (!File.Exists(Python))
@@ -39,8 +42,16 @@ public sealed class Peer : IDisposable
         }
         // BLAS libraries size their own pools from these; the peer gets the threads we use.
         var environment = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = threads.ToString(), ["OPENBLAS_NUM_THREADS"] = threads.ToString() };
-        return Start(Python, script, ["--threads", threads.ToString()], environment,
-                     hello => hello["torch"] is null ? null : $"torch {hello["torch"]} ({hello["blas"]}, {hello["threads"]} threads)", out reason);
+        Console.WriteLine($"peer: {script} starting; it times OpenBLAS's core types first (a child process each)...");
+        var peer = Start(Python, script, ["--threads", threads.ToString()], environment,
+                         hello => hello["torch"] is null ? null : $"PyTorch {hello["torch"]} with {hello["blas"]} (core {hello["openblas_core"] ?? "unknown"}), {hello["threads"]} threads", out reason);
+        if (peer?.Hello["openblas_cores"] is JsonArray cores)
+            Console.WriteLine("peer: OpenBLAS core types (2048³ sgemm, 16 rows checked against a float64 product): "
+                + string.Join(", ", cores.Select(c => c!["ok"]?.GetValue<bool>() == true
+                    ? $"{c["asked"]} → {c["core"]} {2.0 * 2048 * 2048 * 2048 / c["seconds"]!.GetValue<double>() / 1e9:F0} GFLOP/s"
+                    : $"{c["asked"]} → failed ({c["error"] ?? $"error {c["relative_error"]}"})"))
+                + $"; using {peer.Hello["openblas_core"]}");
+        return peer;
     }
 
     /// <summary>

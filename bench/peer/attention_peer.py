@@ -12,22 +12,9 @@ Protocol: peer_protocol.py; each JSON line on stdin
 growth of this process's peak resident memory over it, measured as bench/kernels/attention does for ours.
 """
 import ctypes
-import pathlib
-import sys
 import time
 
-from peer_protocol import serve, timed
-
-
-def import_torch_llama():
-    here = pathlib.Path(__file__).resolve().parent
-    shared = next((a.parent / "shared" / "peers" for a in here.parents
-                   if (a.parent / "shared" / "peers" / "torch_llama.py").is_file()), None)
-    sys.path.insert(0, str(shared or here))
-    import torch_llama
-    return torch_llama
-
-
+from peer_protocol import import_torch_llama, serve, timed
 
 
 def status_kib(field):

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
@@ -11,59 +10,95 @@ namespace RawLongLoRA.Bench.Step;
 /// <summary>
 /// `bench step`: one whole LongLoRA training step — forward, backward, AdamW on the trained tensors —
 /// on the shape of bench/peer/configs/cpu-small.json (a copy of ../shared/peers/configs/cpu-small.json),
-/// LoRA r = 8 on q, k, v, o, embedding and norms trained, S2-Attn with G = T/4, against
-/// `torch_llama.py bench` with the same flags in the same run. Then the same shape at a long T with
-/// S2-Attn and gradient checkpointing, for the peak resident memory, which the peer cannot reach.
+/// LoRA r = 8 on q, k, v, o, embedding and norms trained, S2-Attn with G = T/4, against the same step of
+/// bench/peer/step_peer.py — LongLoRA's eager (non-flash) attention path in PyTorch with OpenBLAS, the
+/// best PyTorch offers on a CPU — alternating step by step in one run. Then the same shape at a long T
+/// with S2-Attn and gradient checkpointing, for the peak resident memory, which the peer cannot reach.
 /// </summary>
 public static class StepBench
 {
     public static readonly Verb Verb = new(
         "step",
-        "a whole LoRA + S2-Attn training step on cpu-small vs torch_llama.py bench; then the long-context memory run",
+        "a whole LoRA + S2-Attn training step on cpu-small vs LongLoRA's eager path in PyTorch, alternating; then the long-context memory run",
         [
             ("--seq N", "tokens per step (default 2048)"),
-            ("--steps N", "timed steps, after one warm-up (default 5)"),
+            ("--steps N", "timed rounds — a step of ours, then one of the peer — after one warm-up of each (default 5)"),
             ("--long N", "T of the memory run (default 32768; 0 skips it)"),
             ("--config FILE", "model shape (default peer/configs/cpu-small.json)"),
             ("--no-peer", "do not run the PyTorch peer"),
         ],
         Run);
 
+    /// <summary>What the peer is, for the output and the README.</summary>
+    private const string PeerWhat = "LongLoRA's eager (non-flash) attention path — step_peer.py on torch_llama.py: S2-Attn's [G, G] scores "
+        + "per group materialised, as LongLoRA's code runs without flash-attn, which needs a GPU — the best PyTorch offers on a CPU";
+
     private static int Run(Options options, Report report)
     {
-        int seq = Int(options, "--seq", 2048), steps = Int(options, "--steps", 5), longSeq = Int(options, "--long", 32768);
-        string configPath = options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json");
+        int seq = Int(options, "--seq", 2048), steps = Math.Max(1, Int(options, "--steps", 5)), longSeq = Int(options, "--long", 32768);
+        string configPath = Path.GetFullPath(options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json"));
         var config = ModelConfig.Load(configPath);
         double peak = report.Machine.MeasurePeakFlops();
         report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
             + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; float32; batch 1");
-        report.Note("FLOPs per step (StepFlops, as rawlora plan counts them): 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
-            + "6·V·d·T for the LM head (its logits remade in backward), the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
+        report.Note("model FLOPs per step (StepFlops.Model, nothing counted twice): 4·N·T for the frozen linear layers (forward + input gradient), "
+            + "4·V·d·T for the LM head (its logits remade in backward are not counted), the LoRA products, and attention in FlashAttention's convention "
+            + "(2·D FLOPs a causal query–key pair forward, backward 2.5×) over S2-Attn's groups as they are: half the heads in groups of G, half in groups shifted by G/2 whose ends are G/2 long");
 
         double gemm = StepTime.MeasureCpuGemm();
-        var ours = Measure(config, seq, steps, checkpointing: false);
-        double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Total;
         string why = "--no-peer";
-        var peer = options.Flag("--no-peer") ? null : PeerStep(configPath, seq, steps, out why);
-        report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {peer["peer"]}, {peer["threads"]} threads, torch_llama.py bench --s2 --embed-norm --lora-r 8");
-        double? peerTps = peer?["tokens_per_s"]?.GetValue<double>();
-        report.Add(new Record($"train step T={seq}", "S2-Attn, LoRA + embed/norm", seq / ours.Seconds, "tokens/s")
+        using var peer = options.Flag("--no-peer") ? null : Peer.Start("step_peer.py", CpuThreads.Count, out why);
+        report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {PeerWhat}; {peer.Name}");
+        var peerRequest = new JsonObject
         {
-            Peer = peer is null ? null : "torch",
-            PeerValue = peerTps,
-            FractionOfPeak = flops / ours.Seconds / peak,
-            Note = $"step {ours.Seconds:F2} s (mean {ours.MeanSeconds:F3} s), {flops / ours.Seconds / 1e9:F0} GFLOP/s, loss {ours.FirstLoss:F3} → {ours.LastLoss:F3}"
-                + (peer is null ? "" : $"; peer peak RSS {peer["peak_rss_mb"]} MB"),
+            ["config"] = configPath, ["seq"] = seq, ["batch"] = 1, ["lora_r"] = 8, ["s2"] = true, ["embed_norm"] = true, ["steps"] = 1,
+        };
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        JsonNode? peerLast = null;
+        StepResult result;
+        using (var step = new OurStep(config, seq, checkpointing: false))
+        {
+            Storage.ResetPeak();
+            step.Run("warm-up step");
+            peer?.Ask(peerRequest);
+            // Rounds of one step each, so that whatever else the machine does falls on both alike.
+            for (int i = 0; i < steps; i++)
+            {
+                Console.WriteLine($"round {i + 1} of {steps}: ours, then the peer's");
+                ours.Add(step.Run(Profiler.StepScope));
+                if (peer is not null)
+                {
+                    peerLast = peer.Ask(peerRequest);
+                    theirs.Add(peerLast["seconds"]![0]!.GetValue<double>());
+                }
+            }
+            result = step.Result(ours);
+        }
+        double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Model;
+        double? peerSeconds = theirs.Count > 0 ? Median(theirs) : null;
+        report.Add(new Record($"train step T={seq}", "S2-Attn, LoRA + embed/norm", seq / result.Seconds, "tokens/s")
+        {
+            Peer = peer is null ? null : "PyTorch eager",
+            PeerValue = seq / peerSeconds,
+            FractionOfPeak = flops / result.Seconds / peak,
+            Note = $"medians of {steps} alternating rounds: step {result.Seconds:F2} s (mean {result.MeanSeconds:F3} s), {flops / result.Seconds / 1e9:F0} GFLOP/s, loss {result.FirstLoss:F3} → {result.LastLoss:F3}"
+                + (peerSeconds is { } p ? $"; peer step {p:F2} s (mean {theirs.Average():F3} s), peak RSS {peerLast!["peak_rss_mb"]} MB" : ""),
         });
-        report.Note(Planned(Shape(config, seq, checkpointing: false), ours, gemm));
+        report.Note(Planned(Shape(config, seq, checkpointing: false), result, gemm));
 
         if (longSeq > 0)
         {
             Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
             StepResult big = default;
-            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false, stepScope: "long-context step"));
+            long? growth = PeakResidentMemory.Growth(() =>
+            {
+                using var step = new OurStep(config, longSeq, checkpointing: true);
+                Storage.ResetPeak();
+                big = step.Result([step.Run("long-context step")]);
+            });
             var bigShape = Shape(config, longSeq, checkpointing: true);
-            double bigFlops = StepFlops.Of(bigShape).Total;
+            double bigFlops = StepFlops.Of(bigShape).Model;
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
             report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
             {
@@ -90,81 +125,64 @@ public static class StepBench
         double predicted = StepTime.Seconds(shape, gemm * StepTime.CpuEfficiency), reached = StepFlops.Of(shape).Total / measured.Seconds / gemm;
         long tensors = StepMemory.Estimate(shape).Tensors;
         return $"plan, T={shape.Tokens}: step {predicted:F2} s predicted (GEMM measured at {gemm / 1e9:F0} GFLOP/s × {StepTime.CpuEfficiency}), {measured.Seconds:F2} s measured "
-             + $"(the step reached {reached:F2} of GEMM's rate); tensors {tensors / (double)(1L << 20):F0} MiB predicted, {measured.PeakTensorBytes / (double)(1L << 20):F0} MiB measured";
+             + $"(the step's work, recomputation included, ran at {reached:F2} of GEMM's rate); tensors {tensors / (double)(1L << 20):F0} MiB predicted, {measured.PeakTensorBytes / (double)(1L << 20):F0} MiB measured";
     }
 
     private readonly record struct StepResult(double Seconds, double MeanSeconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
 
-    /// <summary>Median (and mean) seconds of a step, after one warm-up unless told not to, as torch_llama.py bench times its steps; each timed step is a profiler scope.</summary>
-    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true, string stepScope = Profiler.StepScope)
-    {
-        DeviceMemory.Of(Device.Cpu).ReleaseCached(); // a shape's peak resident memory, not the last one's cached blocks too
-        using var model = new CausalLM(config, new RandomParameters(0));
-        model.ExtendContext(seq);
-        model.AddAdapter("default", Lora, seed: 0);
-        model.GradientCheckpointing = checkpointing;
-        using var optimizer = new AdamW(model.TrainableParameters(), new AdamWOptions { Lr = 1e-4f });
-        var random = new Random(0);
-        var times = new List<double>();
-        double first = double.NaN, last = double.NaN;
-        Storage.ResetPeak();
-        for (int i = 0; i < steps + (warmup ? 1 : 0); i++)
-        {
-            var ids = Enumerable.Range(0, seq).Select(_ => (long)random.Next(config.VocabSize)).ToArray();
-            var batch = new TrainingBatch(1, seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, seq).Select(p => (long)p)], [0]);
-            bool timed = !warmup || i > 0;
-            var clock = Stopwatch.StartNew();
-            using (Profiler.Record(timed ? stepScope : "warm-up step"))
-            {
-                using (var scope = new DisposeScope())
-                {
-                    var loss = BatchLoss.Of(model, batch, seq / 4);
-                    loss.Backward();
-                    last = loss.ToFloatArray()[0];
-                }
-                optimizer.Step();
-                optimizer.ZeroGrad();
-            }
-            if (double.IsNaN(first))
-                first = last;
-            if (timed)
-                times.Add(clock.Elapsed.TotalSeconds);
-        }
-        double mean = times.Average();
-        times.Sort();
-        return new StepResult(times[times.Count / 2], mean, first, last, Storage.PeakBytes);
-    }
+    private static double Median(List<double> times) => times.Order().ElementAt(times.Count / 2);
 
-    private static JsonNode? PeerStep(string configPath, int seq, int steps, out string why)
+    /// <summary>Our training step on random tokens, one at a time, each a profiler scope, as step_peer.py runs its own.</summary>
+    private sealed class OurStep : IDisposable
     {
-        string script = Path.Combine(AppContext.BaseDirectory, "peer", "torch_llama.py");
-        if (!File.Exists(Peer.Python))
+        private readonly ModelConfig _config;
+        private readonly int _seq;
+        private readonly CausalLM _model;
+        private readonly AdamW _optimizer;
+        private readonly Random _random = new(0);
+        private double _first = double.NaN, _last = double.NaN;
+
+        public OurStep(ModelConfig config, int seq, bool checkpointing)
         {
-            why = $"{Peer.Python} not found";
-            return null;
+            (_config, _seq) = (config, seq);
+            DeviceMemory.Of(Device.Cpu).ReleaseCached(); // a shape's peak resident memory, not the last one's cached blocks too
+            _model = new CausalLM(config, new RandomParameters(0));
+            _model.ExtendContext(seq);
+            _model.AddAdapter("default", Lora, seed: 0);
+            _model.GradientCheckpointing = checkpointing;
+            _optimizer = new AdamW(_model.TrainableParameters(), new AdamWOptions { Lr = 1e-4f });
         }
-        var info = new ProcessStartInfo(Peer.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        string threads = CpuThreads.Count.ToString(CultureInfo.InvariantCulture);
-        foreach (string a in new[] { script, "bench", "--config", configPath, "--seq", seq.ToString(CultureInfo.InvariantCulture), "--batch", "1",
-                     "--steps", steps.ToString(CultureInfo.InvariantCulture), "--lora-r", "8", "--s2", "--embed-norm", "--threads", threads })
-            info.ArgumentList.Add(a);
-        info.Environment["OMP_NUM_THREADS"] = threads;
-        info.Environment["OPENBLAS_NUM_THREADS"] = threads;
-        Console.WriteLine($"peer: torch_llama.py bench --seq {seq} --steps {steps} --lora-r 8 --s2 --embed-norm ...");
-        using var process = Process.Start(info)!;
-        string stderr = "";
-        process.ErrorDataReceived += (_, e) => stderr = e.Data ?? stderr;
-        process.BeginErrorReadLine();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        string? line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
-        if (process.ExitCode != 0 || line is null)
+
+        /// <summary>One step under the profiler scope <paramref name="scope"/>; its seconds.</summary>
+        public double Run(string scope)
         {
-            why = $"torch_llama.py exited {process.ExitCode}: {stderr}";
-            return null;
+            var ids = Enumerable.Range(0, _seq).Select(_ => (long)_random.Next(_config.VocabSize)).ToArray();
+            var batch = new TrainingBatch(1, _seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, _seq).Select(p => (long)p)], [0]);
+            var clock = Stopwatch.StartNew();
+            using (Profiler.Record(scope))
+            {
+                using (var dispose = new DisposeScope())
+                {
+                    var loss = BatchLoss.Of(_model, batch, _seq / 4);
+                    loss.Backward();
+                    _last = loss.ToFloatArray()[0];
+                }
+                _optimizer.Step();
+                _optimizer.ZeroGrad();
+            }
+            if (double.IsNaN(_first))
+                _first = _last;
+            return clock.Elapsed.TotalSeconds;
         }
-        why = "";
-        return JsonNode.Parse(line);
+
+        /// <summary>The median and mean of <paramref name="times"/>, the first and last loss, and the tensor peak since the last reset.</summary>
+        public StepResult Result(List<double> times) => new(Median(times), times.Average(), _first, _last, Storage.PeakBytes);
+
+        public void Dispose()
+        {
+            _optimizer.Dispose();
+            _model.Dispose();
+        }
     }
 
     private static int Int(Options o, string name, int fallback) =>

@@ -65,6 +65,7 @@ public static class Autograd
             var handoffs = new List<(Tensor Input, Tensor Grad)>();
             using (new DisposeScope())
             {
+                node.CheckVersions();
                 Tensor?[] grads;
                 using (profile is null ? default : profile.Enter(node))
                     grads = node.Backward(g.IsContiguous ? g : Contiguous(g));

@@ -16,6 +16,9 @@ public abstract class Node
     protected Node(params Tensor?[] inputs)
     {
         Inputs = inputs;
+        foreach (var t in inputs)
+            if (t is not null)
+                KeepVersion(t);
         if (Profiler.IsRecording)
             ProfileFrame = Profiler.CurrentFrame;
     }
@@ -44,6 +47,33 @@ public abstract class Node
     public void Own(Tensor t)
     {
         (_owned ??= []).Add(t.DetachFromScope());
+        KeepVersion(t);
+    }
+
+    // What backward may read (the inputs, the output, what the op owns) and each one's storage version
+    // then: written in place since, backward would compute from other values than the forward did.
+    private List<(Tensor Tensor, Storage Storage, int Version)>? _versions;
+
+    /// <summary>Remembers <paramref name="t"/>'s storage version now, for <see cref="CheckVersions"/>.</summary>
+    internal void KeepVersion(Tensor t)
+    {
+        var storage = t.Storage;
+        (_versions ??= []).Add((t, storage, storage.Version));
+    }
+
+    /// <summary>
+    /// Throws, naming this op and the tensor, when a tensor it saved was written in place after the op ran (as
+    /// torch's "modified by an inplace operation"); the engine calls it before <see cref="Backward"/>.
+    /// </summary>
+    public void CheckVersions()
+    {
+        if (_versions is null)
+            return;
+        foreach (var (t, storage, version) in _versions)
+            if (storage.Version != version)
+                throw new InvalidOperationException(
+                    $"backward of {Name}: {t.Describe()}, which {Name} saved for backward, was written in place afterwards " +
+                    $"(version {version}, now {storage.Version}); write into a copy (Clone) instead, or before the op");
     }
 
     internal void ReleaseOwned()

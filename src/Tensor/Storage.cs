@@ -77,6 +77,17 @@ public abstract class Storage
             m.ResetPeak();
     }
 
+    private int _version;
+
+    /// <summary>
+    /// In-place writes so far (<see cref="Tensor.CopyFrom"/>, <see cref="Tensor.Fill"/>, optimizer steps), as torch's
+    /// version counter: autograd compares it in backward with what it was when an op saved a tensor over this storage.
+    /// </summary>
+    public int Version => Volatile.Read(ref _version);
+
+    /// <summary>Counts one in-place write into these bytes (see <see cref="Version"/>).</summary>
+    public void BumpVersion() => Interlocked.Increment(ref _version);
+
     /// <summary>How many tensor handles hold this storage now.</summary>
     public int RefCount => Volatile.Read(ref _refs);
 

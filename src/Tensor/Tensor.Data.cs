@@ -36,12 +36,16 @@ public sealed partial class Tensor
         return new Span<T>((void*)DataPointer, checked((int)Numel));
     }
 
-    /// <summary>Copies src (same shape, any dtype, layout or device) into this tensor's elements.</summary>
+    /// <summary>
+    /// Copies src (same shape, any dtype, layout or device) into this tensor's elements: an in-place write, counted
+    /// in <see cref="Storage.Version"/>.
+    /// </summary>
     public Tensor CopyFrom(Tensor src)
     {
         if (!Shapes.Equal(Shape, src.Shape))
             throw new ArgumentException($"copy: shapes differ, destination {Describe()} and source {src.Describe()}");
         (Device.IsCpu ? src.Device : Device).Backend.Copy(this, src);
+        Storage.BumpVersion();
         return this;
     }
 
@@ -68,11 +72,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// Sets every element to <paramref name="value"/> in place (no autograd record) and returns this tensor.
+    /// Sets every element to <paramref name="value"/> in place (no autograd record; counted in <see cref="Storage.Version"/>)
+    /// and returns this tensor.
     /// </summary>
     public Tensor Fill(double value)
     {
         Device.Backend.Fill(this, value);
+        Storage.BumpVersion();
         return this;
     }
 

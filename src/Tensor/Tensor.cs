@@ -114,6 +114,7 @@ public sealed partial class Tensor : IDisposable
     {
         GradFn = node;
         _requiresGrad = true;
+        node.KeepVersion(this);
         return this;
     }
 

@@ -123,8 +123,11 @@ public sealed record TrainOptions
     [Description("constant (after warmup, LongLoRA's), cosine or linear.")]
     public string Schedule { get; init; } = "constant";
 
-    /// <summary>weight_decay (--weight-decay): AdamW's decoupled weight decay.</summary>
-    [Description("AdamW's decoupled weight decay.")]
+    /// <summary>
+    /// weight_decay (--weight-decay): AdamW's decoupled weight decay, of all trained tensors but biases, norms and the
+    /// embedding (<see cref="AdamWOptions.ExceptBiasesNormsEmbedding"/>).
+    /// </summary>
+    [Description("AdamW's decoupled weight decay; biases and norms are spared, as in transformers' Trainer, and so is the embedding.")]
     public float WeightDecay { get; init; }
     /// <summary>adam_beta1 (--adam-beta1): AdamW's β1.</summary>
     [Description("AdamW beta1.")]

@@ -36,13 +36,15 @@ public sealed class Trainer : IDisposable
     private readonly LrSchedule _schedule;
     private readonly TrainingCheckpoints _checkpoints;
     private readonly IReadOnlyList<(string Name, Tensor Tensor)> _trainable;
+    private readonly string _dataFingerprint = "";
     private TrainerState _state;
 
     /// <summary>
     /// Checks the step fits in memory, claims the output folder, loads the model and its adapter (a LoRA
     /// option that fits no module fails before any tokenizing), prepares the data (tokenized once into
     /// the token cache, or reused from it) and, with <see cref="TrainOptions.Resume"/>, the newest
-    /// checkpoint. <paramref name="cancel"/> stops the preparation between batches of documents.
+    /// checkpoint, refused when another run wrote it (<see cref="RunIdentity"/>; a folder with no checkpoint is
+    /// claimed as a fresh run's). <paramref name="cancel"/> stops the preparation between batches of documents.
     /// </summary>
     public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null,
                    IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default)
@@ -51,8 +53,11 @@ public sealed class Trainer : IDisposable
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
         if (options.MemoryCheck)
             StepMemory.Check(ModelFolder.Config(options.Model), options);
-        if (!options.Resume && OutputFolder.Claim(options.Output, Written, options.Overwrite,
-                "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
+        // --resume with no checkpoint to continue is a fresh run, and claims the folder as one.
+        var resume = options.Resume ? new CheckpointStore(options.Output, 1).Latest() : null;
+        if (resume is null && OutputFolder.Claim(options.Output, Written, options.Overwrite, options.Resume
+                    ? "it holds no checkpoint to resume; pass --overwrite instead of --resume to start again there (deletes only what a run wrote)"
+                    : "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
             onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
         _model = CausalLM.Load(options.Model, options.TargetDevice, options.WeightDType);
         try
@@ -63,6 +68,7 @@ public sealed class Trainer : IDisposable
             var dataOptions = new DataOptions { MaxLength = options.MaxLength, TextField = options.TextField };
             var cache = TrainingData.Prepare(options.Data, options.Model, tokenizer, options.Format, dataOptions,
                                              options.DataCache ?? Path.Combine(options.Output, TrainingData.CacheFolder), dataProgress, onMessage, cancel);
+            _dataFingerprint = DataFingerprint.Of(cache);
             _dataset = TrainingData.Pack(cache, options.Data, tokenizer, dataOptions);
         }
         catch
@@ -82,12 +88,13 @@ public sealed class Trainer : IDisposable
             _optimizer = new AdamW(_trainable, new AdamWOptions
             {
                 Lr = options.Lr, Beta1 = options.AdamBeta1, Beta2 = options.AdamBeta2, Eps = options.AdamEps, WeightDecay = options.WeightDecay,
+                Decays = AdamWOptions.ExceptBiasesNormsEmbedding,
             });
             _checkpoints = new TrainingCheckpoints(options.Output, options.SaveTotalLimit, _trainable, _optimizer);
-            _state = new TrainerState { Seed = options.Seed };
+            _state = new TrainerState { Seed = options.Seed, Run = RunIdentity.Of(options, _dataFingerprint, TotalSteps) };
             Generator.Default.ManualSeed(options.Seed);
-            if (options.Resume && _checkpoints.Store.Latest() is { } latest)
-                Restore(latest.Path);
+            if (resume is not null)
+                Restore(resume.Path);
             _loader = new DataLoader(_dataset, options.BatchSize, options.Seed, _state.Cursor);
         }
         catch
@@ -245,7 +252,15 @@ public sealed class Trainer : IDisposable
 
     private void Restore(string path)
     {
-        _state = _checkpoints.Restore<TrainerState>(path);
+        var run = _state.Run!;
+        _state = _checkpoints.Restore<TrainerState>(path, saved =>
+        {
+            if (saved.Run?.Difference(run) is { } differ)
+                throw new TrainingException($"train: --resume: {path} is another run's checkpoint ({differ}); give that run's options, or start this one in another output");
+        });
+        if (_state.Run is null)
+            _onMessage?.Invoke($"{path} does not say which run wrote it (an older checkpoint); resuming without checking the options");
+        _state = _state with { Run = run };
         Generator.Default.Offset = _state.RngOffset;
         _onMessage?.Invoke($"resumed from {path} (step {_state.Step})");
     }

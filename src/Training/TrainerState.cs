@@ -16,6 +16,9 @@ public sealed record TrainerState
 
     /// <summary>The run's seed (the adapter's init, dropout, the data order).</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>What --resume checks a run against; null in checkpoints written before it was kept.</summary>
+    public RunIdentity? Run { get; init; }
     /// <summary>Steps skipped so far because their loss or gradient was NaN/Inf.</summary>
     public int SkippedSteps { get; init; }
     /// <summary>

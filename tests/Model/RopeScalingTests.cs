@@ -32,6 +32,9 @@ public class RopeScalingTests
         Assert.Contains(cases, c => c.Rope is { Type: RopeType.Yarn, Mscale: not null, MscaleAllDim: not null });
         Assert.Contains(cases, c => c.Rope is { Type: RopeType.Yarn, AttentionFactor: not null });
         Assert.Contains(cases, c => c.Rope is { Type: RopeType.Yarn, Truncate: false });
+        // The factor given wins over max_position_embeddings / original: cases where the two disagree, both ways.
+        Assert.Contains(cases, c => c.Rope is { Type: RopeType.Yarn, Factor: double f, OriginalMaxPositionEmbeddings: int o } && c.Config.MaxPositionEmbeddings < f * o);
+        Assert.Contains(cases, c => c.Rope is { Type: RopeType.Yarn, Factor: double f, OriginalMaxPositionEmbeddings: int o } && c.Config.MaxPositionEmbeddings > f * o);
         Assert.Contains(cases, c => c.Rope.Type == RopeType.Dynamic && c.SeqLen <= c.Config.MaxPositionEmbeddings);
         Assert.Contains(cases, c => c.Rope.Type == RopeType.Dynamic && c.SeqLen > c.Config.MaxPositionEmbeddings);
         Assert.Contains(cases, c => c.Rope.Type == RopeType.LongRope && c.SeqLen <= c.Rope.OriginalMaxPositionEmbeddings);

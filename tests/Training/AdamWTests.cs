@@ -132,4 +132,20 @@ public class AdamWTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(ps, new AdamWOptions { Beta2 = 1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => opt.Step(float.NaN));
     }
+
+    [Theory]
+    [InlineData("model.layers.0.self_attn.q_proj.lora_A.default.weight", true)]
+    [InlineData("model.layers.0.mlp.down_proj.weight", true)]
+    [InlineData("lm_head.weight", true)]
+    [InlineData("model.layers.0.self_attn.q_proj.bias", false)]
+    [InlineData("model.layers.0.input_layernorm.weight", false)]
+    [InlineData("model.layers.0.post_attention_layernorm.weight", false)]
+    [InlineData("model.layers.0.self_attn.q_norm.weight", false)]
+    [InlineData("model.norm.weight", false)]
+    [InlineData("model.embed_tokens.weight", false)]
+    public void The_trainers_decay_rule_spares_biases_norms_and_the_embedding_by_name(string name, bool decays)
+    {
+        using var p = Tensor.Zeros([2, 2]);
+        Assert.Equal(decays, AdamWOptions.ExceptBiasesNormsEmbedding(name, p));
+    }
 }

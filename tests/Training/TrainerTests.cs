@@ -79,6 +79,28 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Weight_decay_spares_the_embedding_and_the_norms_but_decays_the_adapter()
+    {
+        Dictionary<string, float[]> After(string run, float decay)
+        {
+            using var trainer = new Trainer(Options(run, 1) with { WeightDecay = decay, WarmupSteps = 0 });
+            trainer.Run();
+            return trainer.Model.TrainableParameters().ToDictionary(p => p.Name, p => p.Tensor.ToFloatArray());
+        }
+        var plain = After("no-decay", 0);
+        var decayed = After("decay", 0.5f);
+
+        // One step from the same start with the same gradients: only the decay can make a tensor differ.
+        Assert.Contains(plain.Keys, k => k.Contains("embed_tokens"));
+        Assert.Contains(plain.Keys, k => k.Contains("layernorm"));
+        foreach (var (name, values) in plain)
+            if (name.Contains("lora_A"))
+                Assert.NotEqual(values, decayed[name]);
+            else if (name.Contains("embed_tokens") || name.Contains("norm"))
+                Assert.Equal(values, decayed[name]);
+    }
+
+    [Fact]
     public void Metrics_record_each_step_with_its_memory()
     {
         var options = Options("metrics", 2);
@@ -131,6 +153,44 @@ public class TrainerTests : IDisposable
         var lines = File.ReadAllLines(Path.Combine(output, "metrics.jsonl"));
         Assert.Equal(6, lines.Length);
         Assert.Equal(whole.Select(l => l.Loss), MetricsLog.Read(Path.Combine(output, "metrics.jsonl")).Select(l => l.Loss));
+    }
+
+    [Fact]
+    public void Resume_refuses_another_runs_checkpoint_naming_what_differs()
+    {
+        Run(Options("other", 4), stopAfter: s => s.Step == 2);
+        string checkpoint = Path.Combine(_dir, "other", "checkpoint-2");
+
+        string Refusal(TrainOptions changed) => Assert.Throws<TrainingException>(() => new Trainer(changed with { Resume = true })).Message;
+
+        Assert.Equal($"train: --resume: {checkpoint} is another run's checkpoint (seed 7 there, 8 here); give that run's options, or start this one in another output",
+                     Refusal(Options("other", 4) with { Seed = 8 }));
+        Assert.Contains("(batch_size 2 there, 1 here)", Refusal(Options("other", 4) with { BatchSize = 1 }));
+        Assert.Contains("(max_length 32 there, 16 here", Refusal(Options("other", 4) with { MaxLength = 16 }));
+        Assert.Contains("(lora_r 8 there, 4 here)", Refusal(Options("other", 4) with { LoraR = 4 }));
+        Assert.Contains("(modules_to_save embed_tokens,norm there, norm here)", Refusal(Options("other", 4) with { ModulesToSave = "norm" }));
+        Assert.Contains("(schedule constant there, cosine here)", Refusal(Options("other", 4) with { Schedule = "cosine" }));
+        Assert.Contains("(warmup_steps 2 there, 3 here)", Refusal(Options("other", 4) with { WarmupSteps = 3 }));
+        Assert.Contains("(total steps 4 there, 5 here)", Refusal(Options("other", 4) with { MaxSteps = 5 }));
+        string moreData = Path.Combine(_dir, "more.jsonl");
+        File.WriteAllLines(moreData, Enumerable.Range(0, 40).Select(i => $"{{\"text\": \"other words {i}\"}}"));
+        Assert.Contains("(the data differ", Refusal(Options("other", 4) with { Data = [moreData] }));
+
+        Assert.Equal([3, 4], Run(Options("other", 4) with { Resume = true }).Select(l => l.Step)); // the same run continues
+    }
+
+    [Fact]
+    public void Resume_without_a_checkpoint_claims_the_folder_as_a_fresh_run_does()
+    {
+        var fresh = Run(Options("new", 2) with { Resume = true });
+        Assert.Equal([1, 2], fresh.Select(l => l.Step));
+
+        var options = Options("strangers", 2) with { Resume = true };
+        Directory.CreateDirectory(options.Output);
+        File.WriteAllText(Path.Combine(options.Output, "notes.txt"), "mine");
+        var e = Assert.Throws<IOException>(() => new Trainer(options));
+        Assert.Equal($"{options.Output} exists and is not empty; it holds no checkpoint to resume; pass --overwrite instead of --resume to start again there (deletes only what a run wrote)", e.Message);
+        Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(options.Output).Select(Path.GetFileName));
     }
 
     [Fact]

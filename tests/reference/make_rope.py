@@ -222,6 +222,14 @@ CASES = [
                                             "truncate": False, "original_max_position_embeddings": 4096}),
      4096, False),
     ("yarn_no_original_max", edit("llama2-7b", rope_scaling={"rope_type": "yarn", "factor": 2.0}), 4096, False),
+    # max_position_embeddings is not factor × original (Qwen3's 40960 = 1.25 × 32768 with factor 4; and one above):
+    # the factor given wins over their ratio, for the frequencies and the attention factor alike.
+    ("yarn_factor_over_ratio_below", edit("qwen3-tiny-yarn", head_dim=128, max_position_embeddings=40960,
+                                          rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                                                        "original_max_position_embeddings": 32768}), 32768, False),
+    ("yarn_factor_over_ratio_above", edit("llama2-7b", head_dim=64, max_position_embeddings=65536,
+                                          rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                                                        "original_max_position_embeddings": 4096}), 4096, False),
     ("yarn_rope_parameters", edit("qwen3-tiny-yarn", head_dim=128, rope_theta=None, max_position_embeddings=131072,
                                   rope_scaling=None,
                                   rope_parameters={"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,

@@ -50,11 +50,13 @@ public sealed class TrainingCheckpoints
     /// <summary>
     /// Copies the checkpoint at <paramref name="path"/> into the trained tensors and the optimizer and returns its
     /// state. A checkpoint that lacks one of the tensors, or holds it in another shape (made with other LoRA options),
-    /// throws <see cref="TrainingException"/> before anything is changed.
+    /// throws <see cref="TrainingException"/> before anything is changed, and so does <paramref name="check"/> (given the
+    /// state) when it throws.
     /// </summary>
-    public TState Restore<TState>(string path)
+    public TState Restore<TState>(string path, Action<TState>? check = null)
     {
         using var checkpoint = CheckpointStore.Load<TState>(path);
+        check?.Invoke(checkpoint.State);
         var saved = checkpoint.Tensors[TrainableFile].ToDictionary(t => t.Name, t => t.Tensor);
         foreach (var (name, tensor) in _trainable)
             if (!saved.TryGetValue(name, out var value) || !value.Shape.SequenceEqual(tensor.Shape))

@@ -56,6 +56,7 @@ public sealed class AdamW : IDisposable
             var o = Options;
             var step = new AdamWStep(lr, o.Beta1, o.Beta2, o.Eps, s.Decays ? o.WeightDecay : 0, s.Step);
             s.Param.Device.Backend.AdamW(s.Param, grad, s.ExpAvg, s.ExpAvgSq, step);
+            s.Param.Storage.BumpVersion(); // a graph that saved the old value must not backward through the new one
         }
     }
 

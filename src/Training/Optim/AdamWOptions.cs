@@ -21,11 +21,25 @@ public sealed record AdamWOptions
     public double WeightDecay { get; init; }
 
     /// <summary>
-    /// Which parameters (name, tensor) get <see cref="WeightDecay"/>; null decays all of them. Hugging Face's
-    /// Trainer spares biases and norm weights: <see cref="MatricesOnly"/> does that by shape.
+    /// Which parameters (name, tensor) get <see cref="WeightDecay"/>; null decays all of them, as torch.optim.AdamW.
+    /// <see cref="Trainer"/> uses <see cref="ExceptBiasesNormsEmbedding"/>; <see cref="MatricesOnly"/> decides by shape.
     /// </summary>
     public Func<string, Tensor, bool>? Decays { get; init; }
 
     /// <summary>Decay only parameters of rank 2 or more, so 1-D biases and norm weights keep their size.</summary>
     public static bool MatricesOnly(string name, Tensor param) => param.Rank >= 2;
+
+    /// <summary>
+    /// Decay all but biases, norm weights and the token embedding, by their Hugging Face names: transformers'
+    /// Trainer spares biases and norms (get_decay_parameter_names); the embedding is spared too, as minGPT does,
+    /// because decay pulls rare tokens' rows, which seldom get a gradient, towards zero.
+    /// </summary>
+    public static bool ExceptBiasesNormsEmbedding(string name, Tensor param)
+    {
+        foreach (var part in name.Split('.'))
+            if (part == "bias" || part == "norm" || part.EndsWith("_norm", StringComparison.Ordinal) || part.Contains("layernorm", StringComparison.Ordinal)
+                || part.Contains("rmsnorm", StringComparison.Ordinal) || part.StartsWith("embed", StringComparison.Ordinal))
+                return false;
+        return true;
+    }
 }
