@@ -5,7 +5,10 @@ using Xunit;
 
 namespace RawLongLoRA.Tests;
 
-/// <summary>The demo's pieces: its passkey text, its byte tokenizer, the shipped base, and a miniature run end to end.</summary>
+/// <summary>
+/// The demo's pieces: its passkey text, its byte tokenizer, the shipped base, and a miniature run end to
+/// end. Serial: the demo's training runs reseed and draw from Generator.Default, and reset Storage's peak.
+/// </summary>
 [Collection(SerialCollection.Name)]
 public class DemoTests : IDisposable
 {

@@ -26,7 +26,7 @@ public static unsafe class Gemm
     private static GemmIsa _forceIsa = ReadIsaOverride();
 
     /// <summary>
-    /// Forces a micro-kernel family (for tests and the bench); Auto picks the widest the CPU has.
+    /// Forces a micro-kernel family process-wide (for the bench; tests pass theirs to RunWith); Auto picks the widest the CPU has.
     /// Starts from RAWLORA_GEMM_ISA (auto, avx512, avx2, scalar) when set.
     /// </summary>
     public static GemmIsa ForceIsa
