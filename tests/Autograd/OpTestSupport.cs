@@ -44,11 +44,14 @@ internal static class Input
 /// <summary>Comparison by normalised max error, as ggml's test-backend-ops does.</summary>
 internal static class Approx
 {
-    /// <summary>Max |a − b| / max(1, max |b|); NaN where either holds a NaN the other does not.</summary>
+    /// <summary>
+    /// Max |a − b| / max |b| (not floored at 1: small values are held to the same relative error as large
+    /// ones; all-zero expected values must be matched exactly); NaN where either holds a NaN the other does not.
+    /// </summary>
     public static double NormalisedError(float[] actual, float[] expected)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double maxErr = 0, maxRef = 1;
+        double maxErr = 0, maxRef = 0;
         for (int i = 0; i < actual.Length; i++)
         {
             if (float.IsNaN(actual[i]) || float.IsNaN(expected[i]))
@@ -60,7 +63,7 @@ internal static class Approx
             maxErr = Math.Max(maxErr, Math.Abs((double)actual[i] - expected[i]));
             maxRef = Math.Max(maxRef, Math.Abs((double)expected[i]));
         }
-        return maxErr / maxRef;
+        return maxErr == 0 ? 0 : maxErr / maxRef;
     }
 
     public static void Close(float[] expected, float[] actual, double tolerance = 1e-5, string what = "values")

@@ -12,11 +12,9 @@ namespace RawLongLoRA.Tests.Kernels;
 public sealed unsafe class GemmTests : IDisposable
 {
     private readonly List<nint> _blocks = [];
-    private readonly GemmIsa _isaBefore = Gemm.ForceIsa;
 
     public void Dispose()
     {
-        Gemm.ForceIsa = _isaBefore;
         foreach (var p in _blocks)
             NativeMemory.Free((void*)p);
     }
@@ -91,7 +89,6 @@ public sealed unsafe class GemmTests : IDisposable
     public void Half_and_bfloat16_operands_convert_exactly(GemmIsa isa)
     {
         // A holds every finite float16 bit pattern (subnormals and -0 included); B is the identity.
-        Gemm.ForceIsa = isa;
         const int k = 32, m = 63488 / k;
         foreach (var type in new[] { DType.F16, DType.BF16 })
         {
@@ -110,7 +107,7 @@ public sealed unsafe class GemmTests : IDisposable
                     b[i * k + i] = 1f;
                 float* c = (float*)Alloc((long)m * k * 4);
                 var opA = transA ? new GemmOperand(a, type, 1, m, 0) : new GemmOperand(a, type, k, 1, 0);
-                Gemm.Run(1, m, k, k, 1f, opA, new GemmOperand(b, DType.F32, k, 1, 0), 0f, new GemmOperand(c, DType.F32, k, 1, 0));
+                Gemm.RunWith(isa, 1, m, k, k, 1f, opA, new GemmOperand(b, DType.F32, k, 1, 0), 0f, new GemmOperand(c, DType.F32, k, 1, 0));
                 for (int i = 0; i < m; i++)
                 {
                     for (int j = 0; j < k; j++)
@@ -164,7 +161,6 @@ public sealed unsafe class GemmTests : IDisposable
 
     private void Check(GemmIsa isa, Case t, long samples = long.MaxValue)
     {
-        Gemm.ForceIsa = isa;
         var rng = new Random(t.GetHashCode());
         var a = Matrix(t.TypeA, t.Batch, t.M, t.K, t.TransA, t.BroadcastA, rng);
         var b = Matrix(t.TypeB, t.Batch, t.K, t.N, t.TransB, t.BroadcastB, rng);
@@ -172,7 +168,7 @@ public sealed unsafe class GemmTests : IDisposable
         if (t.Beta == 0f)
             new Span<float>(c.Op.Ptr, (int)(c.Bytes / 4)).Fill(float.NaN);
         var before = Clone(c);
-        Gemm.Run(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op);
+        Gemm.RunWith(isa, t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op);
         double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, before.Op, c.Op, samples);
         Assert.True(err <= GemmReference.Tolerance(t.K), $"{isa} {t}: normalised error {err:E2} > {GemmReference.Tolerance(t.K):E2}");
         AssertGapsUntouched(t, before, c);

@@ -6,10 +6,10 @@ namespace RawLongLoRA.Tests;
 /// <summary>
 /// LoRA, rsLoRA and DoRA on the tiny Llama (GQA), Qwen2 (tied embedding, biases) and Qwen3 (q/k
 /// norm, YaRN) models, with and without S2-Attn and LongLoRA's trainable embedding and norms:
-/// the loss and every trainable gradient against PyTorch (tests/reference/make_lora.py). Serial: the
-/// bitwise checkpointing comparison must not see another test change the CPU thread count mid-run.
+/// the loss and every trainable gradient against PyTorch (tests/reference/make_lora.py). In parallel:
+/// the tests that change the CPU thread count run in SerialCollection, never beside this one, and no
+/// dropout draws from Generator.Default here.
 /// </summary>
-[Collection(SerialCollection.Name)]
 public class LoraGradTests
 {
     public static TheoryData<string> Cases => LoraFixture.Cases;

@@ -25,15 +25,19 @@ public class RopeTablesTests
             int half = config.HeadDim / 2;
             Assert.Equal([seqLen, half], cosT.ShapeArray);
             Assert.Contains(32767L, positions);
+            for (int i = 0; i < half; i++)
+                Assert.True(Math.Abs(inv[i] - torchInv[i]) <= Ulp(torchInv[i]), $"{name}: inv_freq[{i}] = {inv[i]:R}, PyTorch {torchInv[i]:R}: more than one ulp apart");
             for (int k = 0; k < positions.Length; k++)
                 for (int i = 0; i < half; i++)
                 {
                     long p = positions[k];
                     // The same float32 angle as PyTorch's wherever inv_freq agrees to the bit (all but a
-                    // few frequencies); where it is one ulp off, the angle is off by p times that ulp,
-                    // plus the two roundings of the product.
+                    // few frequencies); where it may be one ulp off (asserted above), the angle may be
+                    // off by p ulps of inv_freq, plus one ulp of the angle for the two products' roundings.
+                    // Both sides then take float32 cos/sin of that angle (each within a few ulps of 1:
+                    // 2e-6 is 16 of them) and multiply by the attention factor.
                     float angle = p * inv[i];
-                    double angleError = inv[i] == torchInv[i] ? 0 : p * Math.Abs(inv[i] - torchInv[i]) + (MathF.BitIncrement(angle) - angle);
+                    double angleError = inv[i] == torchInv[i] ? 0 : p * Ulp(torchInv[i]) + Ulp(angle);
                     double tolerance = attention * (2e-6 + angleError);
                     Assert.True(Math.Abs(cos[p * half + i] - expectedCos[k * half + i]) <= tolerance,
                         $"{name}: cos at position {p}, frequency {i}: {cos[p * half + i]:R} vs PyTorch {expectedCos[k * half + i]:R}");
@@ -42,6 +46,9 @@ public class RopeTablesTests
                 }
         }
     }
+
+    /// <summary>The spacing of float32 values just above |x|.</summary>
+    private static double Ulp(float x) => MathF.BitIncrement(MathF.Abs(x)) - MathF.Abs(x);
 
     private static readonly RopeConfig Plain = new() { Theta = 10000 };
 

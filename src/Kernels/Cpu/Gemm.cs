@@ -26,7 +26,7 @@ public static unsafe class Gemm
     private static GemmIsa _forceIsa = ReadIsaOverride();
 
     /// <summary>
-    /// Forces a micro-kernel family (for tests and the bench); Auto picks the widest the CPU has.
+    /// Forces a micro-kernel family process-wide (for the bench; tests pass theirs to RunWith); Auto picks the widest the CPU has.
     /// Starts from RAWLORA_GEMM_ISA (auto, avx512, avx2, scalar) when set.
     /// </summary>
     public static GemmIsa ForceIsa
@@ -55,6 +55,13 @@ public static unsafe class Gemm
     /// ColStride 1. beta == 0 never reads C, so it may hold garbage.
     /// </summary>
     public static void Run(int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c)
+        => RunWith(Isa, batch, m, n, k, alpha, a, b, beta, c);
+
+    /// <summary>
+    /// Run with the micro-kernel family given, not the process-wide <see cref="ForceIsa"/>: tests check each
+    /// family this way while other tests run beside them on the default one.
+    /// </summary>
+    internal static void RunWith(GemmIsa isa, int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c)
     {
         Validate(batch, m, n, k, a, b, c);
         if (batch == 0 || m == 0 || n == 0)
@@ -64,7 +71,7 @@ public static unsafe class Gemm
             ScaleC(batch, m, n, beta, c);
             return;
         }
-        switch (Isa)
+        switch (isa)
         {
             case GemmIsa.Avx512: GemmDriver<GemmKernelAvx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
             case GemmIsa.Avx2: GemmDriver<GemmKernelAvx2>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
