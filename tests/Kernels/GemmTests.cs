@@ -9,7 +9,7 @@ namespace RawLongLoRA.Tests.Kernels;
 /// tile and block edges, transposes as strides, BF16/F16 operands, batches with broadcast, alpha/beta,
 /// and a C whose gaps between rows must stay untouched.
 /// </summary>
-public sealed unsafe class GemmTests : IDisposable
+public sealed unsafe partial class GemmTests : IDisposable
 {
     private readonly List<nint> _blocks = [];
     private readonly GemmIsa _isaBefore = Gemm.ForceIsa;
@@ -162,7 +162,13 @@ public sealed unsafe class GemmTests : IDisposable
         public float Beta { get; init; }
     }
 
-    private void Check(GemmIsa isa, Case t, long samples = long.MaxValue)
+    private void Check(GemmIsa isa, Case t, long samples = long.MaxValue) => Check(isa, t, Precision.F32, samples);
+
+    /// <summary>
+    /// Runs case t at <paramref name="precision"/> and compares with the reference, which for bf16 gets
+    /// the operands rounded to bfloat16 beforehand.
+    /// </summary>
+    private void Check(GemmIsa isa, Case t, Precision precision, long samples = long.MaxValue)
     {
         Gemm.ForceIsa = isa;
         var rng = new Random(t.GetHashCode());
@@ -172,8 +178,9 @@ public sealed unsafe class GemmTests : IDisposable
         if (t.Beta == 0f)
             new Span<float>(c.Op.Ptr, (int)(c.Bytes / 4)).Fill(float.NaN);
         var before = Clone(c);
-        Gemm.Run(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op);
-        double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, before.Op, c.Op, samples);
+        Gemm.Run(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op, precision);
+        var (ra, rb) = precision == Precision.Bf16 ? (RoundedCopy(a), RoundedCopy(b)) : (a.Op, b.Op);
+        double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, ra, rb, t.Beta, before.Op, c.Op, samples);
         Assert.True(err <= GemmReference.Tolerance(t.K), $"{isa} {t}: normalised error {err:E2} > {GemmReference.Tolerance(t.K):E2}");
         AssertGapsUntouched(t, before, c);
     }

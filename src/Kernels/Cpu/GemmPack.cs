@@ -14,12 +14,15 @@ internal static unsafe class GemmPack
 {
     /// <summary>
     /// Packs lines [0, lines) of width-w panels, one panel per w lines, each panel w·kc floats.
-    /// src is element (line 0, k 0); lineStride and kStride are in elements. simd allows AVX2 code.
+    /// src is element (line 0, k 0); lineStride and kStride are in elements. simd allows AVX2 code;
+    /// roundBf16 rounds float32 and float16 values to bfloat16 (the bf16 precision without its kernel).
     /// </summary>
-    public static void Panels(void* src, DType type, long lineStride, long kStride, int w, int lines, int kc, float* dst, bool simd)
+    public static void Panels(void* src, DType type, long lineStride, long kStride, int w, int lines, int kc, float* dst, bool simd, bool roundBf16 = false)
     {
         switch (type)
         {
+            case DType.F32 when roundBf16: Panels<Bf16Rounded<F32Element>>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
+            case DType.F16 when roundBf16: Panels<Bf16Rounded<F16Element>>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
             case DType.F32: Panels<F32Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
             case DType.BF16: Panels<Bf16Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
             case DType.F16: Panels<F16Element>(src, lineStride, kStride, w, lines, kc, dst, simd); break;
