@@ -26,28 +26,35 @@ public static class StepBench
             ("--long N", "T of the memory run (default 32768; 0 skips it)"),
             ("--config FILE", "model shape (default peer/configs/cpu-small.json)"),
             ("--no-peer", "do not run the PyTorch peer"),
+            ("--precision P", "fp32 (default) or bf16: GEMMs on bfloat16-rounded operands, float32 sums (Autocast)"),
         ],
         Run);
 
     private static int Run(Options options, Report report)
     {
         int seq = Int(options, "--seq", 2048), steps = Int(options, "--steps", 5), longSeq = Int(options, "--long", 32768);
+        if (PrecisionNames.Parse(options.Value("--precision") ?? "fp32") is not { } precision)
+        {
+            Console.Error.WriteLine($"bench step: --precision must be fp32 or bf16, not '{options.Value("--precision")}'");
+            return 2;
+        }
         string configPath = options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json");
         var config = ModelConfig.Load(configPath);
         double peak = report.Machine.MeasurePeakFlops();
         report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
-            + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; float32; batch 1");
+            + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; "
+            + (precision == Precision.Bf16 ? "bf16 autocast (GEMMs on bfloat16 operands, float32 sums; weights, gradients, optimizer state float32)" : "float32") + "; batch 1");
         report.Note("FLOPs per step (StepFlops, as rawlora plan counts them): 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
             + "6·V·d·T for the LM head (its logits remade in backward), the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
 
         double gemm = StepTime.MeasureCpuGemm();
-        var ours = Measure(config, seq, steps, checkpointing: false);
+        var ours = Measure(config, seq, steps, checkpointing: false, precision);
         double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Total;
         string why = "--no-peer";
         var peer = options.Flag("--no-peer") ? null : PeerStep(configPath, seq, steps, out why);
         report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {peer["peer"]}, {peer["threads"]} threads, torch_llama.py bench --s2 --embed-norm --lora-r 8");
         double? peerTps = peer?["tokens_per_s"]?.GetValue<double>();
-        report.Add(new Record($"train step T={seq}", "S2-Attn, LoRA + embed/norm", seq / ours.Seconds, "tokens/s")
+        report.Add(new Record($"train step T={seq}", $"S2-Attn, LoRA + embed/norm, {precision.Name()}", seq / ours.Seconds, "tokens/s")
         {
             Peer = peer is null ? null : "torch",
             PeerValue = peerTps,
@@ -61,11 +68,11 @@ public static class StepBench
         {
             Console.WriteLine($"T={longSeq}: one step with gradient checkpointing (this takes a while)...");
             StepResult big = default;
-            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, warmup: false, stepScope: "long-context step"));
+            long? growth = PeakResidentMemory.Growth(() => big = Measure(config, longSeq, 1, checkpointing: true, precision, warmup: false, stepScope: "long-context step"));
             var bigShape = Shape(config, longSeq, checkpointing: true);
             double bigFlops = StepFlops.Of(bigShape).Total;
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
-            report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
+            report.Add(new Record($"train step T={longSeq}", $"S2-Attn, checkpointing, {precision.Name()}", longSeq / big.Seconds, "tokens/s")
             {
                 FractionOfPeak = bigFlops / big.Seconds / peak,
                 Note = $"step {big.Seconds:F1} s; peak resident memory {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
@@ -96,7 +103,7 @@ public static class StepBench
     private readonly record struct StepResult(double Seconds, double MeanSeconds, double FirstLoss, double LastLoss, long PeakTensorBytes);
 
     /// <summary>Median (and mean) seconds of a step, after one warm-up unless told not to, as torch_llama.py bench times its steps; each timed step is a profiler scope.</summary>
-    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, bool warmup = true, string stepScope = Profiler.StepScope)
+    private static StepResult Measure(ModelConfig config, int seq, int steps, bool checkpointing, Precision precision, bool warmup = true, string stepScope = Profiler.StepScope)
     {
         using var model = new CausalLM(config, new RandomParameters(0));
         model.ExtendContext(seq);
@@ -117,7 +124,9 @@ public static class StepBench
             {
                 using (var scope = new DisposeScope())
                 {
-                    var loss = BatchLoss.Of(model, batch, seq / 4);
+                    Tensor loss;
+                    using (Autocast.Scope(precision))
+                        loss = BatchLoss.Of(model, batch, seq / 4);
                     loss.Backward();
                     last = loss.ToFloatArray()[0];
                 }

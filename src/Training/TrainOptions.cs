@@ -160,6 +160,13 @@ public sealed record TrainOptions
     public string WeightDtype { get; init; } = "f32";
 
     /// <summary>
+    /// precision (--precision): "fp32", or "bf16" to run the forward and backward inside an
+    /// <see cref="Autocast"/> bf16 scope (GEMMs on bfloat16-rounded operands, float32 sums).
+    /// </summary>
+    [Description("GEMM compute precision: fp32, or bf16 (bfloat16 operands, float32 sums; weights, gradients and optimizer state stay float32).")]
+    public string Precision { get; init; } = "fp32";
+
+    /// <summary>
     /// save_steps (--save-steps): a checkpoint every this many steps; 0 writes one only at the end and when stopped.
     /// </summary>
     [Description("Write a checkpoint every this many steps (0: only at the end and when stopped).")]
@@ -296,12 +303,17 @@ public sealed record TrainOptions
         if (Overwrite && Resume)
             throw new ArgumentException("train: overwrite and resume (--overwrite, --resume) contradict each other; give one");
         Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
+        Require(PrecisionNames.Parse(Precision) is not null, "precision", $"is '{Precision}'; expected fp32 or bf16");
         Lora.Validate();
     }
 
     /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
     [JsonIgnore]
     public DType WeightDType => WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 };
+
+    /// <summary>The <see cref="RawLongLoRA.Precision"/> that <see cref="Precision"/> names (fp32 where unknown: <see cref="Validate"/> refuses those).</summary>
+    [JsonIgnore]
+    public Precision ComputePrecision => PrecisionNames.Parse(Precision) ?? RawLongLoRA.Precision.F32;
 
     /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown:
     /// <see cref="Validate"/> refuses those).

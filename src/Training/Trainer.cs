@@ -205,7 +205,9 @@ public sealed class Trainer : IDisposable
         {
             using var scope = new DisposeScope();
             double share = (double)batch.CountedTargets / counted;
-            var batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
+            Tensor batchLoss;
+            using (Autocast.Scope(_o.ComputePrecision))
+                batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
             loss += batchLoss.ToFloatArray()[0] * share;
             batchLoss.Scale((float)share).Backward();
         }

@@ -6,9 +6,9 @@ namespace RawLongLoRA.Tests.Kernels;
 
 /// <summary>
 /// GEMM at <see cref="Precision.Bf16"/>: the vdpbf16ps kernel (where the CPU has AVX512-BF16) and the
-/// conversion path of every float32 kernel against <see cref="GemmReference"/> run on operands rounded to
-/// bfloat16 beforehand, so the kernels must round exactly as <see cref="Numerics.FloatToBf16"/> does and sum
-/// in float32.
+/// conversion path of every float32 kernel against <see cref="GemmReference"/>, which rounds each operand
+/// element with <see cref="Numerics.FloatToBf16"/> and sums in double, so the kernels must round exactly so
+/// and sum in float32. The bench's validation uses the same reference.
 /// </summary>
 public sealed unsafe partial class GemmTests
 {
@@ -85,22 +85,5 @@ public sealed unsafe partial class GemmTests
         var rounded = GemmPackBf16.Round(v) >> 16;
         for (int i = 0; i < 16; i++)
             Assert.True(Numerics.FloatToBf16(BitConverter.UInt32BitsToSingle(bits[i])) == rounded[i], $"0x{bits[i]:X8}: vector 0x{rounded[i]:X4}");
-    }
-
-    /// <summary>The operand's elements rounded to bfloat16 by the scalar rounding, same strides.</summary>
-    private GemmOperand RoundedCopy(Mat m)
-    {
-        long elems = m.Bytes / m.Op.Type.Size();
-        ushort* p = (ushort*)Alloc(elems * 2);
-        for (long e = 0; e < elems; e++)
-        {
-            p[e] = m.Op.Type switch
-            {
-                DType.F32 => Numerics.FloatToBf16(((float*)m.Op.Ptr)[e]),
-                DType.F16 => Numerics.FloatToBf16(Numerics.F16ToFloat(((ushort*)m.Op.Ptr)[e])),
-                _ => ((ushort*)m.Op.Ptr)[e],
-            };
-        }
-        return m.Op with { Ptr = p, Type = DType.BF16 };
     }
 }
