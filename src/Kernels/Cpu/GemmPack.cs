@@ -91,29 +91,7 @@ internal static unsafe class GemmPack
                 var r6 = Line<TE>(src, at + 6 * lineStride, 6 < rows);
                 var r7 = Line<TE>(src, at + 7 * lineStride, 7 < rows);
                 Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-                float* d = panel + (long)k0 * w + i0;
-                if (cols == 8)
-                {
-                    r0.Store(d);
-                    r1.Store(d + w);
-                    r2.Store(d + 2 * w);
-                    r3.Store(d + 3 * w);
-                    r4.Store(d + 4 * w);
-                    r5.Store(d + 5 * w);
-                    r6.Store(d + 6 * w);
-                    r7.Store(d + 7 * w);
-                }
-                else
-                {
-                    MaskStore(d, mask, r0);
-                    MaskStore(d + w, mask, r1);
-                    MaskStore(d + 2 * w, mask, r2);
-                    MaskStore(d + 3 * w, mask, r3);
-                    MaskStore(d + 4 * w, mask, r4);
-                    MaskStore(d + 5 * w, mask, r5);
-                    MaskStore(d + 6 * w, mask, r6);
-                    MaskStore(d + 7 * w, mask, r7);
-                }
+                StoreBlock(panel + (long)k0 * w + i0, w, cols, mask, r0, r1, r2, r3, r4, r5, r6, r7);
             }
         }
         PanelScalar<TE>(src, offset, lineStride, 1, w, valid, kMain, kc, panel);
@@ -138,6 +116,38 @@ internal static unsafe class GemmPack
     private static Vector256<float> Line<TE>(void* src, long at, bool present) where TE : struct, IGemmElement =>
         present ? TE.Load8(src, at) : Vector256<float>.Zero;
 
+    /// <summary>
+    /// Stores r0..r7 (a block already transposed) as 8 rows, w floats apart, of a panel at d;
+    /// only the first cols of each row when cols &lt; 8 (the mask selects them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreBlock(float* d, int w, int cols, Vector256<float> mask, Vector256<float> r0, Vector256<float> r1, Vector256<float> r2,
+                                    Vector256<float> r3, Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7)
+    {
+        if (cols == 8)
+        {
+            r0.Store(d);
+            r1.Store(d + w);
+            r2.Store(d + 2 * w);
+            r3.Store(d + 3 * w);
+            r4.Store(d + 4 * w);
+            r5.Store(d + 5 * w);
+            r6.Store(d + 6 * w);
+            r7.Store(d + 7 * w);
+        }
+        else
+        {
+            MaskStore(d, mask, r0);
+            MaskStore(d + w, mask, r1);
+            MaskStore(d + 2 * w, mask, r2);
+            MaskStore(d + 3 * w, mask, r3);
+            MaskStore(d + 4 * w, mask, r4);
+            MaskStore(d + 5 * w, mask, r5);
+            MaskStore(d + 6 * w, mask, r6);
+            MaskStore(d + 7 * w, mask, r7);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MaskStore(float* d, Vector256<float> mask, Vector256<float> v)
     {
@@ -149,7 +159,7 @@ internal static unsafe class GemmPack
 
     /// <summary>In-register 8 × 8 transpose: r_i[j] becomes r_j[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+    internal static void Transpose8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
                                    ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
     {
         // Interleave pairs of rows, then pairs of pairs within each 128-bit lane, then swap lanes.

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
@@ -26,6 +27,11 @@ internal static unsafe class GemmPackBf16
                 AlongLines(src, type, offset, kStride, w, valid, kc, panel);
                 continue;
             }
+            if (kStride == 1 && type is DType.F32 or DType.BF16)
+            {
+                AlongK(src, type, offset, lineStride, w, valid, kc, panel);
+                continue;
+            }
             for (int i = 0; i < w; i++)
             {
                 if (i < valid)
@@ -41,23 +47,66 @@ internal static unsafe class GemmPackBf16
         }
     }
 
-    /// <summary>Line values k = 0..kc-1 (at kStride) as bfloat16, 16 at a time where they are contiguous float32.</summary>
+    /// <summary>
+    /// Each line contiguous along k (A row-major, B = Wᵀ of a [out, in] weight): a line's 16 values of k are
+    /// 8 words, so 8 lines × 8 pairs transpose in registers as GemmPack's float32 8 × 8 blocks do; the pairs
+    /// past the last whole block of 8 go one word at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AlongK(void* src, DType type, long offset, long lineStride, int w, int valid, int kc, uint* panel)
+    {
+        int pairs = (kc + 1) / 2, pMain = kc / 16 * 8;
+        for (int i0 = 0; i0 < w; i0 += 8)
+        {
+            int rows = Math.Clamp(valid - i0, 0, 8);
+            int cols = Math.Min(8, w - i0);
+            var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols)).AsSingle();
+            long line = offset + i0 * lineStride;
+            for (int p0 = 0; p0 < pMain; p0 += 8)
+            {
+                long at = line + 2 * p0;
+                var r0 = Words(src, type, at, 0 < rows);
+                var r1 = Words(src, type, at + lineStride, 1 < rows);
+                var r2 = Words(src, type, at + 2 * lineStride, 2 < rows);
+                var r3 = Words(src, type, at + 3 * lineStride, 3 < rows);
+                var r4 = Words(src, type, at + 4 * lineStride, 4 < rows);
+                var r5 = Words(src, type, at + 5 * lineStride, 5 < rows);
+                var r6 = Words(src, type, at + 6 * lineStride, 6 < rows);
+                var r7 = Words(src, type, at + 7 * lineStride, 7 < rows);
+                GemmPack.Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                GemmPack.StoreBlock((float*)panel + (long)p0 * w + i0, w, cols, mask, r0, r1, r2, r3, r4, r5, r6, r7);
+            }
+        }
+        for (int i = 0; i < w; i++)
+        {
+            long at = offset + i * lineStride;
+            for (int p = pMain; p < pairs; p++)
+                panel[(long)p * w + i] = i < valid ? Word(src, type, at + 2 * p, 2 * p + 1 < kc ? at + 2 * p + 1 : -1) : 0u;
+        }
+    }
+
+    /// <summary>16 contiguous values of a line from <paramref name="at"/> as 8 bf16 pair words (zero when absent).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Words(void* src, DType type, long at, bool present)
+    {
+        if (!present)
+            return Vector256<float>.Zero;
+        if (type == DType.BF16)
+            return Vector256.Load((float*)((ushort*)src + at));
+        return Avx512F.ConvertToVector256UInt16(Round(Vector512.Load((float*)src + at)) >> 16).AsSingle();
+    }
+
+    /// <summary>Line values k = 0..kc-1 (at kStride) as bfloat16, one at a time: float16 or unusual strides.</summary>
     private static void Line(void* src, DType type, long at, long kStride, int kc, ushort* dst)
     {
-        int k = 0;
-        if (type == DType.BF16 && kStride == 1)
-        {
-            Buffer.MemoryCopy((ushort*)src + at, dst, kc * 2L, kc * 2L);
-            return;
-        }
-        if (type == DType.F32 && kStride == 1)
-            for (float* s = (float*)src + at; k + 16 <= kc; k += 16)
-                Vector512.Narrow(Round(Vector512.Load(s + k)) >> 16, Vector512<uint>.Zero).GetLower().Store(dst + k);
-        for (; k < kc; k++)
+        for (int k = 0; k < kc; k++)
             dst[k] = Numerics.FloatToBf16(Load(src, type, at + k * kStride));
     }
 
-    /// <summary>Lines adjacent in memory (B row-major, A column-major): each pair of k steps interleaves two rows.</summary>
+    /// <summary>
+    /// Lines adjacent in memory (B row-major, A column-major): each pair of k steps interleaves two rows,
+    /// 16 lines at a time, the last 16 of a panel (14 wide for A) loaded and stored under masks.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AlongLines(void* src, DType type, long offset, long kStride, int w, int valid, int kc, uint* panel)
     {
@@ -65,32 +114,42 @@ internal static unsafe class GemmPackBf16
         {
             long r0 = offset + k * kStride, r1 = r0 + kStride;
             bool second = k + 1 < kc;
-            int i = 0;
-            for (; i + 16 <= valid; i += 16)
+            for (int i = 0; i < w; i += 16)
             {
+                int read = Math.Clamp(valid - i, 0, 16), write = Math.Min(16, w - i);
+                if (type == DType.BF16 && read < 16)
+                {
+                    for (int j = i; j < i + write; j++)
+                        panel[j] = j < valid ? Word(src, type, r0 + j, second ? r1 + j : -1) : 0u;
+                    continue;
+                }
                 Vector512<uint> lo, hi;
                 if (type == DType.F32)
                 {
-                    lo = Round(Vector512.Load((float*)src + r0 + i)) >> 16;
-                    hi = second ? Round(Vector512.Load((float*)src + r1 + i)) & Vector512.Create(0xFFFF0000u) : Vector512<uint>.Zero;
+                    var readMask = Lanes(read).AsSingle();
+                    lo = Round(Avx512F.MaskLoad((float*)src + r0 + i, readMask, Vector512<float>.Zero)) >> 16;
+                    hi = second ? Round(Avx512F.MaskLoad((float*)src + r1 + i, readMask, Vector512<float>.Zero)) & Vector512.Create(0xFFFF0000u) : Vector512<uint>.Zero;
                 }
                 else
                 {
                     lo = Vector512.WidenLower(Vector256.Load((ushort*)src + r0 + i).ToVector512Unsafe());
                     hi = second ? Vector512.WidenLower(Vector256.Load((ushort*)src + r1 + i).ToVector512Unsafe()) << 16 : Vector512<uint>.Zero;
                 }
-                (lo | hi).Store(panel + i);
+                if (write == 16)
+                    (lo | hi).Store(panel + i);
+                else
+                    Avx512F.MaskStore(panel + i, Lanes(write), lo | hi);
             }
-            for (; i < valid; i++)
-            {
-                uint lo = Numerics.FloatToBf16(Load(src, type, r0 + i));
-                uint hi = second ? Numerics.FloatToBf16(Load(src, type, r1 + i)) : 0u;
-                panel[i] = lo | hi << 16;
-            }
-            for (; i < w; i++)
-                panel[i] = 0u;
         }
     }
+
+    /// <summary>All ones in lanes [0, n) of 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Lanes(int n) => Vector512.LessThan(Vector512<uint>.Indices, Vector512.Create((uint)n));
+
+    /// <summary>One pair word: the values at lo and hi (hi &lt; 0: past an odd kc, zero) rounded to bfloat16.</summary>
+    private static uint Word(void* src, DType type, long lo, long hi) =>
+        Numerics.FloatToBf16(Load(src, type, lo)) | (hi < 0 ? 0u : (uint)Numerics.FloatToBf16(Load(src, type, hi)) << 16);
 
     private static float Load(void* src, DType type, long i) => (float)Copy.Read((byte*)src + i * type.Size(), type);
 
