@@ -26,16 +26,18 @@ public static class StepBench
             ("--long N", "T of the memory run (default 32768; 0 skips it)"),
             ("--config FILE", "model shape (default peer/configs/cpu-small.json)"),
             ("--no-peer", "do not run the PyTorch peer"),
-            ("--precision P", "fp32 (default) or bf16: GEMMs on bfloat16-rounded operands, float32 sums (Autocast)"),
+            ("--precision P", "fp32 (default), bf16 (GEMMs on bfloat16-rounded operands, float32 sums: Autocast), or both: fp32 then bf16 and their ratio"),
         ],
         Run);
 
     private static int Run(Options options, Report report)
     {
         int seq = Int(options, "--seq", 2048), steps = Int(options, "--steps", 5), longSeq = Int(options, "--long", 32768);
-        if (PrecisionNames.Parse(options.Value("--precision") ?? "fp32") is not { } precision)
+        string precisionText = options.Value("--precision") ?? "fp32";
+        Precision[]? precisions = precisionText == "both" ? [Precision.F32, Precision.Bf16] : PrecisionNames.Parse(precisionText) is { } one ? [one] : null;
+        if (precisions is null)
         {
-            Console.Error.WriteLine($"bench step: --precision must be fp32 or bf16, not '{options.Value("--precision")}'");
+            Console.Error.WriteLine($"bench step: --precision must be fp32, bf16 or both, not '{precisionText}'");
             return 2;
         }
         string configPath = options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json");
@@ -43,17 +45,31 @@ public static class StepBench
         double peak = report.Machine.MeasurePeakFlops();
         report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
             + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; "
-            + (precision == Precision.Bf16 ? "bf16 autocast (GEMMs on bfloat16 operands, float32 sums; weights, gradients, optimizer state float32)" : "float32") + "; batch 1");
+            + string.Join(" / ", precisions.Select(p => p == Precision.Bf16 ? "bf16 autocast (GEMMs on bfloat16 operands, float32 sums; weights, gradients, optimizer state float32)" : "float32")) + "; batch 1");
         report.Note("FLOPs per step (StepFlops, as rawlora plan counts them): 4·N·T for the frozen linear layers (forward + input gradient; 6·N·T with recomputed layers), "
             + "6·V·d·T for the LM head (its logits remade in backward), the LoRA products, and attention in FlashAttention's convention (causal forward 2·T²·D·H, backward 2.5×) cut to a quarter by S2-Attn");
 
         double gemm = StepTime.MeasureCpuGemm();
-        var ours = Measure(config, seq, steps, checkpointing: false, precision);
-        double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Total;
         string why = "--no-peer";
         var peer = options.Flag("--no-peer") ? null : PeerStep(configPath, seq, steps, out why);
         report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {peer["peer"]}, {peer["threads"]} threads, torch_llama.py bench --s2 --embed-norm --lora-r 8");
+        var stepSeconds = new List<double>();
+        foreach (var precision in precisions)
+        {
+            stepSeconds.Add(MeasureAt(precision, config, seq, steps, longSeq, peak, gemm, peer, report));
+        }
+        if (stepSeconds.Count == 2)
+            report.Note($"bf16 / fp32 at T={seq}: {stepSeconds[0] / stepSeconds[1]:F2}× the tokens/s (the two measured one after the other)");
+        report.Note(report.Machine.PeakNote(peak));
+        return 0;
+    }
+
+    /// <summary>The step at T = seq, then the long-context run, at one precision; returns the step's seconds.</summary>
+    private static double MeasureAt(Precision precision, ModelConfig config, int seq, int steps, int longSeq, double peak, double gemm, JsonNode? peer, Report report)
+    {
+        double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Total;
         double? peerTps = peer?["tokens_per_s"]?.GetValue<double>();
+        var ours = Measure(config, seq, steps, checkpointing: false, precision);
         report.Add(new Record($"train step T={seq}", $"S2-Attn, LoRA + embed/norm, {precision.Name()}", seq / ours.Seconds, "tokens/s")
         {
             Peer = peer is null ? null : "torch",
@@ -81,8 +97,7 @@ public static class StepBench
             report.Note(Planned(bigShape, big, gemm) + " (one step: AdamW's moments, which the plan counts, come after its peak); "
                 + $"planned total {StepMemory.Estimate(bigShape).Total / (double)(1L << 30):F2} GiB, peak resident {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB");
         }
-        report.Note(report.Machine.PeakNote(peak));
-        return 0;
+        return ours.Seconds;
     }
 
     /// <summary>The adapter of every step here: LongLoRA's r 8 on q, k, v, o, with the embedding and norms trained.</summary>
