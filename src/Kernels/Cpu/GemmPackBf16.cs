@@ -49,51 +49,23 @@ internal static unsafe class GemmPackBf16
 
     /// <summary>
     /// Each line contiguous along k (A row-major, B = Wᵀ of a [out, in] weight): a line's 16 values of k are
-    /// 8 words, so 8 lines × 8 pairs transpose in registers as GemmPack's float32 8 × 8 blocks do; the pairs
+    /// 8 words, so 8 lines × 8 pairs transpose in registers as float32 blocks do (GemmPack.Blocks8); the pairs
     /// past the last whole block of 8 go one word at a time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AlongK(void* src, DType type, long offset, long lineStride, int w, int valid, int kc, uint* panel)
     {
         int pairs = (kc + 1) / 2, pMain = kc / 16 * 8;
-        for (int i0 = 0; i0 < w; i0 += 8)
-        {
-            int rows = Math.Clamp(valid - i0, 0, 8);
-            int cols = Math.Min(8, w - i0);
-            var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(cols)).AsSingle();
-            long line = offset + i0 * lineStride;
-            for (int p0 = 0; p0 < pMain; p0 += 8)
-            {
-                long at = line + 2 * p0;
-                var r0 = Words(src, type, at, 0 < rows);
-                var r1 = Words(src, type, at + lineStride, 1 < rows);
-                var r2 = Words(src, type, at + 2 * lineStride, 2 < rows);
-                var r3 = Words(src, type, at + 3 * lineStride, 3 < rows);
-                var r4 = Words(src, type, at + 4 * lineStride, 4 < rows);
-                var r5 = Words(src, type, at + 5 * lineStride, 5 < rows);
-                var r6 = Words(src, type, at + 6 * lineStride, 6 < rows);
-                var r7 = Words(src, type, at + 7 * lineStride, 7 < rows);
-                GemmPack.Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-                GemmPack.StoreBlock((float*)panel + (long)p0 * w + i0, w, cols, mask, r0, r1, r2, r3, r4, r5, r6, r7);
-            }
-        }
+        if (type == DType.BF16)
+            GemmPack.Blocks8<Bf16Words>(src, offset, lineStride, w, valid, pMain / 8, 16, (float*)panel);
+        else
+            GemmPack.Blocks8<F32Words>(src, offset, lineStride, w, valid, pMain / 8, 16, (float*)panel);
         for (int i = 0; i < w; i++)
         {
             long at = offset + i * lineStride;
             for (int p = pMain; p < pairs; p++)
                 panel[(long)p * w + i] = i < valid ? Word(src, type, at + 2 * p, 2 * p + 1 < kc ? at + 2 * p + 1 : -1) : 0u;
         }
-    }
-
-    /// <summary>16 contiguous values of a line from <paramref name="at"/> as 8 bf16 pair words (zero when absent).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Words(void* src, DType type, long at, bool present)
-    {
-        if (!present)
-            return Vector256<float>.Zero;
-        if (type == DType.BF16)
-            return Vector256.Load((float*)((ushort*)src + at));
-        return Avx512F.ConvertToVector256UInt16(Round(Vector512.Load((float*)src + at)) >> 16).AsSingle();
     }
 
     /// <summary>Line values k = 0..kc-1 (at kStride) as bfloat16, one at a time: float16 or unusual strides.</summary>
@@ -165,4 +137,19 @@ internal static unsafe class GemmPackBf16
         var nan = Vector512.GreaterThan(u & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u));
         return Vector512.ConditionalSelect(nan, u | Vector512.Create(0x00400000u), rounded);
     }
+}
+
+/// <summary>16 contiguous bfloat16 values of a line: already 8 pair words.</summary>
+internal readonly unsafe struct Bf16Words : IBlockRow
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(void* src, long at) => Vector256.Load((float*)((ushort*)src + at));
+}
+
+/// <summary>16 contiguous float32 values of a line rounded to bfloat16 and narrowed into 8 pair words.</summary>
+internal readonly unsafe struct F32Words : IBlockRow
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(void* src, long at) =>
+        Avx512F.ConvertToVector256UInt16(GemmPackBf16.Round(Vector512.Load((float*)src + at)) >> 16).AsSingle();
 }
