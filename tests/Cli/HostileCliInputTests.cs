@@ -230,6 +230,8 @@ public class HostileCliInputTests(HostileCliInputTests.Sandbox sandbox) : IClass
         // demo: numbers refused at parse time, flags of the other job refused, paths before the base is unpacked.
         { "demo --out {o} --steps 0", "--steps: expected a number of steps, at least 1, got 0; run 'rawlora demo --help'" },
         { "demo --out {o} --trials -1", "--trials: expected a number of trials, at least 1, got -1" },
+        { "demo --out {o} --precision fp16", "--precision: 'fp16' is not fp32 or bf16" },
+        { "demo --make-base {o} --precision bf16", "--precision does not apply to --make-base" },
         { "demo --make-base {o} --base-steps 0", "--base-steps: expected a number of steps, at least 1, got 0" },
         { "demo --out {o} --base-steps 5", "--base-steps applies only with --make-base" },
         { "demo --make-base {o} --steps 5", "--steps does not apply to --make-base, which only pretrains the base" },
