@@ -18,13 +18,27 @@ internal readonly unsafe struct GemmKernelBf16Avx512 : IGemmKernel
     public static int NR => 32;
     public static bool PairedBf16 => true;
 
-    /// <summary>True where the CPU has AVX512-BF16 on Linux (the code follows the System V calling convention and is mapped through libc).</summary>
-    public static bool IsSupported { get; } =
-        RuntimeInformation.ProcessArchitecture == Architecture.X64 && OperatingSystem.IsLinux()
-        && Avx512F.VL.IsSupported && X86Base.IsSupported && (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
+    private static readonly delegate* unmanaged[SuppressGCTransition]<long, float*, float*, float*, void> Loop = LoadLoop();
 
-    private static readonly delegate* unmanaged[SuppressGCTransition]<long, float*, float*, float*, void> Loop =
-        IsSupported ? (delegate* unmanaged[SuppressGCTransition]<long, float*, float*, float*, void>)NativeCode.Load(Code) : null;
+    /// <summary>
+    /// True where the CPU has AVX512-BF16 (CPUID leaf 7 subleaf 1, EAX bit 5), on Linux (the code follows the
+    /// System V calling convention and is mapped through libc), and the code could be mapped executable.
+    /// </summary>
+    public static bool IsSupported => Loop != null;
+
+    private static delegate* unmanaged[SuppressGCTransition]<long, float*, float*, float*, void> LoadLoop()
+    {
+        bool cpu = RuntimeInformation.ProcessArchitecture == Architecture.X64 && OperatingSystem.IsLinux()
+            && Avx512F.VL.IsSupported && X86Base.IsSupported && (X86Base.CpuId(7, 1).Eax & (1 << 5)) != 0;
+        try
+        {
+            return cpu ? (delegate* unmanaged[SuppressGCTransition]<long, float*, float*, float*, void>)NativeCode.Load(Code) : null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null; // no executable mapping here (or no glibc): the conversion path computes the same numbers
+        }
+    }
 
     /// <summary>kc here counts bf16 pairs (the steps of a pair panel); the 14 × 32 sums go through a stack tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

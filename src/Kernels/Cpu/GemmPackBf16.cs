@@ -8,7 +8,8 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// Packing for the bf16 pair kernel: a panel holds w lines (rows of A or columns of B) for ⌈kc/2⌉ steps,
 /// step-major, each entry one 32-bit word with line i's values at k = 2p (low half) and 2p + 1 (high half)
 /// as bfloat16, rounded to nearest even from float32 or float16; an odd kc's last pair and lines past the
-/// matrix edge are zero. The word layout is what <c>vdpbf16ps</c> multiplies pairwise.
+/// matrix edge are zero. The word layout is what <c>vdpbf16ps</c> multiplies pairwise. AVX-512 code: only
+/// that kernel reads these panels.
 /// </summary>
 internal static unsafe class GemmPackBf16
 {
