@@ -15,7 +15,12 @@ internal static unsafe class GemmDriver<TK> where TK : struct, IGemmKernel
     // Zen 4, measured: a deep KC amortises the C tile's load and store best (512 beat 256 and 384 by
     // 3-5%); the A block MC·KC·4 = 448 KiB sits in the 1 MiB L2; the B block KC·NC·4 = 8 MiB in the
     // shared 32 MiB L3. The 64 KiB B micro-panel overflows L1d, but L2 feeds it well within budget.
-    private const int KC = 512;
+    private const int KC512 = 512;
+
+    // bf16 pair panels take half the bytes, so the same cache blocks hold twice the depth of k (measured: the
+    // deep products 7-20% faster at 1024, those with k = 512 unchanged).
+    private static int KC => TK.PairedBf16 ? 2 * KC512 : KC512;
+
     private const int MC = 224;
     private const int NC = 4096;
 
