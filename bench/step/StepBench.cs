@@ -25,6 +25,7 @@ public static class StepBench
             ("--steps N", "timed rounds — a step of ours, then one of the peer — after one warm-up of each (default 5)"),
             ("--long N", "T of the memory run (default 32768; 0 skips it)"),
             ("--config FILE", "model shape (default peer/configs/cpu-small.json)"),
+            ("--precision P", "fp32 (default), bf16 (GEMMs on bfloat16-rounded operands, float32 sums: Autocast), or both: fp32 then bf16 and their ratio"),
             ("--no-peer", "do not run the PyTorch peer"),
         ],
         Run);
@@ -36,11 +37,19 @@ public static class StepBench
     private static int Run(Options options, Report report)
     {
         int seq = Int(options, "--seq", 2048), steps = Math.Max(1, Int(options, "--steps", 5)), longSeq = Int(options, "--long", 32768);
+        string precisionText = options.Value("--precision") ?? "fp32";
+        Precision[]? precisions = precisionText == "both" ? [Precision.F32, Precision.Bf16] : PrecisionNames.Parse(precisionText) is { } one ? [one] : null;
+        if (precisions is null)
+        {
+            Console.Error.WriteLine($"bench step: --precision must be fp32, bf16 or both, not '{precisionText}'");
+            return 2;
+        }
         string configPath = Path.GetFullPath(options.Value("--config") ?? Path.Combine(AppContext.BaseDirectory, "peer", "configs", "cpu-small.json"));
         var config = ModelConfig.Load(configPath);
         double peak = report.Machine.MeasurePeakFlops();
         report.Note($"shape: {Path.GetFileName(configPath)} — {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumHeads} heads ({config.NumKvHeads} kv), "
-            + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; float32; batch 1");
+            + $"MLP {config.IntermediateSize}, vocab {config.VocabSize}; LoRA r=8 alpha 16 on q,k,v,o; embedding and norms trained; S2-Attn G = T/4; AdamW; "
+            + string.Join(" / ", precisions.Select(p => p == Precision.Bf16 ? "bf16 autocast (GEMMs on bfloat16 operands, float32 sums; weights, gradients, optimizer state float32)" : "float32")) + "; batch 1");
         report.Note("model FLOPs per step (StepFlops.Model, nothing counted twice): 4·N·T for the frozen linear layers (forward + input gradient), "
             + "4·V·d·T for the LM head (its logits remade in backward are not counted), the LoRA products, and attention in FlashAttention's convention "
             + "(2·D FLOPs a causal query–key pair forward, backward 2.5×) over S2-Attn's groups as they are: half the heads in groups of G, half in groups shifted by G/2 whose ends are G/2 long");
@@ -49,6 +58,16 @@ public static class StepBench
         string why = "--no-peer";
         using var peer = options.Flag("--no-peer") ? null : Peer.Start("step_peer.py", CpuThreads.Count, out why);
         report.Note(peer is null ? $"peer: skipped ({why})" : $"peer: {PeerWhat}; {peer.Name}");
+        var stepSeconds = precisions.Select(p => MeasureAt(p, config, configPath, seq, steps, longSeq, peak, gemm, peer, report)).ToList();
+        if (stepSeconds.Count == 2)
+            report.Note($"bf16 / fp32 at T={seq}: {stepSeconds[0] / stepSeconds[1]:F2}× the tokens/s");
+        report.Note(report.Machine.PeakNote(peak));
+        return 0;
+    }
+
+    /// <summary>Alternating rounds of our step and the peer's at T = seq, then the long-context run, at one precision; returns our step's seconds.</summary>
+    private static double MeasureAt(Precision precision, ModelConfig config, string configPath, int seq, int steps, int longSeq, double peak, double gemm, Peer? peer, Report report)
+    {
         var peerRequest = new JsonObject
         {
             ["config"] = configPath, ["seq"] = seq, ["batch"] = 1, ["lora_r"] = 8, ["s2"] = true, ["embed_norm"] = true, ["steps"] = 1,
@@ -57,7 +76,7 @@ public static class StepBench
         var theirs = new List<double>();
         JsonNode? peerLast = null;
         StepResult result;
-        using (var step = new OurStep(config, seq, checkpointing: false))
+        using (var step = new OurStep(config, seq, checkpointing: false, precision))
         {
             Storage.ResetPeak();
             step.Run("warm-up step");
@@ -77,7 +96,7 @@ public static class StepBench
         }
         double flops = StepFlops.Of(Shape(config, seq, checkpointing: false)).Model;
         double? peerSeconds = theirs.Count > 0 ? Median(theirs) : null;
-        report.Add(new Record($"train step T={seq}", "S2-Attn, LoRA + embed/norm", seq / result.Seconds, "tokens/s")
+        report.Add(new Record($"train step T={seq}", $"S2-Attn, LoRA + embed/norm, {precision.Name()}", seq / result.Seconds, "tokens/s")
         {
             Peer = peer is null ? null : "PyTorch eager",
             PeerValue = seq / peerSeconds,
@@ -93,14 +112,14 @@ public static class StepBench
             StepResult big = default;
             long? growth = PeakResidentMemory.Growth(() =>
             {
-                using var step = new OurStep(config, longSeq, checkpointing: true);
+                using var step = new OurStep(config, longSeq, checkpointing: true, precision);
                 Storage.ResetPeak();
                 big = step.Result([step.Run("long-context step")]);
             });
             var bigShape = Shape(config, longSeq, checkpointing: true);
             double bigFlops = StepFlops.Of(bigShape).Model;
             double peerGiB = 4.0 * config.NumHeads * longSeq * (longSeq / 4) * 4 / (1L << 30);
-            report.Add(new Record($"train step T={longSeq}", "S2-Attn, checkpointing", longSeq / big.Seconds, "tokens/s")
+            report.Add(new Record($"train step T={longSeq}", $"S2-Attn, checkpointing, {precision.Name()}", longSeq / big.Seconds, "tokens/s")
             {
                 FractionOfPeak = bigFlops / big.Seconds / peak,
                 Note = $"step {big.Seconds:F1} s; peak resident memory {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB (grew {(growth ?? 0) / (double)(1L << 30):F2} GiB in the step), "
@@ -109,8 +128,7 @@ public static class StepBench
             report.Note(Planned(bigShape, big, gemm) + " (one step: AdamW's moments, which the plan counts, come after its peak); "
                 + $"planned total {StepMemory.Estimate(bigShape).Total / (double)(1L << 30):F2} GiB, peak resident {(ProcessMemory.PeakResidentBytes ?? 0) / (double)(1L << 30):F2} GiB");
         }
-        report.Note(report.Machine.PeakNote(peak));
-        return 0;
+        return result.Seconds;
     }
 
     /// <summary>The adapter of every step here: LongLoRA's r 8 on q, k, v, o, with the embedding and norms trained.</summary>
@@ -137,14 +155,15 @@ public static class StepBench
     {
         private readonly ModelConfig _config;
         private readonly int _seq;
+        private readonly Precision _precision;
         private readonly CausalLM _model;
         private readonly AdamW _optimizer;
         private readonly Random _random = new(0);
         private double _first = double.NaN, _last = double.NaN;
 
-        public OurStep(ModelConfig config, int seq, bool checkpointing)
+        public OurStep(ModelConfig config, int seq, bool checkpointing, Precision precision)
         {
-            (_config, _seq) = (config, seq);
+            (_config, _seq, _precision) = (config, seq, precision);
             DeviceMemory.Of(Device.Cpu).ReleaseCached(); // a shape's peak resident memory, not the last one's cached blocks too
             _model = new CausalLM(config, new RandomParameters(0));
             _model.ExtendContext(seq);
@@ -163,7 +182,9 @@ public static class StepBench
             {
                 using (var dispose = new DisposeScope())
                 {
-                    var loss = BatchLoss.Of(_model, batch, _seq / 4);
+                    Tensor loss;
+                    using (Autocast.Scope(_precision))
+                        loss = BatchLoss.Of(_model, batch, _seq / 4);
                     loss.Backward();
                     _last = loss.ToFloatArray()[0];
                 }

@@ -68,6 +68,7 @@ public static class Autograd
                 node.CheckVersions();
                 Tensor?[] grads;
                 using (profile is null ? default : profile.Enter(node))
+                using (Autocast.Scope(node.Precision))
                     grads = node.Backward(g.IsContiguous ? g : Contiguous(g));
                 if (grads.Length != node.Inputs.Length)
                     throw new InvalidOperationException($"backward of {node.Name}: returned {grads.Length} gradients for {node.Inputs.Length} inputs");

@@ -45,7 +45,7 @@ public interface IBackend
     /// <summary>
     /// c = alpha · a @ b + beta · c over the last two dims; rank 2, or rank 3 with a batch dim
     /// (stride 0 broadcasts). Transposes are views: an operand may have either of its last two
-    /// strides equal to 1.
+    /// strides equal to 1. Computes at the calling thread's <see cref="Autocast"/> precision.
     /// </summary>
     void Gemm(Tensor c, Tensor a, Tensor b, float alpha = 1f, float beta = 0f);
 

@@ -19,12 +19,16 @@ public abstract class Node
         foreach (var t in inputs)
             if (t is not null)
                 KeepVersion(t);
+        Precision = Autocast.Current;
         if (Profiler.IsRecording)
             ProfileFrame = Profiler.CurrentFrame;
     }
 
     /// <summary>The module scopes this node was made in, while the profiler records: its backward is shown inside them.</summary>
     internal ModuleFrame? ProfileFrame { get; }
+
+    /// <summary>The <see cref="Autocast"/> precision the forward ran at; the engine runs the backward at it too.</summary>
+    public Precision Precision { get; }
 
     /// <summary>The op's name, used in error messages ("rms_norm", "matmul", ...).</summary>
     public abstract string Name { get; }

@@ -170,6 +170,13 @@ public sealed record TrainOptions
     public string Device { get; init; } = "cpu";
 
     /// <summary>
+    /// precision (--precision): "fp32", or "bf16" to run the forward and backward inside an
+    /// <see cref="Autocast"/> bf16 scope (GEMMs on bfloat16-rounded operands, float32 sums).
+    /// </summary>
+    [Description("GEMM compute precision: fp32, or bf16 (bfloat16 operands, float32 sums; weights, gradients and optimizer state stay float32).")]
+    public string Precision { get; init; } = "fp32";
+
+    /// <summary>
     /// save_steps (--save-steps): a checkpoint every this many steps; 0 writes one only at the end and when stopped.
     /// </summary>
     [Description("Write a checkpoint every this many steps (0: only at the end and when stopped).")]
@@ -307,6 +314,7 @@ public sealed record TrainOptions
             throw new ArgumentException("train: overwrite and resume (--overwrite, --resume) contradict each other; give one");
         Require(WeightDtype is "f32" or "bf16" or "f16", "weight_dtype", $"is '{WeightDtype}'; expected f32, bf16 or f16");
         Require(RawLongLoRA.Device.TryParse(Device, out _), "device", $"is '{Device}'; expected cpu, cuda:N or privateuseone:N");
+        Require(PrecisionNames.Parse(Precision) is not null, "precision", $"is '{Precision}'; expected fp32 or bf16");
         Lora.Validate();
     }
 
@@ -317,6 +325,10 @@ public sealed record TrainOptions
     /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
     [JsonIgnore]
     public DType WeightDType => WeightDtype switch { "bf16" => DType.BF16, "f16" => DType.F16, _ => DType.F32 };
+
+    /// <summary>The <see cref="RawLongLoRA.Precision"/> that <see cref="Precision"/> names (fp32 where unknown: <see cref="Validate"/> refuses those).</summary>
+    [JsonIgnore]
+    public Precision ComputePrecision => PrecisionNames.Parse(Precision) ?? RawLongLoRA.Precision.F32;
 
     /// <see cref="RopeScaling"/> as a <see cref="RopeType"/> (linear where the name is unknown:
     /// <see cref="Validate"/> refuses those).

@@ -216,7 +216,10 @@ public sealed class Trainer : IDisposable
         foreach (var batch in batches)
         {
             using var scope = new DisposeScope();
-            var share = BatchLoss.Of(_model, batch, _o.GroupSize).Scale((float)((double)batch.CountedTargets / counted));
+            Tensor batchLoss;
+            using (Autocast.Scope(_o.ComputePrecision))
+                batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
+            var share = batchLoss.Scale((float)((double)batch.CountedTargets / counted));
             backend.Binary(BinaryOp.Add, loss, loss, share.Reshape(1));
             share.Backward();
         }

@@ -9,7 +9,7 @@ namespace RawLongLoRA.Tests.Kernels;
 /// tile and block edges, transposes as strides, BF16/F16 operands, batches with broadcast, alpha/beta,
 /// and a C whose gaps between rows must stay untouched.
 /// </summary>
-public sealed unsafe class GemmTests : IDisposable
+public sealed unsafe partial class GemmTests : IDisposable
 {
     private readonly List<nint> _blocks = [];
 
@@ -159,7 +159,12 @@ public sealed unsafe class GemmTests : IDisposable
         public float Beta { get; init; }
     }
 
-    private void Check(GemmIsa isa, Case t, long samples = long.MaxValue)
+    private void Check(GemmIsa isa, Case t, long samples = long.MaxValue) => Check(isa, t, Precision.F32, samples);
+
+    /// <summary>
+    /// Runs case t at <paramref name="precision"/> and compares with the reference at the same precision.
+    /// </summary>
+    private void Check(GemmIsa isa, Case t, Precision precision, long samples = long.MaxValue)
     {
         var rng = new Random(t.GetHashCode());
         var a = Matrix(t.TypeA, t.Batch, t.M, t.K, t.TransA, t.BroadcastA, rng);
@@ -168,8 +173,8 @@ public sealed unsafe class GemmTests : IDisposable
         if (t.Beta == 0f)
             new Span<float>(c.Op.Ptr, (int)(c.Bytes / 4)).Fill(float.NaN);
         var before = Clone(c);
-        Gemm.RunWith(isa, t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op);
-        double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, before.Op, c.Op, samples);
+        Gemm.RunWith(isa, t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op, precision);
+        double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, before.Op, c.Op, samples, precision);
         Assert.True(err <= GemmReference.Tolerance(t.K), $"{isa} {t}: normalised error {err:E2} > {GemmReference.Tolerance(t.K):E2}");
         AssertGapsUntouched(t, before, c);
     }

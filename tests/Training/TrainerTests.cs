@@ -46,6 +46,18 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void At_bf16_precision_the_run_follows_the_fp32_run_closely_but_not_bitwise()
+    {
+        var fp32 = Run(Options("fp32", 8));
+        var bf16 = Run(Options("bf16", 8) with { Precision = "bf16" });
+        // bfloat16 keeps 8 significant bits (relative rounding ≤ 2^-9 per operand), and the products still sum in
+        // float32: over 8 steps the loss may drift by a few of those, never by a percent or more.
+        Assert.NotEqual(fp32[0].Loss, bf16[0].Loss);
+        for (int i = 0; i < fp32.Count; i++)
+            Assert.True(Math.Abs(bf16[i].Loss - fp32[i].Loss) < 0.01 * Math.Abs(fp32[i].Loss), $"step {i + 1}: bf16 loss {bf16[i].Loss} vs fp32 {fp32[i].Loss}");
+    }
+
+    [Fact]
     public void The_loss_goes_down_and_the_run_ends_with_a_checkpoint_and_an_adapter()
     {
         var options = Options("learn", 25);

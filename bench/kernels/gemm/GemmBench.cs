@@ -15,14 +15,18 @@ namespace RawLongLoRA.Bench.Kernels;
 /// </summary>
 public static unsafe class GemmBench
 {
-    /// <summary>V1 avx512 and V2 avx2, the families a GEMM may be forced to.</summary>
+    /// <summary>
+    /// V1 avx512 and V2 avx2, the families a GEMM may be forced to; V3 avx512-bf16, the bf16 precision's
+    /// kernel (operands rounded to bfloat16, checked against the reference at that precision).
+    /// </summary>
     public static readonly KernelVariants<GemmIsa> Variants = new(
         new("avx512", "14 × 32 micro-kernel on Vector512 (28 zmm accumulators)", GemmIsa.Avx512),
-        new("avx2", "6 × 16 micro-kernel on Vector256 + FMA (12 ymm accumulators)", GemmIsa.Avx2));
+        new("avx2", "6 × 16 micro-kernel on Vector256 + FMA (12 ymm accumulators)", GemmIsa.Avx2),
+        new("avx512-bf16", "bf16 precision: 14 × 32 vdpbf16ps micro-kernel on bf16 pair panels, float32 sums", GemmIsa.Avx512Bf16));
 
     public static readonly Verb Verb = new(
         "gemm",
-        "float32 GEMM GFLOP/s on square and LLM shapes, vs PyTorch and the machine's peak",
+        "float32 (and bf16-precision) GEMM GFLOP/s on square and LLM shapes, vs PyTorch and the machine's peak",
         [
             ("--variant NAME", "auto (default: the one this CPU runs), a variant's name, or all"),
             ("--quick", "a few shapes, shorter timing"),
@@ -112,14 +116,15 @@ public static unsafe class GemmBench
         var opA = new GemmOperand(a.Ptr, DType.F32, s.K, 1, 0);
         var opB = s.TransB ? new GemmOperand(b.Ptr, DType.F32, 1, s.K, 0) : new GemmOperand(b.Ptr, DType.F32, s.N, 1, 0);
         var opC = new GemmOperand(c.Ptr, DType.F32, s.N, 1, 0);
-        void Multiply() => Gemm.Run(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC);
+        var precision = Precision.F32;
+        void Multiply() => Gemm.Run(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC, precision);
 
         var errors = new Dictionary<KernelVariant<GemmIsa>, double>();
         foreach (var v in variants)
         {
-            Gemm.ForceIsa = v.Kernel;
+            (Gemm.ForceIsa, precision) = (v.Kernel, PrecisionOf(v));
             Multiply();
-            double error = GemmReference.MaxError(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC, opC, (long)s.M * s.N * s.K <= 1L << 27 ? long.MaxValue : 4096);
+            double error = GemmReference.MaxError(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC, opC, (long)s.M * s.N * s.K <= 1L << 27 ? long.MaxValue : 4096, precision);
             if (error <= GemmReference.Tolerance(s.K))
                 errors[v] = error;
             else
@@ -139,7 +144,7 @@ public static unsafe class GemmBench
                 peerSeconds = Math.Min(peerSeconds ?? double.MaxValue, peer.Ask(request)["seconds"]!.GetValue<double>());
             foreach (var v in errors.Keys)
             {
-                Gemm.ForceIsa = v.Kernel;
+                (Gemm.ForceIsa, precision) = (v.Kernel, PrecisionOf(v));
                 var t = Timing.Median(Multiply, plan);
                 if (t.Seconds < best[v].Seconds)
                     best[v] = t;
@@ -157,6 +162,8 @@ public static unsafe class GemmBench
         }
         return errors.Count == variants.Length ? 0 : 1;
     }
+
+    private static Precision PrecisionOf(KernelVariant<GemmIsa> v) => v.Kernel == GemmIsa.Avx512Bf16 ? Precision.Bf16 : Precision.F32;
 
     /// <summary>Native float32 values in [-1, 1): the big shapes need hundreds of MB, no GC churn.</summary>
     private sealed class Matrix : IDisposable

@@ -18,6 +18,7 @@ internal static class DemoCommand
             .Expect(v => v >= 1, "a number of steps, at least 1");
         var trials = new Option<int>("--trials") { Description = "Passkey trials per depth (5 depths)", DefaultValueFactory = _ => new DemoOptions { Output = "" }.Trials }
             .Expect(v => v >= 1, "a number of trials, at least 1");
+        var precision = new Option<string>("--precision") { Description = "GEMM compute precision of every row: fp32, or bf16 (bfloat16 operands, float32 sums)", DefaultValueFactory = _ => "fp32" };
         var baseDir = new Option<string?>("--base") { Description = "Use this base model folder instead of the shipped one" };
         var makeBase = new Option<string?>("--make-base") { Description = "Pretrain the demo's base model into this folder instead (about 15 minutes on 2 cores)" };
         var baseSteps = new Option<int>("--base-steps") { Description = "Pretraining steps with --make-base", DefaultValueFactory = _ => new DemoBase.Recipe().Steps }
@@ -25,12 +26,12 @@ internal static class DemoCommand
         var command = new Command("demo", "Show LongLoRA's context extension on a tiny model, on this machine, with no downloads\n\n" +
             "Examples:\n  rawlora demo\n  rawlora demo --out demo2 --steps 300 --trials 8\n  rawlora demo --make-base my-base && rawlora demo --base my-base --overwrite")
         {
-            output, overwrite, steps, trials, baseDir, makeBase, baseSteps,
+            output, overwrite, steps, trials, precision, baseDir, makeBase, baseSteps,
         };
         return command.NonEmpty(output, baseDir, makeBase).Runs(parse =>
         {
             // Each flag belongs to one of the two jobs; one given to the other would be silently ignored.
-            Option[] demoOnly = [output, overwrite, steps, trials, baseDir];
+            Option[] demoOnly = [output, overwrite, steps, trials, precision, baseDir];
             string? target = parse.GetValue(makeBase);
             if ((target is null ? [baseSteps] : demoOnly).FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } stray)
                 throw new ArgumentException(target is null ? $"{stray.Name} applies only with --make-base" : $"{stray.Name} does not apply to --make-base, which only pretrains the base");
@@ -46,12 +47,14 @@ internal static class DemoCommand
                 Console.WriteLine($"base written to {target}");
                 return;
             }
+            var gemmPrecision = PrecisionNames.Parse(parse.GetValue(precision))
+                ?? throw new FormatException($"--precision: '{parse.GetValue(precision)}' is not fp32 or bf16");
             string dir = parse.GetValue(output)!;
             OutputPaths.Folder(dir, "--out");
             if (parse.GetValue(baseDir) is { } other)
                 ModelFolder.Config(other);
             OutputFolder.Claim(dir, DemoRun.Written, parse.GetValue(overwrite), "pass --overwrite to replace what an earlier demo wrote there, or choose another --out");
-            var options = new DemoOptions { Output = dir, Base = parse.GetValue(baseDir), Steps = parse.GetValue(steps), Trials = parse.GetValue(trials) };
+            var options = new DemoOptions { Output = dir, Base = parse.GetValue(baseDir), Steps = parse.GetValue(steps), Trials = parse.GetValue(trials), Precision = gemmPrecision };
             using var progress = CliProgress.For(parse);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var rows = DemoRun.Run(options, progress.Message, s =>

@@ -49,6 +49,7 @@ internal static class EvalCommand
             DataFiles.Expand(parse.GetValue(data)!);
             var tokenizer = ModelFolder.Tokenizer(parse.GetValue(model.Dir)!);
             using var lm = model.Load(parse);
+            using var precision = model.Autocast(parse);
             var result = Training.Perplexity.Evaluate(lm, tokenizer, parse.GetValue(data)!, options);
             Print(result);
             model.WriteJson(parse, lm, result);
@@ -90,6 +91,7 @@ internal static class EvalCommand
             KvCacheMemory.Require(ModelFolder.Config(parse.GetValue(model.Dir)!), options.Lengths.Max(), "--lengths");
             var tokenizer = ModelFolder.Tokenizer(parse.GetValue(model.Dir)!);
             using var lm = model.Load(parse);
+            using var precision = model.Autocast(parse);
             var result = Training.Passkey.Evaluate(lm, tokenizer, options);
             Print(result.Table, options.Trials);
             model.WriteJson(parse, lm, result);
@@ -148,11 +150,12 @@ internal static class EvalCommand
         public readonly Option<bool> AllowBeyondContext = new("--allow-beyond-context") { Description = "Evaluate past the model's context unscaled (the \"as is\" baseline) instead of refusing" };
         public readonly Option<string> WeightDtype = new("--weight-dtype") { Description = "Keep weight matrices in f32, bf16 or f16", DefaultValueFactory = _ => "f32" };
         public readonly Option<string?> Json = new("--json") { Description = "Also write the results, every document or trial included, to this JSON file" };
+        public readonly Option<string> Precision = new("--precision") { Description = "GEMM compute precision: fp32, or bf16 (bfloat16 operands, float32 sums)", DefaultValueFactory = _ => "fp32" };
 
         public void AddTo(Command command)
         {
             command.Arguments.Insert(0, Dir);
-            foreach (Option option in new Option[] { Adapter, Context, RopeScaling, AllowBeyondContext, WeightDtype, Json })
+            foreach (Option option in new Option[] { Adapter, Context, RopeScaling, AllowBeyondContext, WeightDtype, Precision, Json })
                 command.Options.Add(option);
             command.NonEmpty(Dir, Adapter, Json);
         }
@@ -161,6 +164,7 @@ internal static class EvalCommand
         public void Check(ParseResult parse)
         {
             Scaling(parse);
+            ComputePrecision(parse);
             if (parse.GetResult(RopeScaling) is { Implicit: false } && parse.GetValue(Context) is null)
                 throw new ArgumentException("--rope-scaling says how --context is reached, and no --context is given");
             if (parse.GetValue(Json) is { } json)
@@ -173,6 +177,12 @@ internal static class EvalCommand
             return RopeTypes.TryParse(scaling, out var kind) && ContextExtension.Kinds.Contains(kind) ? kind
                 : throw new FormatException($"--rope-scaling: '{scaling}' is not one of {string.Join(", ", ContextExtension.Kinds.Select(k => k.JsonName()))}");
         }
+
+        private RawLongLoRA.Precision ComputePrecision(ParseResult parse) => PrecisionNames.Parse(parse.GetValue(Precision))
+            ?? throw new FormatException($"--precision: '{parse.GetValue(Precision)}' is not fp32 or bf16");
+
+        /// <summary>The <see cref="RawLongLoRA.Autocast"/> scope --precision asks for, around the evaluation.</summary>
+        public IDisposable Autocast(ParseResult parse) => RawLongLoRA.Autocast.Scope(ComputePrecision(parse));
 
         public CausalLM Load(ParseResult parse)
         {

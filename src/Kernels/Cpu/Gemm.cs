@@ -14,6 +14,11 @@ public enum GemmIsa
     Avx2,
     /// <summary>Plain C#, for CPUs without AVX2 + FMA and for tests.</summary>
     Scalar,
+    /// <summary>
+    /// 14 × 32 micro-kernel with AVX512-BF16's vdpbf16ps on bf16 pair panels, for <see cref="Precision.Bf16"/>
+    /// (Auto picks it there where the CPU has it); float32 products forced to it run the Avx512 kernel.
+    /// </summary>
+    Avx512Bf16,
 }
 
 /// <summary>
@@ -35,33 +40,44 @@ public static unsafe class Gemm
         set => _forceIsa = IsSupported(value) ? value : throw new PlatformNotSupportedException($"gemm: this CPU cannot run the {value} kernels");
     }
 
-    /// <summary>The family Run uses now.</summary>
-    public static GemmIsa Isa => _forceIsa != GemmIsa.Auto ? _forceIsa
+    /// <summary>The family Run uses now for float32 products.</summary>
+    public static GemmIsa Isa => _forceIsa is not (GemmIsa.Auto or GemmIsa.Avx512Bf16) ? _forceIsa
         : IsSupported(GemmIsa.Avx512) ? GemmIsa.Avx512
         : IsSupported(GemmIsa.Avx2) ? GemmIsa.Avx2
         : GemmIsa.Scalar;
+
+    /// <summary>
+    /// The family Run uses now at <paramref name="precision"/>: for bf16, the vdpbf16ps kernel unless another
+    /// family is forced, else a float32 kernel on operands rounded to bf16 as they are packed.
+    /// </summary>
+    public static GemmIsa IsaFor(Precision precision) =>
+        precision == Precision.Bf16 && _forceIsa is (GemmIsa.Auto or GemmIsa.Avx512Bf16) && IsSupported(GemmIsa.Avx512Bf16) ? GemmIsa.Avx512Bf16 : Isa;
 
     /// <summary>True when this CPU can run <paramref name="isa"/>'s micro-kernel (Auto and Scalar always).</summary>
     public static bool IsSupported(GemmIsa isa) => isa switch
     {
         GemmIsa.Avx512 => Vector512.IsHardwareAccelerated && Avx512F.VL.IsSupported && Fma.IsSupported,
         GemmIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        GemmIsa.Avx512Bf16 => IsSupported(GemmIsa.Avx512) && GemmKernelBf16Avx512.IsSupported,
         _ => true,
     };
 
     /// <summary>
     /// C[b] = alpha · A[b] (m × k) @ B[b] (k × n) + beta · C[b], b in [0, batch). A and B: F32, BF16 or
     /// F16, any strides (BatchStride 0 broadcasts). C: F32, any strides, fastest with RowStride or
-    /// ColStride 1. beta == 0 never reads C, so it may hold garbage.
+    /// ColStride 1. beta == 0 never reads C, so it may hold garbage. At <see cref="Precision.Bf16"/> the
+    /// operands are rounded to bfloat16 (nearest even) and the products summed in float32.
     /// </summary>
-    public static void Run(int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c)
-        => RunWith(Isa, batch, m, n, k, alpha, a, b, beta, c);
+    public static void Run(int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c,
+                           Precision precision = Precision.F32)
+        => RunWith(IsaFor(precision), batch, m, n, k, alpha, a, b, beta, c, precision);
 
     /// <summary>
     /// Run with the micro-kernel family given, not the process-wide <see cref="ForceIsa"/>: tests check each
-    /// family this way while other tests run beside them on the default one.
+    /// family this way while other tests run beside them on the default one. Avx512Bf16 serves bf16 only.
     /// </summary>
-    internal static void RunWith(GemmIsa isa, int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c)
+    internal static void RunWith(GemmIsa isa, int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c,
+                                 Precision precision = Precision.F32)
     {
         Validate(batch, m, n, k, a, b, c);
         if (batch == 0 || m == 0 || n == 0)
@@ -71,11 +87,15 @@ public static unsafe class Gemm
             ScaleC(batch, m, n, beta, c);
             return;
         }
+        bool bf16 = precision == Precision.Bf16;
+        if (isa == GemmIsa.Avx512Bf16 && !bf16)
+            throw new ArgumentException("gemm: the Avx512Bf16 kernels multiply at bf16 precision only", nameof(isa));
         switch (isa)
         {
-            case GemmIsa.Avx512: GemmDriver<GemmKernelAvx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
-            case GemmIsa.Avx2: GemmDriver<GemmKernelAvx2>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true); break;
-            default: GemmDriver<GemmKernelScalar>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: false); break;
+            case GemmIsa.Avx512Bf16: GemmDriver<GemmKernelBf16Avx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true, bf16); break;
+            case GemmIsa.Avx512: GemmDriver<GemmKernelAvx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true, bf16); break;
+            case GemmIsa.Avx2: GemmDriver<GemmKernelAvx2>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true, bf16); break;
+            default: GemmDriver<GemmKernelScalar>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: false, bf16); break;
         }
     }
 

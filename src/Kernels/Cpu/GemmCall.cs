@@ -1,6 +1,9 @@
 namespace RawLongLoRA.Kernels.Cpu;
 
-/// <summary>From tensor views to the pointer-and-strides GEMM: shape checks and batch broadcasting.</summary>
+/// <summary>
+/// From tensor views to the pointer-and-strides GEMM: shape checks and batch broadcasting; the precision is
+/// the calling thread's <see cref="Autocast"/> setting.
+/// </summary>
 internal static unsafe class GemmCall
 {
     public static void Run(Tensor c, Tensor a, Tensor b, float alpha, float beta)
@@ -16,7 +19,7 @@ internal static unsafe class GemmCall
         if (b.Shape[^2] != k || c.Shape[^2] != m || c.Shape[^1] != n)
             throw Check.Fail(op, $"shapes do not chain: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} into {Shapes.Format(c.Shape)}", c, a, b);
         int batch = c.Rank == 3 ? c.Shape[0] : 1;
-        Gemm.Run(batch, m, n, k, alpha, Operand(op, a, batch), Operand(op, b, batch), beta, Operand(op, c, batch));
+        Gemm.Run(batch, m, n, k, alpha, Operand(op, a, batch), Operand(op, b, batch), beta, Operand(op, c, batch), Autocast.Current);
     }
 
     private static GemmOperand Operand(string op, Tensor t, int batch)

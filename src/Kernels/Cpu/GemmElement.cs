@@ -57,3 +57,22 @@ internal readonly unsafe struct F16Element : IGemmElement
         return Vector256.ConditionalSelect(isSpecial, special, finite) | sign;
     }
 }
+
+/// <summary>
+/// Another element type's values rounded to bfloat16 (nearest even) and widened back: the bf16 precision of
+/// <see cref="Gemm"/> on CPUs without AVX512-BF16, so its products equal the bf16 kernel's up to summation order.
+/// </summary>
+internal readonly unsafe struct Bf16Rounded<TE> : IGemmElement where TE : struct, IGemmElement
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Load(void* p, long i) => Numerics.Bf16ToFloat(Numerics.FloatToBf16(TE.Load(p, i)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* p, long i)
+    {
+        var u = TE.Load8(p, i).AsUInt32();
+        var rounded = (u + Vector256.Create(0x7FFFu) + ((u >> 16) & Vector256<uint>.One)) & Vector256.Create(0xFFFF0000u);
+        var nan = Vector256.GreaterThan(u & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
+        return Vector256.ConditionalSelect(nan, u | Vector256.Create(0x00400000u), rounded).AsSingle();
+    }
+}

@@ -10,6 +10,11 @@ internal unsafe interface IGemmKernel
 {
     static abstract int MR { get; }
     static abstract int NR { get; }
+    /// <summary>
+    /// True for kernels that read bf16 pair panels (<see cref="GemmPackBf16"/>: one step = two values of k);
+    /// false for float32 panels (<see cref="GemmPack"/>).
+    /// </summary>
+    static abstract bool PairedBf16 { get; }
     static abstract void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta);
 }
 
@@ -18,6 +23,7 @@ internal readonly unsafe struct GemmKernelScalar : IGemmKernel
 {
     public static int MR => 4;
     public static int NR => 8;
+    public static bool PairedBf16 => false;
 
     public static void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
     {

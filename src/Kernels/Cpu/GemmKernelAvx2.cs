@@ -12,6 +12,7 @@ internal readonly unsafe struct GemmKernelAvx2 : IGemmKernel
 {
     public static int MR => 6;
     public static int NR => 16;
+    public static bool PairedBf16 => false;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)

@@ -13,6 +13,7 @@ internal readonly unsafe struct GemmKernelAvx512 : IGemmKernel
 {
     public static int MR => 14;
     public static int NR => 32;
+    public static bool PairedBf16 => false;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, long ldc, float alpha, float beta)
@@ -78,7 +79,7 @@ internal readonly unsafe struct GemmKernelAvx512 : IGemmKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> va, Vector512<float> vb, bool readC)
+    internal static void StoreRow(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> va, Vector512<float> vb, bool readC)
     {
         if (readC)
         {

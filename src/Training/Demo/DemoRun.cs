@@ -20,6 +20,9 @@ internal sealed record DemoOptions
     public int PerplexityDocuments { get; init; } = 8;
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>The GEMMs' precision for every row: the evaluations and the fine-tuning runs.</summary>
+    public Precision Precision { get; init; } = Precision.F32;
+
     /// <summary>The context the base is stretched to: 4 × its 256.</summary>
     public int Context { get; init; } = 4 * DemoBase.Context;
 }
@@ -42,10 +45,11 @@ internal static class DemoRun
 
     public static IReadOnlyList<DemoRow> Run(DemoOptions o, Action<string> say, Action<StepLog>? onStep = null, CancellationToken stop = default)
     {
+        using var precision = Autocast.Scope(o.Precision);
         string baseDir = o.Base ?? Path.Combine(o.Output, "base");
         if (o.Base is null)
             ShippedBase.ExtractTo(baseDir);
-        say($"base: {baseDir} (tiny Llama, context {DemoBase.Context}); evaluating at {o.Context}");
+        say($"base: {baseDir} (tiny Llama, context {DemoBase.Context}); evaluating at {o.Context}, GEMMs at {o.Precision.Name()}");
 
         var rows = new List<DemoRow>();
         using (var model = CausalLM.Load(baseDir))
@@ -73,7 +77,7 @@ internal static class DemoRun
             {
                 Model = baseDir, Data = [data], Output = run, MaxLength = o.Context, Context = o.Context, RopeScaling = rope.JsonName(),
                 S2Attn = s2, LoraDropout = 0, Lr = o.Lr, WarmupSteps = 10, BatchSize = o.Batch, MaxSteps = o.Steps,
-                GradientCheckpointing = false, SaveSteps = 0, LoggingSteps = 1, Seed = o.Seed,
+                GradientCheckpointing = false, SaveSteps = 0, LoggingSteps = 1, Seed = o.Seed, Precision = o.Precision.Name(),
             };
             var times = new List<double>();
             Storage.ResetPeak();
