@@ -22,10 +22,10 @@ public static class AttentionOp
             const string op = "attention";
             using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
-            CheckInputs(op, q, k, v);
+            var backend = CheckInputs(op, q, k, v);
             var o = Graph.Empty(q.ShapeArray, q);
             var lse = Graph.Empty([q.Shape[0], q.Shape[2], q.Shape[1]], q);
-            return Run(op, q, k, v, spec, o, lse, o, g => (g, null));
+            return Run(backend, op, q, k, v, spec, o, lse, o, g => (g, null));
         }
 
         /// <summary>
@@ -37,30 +37,32 @@ public static class AttentionOp
         {
             const string op = "attention_part";
             using var profile = Profiler.Op(op, q, k, v);
-            CheckInputs(op, q, k, v);
+            var backend = CheckInputs(op, q, k, v);
             var part = global::RawLongLoRA.AttentionPart.Empty(q.ShapeArray, q);
-            Run(op, q, k, v, spec, part.OData(part.Packed), part.LseData(part.Packed), part.Packed, part.Split);
+            Run(backend, op, q, k, v, spec, part.OData(part.Packed), part.LseData(part.Packed), part.Packed, part.Split);
             return part;
         }
     }
 
-    private static void CheckInputs(string op, Tensor q, Tensor k, Tensor v)
+    /// <summary>Checks the inputs before anything is allocated; the backend they share.</summary>
+    private static IBackend CheckInputs(string op, Tensor q, Tensor k, Tensor v)
     {
         Check.Alive(op, q, k, v);
-        Check.SameDevice(op, q, k, v);
+        var backend = Graph.Backend(op, q, k, v);
         Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
+        return backend;
     }
 
     /// <summary>
     /// The forward into o and lse (views of <paramref name="output"/>, which carries the history), and the node whose
     /// backward takes dout and dlse out of output's gradient by <paramref name="split"/>.
     /// </summary>
-    private static Tensor Run(string op, Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor o, Tensor lse, Tensor output, Func<Tensor, (Tensor Dout, Tensor? Dlse)> split)
+    private static Tensor Run(IBackend backend, string op, Tensor q, Tensor k, Tensor v, AttentionSpec spec, Tensor o, Tensor lse, Tensor output, Func<Tensor, (Tensor Dout, Tensor? Dlse)> split)
     {
         var qc = Graph.ContiguousData(q);
         var kc = Graph.ContiguousData(k);
         var vc = Graph.ContiguousData(v);
-        Graph.Backend(op, q, k, v).AttentionForward(o, lse, qc, kc, vc, spec);
+        backend.AttentionForward(o, lse, qc, kc, vc, spec);
         // The node keeps a handle of its own on o: a one-call o is the caller's to dispose; a part's o is already one.
         var oSaved = ReferenceEquals(o, output) ? o.Restride(o.Layout) : o;
         return Graph.Record(output, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>

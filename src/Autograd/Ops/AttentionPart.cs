@@ -44,7 +44,7 @@ public sealed class AttentionPart
         ArgumentNullException.ThrowIfNull(b);
         using var profile = Profiler.Op(op, a.Packed, b.Packed);
         Check.Alive(op, a.Packed, b.Packed);
-        Check.SameDevice(op, a.Packed, b.Packed);
+        var backend = Graph.Backend(op, a.Packed, b.Packed);
         if (!a._shape.AsSpan().SequenceEqual(b._shape))
             throw Check.Fail(op, $"parts must hold the same queries and heads, but o is [{string.Join(", ", a._shape)}] and [{string.Join(", ", b._shape)}]", a.Packed, b.Packed);
         var merged = Empty(a._shape, a.Packed);
@@ -55,7 +55,7 @@ public sealed class AttentionPart
         using (var lseA = a.LseData(aData))
         using (var oB = b.OData(bData))
         using (var lseB = b.LseData(bData))
-            Graph.Backend(op, a.Packed, b.Packed).AttentionMerge(o, lse, oA, lseA, oB, lseB);
+            backend.AttentionMerge(o, lse, oA, lseA, oB, lseB);
         Graph.Record(merged.Packed, op, [a.Packed, b.Packed], [aData, bData, mData], (g, need) =>
         {
             var (dout, dlse) = merged.Split(g);
