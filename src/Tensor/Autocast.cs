@@ -2,7 +2,7 @@ namespace RawLongLoRA;
 
 /// <summary>
 /// Mixed precision as a scope, as torch.autocast: inside <c>using (Autocast.Bf16()) { ... }</c> the GEMMs
-/// (linear layers, matmuls, the LM head) round their operands to bfloat16 and accumulate in float32; their
+/// (linear layers, matmuls, the LM head) and attention's tile products round their operands to bfloat16 and accumulate in float32; their
 /// outputs, norms, softmax, RoPE tables, the loss, gradients, master weights and optimizer state stay
 /// float32. An op's backward runs at the precision its forward ran at, inside the scope or not. The
 /// setting belongs to the calling thread.

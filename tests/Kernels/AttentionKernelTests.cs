@@ -278,7 +278,7 @@ public sealed unsafe class AttentionKernelTests
         return o;
     }
 
-    private static float[] Fill(Random rng, int n, float range)
+    internal static float[] Fill(Random rng, int n, float range)
     {
         var x = new float[n];
         for (int i = 0; i < n; i++)
@@ -286,7 +286,7 @@ public sealed unsafe class AttentionKernelTests
         return x;
     }
 
-    private static float[] Nans(int n)
+    internal static float[] Nans(int n)
     {
         var x = new float[n];
         Array.Fill(x, float.NaN);

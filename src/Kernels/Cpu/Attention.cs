@@ -34,30 +34,40 @@ public static unsafe partial class Attention
     /// <see cref="CpuThreads.Count"/> threads at the widest vector width the CPU has; what it allocates is counted in
     /// <see cref="AttentionMemory"/>.
     /// </summary>
-    public static void Forward(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    /// <remarks>At <see cref="Precision.Bf16"/> the tile products take bf16 operands and sum in float32 (AttentionBf16.cs).</remarks>
+    public static void Forward(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                               Precision precision = Precision.F32)
     {
+        var tiles = TilesFor(precision);
         if (Vector512.IsHardwareAccelerated)
-            ForwardCounted<V512>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V512>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec, tiles);
         else if (Vector256.IsHardwareAccelerated)
-            ForwardCounted<V256>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V256>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec, tiles);
         else
-            ForwardCounted<V128>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec);
+            ForwardCounted<V128>(o, lse, q, k, v, b, t, s, hq, hkv, d, spec, tiles);
     }
 
     /// <summary>Forward at vector type TV, returning how many scores it computed: the work the masks leave (tests check it).</summary>
-    internal static long ForwardCounted<TV>(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    internal static long ForwardCounted<TV>(float* o, float* lse, float* q, float* k, float* v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                                            AttentionTiles tiles = AttentionTiles.F32)
         where TV : unmanaged, IVec<TV>
     {
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
         long work = 0;
         var p = new Problem(b, t, s, hq, hkv, d, spec) { Q = q, K = k, V = v, O = o, Lse = lse, Lo = bounds.Lo };
-        int tiles = Tiles(t, Tile);
+        int queryTiles = Tiles(t, Tile);
         // Late query tiles cost most under a causal mask; handing them out first balances threads.
-        CpuThreads.For(b * hq * tiles, item =>
+        CpuThreads.For(b * hq * queryTiles, item =>
         {
-            int bh = item / tiles, tile = tiles - 1 - item % tiles;
+            int bh = item / queryTiles, tile = queryTiles - 1 - item % queryTiles;
             int t0 = tile * Tile, rows = Math.Min(Tile, t - t0);
-            Interlocked.Add(ref work, rows <= DecodeRows ? ForwardRows<TV>(p, bh, t0, rows) : ForwardQueryTile<TV>(p, bh, t0, rows));
+            // Decoding stays float32 at bf16 too: a few rows per head would repack every key tile for very little product.
+            Interlocked.Add(ref work, rows <= DecodeRows ? ForwardRows<TV>(p, bh, t0, rows) : tiles switch
+            {
+                AttentionTiles.Bf16Pairs => ForwardQueryTileBf16<TV, PairTiles>(p, bh, t0, rows),
+                AttentionTiles.Bf16Rounded => ForwardQueryTileBf16<TV, RoundedTiles<TV>>(p, bh, t0, rows),
+                _ => ForwardQueryTile<TV>(p, bh, t0, rows),
+            });
         });
         return work;
     }
@@ -77,12 +87,8 @@ public static unsafe partial class Attention
         new Span<float>(m, Tile).Fill(float.NegativeInfinity);
 
         long work = 0;
-        // Rows that see no key (before the call's keys, or past them) are a prefix and a suffix: start at the first that sees one.
-        int first = 0;
-        while (first < rows - 1 && lo[first] > hi[first])
-            first++;
-        int kEnd = hi[rows - 1] + 1;
-        for (int j0 = lo[first]; j0 < kEnd; j0 += Tile)
+        var (kStart, kEnd) = KeysSeen(lo, hi, rows);
+        for (int j0 = kStart; j0 < kEnd; j0 += Tile)
         {
             int cols = Math.Min(Tile, kEnd - j0);
             Prefetch(p.K + p.KIndex(b, j0 + Tile, kvh), p.Ldk, kEnd - j0 - Tile, d);
@@ -96,7 +102,28 @@ public static unsafe partial class Attention
             TileGemm<TV>(ot, Tile, p.V + p.KIndex(b, j0, kvh), 1, p.Ldk, st, Tile, d, cols, accumulate: true);
             work += (long)cols * rows;
         }
+        FinishQueryTile<TV>(p, b, h, t0, rows, m, l, ot);
+        return work;
+    }
 
+    /// <summary>
+    /// The keys [start, end) a query tile's rows see between them. Rows that see no key (before the call's keys,
+    /// or past them) are a prefix and a suffix: the start is the first that sees one's lo.
+    /// </summary>
+    private static (int Start, int End) KeysSeen(int* lo, int* hi, int rows)
+    {
+        int first = 0;
+        while (first < rows - 1 && lo[first] > hi[first])
+            first++;
+        return (lo[first], hi[rows - 1] + 1);
+    }
+
+    /// <summary>lse of a query tile's rows from their softmax maxima m and sums l, and o = oᵀ / l transposed into place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FinishQueryTile<TV>(in Problem p, int b, int h, int t0, int rows, float* m, float* l, float* ot)
+        where TV : unmanaged, IVec<TV>
+    {
+        int d = p.D;
         for (int i = 0; i < rows; i++)
         {
             p.Lse[p.LseIndex(b, h, t0 + i)] = m[i] + MathF.Log(l[i]);
@@ -108,8 +135,13 @@ public static unsafe partial class Attention
             for (int v = 0; v < Tile; v += TV.Count)
                 (TV.Load(ot + c * Tile + v) * TV.Load(l + v)).Store(ot + c * Tile + v);
         StoreTransposed(p.O + p.QIndex(b, t0, h), p.Ldq, ot, rows, d, 1f);
-        return work;
     }
+
+    /// <summary>The tile products <see cref="Forward"/> and <see cref="Backward"/> use at <paramref name="precision"/>: at bf16, the vdpbf16ps kernel where the GEMM uses it.</summary>
+    private static AttentionTiles TilesFor(Precision precision) =>
+        precision != Precision.Bf16 ? AttentionTiles.F32
+        : Gemm.IsaFor(precision) == GemmIsa.Avx512Bf16 ? AttentionTiles.Bf16Pairs
+        : AttentionTiles.Bf16Rounded;
 
     /// <summary>
     /// Sᵀ[j, i] = −∞ where query column i does not see key j0 + j. As lo and hi grow with the query, the

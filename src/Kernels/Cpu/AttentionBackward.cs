@@ -12,15 +12,18 @@ public static unsafe partial class Attention
     /// dq like q; dk, dv like k; all written, not accumulated. lse is what Forward kept; dlse (laid out as lse, or
     /// null) is lse's own gradient where the call is a part to be merged: it enters as dS = P ∘ (dP − D + dlse).
     /// </summary>
-    public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, float* dlse = null)
+    /// <remarks>At <see cref="Precision.Bf16"/> (the forward's) the tile products take bf16 operands and sum in float32 (AttentionBf16.cs).</remarks>
+    public static void Backward(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                                float* dlse = null, Precision precision = Precision.F32)
     {
         int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), CpuThreads.Count);
+        var tiles = TilesFor(precision);
         if (Vector512.IsHardwareAccelerated)
-            BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
+            BackwardCounted<V512>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse, tiles);
         else if (Vector256.IsHardwareAccelerated)
-            BackwardCounted<V256>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
+            BackwardCounted<V256>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse, tiles);
         else
-            BackwardCounted<V128>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse);
+            BackwardCounted<V128>(dq, dk, dv, dout, q, k, v, o, lse, b, t, s, hq, hkv, d, spec, chunks, dlse, tiles);
     }
 
     /// <summary>
@@ -30,9 +33,11 @@ public static unsafe partial class Attention
     /// tile's dk and dv and to the queries' dq. dk and dv have one writer each; dq is summed in a partial
     /// per chunk of key tiles, and the partials are added in chunk order at the end, so nothing races and
     /// the result does not depend on scheduling. At vector type TV, with chunks of key tiles per (batch,
-    /// kv head) — <see cref="ChunksPerPair"/> unless a test asks for more. Returns the scores computed.
+    /// kv head) — <see cref="ChunksPerPair"/> unless a test asks for more. Returns the scores computed. The bf16 sweep
+    /// leaves the softmax scale out of its dq partials (FlashAttention-2 scales dq once at the end), so it is applied as they are summed.
     /// </summary>
-    internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks, float* dlse = null)
+    internal static long BackwardCounted<TV>(float* dq, float* dk, float* dv, float* dout, float* q, float* k, float* v, float* o, float* lse, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, int chunks, float* dlse = null,
+                                             AttentionTiles tiles = AttentionTiles.F32)
         where TV : unmanaged, IVec<TV>
     {
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
@@ -47,8 +52,14 @@ public static unsafe partial class Attention
         };
         CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots<TV>(p, start, end));
         long work = 0;
-        CpuThreads.For(pairs * chunks, item => Interlocked.Add(ref work, KeyTiles<TV>(p, item / chunks, item % chunks, chunks)));
-        CpuThreads.ForRange((long)b * t, 64, (start, end) => SumPartials<TV>(p, chunks, start, end));
+        CpuThreads.For(pairs * chunks, item => Interlocked.Add(ref work, tiles switch
+        {
+            AttentionTiles.Bf16Pairs => KeyTilesBf16<TV, PairTiles>(p, item / chunks, item % chunks, chunks),
+            AttentionTiles.Bf16Rounded => KeyTilesBf16<TV, RoundedTiles<TV>>(p, item / chunks, item % chunks, chunks),
+            _ => KeyTiles<TV>(p, item / chunks, item % chunks, chunks),
+        }));
+        float dqScale = tiles == AttentionTiles.F32 ? 1f : p.Scale;
+        CpuThreads.ForRange((long)b * t, 64, (start, end) => SumPartials<TV>(p, chunks, start, end, dqScale));
         return work;
     }
 
@@ -77,12 +88,13 @@ public static unsafe partial class Attention
     /// as <see cref="AttentionMemory"/> counts them (forward holds less): what a memory plan adds to the
     /// tensors' peak while a decoder layer's attention runs backward.
     /// </summary>
-    public static long BackwardWorkspaceBytes(int b, int t, int s, int hq, int hkv, int d, int threads)
+    public static long BackwardWorkspaceBytes(int b, int t, int s, int hq, int hkv, int d, int threads, Precision precision = Precision.F32)
     {
         int d64 = Tiles(d, Tile) * Tile;
         int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), threads);
         long bounds = 2L * b * t * sizeof(int);
-        return bounds + Scratch.Bytes(SweepFloats((long)b * hq * t, chunks, d64)) + threads * Scratch.Bytes(KeyTileFloats(d, d64));
+        long tiles = TilesFor(precision) == AttentionTiles.F32 ? KeyTileFloats(d, d64) : KeyTileFloatsBf16(d, d64);
+        return bounds + Scratch.Bytes(SweepFloats((long)b * hq * t, chunks, d64)) + threads * Scratch.Bytes(tiles);
     }
 
     /// <summary>dk and dv of key tiles chunk, chunk + chunks, … of one (batch, kv head), and their share of dq.</summary>
@@ -181,9 +193,9 @@ public static unsafe partial class Attention
         }
     }
 
-    /// <summary>dq of tokens [start, end) of the B·T stream: the chunks' partials, added in chunk order.</summary>
+    /// <summary>dq of tokens [start, end) of the B·T stream: the chunks' partials, added in chunk order, times factor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumPartials<TV>(in Problem p, int chunks, long start, long end)
+    private static void SumPartials<TV>(in Problem p, int chunks, long start, long end, float factor)
         where TV : unmanaged, IVec<TV>
     {
         for (long r = start; r < end; r++)
@@ -195,6 +207,9 @@ public static unsafe partial class Attention
                 new Span<float>(p.DqPartials + p.PartialIndex(0, b, h, t), p.D).CopyTo(new Span<float>(dst, p.D));
                 for (int c = 1; c < chunks; c++)
                     Axpy<TV>(dst, 1f, p.DqPartials + p.PartialIndex(c, b, h, t), p.D, accumulate: true);
+                if (factor != 1f)
+                    for (int c = 0; c < p.D; c++)
+                        dst[c] *= factor;
             }
         }
     }

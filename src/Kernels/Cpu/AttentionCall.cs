@@ -1,6 +1,6 @@
 namespace RawLongLoRA.Kernels.Cpu;
 
-/// <summary>From tensors to the pointer-based attention kernel: layouts and shapes checked once here.</summary>
+/// <summary>From tensors to the pointer-based attention kernel: layouts and shapes checked once here; the calling thread's <see cref="Autocast"/> precision passed on.</summary>
 internal static unsafe class AttentionCall
 {
     public static void Forward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
@@ -8,7 +8,7 @@ internal static unsafe class AttentionCall
         var (b, t, s, hq, hkv, d) = Dims("attention", q, k, v);
         Expect("attention", o, "output", b, t, hq, d);
         Expect("attention", lse, "lse", b, hq, t);
-        Attention.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, b, t, s, hq, hkv, d, spec);
+        Attention.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, b, t, s, hq, hkv, d, spec, Autocast.Current);
     }
 
     public static void Backward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse)
@@ -25,7 +25,7 @@ internal static unsafe class AttentionCall
             Expect(op, dlse, "dlse", b, hq, t);
         Attention.Backward((float*)dq.DataPointer, (float*)dk.DataPointer, (float*)dv.DataPointer, (float*)dout.DataPointer,
             (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, s, hq, hkv, d, spec,
-            dlse is null ? null : (float*)dlse.DataPointer);
+            dlse is null ? null : (float*)dlse.DataPointer, Autocast.Current);
     }
 
     public static void Merge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)

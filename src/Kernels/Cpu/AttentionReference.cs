@@ -4,7 +4,9 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// Attention straight from its definition, in float64, for tests: the whole masked score matrix of each
 /// (batch row, head), its softmax, and the backward through it. The mask is written here on its own,
 /// from AttentionSpec's words, so the tests check <see cref="AttentionMask"/> too. Layouts as
-/// <see cref="Attention"/>: q, o [B, T, Hq, D]; k, v [B, S, Hkv, D]; lse [B, Hq, T].
+/// <see cref="Attention"/>: q, o [B, T, Hq, D]; k, v [B, S, Hkv, D]; lse [B, Hq, T]. At <see cref="Precision.Bf16"/>
+/// q, k, v and dO are rounded to bf16 first, and the probabilities P (in P·V and Pᵀ·dO) and dS (in dS·K and
+/// dSᵀ·Q, before the scale) as they enter their products: where FlashAttention-2 rounds, the rest exact.
 /// </summary>
 public static class AttentionReference
 {
@@ -12,9 +14,23 @@ public static class AttentionReference
     /// o [B, T, Hq, D] and lse [B, Hq, T] of the masked attention, computed in float64 from the whole score matrix;
     /// slow (O(T·S) memory per head): for tests and the bench's validation of small shapes.
     /// </summary>
-    public static (float[] O, float[] Lse) Forward(float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
+    public static (float[] O, float[] Lse) Forward(float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                                                   Precision precision = Precision.F32)
     {
+        var (o, lse, _) = ForwardBounded(q, k, v, b, t, s, hq, hkv, d, spec, precision);
+        return (o, lse);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/>, and beside each output its sum's magnitude Σ_j P_ij |v_jc|: a bound on o that scales
+    /// with it (a relative rounding of every P) is a bound for tests that is not read off a measured gap.
+    /// </summary>
+    public static (float[] O, float[] Lse, double[] Magnitude) ForwardBounded(float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                                                                            Precision precision = Precision.F32)
+    {
+        (q, k, v) = (Rounded(q, precision), Rounded(k, precision), Rounded(v, precision));
         var o = new float[b * t * hq * d];
+        var magnitude = new double[o.Length];
         var lse = new float[b * hq * t];
         for (int r = 0; r < b; r++)
             for (int h = 0; h < hq; h++)
@@ -26,14 +42,19 @@ public static class AttentionReference
                     lse[(r * hq + h) * t + i] = (float)rowLse[i];
                     for (int c = 0; c < d; c++)
                     {
-                        double sum = 0;
+                        double sum = 0, size = 0;
                         for (int j = 0; j < s; j++)
-                            sum += p[i, j] * v[((r * s + j) * hkv + kvh) * d + c];
+                        {
+                            double x = v[((r * s + j) * hkv + kvh) * d + c];
+                            sum += Rounded(p[i, j], precision) * x;
+                            size += p[i, j] * Math.Abs(x);
+                        }
                         o[((r * t + i) * hq + h) * d + c] = (float)sum;
+                        magnitude[((r * t + i) * hq + h) * d + c] = size;
                     }
                 }
             }
-        return (o, lse);
+        return (o, lse, magnitude);
     }
 
     /// <summary>
@@ -41,12 +62,27 @@ public static class AttentionReference
     /// dQ = scale · dS K, dK = scale · dSᵀ Q (summed over the heads sharing a kv head); dlse [B, Hq, T] is
     /// lse's own gradient (null = 0), as lse = log Σ exp(scores) has ∂lse/∂score = P.
     /// </summary>
-    public static (float[] Dq, float[] Dk, float[] Dv) Backward(float[] dout, float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, float[]? dlse = null)
+    public static (float[] Dq, float[] Dk, float[] Dv) Backward(float[] dout, float[] q, float[] k, float[] v, int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec,
+                                                                float[]? dlse = null, Precision precision = Precision.F32)
     {
+        var (dq, dk, dv, _) = BackwardBounded(dout, q, k, v, b, t, s, hq, hkv, d, spec, dlse, precision);
+        return (dq, dk, dv);
+    }
+
+    /// <summary>
+    /// <see cref="Backward"/>, and beside each gradient its sum's magnitude: Σ_i P_ij |dO_ic| for dv; for dq and dk
+    /// scale · Σ (|dS_ij| + P_ij·E_i) · |k_jc| (or |q_ic|), where E_i = Σ_c |dO_ic| · (o's magnitude) bounds how far
+    /// D_i = dO·o moves when o carries a relative rounding of every P.
+    /// </summary>
+    public static (float[] Dq, float[] Dk, float[] Dv, (double[] Dq, double[] Dk, double[] Dv) Magnitude) BackwardBounded(float[] dout, float[] q, float[] k, float[] v,
+        int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec, float[]? dlse = null, Precision precision = Precision.F32)
+    {
+        (q, k, v, dout) = (Rounded(q, precision), Rounded(k, precision), Rounded(v, precision), Rounded(dout, precision));
         double scale = spec.ScaleFor(d);
         var dq = new double[q.Length];
         var dk = new double[k.Length];
         var dv = new double[v.Length];
+        var (mq, mk, mv) = (new double[q.Length], new double[k.Length], new double[v.Length]);
         for (int r = 0; r < b; r++)
             for (int h = 0; h < hq; h++)
             {
@@ -55,12 +91,15 @@ public static class AttentionReference
                 int Qi(int i, int c) => ((r * t + i) * hq + h) * d + c;
                 int Kj(int j, int c) => ((r * s + j) * hkv + kvh) * d + c;
                 var dp = new double[t, s];
+                var drift = new double[t];
                 for (int i = 0; i < t; i++)
                     for (int j = 0; j < s; j++)
                         for (int c = 0; c < d; c++)
                         {
                             dp[i, j] += (double)dout[Qi(i, c)] * v[Kj(j, c)];
-                            dv[Kj(j, c)] += p[i, j] * dout[Qi(i, c)];
+                            dv[Kj(j, c)] += Rounded(p[i, j], precision) * dout[Qi(i, c)];
+                            mv[Kj(j, c)] += p[i, j] * Math.Abs(dout[Qi(i, c)]);
+                            drift[i] += Math.Abs(dout[Qi(i, c)]) * p[i, j] * Math.Abs(v[Kj(j, c)]);
                         }
                 for (int i = 0; i < t; i++)
                 {
@@ -69,17 +108,27 @@ public static class AttentionReference
                         pdp += p[i, j] * dp[i, j];
                     for (int j = 0; j < s; j++)
                     {
-                        double dsij = p[i, j] * (dp[i, j] - pdp) * scale;
+                        double dsij = Rounded(p[i, j] * (dp[i, j] - pdp), precision) * scale;
+                        double size = (Math.Abs(p[i, j] * (dp[i, j] - pdp)) + p[i, j] * drift[i]) * scale;
                         for (int c = 0; c < d; c++)
                         {
                             dq[Qi(i, c)] += dsij * k[Kj(j, c)];
                             dk[Kj(j, c)] += dsij * q[Qi(i, c)];
+                            mq[Qi(i, c)] += size * Math.Abs(k[Kj(j, c)]);
+                            mk[Kj(j, c)] += size * Math.Abs(q[Qi(i, c)]);
                         }
                     }
                 }
             }
-        return (ToFloat(dq), ToFloat(dk), ToFloat(dv));
+        return (ToFloat(dq), ToFloat(dk), ToFloat(dv), (mq, mk, mv));
     }
+
+    /// <summary>x as the precision's operands hold it: bf16-rounded copies at Bf16.</summary>
+    private static float[] Rounded(float[] x, Precision precision) =>
+        precision == Precision.Bf16 ? Array.ConvertAll(x, e => Numerics.Bf16ToFloat(Numerics.FloatToBf16(e))) : x;
+
+    private static double Rounded(double x, Precision precision) =>
+        precision == Precision.Bf16 ? Numerics.Bf16ToFloat(Numerics.FloatToBf16((float)x)) : x;
 
     /// <summary>
     /// Whether query i of batch row r in head h sees key j, by their positions in the row (QueryStart + i,
