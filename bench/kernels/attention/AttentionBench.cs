@@ -23,6 +23,7 @@ public static class AttentionBench
             ("--heads N", "query heads (default 8)"),
             ("--kv-heads N", "key/value heads (default: as many as query heads)"),
             ("--head-dim N", "head dim D (default 64)"),
+            ("--precision P", "fp32 (default), bf16 (bf16 operands, float32 sums: vdpbf16ps where the CPU has AVX512-BF16) or both, with bf16 / fp32 per mask"),
             ("--no-peer", "do not run the PyTorch peer"),
         ],
         Run);
@@ -46,6 +47,13 @@ public static class AttentionBench
             Console.Error.WriteLine("bench attention: --seq wants positive integers separated by commas; --heads, --kv-heads, --head-dim one positive integer each, heads a multiple of kv heads");
             return 2;
         }
+        string precisionName = options.Value("--precision") ?? "fp32";
+        Precision[]? precisions = precisionName == "both" ? [Precision.F32, Precision.Bf16] : PrecisionNames.Parse(precisionName) is { } one ? [one] : null;
+        if (precisions is null)
+        {
+            Console.Error.WriteLine($"bench attention: --precision is '{precisionName}'; expected fp32, bf16 or both");
+            return 2;
+        }
 
         double peak = report.Machine.MeasurePeakFlops();
         string reason = "--no-peer";
@@ -55,7 +63,10 @@ public static class AttentionBench
             + "S2-Attn is credited causal / 4, the work its groups leave (the shifted half-groups at either end do a little less). "
             + "The peer is credited the same FLOPs, so ours/peer is its time over ours.");
         report.Note($"validation: AttentionReference (float64) before timing; T ≤ {AttentionValidation.FullUpTo}: o, lse, dq, dk, dv in full; "
-            + $"larger T: o and lse of the last {AttentionValidation.Rows} queries on the narrowed problem (those queries over the keys they see, as a KV-cache call); tolerance {AttentionValidation.Tolerance:E0}.");
+            + $"larger T: o and lse of the last {AttentionValidation.Rows} queries on the narrowed problem (those queries over the keys they see, as a KV-cache call); tolerance {AttentionValidation.Tolerance:E0}"
+            + (precisions.Contains(Precision.Bf16) ? $"; bf16 against the reference with bf16 rounding (q, k, v, dO, P, dS), tolerance {AttentionValidation.Bf16Tolerance:G3} (one bf16 step)." : "."));
+        if (precisions.Contains(Precision.Bf16))
+            report.Note($"bf16: tile products on {(Gemm.IsaFor(Precision.Bf16) == GemmIsa.Avx512Bf16 ? "vdpbf16ps pair panels (AVX512-BF16)" : "float32 FMAs of bf16-rounded operands (no AVX512-BF16 here)")}; the peer runs at float32 only.");
         report.Note("memory: peak extra memory of one forward+backward beyond q, k, v, o, dout, dq, dk, dv: the lse it keeps plus what the kernel "
             + "allocates, counted at each allocation (AttentionMemory); beside it the growth of the process's peak resident set over the call "
             + "(Linux: malloc_trim and a GC first, \"5\" into /proc/self/clear_refs resets VmHWM, then VmHWM − VmRSS), which also counts thread stacks and allocator pages.");
@@ -65,7 +76,7 @@ public static class AttentionBench
         int rc = 0;
         foreach (int t in seqs)
         {
-            rc |= MeasureSeq(new AttentionShape(t, heads[0], kvHeads[0], dims[0]), quick, peer, report, records, summary);
+            rc |= MeasureSeq(new AttentionShape(t, heads[0], kvHeads[0], dims[0]), precisions, quick, peer, report, records, summary);
             // Measured between the sizes too, the highest kept: a burst of other work during one measurement must not inflate every "of peak".
             peak = Math.Max(peak, report.Machine.MeasurePeakFlops());
         }
@@ -74,36 +85,45 @@ public static class AttentionBench
         report.Note("summary (ms; GFLOP/s and % of peak; extra MiB = lse + kernel, resident growth in brackets; S2 × = full causal time / S2 time; peer × = peer time / ours, fwd+bwd):");
         foreach (var row in summary)
             report.Note(SummaryLine(row, peak / 1e9));
+        foreach (var row in summary.Where(r => r.Mask.Precision == Precision.Bf16))
+            if (summary.FirstOrDefault(r => r.Shape == row.Shape && r.Mask.Name == row.Mask.Name && r.Mask.Precision == Precision.F32) is { } f32)
+                report.Note(string.Format(CultureInfo.InvariantCulture, "  T={0,-6} {1,-8} bf16 / fp32: fwd ×{2:F2}, fwd+bwd ×{3:F2}",
+                    row.Shape.T, row.Mask.Name, f32.Result.Forward / row.Result.Forward, f32.Result.ForwardBackward / row.Result.ForwardBackward));
         foreach (var r in records)
             report.Add(r.Unit == "GFLOP/s" && r.Value > 0 ? r with { FractionOfPeak = r.Value * 1e9 / peak } : r);
         return rc;
     }
 
     /// <summary>Validates each mask at one T, measures memory, then times all of them in interleaved rounds.</summary>
-    private static int MeasureSeq(AttentionShape shape, bool quick, Peer? peer, Report report, List<Record> records, List<Row> summary)
+    private static int MeasureSeq(AttentionShape shape, Precision[] precisions, bool quick, Peer? peer, Report report, List<Record> records, List<Row> summary)
     {
         int t = shape.T;
         using var p = new AttentionProblem(t, shape.Hq, shape.Hkv, shape.D);
-        var masks = new List<AttentionCase> { new("causal", AttentionSpec.Causal, 1) };
-        if (t % 4 == 0 && t / 4 % 2 == 0 && shape.Hq % 2 == 0)
-            masks.Add(new AttentionCase("S2-Attn", new AttentionSpec { GroupSize = t / 4 }, 0.25));
-        else
+        var masks = new List<AttentionCase>();
+        bool s2 = t % 4 == 0 && t / 4 % 2 == 0 && shape.Hq % 2 == 0;
+        foreach (var precision in precisions)
+        {
+            masks.Add(new("causal", AttentionSpec.Causal, 1, precision));
+            if (s2)
+                masks.Add(new AttentionCase("S2-Attn", new AttentionSpec { GroupSize = t / 4 }, 0.25, precision));
+        }
+        if (!s2)
             report.Note($"S2-Attn skipped at T={t}: needs T/4 even and an even head count");
 
         var measured = new List<(AttentionCase Mask, double Error, AttentionMeasurement Measurement)>();
         int rc = 0;
         foreach (var mask in masks)
         {
-            var (error, scope) = AttentionValidation.Check(p, mask.Spec);
-            if (!(error <= AttentionValidation.Tolerance))
+            var (error, scope) = AttentionValidation.Check(p, mask.Spec, mask.Precision);
+            if (!(error <= AttentionValidation.ToleranceFor(mask.Precision)))
             {
-                records.Add(new Record($"forward+backward T={t}", mask.Name, 0, "GFLOP/s") { Note = $"FAILED validation ({scope}): normalised error {error:E2}" });
+                records.Add(new Record($"forward+backward T={t}", mask.Label, 0, "GFLOP/s") { Note = $"FAILED validation ({scope}): normalised error {error:E2}" });
                 rc = 1;
                 continue;
             }
-            Console.WriteLine($"T={t} {mask.Name}: validated ({scope}, error {error:E1})");
-            bool peerFits = peer is not null && PeerBytes(shape, mask) < PeerMemoryLimit;
-            if (peer is not null && !peerFits)
+            Console.WriteLine($"T={t} {mask.Label}: validated ({scope}, error {error:E1})");
+            bool peerFits = peer is not null && mask.Precision == Precision.F32 && PeerBytes(shape, mask) < PeerMemoryLimit;
+            if (peer is not null && !peerFits && mask.Precision == Precision.F32)
                 report.Note($"peer: skipped at T={t} {mask.Name} (would need {PeerBytes(shape, mask) / (1L << 30):F0} GiB)");
             measured.Add((mask, error, new AttentionMeasurement(p, shape, mask, quick, peerFits ? peer : null)));
         }
@@ -115,13 +135,14 @@ public static class AttentionBench
         foreach (var (mask, error, m) in measured)
         {
             var r = m.Result;
-            full ??= mask.FlopShare == 1 ? r : null;
-            Console.WriteLine($"T={t} {mask.Name}: forward {Ms(r.Forward)}, forward+backward {Ms(r.ForwardBackward)}, extra {MiB(r.KernelBytes)} MiB"
+            if (mask.FlopShare == 1)
+                full = r;
+            Console.WriteLine($"T={t} {mask.Label}: forward {Ms(r.Forward)}, forward+backward {Ms(r.ForwardBackward)}, extra {MiB(r.KernelBytes)} MiB"
                 + (r.PeerForwardBackward is { } pf ? $"; peer {Ms(r.PeerForward!.Value)}, {Ms(pf)}" : ""));
             AddRecords(records, shape, mask, r, error);
             summary.Add(new Row(shape, mask, r, mask.FlopShare < 1 ? full : null));
             if (mask.FlopShare < 1 && full is not null)
-                records.Add(new Record($"S2 speed-up T={t}", null, full.ForwardBackward / r.ForwardBackward, "× full causal")
+                records.Add(new Record($"S2 speed-up T={t}", mask.Precision == Precision.Bf16 ? "bf16" : null, full.ForwardBackward / r.ForwardBackward, "× full causal")
                 {
                     Note = $"forward+backward {Ms(full.ForwardBackward)} → {Ms(r.ForwardBackward)}; forward ×{full.Forward / r.Forward:F2}",
                 });
@@ -133,19 +154,19 @@ public static class AttentionBench
     {
         double forwardFlops = 2.0 * s.T * s.T * s.D * s.Hq * mask.FlopShare;
         string runs = AttentionMeasurement.HowTimed(r.ForwardBackward);
-        records.Add(new Record($"forward T={s.T}", mask.Name, forwardFlops / r.Forward / 1e9, "GFLOP/s")
+        records.Add(new Record($"forward T={s.T}", mask.Label, forwardFlops / r.Forward / 1e9, "GFLOP/s")
         {
             Peer = r.PeerForward is null ? null : "torch naive",
             PeerValue = forwardFlops / r.PeerForward / 1e9,
             Note = $"{Ms(r.Forward)}, err {error:E1}",
         });
-        records.Add(new Record($"forward+backward T={s.T}", mask.Name, 3.5 * forwardFlops / r.ForwardBackward / 1e9, "GFLOP/s")
+        records.Add(new Record($"forward+backward T={s.T}", mask.Label, 3.5 * forwardFlops / r.ForwardBackward / 1e9, "GFLOP/s")
         {
             Peer = r.PeerForwardBackward is null ? null : "torch naive",
             PeerValue = 3.5 * forwardFlops / r.PeerForwardBackward / 1e9,
             Note = $"{Ms(r.ForwardBackward)}, {runs}",
         });
-        records.Add(new Record($"peak extra memory T={s.T}", mask.Name, r.KernelBytes / (double)(1 << 20), "MiB")
+        records.Add(new Record($"peak extra memory T={s.T}", mask.Label, r.KernelBytes / (double)(1 << 20), "MiB")
         {
             Note = $"lse + kernel, counted; resident growth {(r.ResidentBytes is { } b ? $"{MiB(b)} MiB" : "n/a")}"
                 + (r.PeerBytes is { } pb ? $"; torch naive {MiB(pb)} MiB" : ""),
@@ -160,8 +181,8 @@ public static class AttentionBench
         string s2 = mask.FlopShare < 1 && full is not null ? $" | S2 ×{full.ForwardBackward / r.ForwardBackward:F2}" : "";
         string peer = r.PeerForwardBackward is { } pf ? $" | peer ×{pf / r.ForwardBackward:F1}" : "";
         return string.Format(CultureInfo.InvariantCulture,
-            "  T={0,-6} {1,-8} fwd {2,9} {3,6:F1} GFLOP/s {4,4:P0} | fwd+bwd {5,9} {6,6:F1} GFLOP/s {7,4:P0} | extra {8,7} MiB [{9}]{10}{11}",
-            s.T, mask.Name, Ms(r.Forward), gf, gf / peakGflops, Ms(r.ForwardBackward), gfb, gfb / peakGflops,
+            "  T={0,-6} {1,-12} fwd {2,9} {3,6:F1} GFLOP/s {4,4:P0} | fwd+bwd {5,9} {6,6:F1} GFLOP/s {7,4:P0} | extra {8,7} MiB [{9}]{10}{11}",
+            s.T, mask.Label, Ms(r.Forward), gf, gf / peakGflops, Ms(r.ForwardBackward), gfb, gfb / peakGflops,
             MiB(r.KernelBytes), r.ResidentBytes is { } b ? MiB(b) : "n/a", s2, peer);
     }
 

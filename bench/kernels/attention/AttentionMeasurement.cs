@@ -6,8 +6,12 @@ namespace RawLongLoRA.Bench.Kernels;
 
 internal sealed record AttentionShape(int T, int Hq, int Hkv, int D);
 
-/// <summary>A mask the bench times, and the share of full causal attention's FLOPs it is credited.</summary>
-internal sealed record AttentionCase(string Name, AttentionSpec Spec, double FlopShare);
+/// <summary>A mask the bench times, the share of full causal attention's FLOPs it is credited, and the precision it computes at.</summary>
+internal sealed record AttentionCase(string Name, AttentionSpec Spec, double FlopShare, Precision Precision = Precision.F32)
+{
+    /// <summary>The mask's name, with the precision after it at bf16.</summary>
+    public string Label => Precision == Precision.Bf16 ? $"{Name} bf16" : Name;
+}
 
 /// <summary>Best seconds of ours and the peer's (null where it did not run), and peak extra bytes of one forward+backward.</summary>
 internal sealed record AttentionResult(double Forward, double ForwardBackward, double? PeerForward, double? PeerForwardBackward, long KernelBytes, long? ResidentBytes, long? PeerBytes);
@@ -45,7 +49,7 @@ internal sealed class AttentionMeasurement
         (_p, _shape, _mask, _peer) = (p, shape, mask, peer);
         AttentionMemory.ResetPeak();
         double first = 0;
-        _residentBytes = PeakResidentMemory.Growth(() => first = Seconds(() => p.ForwardBackward(mask.Spec)));
+        _residentBytes = PeakResidentMemory.Growth(() => first = Seconds(() => p.ForwardBackward(mask.Spec, mask.Precision)));
         _first = first;
         _kernelBytes = AttentionMemory.PeakBytes + p.LseBytes;
         if (peer is not null)
@@ -77,11 +81,11 @@ internal sealed class AttentionMeasurement
         if (peer)
             _peerForward = Math.Min(_peerForward ?? double.MaxValue, AskSeconds(Request("forward", _peerPlan)));
         if (ours)
-            _forward = Math.Min(_forward, Time(() => _p.Forward(_mask.Spec), _plan));
+            _forward = Math.Min(_forward, Time(() => _p.Forward(_mask.Spec, _mask.Precision), _plan));
         if (peer && _peerFirst < VeryLong)
             _peerForwardBackward = Math.Min(_peerForwardBackward ?? double.MaxValue, AskSeconds(Request("forward_backward", _peerPlan)));
         if (ours && _first < VeryLong)
-            _forwardBackward = Math.Min(_forwardBackward, Time(() => _p.ForwardBackward(_mask.Spec), _plan));
+            _forwardBackward = Math.Min(_forwardBackward, Time(() => _p.ForwardBackward(_mask.Spec, _mask.Precision), _plan));
     }
 
     private static Timing.Plan PlanFor(double first, bool quick) =>

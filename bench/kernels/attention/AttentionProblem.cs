@@ -45,14 +45,14 @@ internal sealed unsafe class AttentionProblem : IDisposable
 
     public long LseBytes => (long)Hq * T * sizeof(float);
 
-    public void Forward(AttentionSpec spec) => Attention.Forward(O, Lse, Q, K, V, 1, T, T, Hq, Hkv, D, spec);
+    public void Forward(AttentionSpec spec, Precision precision) => Attention.Forward(O, Lse, Q, K, V, 1, T, T, Hq, Hkv, D, spec, precision);
 
-    public void Backward(AttentionSpec spec) => Attention.Backward(DQ, DK, DV, DOut, Q, K, V, O, Lse, 1, T, T, Hq, Hkv, D, spec);
+    public void Backward(AttentionSpec spec, Precision precision) => Attention.Backward(DQ, DK, DV, DOut, Q, K, V, O, Lse, 1, T, T, Hq, Hkv, D, spec, null, precision);
 
-    public void ForwardBackward(AttentionSpec spec)
+    public void ForwardBackward(AttentionSpec spec, Precision precision)
     {
-        Forward(spec);
-        Backward(spec);
+        Forward(spec, precision);
+        Backward(spec, precision);
     }
 
     /// <summary>n floats from p into a managed array, for the reference.</summary>

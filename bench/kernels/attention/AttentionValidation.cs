@@ -18,20 +18,26 @@ internal static unsafe class AttentionValidation
     /// <summary>Loose for float32 sums over thousands of keys; a wrong mask or tile errs by O(1).</summary>
     public const double Tolerance = 1e-4;
 
+    /// <summary>At bf16, against the reference rounded alike: one bf16 step (2⁻⁷) of the largest value, as P and dS may round apart.</summary>
+    public const double Bf16Tolerance = 1.0 / 128;
+
+    /// <summary>The tolerance at a precision.</summary>
+    public static double ToleranceFor(Precision precision) => precision == Precision.Bf16 ? Bf16Tolerance : Tolerance;
+
     /// <summary>Runs forward and backward on p and returns the largest normalised error and what it covered.</summary>
-    public static (double Error, string Scope) Check(AttentionProblem p, AttentionSpec spec)
+    public static (double Error, string Scope) Check(AttentionProblem p, AttentionSpec spec, Precision precision)
     {
-        p.ForwardBackward(spec);
-        return p.T <= FullUpTo ? Full(p, spec) : (LastRows(p, spec), $"o, lse of the last {Rows} queries");
+        p.ForwardBackward(spec, precision);
+        return p.T <= FullUpTo ? Full(p, spec, precision) : (LastRows(p, spec, precision), $"o, lse of the last {Rows} queries");
     }
 
-    private static (double, string) Full(AttentionProblem p, AttentionSpec spec)
+    private static (double, string) Full(AttentionProblem p, AttentionSpec spec, Precision precision)
     {
         int t = p.T, hq = p.Hq, hkv = p.Hkv, d = p.D;
         long qn = (long)t * hq * d, kn = (long)t * hkv * d;
         float[] q = AttentionProblem.Copy(p.Q, qn), k = AttentionProblem.Copy(p.K, kn), v = AttentionProblem.Copy(p.V, kn);
-        var (o, lse) = AttentionReference.Forward(q, k, v, 1, t, t, hq, hkv, d, spec);
-        var (dq, dk, dv) = AttentionReference.Backward(AttentionProblem.Copy(p.DOut, qn), q, k, v, 1, t, t, hq, hkv, d, spec);
+        var (o, lse) = AttentionReference.Forward(q, k, v, 1, t, t, hq, hkv, d, spec, precision);
+        var (dq, dk, dv) = AttentionReference.Backward(AttentionProblem.Copy(p.DOut, qn), q, k, v, 1, t, t, hq, hkv, d, spec, null, precision);
         double error = new[]
         {
             Error(o, p.O), Error(lse, p.Lse), Error(dq, p.DQ), Error(dk, p.DK), Error(dv, p.DV),
@@ -39,7 +45,7 @@ internal static unsafe class AttentionValidation
         return (error, "o, lse, dq, dk, dv in full");
     }
 
-    private static double LastRows(AttentionProblem p, AttentionSpec spec)
+    private static double LastRows(AttentionProblem p, AttentionSpec spec, Precision precision)
     {
         int t = p.T, hq = p.Hq, hkv = p.Hkv, d = p.D, first = t - Rows;
         int[] lo = AttentionMask.LowerBounds(spec, 1, t, t);
@@ -54,7 +60,7 @@ internal static unsafe class AttentionValidation
             float[] k = AttentionProblem.Copy(p.K + (long)keyStart * hkv * d, (long)s * hkv * d);
             float[] v = AttentionProblem.Copy(p.V + (long)keyStart * hkv * d, (long)s * hkv * d);
             var narrowed = new AttentionSpec { Scale = spec.Scale, QueryStart = s - Rows };
-            var (o, lse) = AttentionReference.Forward(q, k, v, 1, Rows, s, hq, hkv, d, narrowed);
+            var (o, lse) = AttentionReference.Forward(q, k, v, 1, Rows, s, hq, hkv, d, narrowed, precision);
             int h0 = half == 0 ? 0 : hq / 2, h1 = half == 0 ? hq / 2 : hq;
             for (int h = h0; h < h1; h++)
             {

@@ -55,6 +55,7 @@ public static unsafe partial class Attention
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
         long work = 0;
         var p = new Problem(b, t, s, hq, hkv, d, spec) { Q = q, K = k, V = v, O = o, Lse = lse, Lo = bounds.Lo };
+        using var packed = tiles == AttentionTiles.F32 ? null : PackKeyTiles<TV>(ref p, tiles);
         int queryTiles = Tiles(t, Tile);
         // Late query tiles cost most under a causal mask; handing them out first balances threads.
         CpuThreads.For(b * hq * queryTiles, item =>
@@ -268,6 +269,9 @@ public static unsafe partial class Attention
 
         /// <summary>AttentionMask.LowerBounds: [B, 2, T].</summary>
         public int* Lo { get; init; }
+
+        /// <summary>At bf16, the operands packed once for the whole call, tile by tile (AttentionBf16.cs); null at float32.</summary>
+        public float* Packed { get; init; }
 
         public int KvHead(int h) => h / (Hq / Hkv);
 

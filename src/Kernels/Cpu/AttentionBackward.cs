@@ -50,6 +50,7 @@ public static unsafe partial class Attention
         {
             Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, DLse = dlse, Lo = bounds.Lo, DqPartials = partials,
         };
+        using var packed = tiles == AttentionTiles.F32 ? null : PackQueryTiles<TV>(ref p, tiles);
         CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots<TV>(p, start, end));
         long work = 0;
         CpuThreads.For(pairs * chunks, item => Interlocked.Add(ref work, tiles switch
@@ -93,8 +94,10 @@ public static unsafe partial class Attention
         int d64 = Tiles(d, Tile) * Tile;
         int chunks = ChunksPerPair(b * hkv, Tiles(s, Tile), threads);
         long bounds = 2L * b * t * sizeof(int);
-        long tiles = TilesFor(precision) == AttentionTiles.F32 ? KeyTileFloats(d, d64) : KeyTileFloatsBf16(d, d64);
-        return bounds + Scratch.Bytes(SweepFloats((long)b * hq * t, chunks, d64)) + threads * Scratch.Bytes(tiles);
+        var tiles = TilesFor(precision);
+        long perThread = tiles == AttentionTiles.F32 ? KeyTileFloats(d, d64) : KeyTileFloatsBf16(d, d64);
+        long packed = tiles == AttentionTiles.F32 ? 0 : Scratch.Bytes(PackedQueryFloats(tiles, b, t, hq, d));
+        return bounds + Scratch.Bytes(SweepFloats((long)b * hq * t, chunks, d64)) + packed + threads * Scratch.Bytes(perThread);
     }
 
     /// <summary>dk and dv of key tiles chunk, chunk + chunks, … of one (batch, kv head), and their share of dq.</summary>

@@ -30,10 +30,13 @@ public static unsafe partial class Attention
 
         /// <summary>C (ldc floats a row) = alpha·A·B, or C += A·B when accumulating (alpha is then 1).</summary>
         static abstract void Product(float* c, long ldc, float* a, float* b, int m, int width, int k, float alpha, bool accumulate);
-    }
 
-    /// <summary>Floats of room an operand of this many lines (rounded up to 64) of k values takes packed either way.</summary>
-    private static long OperandFloats(int lines, int k) => (Tiles(lines, Tile) * Tile + PairTiles.Rows) * (long)k;
+        /// <summary>Floats an A of m lines of k values takes packed.</summary>
+        static abstract long AFloats(int m, int k);
+
+        /// <summary>Floats a B of width lines of k values takes packed.</summary>
+        static abstract long BFloats(int width, int k);
+    }
 
     /// <summary>
     /// Pair panels (<see cref="GemmPackBf16"/>) of 14 lines for A and 32 for B, multiplied 14 × 32 at a time by the
@@ -43,6 +46,10 @@ public static unsafe partial class Attention
     private readonly struct PairTiles : IBf16Tiles
     {
         public const int Rows = 14, Cols = 32;
+
+        public static long AFloats(int m, int k) => (long)Tiles(m, Rows) * Rows * ((k + 1) / 2);
+
+        public static long BFloats(int width, int k) => (long)Tiles(width, Cols) * Cols * ((k + 1) / 2);
 
         public static void PackA(float* dst, float* src, long lineStride, long kStride, int m, int k)
             => GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Rows, m, k, (uint*)dst);
@@ -85,6 +92,10 @@ public static unsafe partial class Attention
     private readonly struct RoundedTiles<TV> : IBf16Tiles
         where TV : unmanaged, IVec<TV>
     {
+        public static long AFloats(int m, int k) => (long)m * k;
+
+        public static long BFloats(int width, int k) => (long)width * k;
+
         public static void PackA(float* dst, float* src, long lineStride, long kStride, int m, int k)
         {
             for (int i = 0; i < m; i++)
