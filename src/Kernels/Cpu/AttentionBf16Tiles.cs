@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
 
@@ -77,9 +78,9 @@ public static unsafe partial class Attention
                         continue;
                     }
                     GemmKernelBf16Avx512.Run(pairs, ai, bj, tile, Cols, 1f, 0f);
+                    var va = Vector512.Create(alpha);
                     for (int r = 0; r < m - i; r++)
-                        for (int x = 0; x < Cols; x++)
-                            ci[r * ldc + x] = alpha * tile[r * Cols + x] + (accumulate ? ci[r * ldc + x] : 0f);
+                        GemmKernelAvx512.StoreRow(ci + r * ldc, Vector512.Load(tile + r * Cols), Vector512.Load(tile + r * Cols + 16), va, Vector512.Create(beta), accumulate);
                 }
         }
     }
