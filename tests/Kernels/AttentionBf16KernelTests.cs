@@ -22,75 +22,45 @@ public sealed unsafe class AttentionBf16KernelTests
     /// <summary>float32 summation of the bf16 products, relative to the largest magnitude.</summary>
     private const double SumRounding = 1.0 / 65536;
 
-    [Theory]
-    [InlineData(1, 64, 4, 64)]
-    [InlineData(2, 70, 2, 128)]
-    public void FullCausalMatchesReference(int b, int t, int h, int d)
-        => AssertMatchesReference(b, t, t, h, h, d, AttentionSpec.Causal);
-
-    [Theory]
-    [InlineData(4, 2)]
-    [InlineData(8, 1)]
-    public void GroupedQueryHeadsMatchReference(int hq, int hkv)
-        => AssertMatchesReference(2, 70, 70, hq, hkv, 16, AttentionSpec.Causal);
-
-    public static TheoryData<int, int> OddSizes()
+    /// <summary>Every mask kind, block positions, GQA, odd sizes and head dims 8–128 (33 odd), chunked backward, lse's gradient.</summary>
+    private static readonly Dictionary<string, (int B, int T, int S, int Hq, int Hkv, int D, AttentionSpec Spec)> Cases = new()
     {
-        var data = new TheoryData<int, int>();
-        foreach (int t in new[] { 7, 37, 70 })
-            foreach (int d in new[] { 8, 33, 64, 80, 128 })
-                data.Add(t, d);
-        return data;
+        ["causal d64"] = (1, 64, 64, 4, 4, 64, AttentionSpec.Causal),
+        ["causal d128, a partial query tile"] = (2, 70, 70, 2, 2, 128, AttentionSpec.Causal),
+        ["grouped query heads 4 over 2"] = (2, 70, 70, 4, 2, 16, AttentionSpec.Causal),
+        ["grouped query heads 8 over 1"] = (2, 70, 70, 8, 1, 16, AttentionSpec.Causal),
+        ["odd: T 7, d 33"] = (1, 7, 7, 2, 1, 33, AttentionSpec.Causal),
+        ["odd: T 37, d 8"] = (1, 37, 37, 2, 1, 8, AttentionSpec.Causal),
+        ["odd: T 37, d 80"] = (1, 37, 37, 2, 1, 80, AttentionSpec.Causal),
+        ["odd: T 70, d 33"] = (1, 70, 70, 2, 1, 33, AttentionSpec.Causal),
+        ["odd: T 70, d 128"] = (1, 70, 70, 2, 1, 128, AttentionSpec.Causal),
+        ["kv cache: 5 queries after 32"] = (2, 5, 37, 4, 2, 16, new AttentionSpec { QueryStart = 32 }),
+        ["kv cache: 37 queries after 113"] = (2, 37, 150, 4, 2, 16, new AttentionSpec { QueryStart = 113 }),
+        ["packed sequences"] = (2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = [0, 13, 40, 90, 130, 170, 171] }),
+        ["packed: one start in row 0"] = (2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = [70] }),
+        ["S2 G 50"] = (2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 50 }),
+        ["S2 G 2"] = (2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 2 }),
+        ["S2 G 100 packed"] = (2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 100, SequenceStarts = [0, 37, 120, 260, 333] }),
+        ["block: keys all before the queries"] = (2, 64, 64, 4, 2, 16, new AttentionSpec { QueryStart = 128 }),
+        ["block: first queries before the keys"] = (2, 100, 60, 4, 2, 16, new AttentionSpec { QueryStart = 30, KeyStart = 50 }),
+        ["block: S2 groups past the keys"] = (2, 100, 60, 4, 2, 16, new AttentionSpec { QueryStart = 30, KeyStart = 50, RowLength = 160, GroupSize = 40 }),
+        ["block: packed and S2"] = (2, 100, 80, 4, 2, 16, new AttentionSpec { QueryStart = 100, KeyStart = 60, RowLength = 200, SequenceStarts = [0, 37, 120, 260, 333], GroupSize = 50 }),
+        ["block: heads across the S2 halves"] = (2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 50, HeadStart = 1, TotalHeads = 8 }),
+    };
+
+    public static TheoryData<string> CaseNames() => new(Cases.Keys);
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void MatchesReference(string name)
+    {
+        var (b, t, s, hq, hkv, d, spec) = Cases[name];
+        AssertMatchesReference(b, t, s, hq, hkv, d, spec);
     }
-
-    [Theory]
-    [MemberData(nameof(OddSizes))]
-    public void OddSizesMatchReference(int t, int d)
-        => AssertMatchesReference(1, t, t, 2, 1, d, AttentionSpec.Causal);
-
-    [Theory]
-    [InlineData(5, 37)]
-    [InlineData(37, 150)]
-    public void KvCacheOffsetMatchesReference(int t, int s)
-        => AssertMatchesReference(2, t, s, 4, 2, 16, new AttentionSpec { QueryStart = s - t });
-
-    [Theory]
-    [InlineData(new[] { 0, 13, 40, 90, 130, 170, 171 })]
-    [InlineData(new[] { 70 })]
-    public void PackedSequencesMatchReference(int[] starts)
-        => AssertMatchesReference(2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = starts });
-
-    [Theory]
-    [InlineData(50, false)]
-    [InlineData(2, false)]
-    [InlineData(100, true)]
-    public void S2AttnGroupsMatchReference(int g, bool packed)
-        => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = g, SequenceStarts = packed ? [0, 37, 120, 260, 333] : null });
 
     [Fact]
     public void BackwardSplitIntoKeyTileChunksMatchesReference()
         => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = 100 }, chunks: 3);
-
-    [Theory]
-    [InlineData("keys all before the queries")]
-    [InlineData("first queries before the keys")]
-    [InlineData("S2 groups past the keys")]
-    [InlineData("packed and S2 in a block")]
-    [InlineData("heads across the halves")]
-    public void BlocksMatchReference(string block)
-    {
-        int[] starts = [0, 37, 120, 260, 333];
-        var (t, s, spec) = block switch
-        {
-            "keys all before the queries" => (64, 64, new AttentionSpec { QueryStart = 128 }),
-            "first queries before the keys" => (100, 60, new AttentionSpec { QueryStart = 30, KeyStart = 50 }),
-            "S2 groups past the keys" => (100, 60, new AttentionSpec { QueryStart = 30, KeyStart = 50, RowLength = 160, GroupSize = 40 }),
-            "packed and S2 in a block" => (100, 80, new AttentionSpec { QueryStart = 100, KeyStart = 60, RowLength = 200, SequenceStarts = starts, GroupSize = 50 }),
-            "heads across the halves" => (200, 200, new AttentionSpec { GroupSize = 50, HeadStart = 1, TotalHeads = 8 }),
-            _ => throw new ArgumentOutOfRangeException(nameof(block)),
-        };
-        AssertMatchesReference(2, t, s, 4, 2, 16, spec);
-    }
 
     /// <summary>lse's own gradient (a part to be merged) enters the bf16 backward as it does the float32 one.</summary>
     [Fact]

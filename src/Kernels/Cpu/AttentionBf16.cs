@@ -46,20 +46,15 @@ public static unsafe partial class Attention
     private static Scratch PackKeyTilesAs<TT>(ref Problem p)
         where TT : IBf16Tiles
     {
-        int keyTiles = Tiles(p.S, Tile), d = p.D;
-        long slot = KeySlot<TT>(d), items = (long)p.B * p.Hkv * keyTiles;
-        var scratch = new Scratch(items * slot);
-        float* packed = scratch.Floats(items * slot);
         var q = p;
-        CpuThreads.For((int)items, item =>
+        int keyTiles = Tiles(q.S, Tile), d = q.D;
+        return PackTiles(ref p, q.B * q.Hkv * keyTiles, KeySlot<TT>(d), (item, slot) =>
         {
             int pair = item / keyTiles, j0 = item % keyTiles * Tile, cols = Math.Min(Tile, q.S - j0);
             long at = q.KIndex(pair / q.Hkv, j0, pair % q.Hkv);
-            TT.PackA(packed + item * slot, q.K + at, q.Ldk, 1, cols, d);
-            TT.PackA(packed + item * slot + TT.AFloats(Tile, d), q.V + at, 1, q.Ldk, d, cols);
+            TT.PackA(slot, q.K + at, q.Ldk, 1, cols, d);
+            TT.PackA(slot + TT.AFloats(Tile, d), q.V + at, 1, q.Ldk, d, cols);
         });
-        p = p with { Packed = packed };
-        return scratch;
     }
 
     /// <summary>Packs every (batch, head, query tile)'s q, dO, qᵀ and dOᵀ for the backward into p.Packed; the caller disposes the memory.</summary>
@@ -70,21 +65,28 @@ public static unsafe partial class Attention
     private static Scratch PackQueryTilesAs<TT>(ref Problem p)
         where TT : IBf16Tiles
     {
-        int queryTiles = Tiles(p.T, Tile), d = p.D;
-        long slot = QuerySlot<TT>(d), rows = TT.AFloats(Tile, d), items = (long)p.B * p.Hq * queryTiles;
-        var scratch = new Scratch(items * slot);
-        float* packed = scratch.Floats(items * slot);
         var q = p;
-        CpuThreads.For((int)items, item =>
+        int queryTiles = Tiles(q.T, Tile), d = q.D;
+        long rows = TT.AFloats(Tile, d);
+        return PackTiles(ref p, q.B * q.Hq * queryTiles, QuerySlot<TT>(d), (item, slot) =>
         {
             int bh = item / queryTiles, t0 = item % queryTiles * Tile, n = Math.Min(Tile, q.T - t0);
             long at = q.QIndex(bh / q.Hq, t0, bh % q.Hq);
-            float* s = packed + item * slot;
-            TT.PackA(s, q.Q + at, q.Ldq, 1, n, d);
-            TT.PackA(s + rows, q.DOut + at, q.Ldq, 1, n, d);
-            TT.PackA(s + 2 * rows, q.Q + at, 1, q.Ldq, d, n);
-            TT.PackA(s + 2 * rows + TT.AFloats(d, Tile), q.DOut + at, 1, q.Ldq, d, n);
+            TT.PackA(slot, q.Q + at, q.Ldq, 1, n, d);
+            TT.PackA(slot + rows, q.DOut + at, q.Ldq, 1, n, d);
+            TT.PackA(slot + 2 * rows, q.Q + at, 1, q.Ldq, d, n);
+            TT.PackA(slot + 2 * rows + TT.AFloats(d, Tile), q.DOut + at, 1, q.Ldq, d, n);
         });
+    }
+
+    private delegate void PackTile(int item, float* slot);
+
+    /// <summary>Room for items slots of slot floats, filled by pack on all threads and set as p.Packed.</summary>
+    private static Scratch PackTiles(ref Problem p, int items, long slot, PackTile pack)
+    {
+        var scratch = new Scratch(items * slot);
+        float* packed = scratch.Floats(items * slot);
+        CpuThreads.For(items, item => pack(item, packed + item * slot));
         p = p with { Packed = packed };
         return scratch;
     }
