@@ -55,7 +55,7 @@ public static unsafe partial class Attention
         using var bounds = Prepare(b, t, s, hq, hkv, d, spec);
         long work = 0;
         var p = new Problem(b, t, s, hq, hkv, d, spec) { Q = q, K = k, V = v, O = o, Lse = lse, Lo = bounds.Lo };
-        using var packed = tiles == AttentionTiles.F32 ? null : PackKeyTiles<TV>(ref p, tiles);
+        using var packed = tiles == AttentionTiles.F32 ? null : PackOperands<TV>(ref p, tiles, queries: false);
         int queryTiles = Tiles(t, Tile);
         // Late query tiles cost most under a causal mask; handing them out first balances threads.
         CpuThreads.For(b * hq * queryTiles, item =>

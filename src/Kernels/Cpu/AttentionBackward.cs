@@ -50,7 +50,7 @@ public static unsafe partial class Attention
         {
             Q = q, K = k, V = v, O = o, Lse = lse, DOut = dout, DQ = dq, DK = dk, DV = dv, Delta = delta, DLse = dlse, Lo = bounds.Lo, DqPartials = partials,
         };
-        using var packed = tiles == AttentionTiles.F32 ? null : PackQueryTiles<TV>(ref p, tiles);
+        using var packed = tiles == AttentionTiles.F32 ? null : PackOperands<TV>(ref p, tiles, queries: true);
         CpuThreads.ForRange((long)b * t, 64, (start, end) => RowDots<TV>(p, start, end));
         long work = 0;
         CpuThreads.For(pairs * chunks, item => Interlocked.Add(ref work, tiles switch

@@ -34,40 +34,32 @@ public static unsafe partial class Attention
     private static long QuerySlot<TT>(int d)
         where TT : IBf16Tiles => 2 * TT.AFloats(Tile, d) + 2 * TT.AFloats(d, Tile);
 
-    /// <summary>What <see cref="PackQueryTiles{TV}"/> holds for these sizes with these tiles.</summary>
+    /// <summary>What <see cref="PackOperands{TV}"/> holds for the backward for these sizes with these tiles.</summary>
     private static long PackedQueryFloats(AttentionTiles tiles, int b, int t, int hq, int d) =>
         (long)b * hq * Tiles(t, Tile) * (tiles == AttentionTiles.Bf16Pairs ? QuerySlot<PairTiles>(d) : QuerySlot<RoundedTiles<V128>>(d));
 
-    /// <summary>Packs every (batch, kv head, key tile)'s k and vᵀ for the forward into p.Packed; the caller disposes the memory.</summary>
-    private static Scratch PackKeyTiles<TV>(ref Problem p, AttentionTiles tiles)
+    /// <summary>
+    /// Packs, into p.Packed, every (batch, kv head, key tile)'s k and vᵀ for the forward, or every (batch, head,
+    /// query tile)'s q, dO, qᵀ and dOᵀ for the backward; the caller disposes the memory.
+    /// </summary>
+    private static Scratch PackOperands<TV>(ref Problem p, AttentionTiles tiles, bool queries)
         where TV : unmanaged, IVec<TV>
-        => tiles == AttentionTiles.Bf16Pairs ? PackKeyTilesAs<PairTiles>(ref p) : PackKeyTilesAs<RoundedTiles<TV>>(ref p);
+        => tiles == AttentionTiles.Bf16Pairs ? PackOperandsAs<PairTiles>(ref p, queries) : PackOperandsAs<RoundedTiles<TV>>(ref p, queries);
 
-    private static Scratch PackKeyTilesAs<TT>(ref Problem p)
+    private static Scratch PackOperandsAs<TT>(ref Problem p, bool queries)
         where TT : IBf16Tiles
     {
         var q = p;
-        int keyTiles = Tiles(q.S, Tile), d = q.D;
-        return PackTiles(ref p, q.B * q.Hkv * keyTiles, KeySlot<TT>(d), (item, slot) =>
-        {
-            int pair = item / keyTiles, j0 = item % keyTiles * Tile, cols = Math.Min(Tile, q.S - j0);
-            long at = q.KIndex(pair / q.Hkv, j0, pair % q.Hkv);
-            TT.PackA(slot, q.K + at, q.Ldk, 1, cols, d);
-            TT.PackA(slot + TT.AFloats(Tile, d), q.V + at, 1, q.Ldk, d, cols);
-        });
-    }
-
-    /// <summary>Packs every (batch, head, query tile)'s q, dO, qᵀ and dOᵀ for the backward into p.Packed; the caller disposes the memory.</summary>
-    private static Scratch PackQueryTiles<TV>(ref Problem p, AttentionTiles tiles)
-        where TV : unmanaged, IVec<TV>
-        => tiles == AttentionTiles.Bf16Pairs ? PackQueryTilesAs<PairTiles>(ref p) : PackQueryTilesAs<RoundedTiles<TV>>(ref p);
-
-    private static Scratch PackQueryTilesAs<TT>(ref Problem p)
-        where TT : IBf16Tiles
-    {
-        var q = p;
-        int queryTiles = Tiles(q.T, Tile), d = q.D;
+        int d = q.D, keyTiles = Tiles(q.S, Tile), queryTiles = Tiles(q.T, Tile);
         long rows = TT.AFloats(Tile, d);
+        if (!queries)
+            return PackTiles(ref p, q.B * q.Hkv * keyTiles, KeySlot<TT>(d), (item, slot) =>
+            {
+                int pair = item / keyTiles, j0 = item % keyTiles * Tile, cols = Math.Min(Tile, q.S - j0);
+                long at = q.KIndex(pair / q.Hkv, j0, pair % q.Hkv);
+                TT.PackA(slot, q.K + at, q.Ldk, 1, cols, d);
+                TT.PackA(slot + rows, q.V + at, 1, q.Ldk, d, cols);
+            });
         return PackTiles(ref p, q.B * q.Hq * queryTiles, QuerySlot<TT>(d), (item, slot) =>
         {
             int bh = item / queryTiles, t0 = item % queryTiles * Tile, n = Math.Min(Tile, q.T - t0);
