@@ -8,7 +8,7 @@ internal enum AttentionTiles
 {
     /// <summary>float32 operands and sums (<see cref="Attention"/>'s TileGemm on the tensors in place).</summary>
     F32,
-    /// <summary>bf16 pair panels multiplied by the vdpbf16ps micro-kernel (<see cref="GemmKernelBf16Avx512"/>).</summary>
+    /// <summary>bf16 pair panels multiplied by the vdpbf16ps tile kernel (<see cref="AttentionKernelBf16Avx512"/>).</summary>
     Bf16Pairs,
     /// <summary>The same products as float32 FMAs on operands rounded to bf16: CPUs without AVX512-BF16.</summary>
     Bf16Rounded,
@@ -40,13 +40,13 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Pair panels (<see cref="GemmPackBf16"/>) of 14 lines for A and 32 for B, multiplied 14 × 32 at a time by the
-    /// GEMM's vdpbf16ps micro-kernel: its tile shape divides neither 64 nor most head dims, so a last partial row
-    /// panel goes through a stack tile (64 rows: 5 panels, 70 rows of work for 64).
+    /// Pair panels (<see cref="GemmPackBf16"/>) of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
+    /// <see cref="AttentionKernelBf16Avx512"/> straight into C; a last partial row panel (m not a multiple of 8:
+    /// odd head dims, a partial tile) goes through a stack tile.
     /// </summary>
     private readonly struct PairTiles : IBf16Tiles
     {
-        public const int Rows = 14, Cols = 32;
+        public const int Rows = AttentionKernelBf16Avx512.Rows, Cols = AttentionKernelBf16Avx512.Cols;
 
         public static long AFloats(int m, int k) => (long)Tiles(m, Rows) * Rows * ((k + 1) / 2);
 
@@ -66,7 +66,6 @@ public static unsafe partial class Attention
         public static void Product(float* c, long ldc, float* a, float* b, int m, int width, int k, float alpha, bool accumulate)
         {
             int pairs = (k + 1) / 2;
-            float beta = accumulate ? 1f : 0f;
             float* tile = stackalloc float[Rows * Cols];
             for (int j = 0; j < width; j += Cols)
                 for (int i = 0; i < m; i += Rows)
@@ -74,13 +73,18 @@ public static unsafe partial class Attention
                     float* ai = a + (long)i * pairs, bj = b + (long)j * pairs, ci = c + i * ldc + j;
                     if (i + Rows <= m)
                     {
-                        GemmKernelBf16Avx512.Run(pairs, ai, bj, ci, ldc, alpha, beta);
+                        AttentionKernelBf16Avx512.Run(pairs, ai, bj, ci, ldc, alpha, accumulate);
                         continue;
                     }
-                    GemmKernelBf16Avx512.Run(pairs, ai, bj, tile, Cols, 1f, 0f);
-                    var va = Vector512.Create(alpha);
+                    AttentionKernelBf16Avx512.Run(pairs, ai, bj, tile, Cols, alpha, accumulate: false);
                     for (int r = 0; r < m - i; r++)
-                        GemmKernelAvx512.StoreRow(ci + r * ldc, Vector512.Load(tile + r * Cols), Vector512.Load(tile + r * Cols + 16), va, Vector512.Create(beta), accumulate);
+                    {
+                        float* row = ci + r * ldc;
+                        var lo = Vector512.Load(tile + r * Cols);
+                        var hi = Vector512.Load(tile + r * Cols + 16);
+                        (accumulate ? lo + Vector512.Load(row) : lo).Store(row);
+                        (accumulate ? hi + Vector512.Load(row + 16) : hi).Store(row + 16);
+                    }
                 }
         }
     }
