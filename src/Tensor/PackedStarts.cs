@@ -9,7 +9,8 @@ public static class PackedStarts
 {
     /// <summary>
     /// An I32 [n] tensor of <paramref name="starts"/> on <paramref name="device"/> (default: the cpu), for a stream of
-    /// <paramref name="tokens"/> tokens (B · RowLength); throws as <see cref="Validate"/> does.
+    /// <paramref name="tokens"/> tokens (B · RowLength); throws an <see cref="ArgumentException"/> naming
+    /// AttentionSpec.SequenceStarts unless every start lies in [0, tokens) and each is past the one before.
     /// </summary>
     public static Tensor Of(int[] starts, long tokens, Device? device = null)
     {
@@ -22,7 +23,7 @@ public static class PackedStarts
     /// Throws an <see cref="ArgumentException"/> naming AttentionSpec.SequenceStarts unless every start lies in the
     /// stream [0, <paramref name="tokens"/>) and each is past the one before.
     /// </summary>
-    public static void Validate(ReadOnlySpan<int> starts, long tokens)
+    internal static void Validate(ReadOnlySpan<int> starts, long tokens)
     {
         for (int i = 0; i < starts.Length; i++)
         {

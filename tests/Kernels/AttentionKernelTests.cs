@@ -53,6 +53,7 @@ public sealed unsafe class AttentionKernelTests
     // Row 1 (from 100) starts a sequence without being listed; the one from 90 runs to the end of row 0; 170 is one token long.
     [InlineData(new[] { 0, 13, 40, 90, 130, 170, 171 })]
     [InlineData(new[] { 70 })]
+    [InlineData(new int[0])]
     public void PackedSequencesMatchReference(int[] starts)
         => AssertMatchesReference(2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = PackedStarts.Of(starts, 2 * 100) });
 
