@@ -14,7 +14,8 @@ public static class BatchLoss
     public static Tensor Of(Model.CausalLM model, TrainingBatch batch, int groupSize = 0)
     {
         var device = model.Device;
-        var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = PackedStarts.Of(batch.SequenceStarts, (long)batch.Rows * batch.Length, device) };
+        var starts = PackedStarts.Of(batch.SequenceStarts, (long)batch.Rows * batch.Length, device);
+        var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = starts };
         var ids = Tensor.FromArray(batch.Ids, [batch.Rows, batch.Length], device);
         // The batch is on the host: its largest position costs nothing to read here, and a device read in Hidden.
         int positionEnd = (int)batch.Positions.Max() + 1;
