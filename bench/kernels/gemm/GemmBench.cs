@@ -32,6 +32,7 @@ public static unsafe class GemmBench
             ("--quick", "a few shapes, shorter timing"),
             ("--only TEXT", "only the shapes whose name contains TEXT"),
             ("--no-peer", "do not run the PyTorch peer"),
+            ("--cpu-time", "time by this process's CPU time (GFLOP per CPU-second, no peer): compares work on a machine other processes load; best with RAWLORA_THREADS=1"),
             ("--cold", "also time each variant on cold operands, as a training step sees them: A and B, then C, then all three rotated through copies larger than the caches"),
         ],
         Run);
@@ -78,8 +79,9 @@ public static unsafe class GemmBench
         // The peak is measured before and after the timings and the higher figure kept: a burst of
         // other work on the machine during one measurement must not inflate every "of peak".
         double peak = report.Machine.MeasurePeakFlops();
-        string reason = "--no-peer";
-        using var peer = options.Flag("--no-peer") ? null : Peer.Start("gemm_peer.py", CpuThreads.Count, out reason);
+        Func<double>? clock = options.Flag("--cpu-time") ? ProcessCpuTime.Seconds : null;
+        string reason = clock is null ? "--no-peer" : "--cpu-time";
+        using var peer = options.Flag("--no-peer") || clock is not null ? null : Peer.Start("gemm_peer.py", CpuThreads.Count, out reason);
         report.Note(peer is null ? $"peer: skipped ({reason})" : $"peer: {peer.Name}, torch.mm(a, b, out=c) with B a transposed view where marked t");
         foreach (string line in Variants.Header())
             report.Note($"variant {line}");
@@ -92,7 +94,7 @@ public static unsafe class GemmBench
         {
             string only = options.Value("--only") ?? "";
             foreach (var shape in Shapes.Where(s => (!quick || s.Quick) && s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
-                rc |= Measure(shape, chosen, peer, plan, records, cold);
+                rc |= Measure(shape, chosen, peer, plan, records, cold, clock);
         }
         finally
         {
@@ -110,9 +112,9 @@ public static unsafe class GemmBench
     /// and keeps each one's best round: a round slowed by another process on the machine then costs
     /// nobody, and both sides see the same conditions. With cold, each variant is also timed with its
     /// inputs, its output, then all three taken from the next of several copies (<see cref="Operands"/>),
-    /// in the same rounds. Returns 1 if a variant failed validation.
+    /// in the same rounds. clock, where given, times each run instead of the wall clock. Returns 1 if a variant failed validation.
     /// </summary>
-    private static int Measure(Shape s, KernelVariant<GemmIsa>[] variants, Peer? peer, Timing.Plan plan, List<Record> report, bool cold)
+    private static int Measure(Shape s, KernelVariant<GemmIsa>[] variants, Peer? peer, Timing.Plan plan, List<Record> report, bool cold, Func<double>? clock)
     {
         using var operands = new Operands(s, cold);
         var (opA, opB, opC) = operands.Set(0, 0);
@@ -154,7 +156,7 @@ public static unsafe class GemmBench
             foreach (var x in timed)
             {
                 (Gemm.ForceIsa, precision, temperature) = (x.Variant.Kernel, PrecisionOf(x.Variant), x.Temperature);
-                var t = Timing.Median(Multiply, plan);
+                var t = Timing.Median(Multiply, plan, clock);
                 if (t.Seconds < best[x].Seconds)
                     best[x] = t;
             }
@@ -162,7 +164,7 @@ public static unsafe class GemmBench
         foreach (var ((v, temp), (seconds, runs)) in best)
         {
             double gflops = s.Flops / seconds / 1e9;
-            report.Add(new Record(s.Name, temp == Temperature.Hot ? v.Name : $"{v.Name} {Label(temp)}", gflops, "GFLOP/s")
+            report.Add(new Record(s.Name, temp == Temperature.Hot ? v.Name : $"{v.Name} {Label(temp)}", gflops, clock is null ? "GFLOP/s" : "GFLOP/CPU-s")
             {
                 Peer = peer is null ? null : "torch",
                 PeerValue = s.Flops / peerSeconds / 1e9,
