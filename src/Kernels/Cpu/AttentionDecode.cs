@@ -7,7 +7,8 @@ public static unsafe partial class Attention
     /// <summary>
     /// A few query rows (decoding with a KV cache; the odd rows at the end of a sequence), one at a time:
     /// a dot product per key and the online softmax over 16 keys at a time, K and V read in place. A
-    /// 64-query tile would be almost all padding here.
+    /// 64-query tile would be almost all padding here. Float32 at bf16 too: bf16 packing would cost more than
+    /// these few rows' products save (so a sequence's last ≤ 4 rows are float32 under autocast).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long ForwardRows<TV>(in Problem p, int bh, int t0, int rows)
