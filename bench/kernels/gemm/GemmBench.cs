@@ -35,9 +35,12 @@ public static unsafe class GemmBench
         ],
         Run);
 
-    private sealed record Shape(string Name, int M, int N, int K, bool TransB, bool Quick)
+    private sealed record Shape(string Name, int M, int N, int K, bool TransB, bool Quick, bool TransA = false)
     {
         public double Flops => 2.0 * M * N * K;
+
+        /// <summary>float32 bytes of A, B and C, each moved once: what bounds the skinny (rank-r) shapes.</summary>
+        public double Bytes => 4.0 * ((double)M * K + (double)K * N + (double)M * N);
     }
 
     // cpu-small (shared/peers/configs/cpu-small.json): hidden 512, intermediate 1376, at T = 2048 tokens.
@@ -52,8 +55,13 @@ public static unsafe class GemmBench
         new("up_proj x@Wt [2048x512]@[1376x512]t", 2048, 1376, 512, true, false),
         new("down_proj x@Wt [2048x1376]@[512x1376]t", 2048, 512, 1376, true, false),
         new("up_proj dX=dY@W [2048x1376]@[1376x512]", 2048, 512, 1376, false, true),
+        // LoRA r = 8 on the 512-wide q/o projections, forward and backward (u = dY·B, dX += u·A, dA = uᵀ·x, dB = dYᵀ·t).
         new("lora_A x@At [2048x512]@[8x512]t", 2048, 8, 512, true, true),
         new("lora_B h@Bt [2048x8]@[512x8]t", 2048, 512, 8, true, false),
+        new("lora_B u=dY@B [2048x512]@[512x8]", 2048, 8, 512, false, false),
+        new("lora_A dX+=u@A [2048x8]@[8x512]", 2048, 512, 8, false, false),
+        new("lora_A dA=ut@x [2048x8]t@[2048x512]", 8, 512, 2048, false, false, TransA: true),
+        new("lora_B dB=dYt@t [2048x512]t@[2048x8]", 512, 8, 2048, false, false, TransA: true),
         new("7B mlp x@Wt [512x4096]@[11008x4096]t", 512, 11008, 4096, true, false),
     ];
 
@@ -113,7 +121,7 @@ public static unsafe class GemmBench
         using var a = new Matrix((long)s.M * s.K, seed: 1);
         using var b = new Matrix((long)s.K * s.N, seed: 2);
         using var c = new Matrix((long)s.M * s.N, seed: 3);
-        var opA = new GemmOperand(a.Ptr, DType.F32, s.K, 1, 0);
+        var opA = s.TransA ? new GemmOperand(a.Ptr, DType.F32, 1, s.M, 0) : new GemmOperand(a.Ptr, DType.F32, s.K, 1, 0);
         var opB = s.TransB ? new GemmOperand(b.Ptr, DType.F32, 1, s.K, 0) : new GemmOperand(b.Ptr, DType.F32, s.N, 1, 0);
         var opC = new GemmOperand(c.Ptr, DType.F32, s.N, 1, 0);
         var precision = Precision.F32;
@@ -133,7 +141,7 @@ public static unsafe class GemmBench
 
         var request = new JsonObject
         {
-            ["m"] = s.M, ["n"] = s.N, ["k"] = s.K, ["trans_b"] = s.TransB,
+            ["m"] = s.M, ["n"] = s.N, ["k"] = s.K, ["trans_a"] = s.TransA, ["trans_b"] = s.TransB,
             ["min_time"] = plan.MinSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns,
         };
         double? peerSeconds = null;
@@ -157,7 +165,7 @@ public static unsafe class GemmBench
             {
                 Peer = peer is null ? null : "torch",
                 PeerValue = s.Flops / peerSeconds / 1e9,
-                Note = $"err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
+                Note = $"{s.Bytes / seconds / 1e9:F1} GB/s, err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
             });
         }
         return errors.Count == variants.Length ? 0 : 1;
