@@ -1,0 +1,348 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>
+/// GEMMs with one dimension of at most <see cref="MaxSmall"/> — LoRA's rank-r products x·Aᵀ, t·Bᵀ, dY·B, u·A,
+/// uᵀ·x and dYᵀ·t. They do ~r multiply-adds per element of the big operand, so they are bound by memory, and the
+/// packed driver (which repacks the big operand into panels and pads the small dim to a whole tile) runs them at a
+/// fraction of the bandwidth. Here the small operand is packed once into float32 (a few KiB, L1) and the big one
+/// streamed once, in place, by rows split across the threads. Written on Vector512: <see cref="Gemm"/> sends products
+/// here only where the AVX-512 families run.
+/// </summary>
+internal static unsafe class GemmSkinny
+{
+    /// <summary>The largest small dim served.</summary>
+    public const int MaxSmall = 16;
+
+    private const int Lanes = 16;
+
+    // Columns of C per chunk of the outer-product form: four zmm of B per k step, m × 64 sums in L1.
+    private const int Strip = 4 * Lanes;
+
+    // Bytes of the big operand per parallel chunk: a thread hand-off costs microseconds, a chunk should cost tens.
+    private const long ChunkBytes = 128 * 1024;
+
+    /// <summary>How the product is computed once it is oriented so that the big operand has unit column stride.</summary>
+    internal enum Form
+    {
+        /// <summary>Not served: no dim ≤ MaxSmall, or the operand streamed has no unit stride.</summary>
+        None,
+        /// <summary>k small: each row of C is a combination of the k rows of B (C rows contiguous).</summary>
+        SmallK,
+        /// <summary>n small: each element of C is a dot product of a contiguous row of A with a column of B.</summary>
+        SmallN,
+        /// <summary>m small: C accumulates outer products of A's columns with contiguous rows of B.</summary>
+        SmallM,
+    }
+
+    /// <summary>
+    /// The form that serves this product, transposing it (Cᵀ = Bᵀ Aᵀ) where that gives the streamed operand unit
+    /// column stride; None leaves it to the packed driver.
+    /// </summary>
+    internal static Form Plan(ref int m, ref int n, int k, ref GemmOperand a, ref GemmOperand b, ref GemmOperand c)
+    {
+        int small = Math.Min(k, Math.Min(m, n));
+        if (small > MaxSmall)
+            return Form.None;
+        Form form, transposedForm;
+        bool direct, flipped;
+        if (k == small)
+            (form, transposedForm, direct, flipped) = (Form.SmallK, Form.SmallK, c.ColStride == 1, c.RowStride == 1);
+        else if (n == small)
+            (form, transposedForm, direct, flipped) = (Form.SmallN, Form.SmallM, a.ColStride == 1, a.RowStride == 1);
+        else
+            (form, transposedForm, direct, flipped) = (Form.SmallM, Form.SmallN, b.ColStride == 1, b.RowStride == 1);
+        if (direct)
+            return form;
+        if (!flipped)
+            return Form.None;
+        (a, b) = (b.Transposed, a.Transposed);
+        (m, n) = (n, m);
+        c = c.Transposed;
+        return transposedForm;
+    }
+
+    /// <summary>
+    /// <see cref="Gemm.Run"/>'s contract for an already validated, non-empty product with k &gt; 0; returns false,
+    /// having done nothing, where <see cref="Plan"/> declines. <paramref name="bf16"/>: operands rounded to
+    /// bfloat16 (nearest even) as they are read, products summed in float32.
+    /// </summary>
+    public static bool TryRun(int batch, int m, int n, int k, float alpha, GemmOperand a, GemmOperand b, float beta, GemmOperand c, bool bf16)
+    {
+        var form = Plan(ref m, ref n, k, ref a, ref b, ref c);
+        if (form == Form.None)
+            return false;
+        var p = new Problem(m, n, k, alpha, beta, a, b, c, bf16);
+        for (int bi = 0; bi < batch; bi++)
+        {
+            switch (form)
+            {
+                case Form.SmallK: SmallK(p, bi); break;
+                case Form.SmallN: SmallN(p, bi); break;
+                default: SmallM(p, bi); break;
+            }
+        }
+        return true;
+    }
+
+    private sealed record Problem(int M, int N, int K, float Alpha, float Beta, GemmOperand A, GemmOperand B, GemmOperand C, bool Bf16);
+
+    /// <summary>C[i, :] = alpha · Σp A[i, p] · B[p, :] + beta · C[i, :], B packed [k × n]; C has unit column stride.</summary>
+    private static void SmallK(Problem p, int bi)
+    {
+        int n = p.N, k = p.K;
+        float* bp = Pack(p.B, bi, k, n, transpose: false, p.Bf16, out long ld);
+        try
+        {
+            float* c0 = (float*)p.C.Item(bi);
+            CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
+            {
+                float* ai = stackalloc float[MaxSmall];
+                float* tail = stackalloc float[Lanes];
+                for (long i = lo; i < hi; i++)
+                {
+                    for (int q = 0; q < k; q++)
+                        ai[q] = Read(p.A, bi, i, q, p.Bf16);
+                    float* ci = c0 + i * p.C.RowStride;
+                    int j = 0;
+                    for (; j + Lanes <= n; j += Lanes)
+                        Finish(Combine(ai, bp + j, k, ld), ci + j, p.Alpha, p.Beta);
+                    if (j < n)
+                    {
+                        // The packed rows are padded to whole vectors; C's last partial vector goes through a buffer.
+                        var sum = Combine(ai, bp + j, k, ld);
+                        for (int q = 0; q < n - j; q++)
+                            tail[q] = ci[q + j];
+                        Finish(sum, tail, p.Alpha, p.Beta);
+                        for (int q = 0; q < n - j; q++)
+                            ci[q + j] = tail[q];
+                    }
+                }
+            });
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(bp);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Combine(float* ai, float* bj, int k, long ld)
+    {
+        var sum = Vector512<float>.Zero;
+        for (int q = 0; q < k; q++)
+            sum = Vector512.FusedMultiplyAdd(Vector512.Create(ai[q]), Vector512.Load(bj + q * ld), sum);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(Vector512<float> sum, float* c, float alpha, float beta)
+    {
+        var y = sum * alpha;
+        if (beta != 0f)
+            y = Vector512.FusedMultiplyAdd(Vector512.Load(c), Vector512.Create(beta), y);
+        y.Store(c);
+    }
+
+    /// <summary>
+    /// C[i, j] = alpha · A[i, :] · B[:, j] + beta · C[i, j] with A's rows contiguous, two rows at a time against
+    /// four packed columns of B (Bᵀ [n × k], zero-padded to whole vectors), so each load feeds two FMAs.
+    /// </summary>
+    private static void SmallN(Problem p, int bi)
+    {
+        int n = p.N, k = p.K;
+        int kv = (k + Lanes - 1) / Lanes * Lanes;
+        float* bt = Pack(p.B, bi, k, n, transpose: true, p.Bf16, out long ld);
+        try
+        {
+            byte* a0 = (byte*)p.A.Item(bi);
+            long rowBytes = p.A.RowStride * p.A.Type.Size();
+            bool direct = p.A.Type == DType.F32 && !p.Bf16 && k % Lanes == 0;
+            CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, (lo, hi) =>
+            {
+                float* rows = direct ? null : (float*)NativeMemory.AlignedAlloc((nuint)(2 * kv * sizeof(float)), 64);
+                float* sums = stackalloc float[8];
+                try
+                {
+                    for (long pair = lo; pair < hi; pair++)
+                    {
+                        long i0 = 2 * pair, i1 = Math.Min(i0 + 1, p.M - 1);
+                        float* r0 = direct ? (float*)(a0 + i0 * rowBytes) : Widen(a0 + i0 * rowBytes, p.A.Type, k, kv, rows, p.Bf16);
+                        float* r1 = direct ? (float*)(a0 + i1 * rowBytes) : Widen(a0 + i1 * rowBytes, p.A.Type, k, kv, rows + kv, p.Bf16);
+                        for (int j = 0; j < n; j += 4)
+                        {
+                            Dots(r0, r1, bt, ld, j, n, kv, sums);
+                            for (int q = 0; q < 4 && j + q < n; q++)
+                            {
+                                Store(p, bi, i0, j + q, sums[q]);
+                                if (i1 != i0)
+                                    Store(p, bi, i1, j + q, sums[4 + q]);
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    NativeMemory.AlignedFree(rows);
+                }
+            });
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(bt);
+        }
+    }
+
+    /// <summary>Rows r0 and r1 against packed columns j..j+3 (the last column repeated past n): 8 sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dots(float* r0, float* r1, float* bt, long ld, int j, int n, int kv, float* sums)
+    {
+        float* b0 = bt + j * ld, b1 = bt + Math.Min(j + 1, n - 1) * ld, b2 = bt + Math.Min(j + 2, n - 1) * ld, b3 = bt + Math.Min(j + 3, n - 1) * ld;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        for (int q = 0; q < kv; q += Lanes)
+        {
+            var x0 = Vector512.Load(r0 + q);
+            var x1 = Vector512.Load(r1 + q);
+            var w = Vector512.Load(b0 + q);
+            s00 = Vector512.FusedMultiplyAdd(x0, w, s00); s10 = Vector512.FusedMultiplyAdd(x1, w, s10);
+            w = Vector512.Load(b1 + q);
+            s01 = Vector512.FusedMultiplyAdd(x0, w, s01); s11 = Vector512.FusedMultiplyAdd(x1, w, s11);
+            w = Vector512.Load(b2 + q);
+            s02 = Vector512.FusedMultiplyAdd(x0, w, s02); s12 = Vector512.FusedMultiplyAdd(x1, w, s12);
+            w = Vector512.Load(b3 + q);
+            s03 = Vector512.FusedMultiplyAdd(x0, w, s03); s13 = Vector512.FusedMultiplyAdd(x1, w, s13);
+        }
+        (sums[0], sums[1], sums[2], sums[3]) = (Vector512.Sum(s00), Vector512.Sum(s01), Vector512.Sum(s02), Vector512.Sum(s03));
+        (sums[4], sums[5], sums[6], sums[7]) = (Vector512.Sum(s10), Vector512.Sum(s11), Vector512.Sum(s12), Vector512.Sum(s13));
+    }
+
+    /// <summary>
+    /// C[:, j] = alpha · Σp A[:, p] ⊗ B[p, j] + beta · C[:, j] with B's rows contiguous: each thread takes strips of
+    /// 64 columns, streams them down all k rows of B, and keeps the m × 64 sums in L1.
+    /// </summary>
+    private static void SmallM(Problem p, int bi)
+    {
+        int m = p.M, n = p.N, k = p.K;
+        float* ap = Pack(p.A, bi, m, k, transpose: true, p.Bf16, out long ld);
+        try
+        {
+            byte* b0 = (byte*)p.B.Item(bi);
+            long rowBytes = p.B.RowStride * p.B.Type.Size();
+            bool f32 = p.B.Type == DType.F32 && !p.Bf16;
+            int strips = (n + Strip - 1) / Strip;
+            CpuThreads.ForRange(strips, Math.Max(1, ChunkBytes / ((long)k * Strip * sizeof(float))), (lo, hi) =>
+            {
+                float* sums = stackalloc float[MaxSmall * Strip];
+                float* row = stackalloc float[Strip];
+                for (long s = lo; s < hi; s++)
+                {
+                    int j0 = (int)s * Strip, width = Math.Min(Strip, n - j0);
+                    new Span<float>(sums, m * Strip).Clear();
+                    new Span<float>(row, Strip).Clear();
+                    for (int q = 0; q < k; q++)
+                    {
+                        byte* src = b0 + q * rowBytes + (long)j0 * p.B.Type.Size();
+                        float* bq = f32 && width == Strip ? (float*)src : Widen(src, p.B.Type, width, width, row, p.Bf16);
+                        Outer(ap + q * ld, m, bq, sums);
+                    }
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < width; j++)
+                            Store(p, bi, i, j0 + j, sums[i * Strip + j]);
+                }
+            });
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(ap);
+        }
+    }
+
+    /// <summary>sums[i, :] += a[i] · b[:] for i &lt; m, b one 64-wide strip of a row of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Outer(float* a, int m, float* b, float* sums)
+    {
+        var w0 = Vector512.Load(b);
+        var w1 = Vector512.Load(b + Lanes);
+        var w2 = Vector512.Load(b + 2 * Lanes);
+        var w3 = Vector512.Load(b + 3 * Lanes);
+        for (int i = 0; i < m; i++)
+        {
+            var x = Vector512.Create(a[i]);
+            float* s = sums + i * Strip;
+            Vector512.FusedMultiplyAdd(x, w0, Vector512.Load(s)).Store(s);
+            Vector512.FusedMultiplyAdd(x, w1, Vector512.Load(s + Lanes)).Store(s + Lanes);
+            Vector512.FusedMultiplyAdd(x, w2, Vector512.Load(s + 2 * Lanes)).Store(s + 2 * Lanes);
+            Vector512.FusedMultiplyAdd(x, w3, Vector512.Load(s + 3 * Lanes)).Store(s + 3 * Lanes);
+        }
+    }
+
+    /// <summary>C[i, j] = alpha · sum + beta · C[i, j], C never read when beta is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Problem p, int bi, long i, long j, float sum)
+    {
+        float* c = (float*)p.C.Item(bi) + i * p.C.RowStride + j * p.C.ColStride;
+        *c = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * *c;
+    }
+
+    /// <summary>Rows of the big operand per parallel chunk, for rows of <paramref name="width"/> floats.</summary>
+    private static long RowsPerChunk(int width) => Math.Max(1, ChunkBytes / ((long)width * sizeof(float)));
+
+    /// <summary>
+    /// The small operand o [rows × cols] as float32 (bf16-rounded where asked), row-major with rows padded to whole
+    /// vectors and zeros in the padding, or transposed ([cols × rows]) when asked; ld is the padded row length.
+    /// </summary>
+    private static float* Pack(in GemmOperand o, int bi, int rows, int cols, bool transpose, bool bf16, out long ld)
+    {
+        int outRows = transpose ? cols : rows, outCols = transpose ? rows : cols;
+        ld = (outCols + Lanes - 1) / Lanes * Lanes;
+        long count = outRows * ld;
+        var packed = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
+        new Span<float>(packed, (int)count).Clear();
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                packed[transpose ? c * ld + r : r * ld + c] = Read(o, bi, r, c, bf16);
+        return packed;
+    }
+
+    private static float Read(in GemmOperand o, int bi, long r, long c, bool bf16)
+    {
+        long at = bi * o.BatchStride + r * o.RowStride + c * o.ColStride;
+        float v = o.Type switch
+        {
+            DType.F32 => ((float*)o.Ptr)[at],
+            DType.BF16 => Numerics.Bf16ToFloat(((ushort*)o.Ptr)[at]),
+            _ => Numerics.F16ToFloat(((ushort*)o.Ptr)[at]),
+        };
+        return bf16 ? Numerics.Bf16ToFloat(Numerics.FloatToBf16(v)) : v;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> contiguous elements of a row as float32 into dst (bf16-rounded where asked), zeros
+    /// up to <paramref name="padded"/>; returns dst.
+    /// </summary>
+    private static float* Widen(byte* src, DType type, int count, int padded, float* dst, bool bf16)
+    {
+        switch (type, bf16)
+        {
+            case (DType.F32, false): Widen<F32Element>(src, count, dst); break;
+            case (DType.F32, true): Widen<Bf16Rounded<F32Element>>(src, count, dst); break;
+            case (DType.BF16, _): Widen<Bf16Element>(src, count, dst); break;
+            case (_, false): Widen<F16Element>(src, count, dst); break;
+            default: Widen<Bf16Rounded<F16Element>>(src, count, dst); break;
+        }
+        new Span<float>(dst + count, padded - count).Clear();
+        return dst;
+    }
+
+    private static void Widen<TE>(void* src, int count, float* dst) where TE : struct, IGemmElement
+    {
+        int i = 0;
+        for (; i + 8 <= count; i += 8)
+            TE.Load8(src, i).Store(dst + i);
+        for (; i < count; i++)
+            dst[i] = TE.Load(src, i);
+    }
+}
