@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -19,7 +20,7 @@ internal static unsafe class GemmSkinny
 
     private const int Lanes = 16;
 
-    // Columns of C per chunk of the outer-product form: four zmm of B per k step, m × 64 sums in L1.
+    // Columns of B per step of the outer-product form: four zmm loaded once, used by all m rows of A.
     private const int Strip = 4 * Lanes;
 
     // Bytes of the big operand per parallel chunk: a thread hand-off costs microseconds, a chunk should cost tens.
@@ -220,49 +221,61 @@ internal static unsafe class GemmSkinny
     }
 
     /// <summary>
-    /// C[:, j] = alpha · Σp A[:, p] ⊗ B[p, j] + beta · C[:, j] with B's rows contiguous: each thread takes strips of
-    /// 64 columns, streams them down all k rows of B, and keeps the m × 64 sums in L1.
+    /// C[:, j] = alpha · Σp A[:, p] ⊗ B[p, j] + beta · C[:, j] with B's rows contiguous: the k rows of B are cut into
+    /// chunks, each streamed in order, whole rows at a time, into its own m × n partial sums (L1/L2-sized for LoRA's
+    /// shapes); the partials are then added in chunk order, so the result does not depend on which thread ran what.
     /// </summary>
     private static void SmallM(Problem p, int bi)
     {
         int m = p.M, n = p.N, k = p.K;
+        int nv = (n + Strip - 1) / Strip * Strip;
         float* ap = Pack(p.A, bi, m, k, transpose: true, p.Bf16, out long ld);
+        long partial = (long)m * nv;
+        long chunkRows = Math.Max(1, ChunkBytes / ((long)n * p.B.Type.Size()));
+        int chunks = (int)Math.Min((k + chunkRows - 1) / chunkRows, 4L * CpuThreads.Count);
+        var sums = (float*)NativeMemory.AlignedAlloc((nuint)(chunks * partial * sizeof(float)), 64);
         try
         {
             byte* b0 = (byte*)p.B.Item(bi);
             long rowBytes = p.B.RowStride * p.B.Type.Size();
-            bool f32 = p.B.Type == DType.F32 && !p.Bf16;
-            int strips = (n + Strip - 1) / Strip;
-            CpuThreads.ForRange(strips, Math.Max(1, ChunkBytes / ((long)k * Strip * sizeof(float))), (lo, hi) =>
+            bool direct = p.B.Type == DType.F32 && !p.Bf16 && n % Strip == 0;
+            int used = CpuThreads.ForChunks(k, (k + chunks - 1) / chunks, (chunk, lo, hi) =>
             {
-                float* sums = stackalloc float[MaxSmall * Strip];
-                float* row = stackalloc float[Strip];
-                for (long s = lo; s < hi; s++)
+                float* own = sums + chunk * partial;
+                new Span<float>(own, (int)partial).Clear();
+                float* row = direct ? null : (float*)NativeMemory.AlignedAlloc((nuint)(nv * sizeof(float)), 64);
+                try
                 {
-                    int j0 = (int)s * Strip, width = Math.Min(Strip, n - j0);
-                    new Span<float>(sums, m * Strip).Clear();
-                    new Span<float>(row, Strip).Clear();
-                    for (int q = 0; q < k; q++)
+                    for (long q = lo; q < hi; q++)
                     {
-                        byte* src = b0 + q * rowBytes + (long)j0 * p.B.Type.Size();
-                        float* bq = f32 && width == Strip ? (float*)src : Widen(src, p.B.Type, width, width, row, p.Bf16);
-                        Outer(ap + q * ld, m, bq, sums);
+                        byte* src = b0 + q * rowBytes;
+                        float* bq = direct ? (float*)src : Widen(src, p.B.Type, n, nv, row, p.Bf16);
+                        for (int j0 = 0; j0 < nv; j0 += Strip)
+                            Outer(ap + q * ld, m, bq + j0, own + j0, nv);
                     }
-                    for (int i = 0; i < m; i++)
-                        for (int j = 0; j < width; j++)
-                            Store(p, bi, i, j0 + j, sums[i * Strip + j]);
+                }
+                finally
+                {
+                    NativeMemory.AlignedFree(row);
                 }
             });
+            var total = new Span<float>(sums, (int)partial);
+            for (int c = 1; c < used; c++)
+                TensorPrimitives.Add(total, new ReadOnlySpan<float>(sums + c * partial, (int)partial), total);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    Store(p, bi, i, j, sums[i * nv + j]);
         }
         finally
         {
+            NativeMemory.AlignedFree(sums);
             NativeMemory.AlignedFree(ap);
         }
     }
 
-    /// <summary>sums[i, :] += a[i] · b[:] for i &lt; m, b one 64-wide strip of a row of B.</summary>
+    /// <summary>sums[i, 0..64) += a[i] · b[0..64) for i &lt; m, b one 64-wide strip of a row of B, sums rows ld apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Outer(float* a, int m, float* b, float* sums)
+    private static void Outer(float* a, int m, float* b, float* sums, long ld)
     {
         var w0 = Vector512.Load(b);
         var w1 = Vector512.Load(b + Lanes);
@@ -271,7 +284,7 @@ internal static unsafe class GemmSkinny
         for (int i = 0; i < m; i++)
         {
             var x = Vector512.Create(a[i]);
-            float* s = sums + i * Strip;
+            float* s = sums + i * ld;
             Vector512.FusedMultiplyAdd(x, w0, Vector512.Load(s)).Store(s);
             Vector512.FusedMultiplyAdd(x, w1, Vector512.Load(s + Lanes)).Store(s + Lanes);
             Vector512.FusedMultiplyAdd(x, w2, Vector512.Load(s + 2 * Lanes)).Store(s + 2 * Lanes);

@@ -51,10 +51,10 @@ public sealed class LoraAdapter
     /// <summary>x Wᵀ + b with this adapter applied.</summary>
     internal Tensor Forward(Tensor x, Tensor weight, Tensor? bias, bool training)
     {
+        if (Magnitude is null)
+            return x.LoraLinear(weight, bias, A, B, Scale, training ? Dropout : 0f);
         var dropped = training && Dropout > 0 ? x.Dropout(Dropout) : x;
         var update = dropped.Linear(A).Linear(B).Scale(Scale);
-        if (Magnitude is null)
-            return x.Linear(weight, bias) + update;
         // PEFT: (m/‖W + s·BA‖ − 1) · (x̃ Wᵀ) + m/‖·‖ · s·(x̃ Aᵀ)Bᵀ on top of x Wᵀ + b, x̃ the dropped-out x.
         Tensor norm;
         using (Autograd.NoGrad())
