@@ -20,7 +20,7 @@ internal static unsafe class GemmSkinny
 
     private const int Lanes = 16;
 
-    // Columns of B per step of the outer-product form: four zmm loaded once, used by all m rows of A.
+    // Columns per step of the small-k and small-m forms: four zmm, four independent FMA chains.
     private const int Strip = 4 * Lanes;
 
     // Bytes of the big operand per parallel chunk: a thread hand-off costs microseconds, a chunk should cost tens.
@@ -109,6 +109,8 @@ internal static unsafe class GemmSkinny
                         ai[q] = Read(p.A, bi, i, q, p.Bf16);
                     float* ci = c0 + i * p.C.RowStride;
                     int j = 0;
+                    for (; j + Strip <= n; j += Strip)
+                        Combine4(ai, bp + j, k, ld, ci + j, p.Alpha, p.Beta);
                     for (; j + Lanes <= n; j += Lanes)
                         Finish(Combine(ai, bp + j, k, ld), ci + j, p.Alpha, p.Beta);
                     if (j < n)
@@ -137,6 +139,26 @@ internal static unsafe class GemmSkinny
         for (int q = 0; q < k; q++)
             sum = Vector512.FusedMultiplyAdd(Vector512.Create(ai[q]), Vector512.Load(bj + q * ld), sum);
         return sum;
+    }
+
+    /// <summary>Combine on four vectors of C at once: four independent FMA chains hide each other's latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Combine4(float* ai, float* bj, int k, long ld, float* c, float alpha, float beta)
+    {
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (int q = 0; q < k; q++)
+        {
+            var x = Vector512.Create(ai[q]);
+            float* b = bj + q * ld;
+            s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), s0);
+            s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + Lanes), s1);
+            s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 2 * Lanes), s2);
+            s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 3 * Lanes), s3);
+        }
+        Finish(s0, c, alpha, beta);
+        Finish(s1, c + Lanes, alpha, beta);
+        Finish(s2, c + 2 * Lanes, alpha, beta);
+        Finish(s3, c + 3 * Lanes, alpha, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
