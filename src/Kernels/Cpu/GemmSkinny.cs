@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace RawLongLoRA.Kernels.Cpu;
@@ -95,41 +94,35 @@ internal static unsafe class GemmSkinny
     private static void SmallK(Problem p, int bi)
     {
         int n = p.N, k = p.K;
-        float* bp = Pack(p.B, bi, k, n, transpose: false, p.Bf16, out long ld);
-        try
+        using var packed = Pack(p.B, bi, k, n, transpose: false, p.Bf16, out long ld);
+        float* bp = packed.Ptr;
+        float* c0 = (float*)p.C.Item(bi);
+        CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
         {
-            float* c0 = (float*)p.C.Item(bi);
-            CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
+            float* ai = stackalloc float[MaxSmall];
+            float* tail = stackalloc float[Lanes];
+            for (long i = lo; i < hi; i++)
             {
-                float* ai = stackalloc float[MaxSmall];
-                float* tail = stackalloc float[Lanes];
-                for (long i = lo; i < hi; i++)
+                for (int q = 0; q < k; q++)
+                    ai[q] = Read(p.A, bi, i, q, p.Bf16);
+                float* ci = c0 + i * p.C.RowStride;
+                int j = 0;
+                for (; j + Strip <= n; j += Strip)
+                    Combine4(ai, bp + j, k, ld, ci + j, p.Alpha, p.Beta);
+                for (; j + Lanes <= n; j += Lanes)
+                    Finish(Combine(ai, bp + j, k, ld), ci + j, p.Alpha, p.Beta);
+                if (j < n)
                 {
-                    for (int q = 0; q < k; q++)
-                        ai[q] = Read(p.A, bi, i, q, p.Bf16);
-                    float* ci = c0 + i * p.C.RowStride;
-                    int j = 0;
-                    for (; j + Strip <= n; j += Strip)
-                        Combine4(ai, bp + j, k, ld, ci + j, p.Alpha, p.Beta);
-                    for (; j + Lanes <= n; j += Lanes)
-                        Finish(Combine(ai, bp + j, k, ld), ci + j, p.Alpha, p.Beta);
-                    if (j < n)
-                    {
-                        // The packed rows are padded to whole vectors; C's last partial vector goes through a buffer.
-                        var sum = Combine(ai, bp + j, k, ld);
-                        for (int q = 0; q < n - j; q++)
-                            tail[q] = ci[q + j];
-                        Finish(sum, tail, p.Alpha, p.Beta);
-                        for (int q = 0; q < n - j; q++)
-                            ci[q + j] = tail[q];
-                    }
+                    // The packed rows are padded to whole vectors; C's last partial vector goes through a buffer.
+                    var sum = Combine(ai, bp + j, k, ld);
+                    for (int q = 0; q < n - j; q++)
+                        tail[q] = ci[q + j];
+                    Finish(sum, tail, p.Alpha, p.Beta);
+                    for (int q = 0; q < n - j; q++)
+                        ci[q + j] = tail[q];
                 }
-            });
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(bp);
-        }
+            }
+        });
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -178,45 +171,33 @@ internal static unsafe class GemmSkinny
     {
         int n = p.N, k = p.K;
         int kv = (k + Lanes - 1) / Lanes * Lanes;
-        float* bt = Pack(p.B, bi, k, n, transpose: true, p.Bf16, out long ld);
-        try
+        using var packed = Pack(p.B, bi, k, n, transpose: true, p.Bf16, out long ld);
+        float* bt = packed.Ptr;
+        byte* a0 = (byte*)p.A.Item(bi);
+        long rowBytes = p.A.RowStride * p.A.Type.Size();
+        bool direct = p.A.Type == DType.F32 && !p.Bf16 && k % Lanes == 0;
+        CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, (lo, hi) =>
         {
-            byte* a0 = (byte*)p.A.Item(bi);
-            long rowBytes = p.A.RowStride * p.A.Type.Size();
-            bool direct = p.A.Type == DType.F32 && !p.Bf16 && k % Lanes == 0;
-            CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, (lo, hi) =>
+            using var widened = new Rented(direct ? 0 : 2 * kv);
+            float* rows = widened.Ptr;
+            float* sums = stackalloc float[8];
+            for (long pair = lo; pair < hi; pair++)
             {
-                float* rows = direct ? null : (float*)NativeMemory.AlignedAlloc((nuint)(2 * kv * sizeof(float)), 64);
-                float* sums = stackalloc float[8];
-                try
+                long i0 = 2 * pair, i1 = Math.Min(i0 + 1, p.M - 1);
+                float* r0 = direct ? (float*)(a0 + i0 * rowBytes) : Widen(a0 + i0 * rowBytes, p.A.Type, k, kv, rows, p.Bf16);
+                float* r1 = direct ? (float*)(a0 + i1 * rowBytes) : Widen(a0 + i1 * rowBytes, p.A.Type, k, kv, rows + kv, p.Bf16);
+                for (int j = 0; j < n; j += 4)
                 {
-                    for (long pair = lo; pair < hi; pair++)
+                    Dots(r0, r1, bt, ld, j, n, kv, sums);
+                    for (int q = 0; q < 4 && j + q < n; q++)
                     {
-                        long i0 = 2 * pair, i1 = Math.Min(i0 + 1, p.M - 1);
-                        float* r0 = direct ? (float*)(a0 + i0 * rowBytes) : Widen(a0 + i0 * rowBytes, p.A.Type, k, kv, rows, p.Bf16);
-                        float* r1 = direct ? (float*)(a0 + i1 * rowBytes) : Widen(a0 + i1 * rowBytes, p.A.Type, k, kv, rows + kv, p.Bf16);
-                        for (int j = 0; j < n; j += 4)
-                        {
-                            Dots(r0, r1, bt, ld, j, n, kv, sums);
-                            for (int q = 0; q < 4 && j + q < n; q++)
-                            {
-                                Store(p, bi, i0, j + q, sums[q]);
-                                if (i1 != i0)
-                                    Store(p, bi, i1, j + q, sums[4 + q]);
-                            }
-                        }
+                        Store(p, bi, i0, j + q, sums[q]);
+                        if (i1 != i0)
+                            Store(p, bi, i1, j + q, sums[4 + q]);
                     }
                 }
-                finally
-                {
-                    NativeMemory.AlignedFree(rows);
-                }
-            });
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(bt);
-        }
+            }
+        });
     }
 
     /// <summary>Rows r0 and r1 against packed columns j..j+3 (the last column repeated past n): 8 sums.</summary>
@@ -251,48 +232,36 @@ internal static unsafe class GemmSkinny
     {
         int m = p.M, n = p.N, k = p.K;
         int nv = (n + Strip - 1) / Strip * Strip;
-        float* ap = Pack(p.A, bi, m, k, transpose: true, p.Bf16, out long ld);
+        using var packed = Pack(p.A, bi, m, k, transpose: true, p.Bf16, out long ld);
+        float* ap = packed.Ptr;
         long partial = (long)m * nv;
         long chunkRows = Math.Max(1, ChunkBytes / ((long)n * p.B.Type.Size()));
         int chunks = (int)Math.Min((k + chunkRows - 1) / chunkRows, 4L * CpuThreads.Count);
-        var sums = (float*)NativeMemory.AlignedAlloc((nuint)(chunks * partial * sizeof(float)), 64);
-        try
+        using var partials = new Rented(chunks * partial);
+        float* sums = partials.Ptr;
+        byte* b0 = (byte*)p.B.Item(bi);
+        long rowBytes = p.B.RowStride * p.B.Type.Size();
+        bool direct = p.B.Type == DType.F32 && !p.Bf16 && n % Strip == 0;
+        int used = CpuThreads.ForChunks(k, (k + chunks - 1) / chunks, (chunk, lo, hi) =>
         {
-            byte* b0 = (byte*)p.B.Item(bi);
-            long rowBytes = p.B.RowStride * p.B.Type.Size();
-            bool direct = p.B.Type == DType.F32 && !p.Bf16 && n % Strip == 0;
-            int used = CpuThreads.ForChunks(k, (k + chunks - 1) / chunks, (chunk, lo, hi) =>
+            float* own = sums + chunk * partial;
+            new Span<float>(own, (int)partial).Clear();
+            using var widened = new Rented(direct ? 0 : nv);
+            float* row = widened.Ptr;
+            for (long q = lo; q < hi; q++)
             {
-                float* own = sums + chunk * partial;
-                new Span<float>(own, (int)partial).Clear();
-                float* row = direct ? null : (float*)NativeMemory.AlignedAlloc((nuint)(nv * sizeof(float)), 64);
-                try
-                {
-                    for (long q = lo; q < hi; q++)
-                    {
-                        byte* src = b0 + q * rowBytes;
-                        float* bq = direct ? (float*)src : Widen(src, p.B.Type, n, nv, row, p.Bf16);
-                        for (int j0 = 0; j0 < nv; j0 += Strip)
-                            Outer(ap + q * ld, m, bq + j0, own + j0, nv);
-                    }
-                }
-                finally
-                {
-                    NativeMemory.AlignedFree(row);
-                }
-            });
-            var total = new Span<float>(sums, (int)partial);
-            for (int c = 1; c < used; c++)
-                TensorPrimitives.Add(total, new ReadOnlySpan<float>(sums + c * partial, (int)partial), total);
-            for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++)
-                    Store(p, bi, i, j, sums[i * nv + j]);
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(sums);
-            NativeMemory.AlignedFree(ap);
-        }
+                byte* src = b0 + q * rowBytes;
+                float* bq = direct ? (float*)src : Widen(src, p.B.Type, n, nv, row, p.Bf16);
+                for (int j0 = 0; j0 < nv; j0 += Strip)
+                    Outer(ap + q * ld, m, bq + j0, own + j0, nv);
+            }
+        });
+        var total = new Span<float>(sums, (int)partial);
+        for (int c = 1; c < used; c++)
+            TensorPrimitives.Add(total, new ReadOnlySpan<float>(sums + c * partial, (int)partial), total);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Store(p, bi, i, j, sums[i * nv + j]);
     }
 
     /// <summary>sums[i, 0..64) += a[i] · b[0..64) for i &lt; m, b one 64-wide strip of a row of B, sums rows ld apart.</summary>
@@ -329,17 +298,41 @@ internal static unsafe class GemmSkinny
     /// The small operand o [rows × cols] as float32 (bf16-rounded where asked), row-major with rows padded to whole
     /// vectors and zeros in the padding, or transposed ([cols × rows]) when asked; ld is the padded row length.
     /// </summary>
-    private static float* Pack(in GemmOperand o, int bi, int rows, int cols, bool transpose, bool bf16, out long ld)
+    private static Rented Pack(in GemmOperand o, int bi, int rows, int cols, bool transpose, bool bf16, out long ld)
     {
         int outRows = transpose ? cols : rows, outCols = transpose ? rows : cols;
         ld = (outCols + Lanes - 1) / Lanes * Lanes;
         long count = outRows * ld;
-        var packed = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
+        var buffer = new Rented(count);
+        float* packed = buffer.Ptr;
         new Span<float>(packed, (int)count).Clear();
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
                 packed[transpose ? c * ld + r : r * ld + c] = Read(o, bi, r, c, bf16);
-        return packed;
+        return buffer;
+    }
+
+    /// <summary>
+    /// Floats rented from the host's caching allocator: fresh pages fault, and on this VM faults are dear (see
+    /// <see cref="GemmBuffers"/>); none for a count of 0.
+    /// </summary>
+    private readonly struct Rented : IDisposable
+    {
+        private readonly long _bytes;
+
+        public Rented(long floats)
+        {
+            _bytes = floats * sizeof(float);
+            Ptr = floats == 0 ? null : (float*)HostAllocator.Shared.Rent(_bytes, zero: false);
+        }
+
+        public float* Ptr { get; }
+
+        public void Dispose()
+        {
+            if (Ptr != null)
+                HostAllocator.Shared.Return((nint)Ptr, _bytes);
+        }
     }
 
     private static float Read(in GemmOperand o, int bi, long r, long c, bool bf16)
