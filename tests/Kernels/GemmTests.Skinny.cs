@@ -48,6 +48,40 @@ public sealed unsafe partial class GemmTests
     }
 
     [Fact]
+    public void Bf16_rounds_the_streamed_operand_to_nearest_even_exactly()
+    {
+        // The big operand holds exact ties between two bfloat16 values (and values beside them); the small one selects
+        // elements, so C must hold each element rounded as Numerics.FloatToBf16 rounds it, bit for bit.
+        const int big = 40, k = 32, small = 4;
+        var rng = new Random(5);
+        float Tie() => (rng.Next(2) == 0 ? -1 : 1) * (1f + (2 * rng.Next(64) + 1) / 256f + (rng.Next(3) - 1) / 65536f) * MathF.Pow(2, rng.Next(-20, 20));
+        float* values = (float*)Alloc(big * k * 4), select = (float*)Alloc(k * small * 4), c = (float*)Alloc(big * small * 4);
+        for (int e = 0; e < big * k; e++)
+            values[e] = Tie();
+        for (int j = 0; j < small; j++)
+            select[j * small + j] = 1f;
+        // Small n: C [big × small] = V [big × k] @ S [k × small] with V's rows streamed, so C[i, j] = V[i, j].
+        Assert.True(GemmSkinny.TryRun(1, big, small, k, 1f, new GemmOperand(values, DType.F32, k, 1, 0), new GemmOperand(select, DType.F32, small, 1, 0),
+            0f, new GemmOperand(c, DType.F32, small, 1, 0), bf16: true));
+        AssertRounded(values, c, big, small, (i, j) => i * k + j);
+        // Small m: C [small × big] = Sᵀ [small × k] @ V [k × big] with V's rows streamed, so C[i, j] = V[i, j]; C read transposed.
+        Assert.True(GemmSkinny.TryRun(1, small, big, k, 1f, new GemmOperand(select, DType.F32, 1, small, 0), new GemmOperand(values, DType.F32, big, 1, 0),
+            0f, new GemmOperand(c, DType.F32, 1, small, 0), bf16: true));
+        AssertRounded(values, c, big, small, (i, j) => j * big + i);
+    }
+
+    /// <summary>C[i, j] (at i·small + j) equals the value at valueAt(i, j) rounded to bfloat16, bit for bit.</summary>
+    private static void AssertRounded(float* values, float* c, int big, int small, Func<int, int, int> valueAt)
+    {
+        for (int i = 0; i < big; i++)
+            for (int j = 0; j < small; j++)
+            {
+                float v = values[valueAt(i, j)], want = Numerics.Bf16ToFloat(Numerics.FloatToBf16(v));
+                Assert.True(want == c[i * small + j], $"({i}, {j}) = {v:R}: got {c[i * small + j]:R}, want {want:R}");
+            }
+    }
+
+    [Fact]
     public void Rank_r_products_take_the_skinny_forms_and_others_the_driver()
     {
         const int t = 2048, d = 512, r = 8;
