@@ -97,6 +97,9 @@ internal static unsafe class GemmSkinny
         using var packed = Pack(p.B, bi, k, n, transpose: false, p.Bf16, out long ld);
         float* bp = packed.Ptr;
         float* c0 = (float*)p.C.Item(bi);
+        // float32 A is read in place (k strided loads a row); other dtypes and bf16 go through Read.
+        float* a0 = p.A.Type == DType.F32 && !p.Bf16 ? (float*)p.A.Item(bi) : null;
+        long aRow = p.A.RowStride, aCol = p.A.ColStride;
         CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
         {
             float* ai = stackalloc float[MaxSmall];
@@ -104,7 +107,7 @@ internal static unsafe class GemmSkinny
             for (long i = lo; i < hi; i++)
             {
                 for (int q = 0; q < k; q++)
-                    ai[q] = Read(p.A, bi, i, q, p.Bf16);
+                    ai[q] = a0 != null ? a0[i * aRow + q * aCol] : Read(p.A, bi, i, q, p.Bf16);
                 float* ci = c0 + i * p.C.RowStride;
                 int j = 0;
                 for (; j + Strip <= n; j += Strip)
@@ -176,6 +179,8 @@ internal static unsafe class GemmSkinny
         byte* a0 = (byte*)p.A.Item(bi);
         long rowBytes = p.A.RowStride * p.A.Type.Size();
         bool direct = p.A.Type == DType.F32 && !p.Bf16 && k % Lanes == 0;
+        float* c0 = (float*)p.C.Item(bi);
+        long cRow = p.C.RowStride, cCol = p.C.ColStride;
         CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, (lo, hi) =>
         {
             using var widened = new Rented(direct ? 0 : 2 * kv);
@@ -191,9 +196,9 @@ internal static unsafe class GemmSkinny
                     Dots(r0, r1, bt, ld, j, n, kv, sums);
                     for (int q = 0; q < 4 && j + q < n; q++)
                     {
-                        Store(p, bi, i0, j + q, sums[q]);
+                        Store(c0 + i0 * cRow + (j + q) * cCol, sums[q], p.Alpha, p.Beta);
                         if (i1 != i0)
-                            Store(p, bi, i1, j + q, sums[4 + q]);
+                            Store(c0 + i1 * cRow + (j + q) * cCol, sums[4 + q], p.Alpha, p.Beta);
                     }
                 }
             }
@@ -246,50 +251,64 @@ internal static unsafe class GemmSkinny
         {
             float* own = sums + chunk * partial;
             new Span<float>(own, (int)partial).Clear();
-            using var widened = new Rented(direct ? 0 : nv);
-            float* row = widened.Ptr;
-            for (long q = lo; q < hi; q++)
+            // Four widened rows, then a row of zeros for the steps past hi.
+            using var widened = new Rented(5 * nv);
+            float* zeros = widened.Ptr + 4 * nv;
+            new Span<float>(zeros, nv).Clear();
+            var rows = stackalloc float*[4];
+            var cols = stackalloc float*[4];
+            for (long q = lo; q < hi; q += 4)
             {
-                byte* src = b0 + q * rowBytes;
-                float* bq = direct ? (float*)src : Widen(src, p.B.Type, n, nv, row, p.Bf16);
+                // Four rows of B a step, so each partial sum is loaded and stored once per four FMAs; past hi, zeros
+                // times zeros add exactly nothing (a real row there could hold an infinity: 0 · ∞ is NaN).
+                for (int t = 0; t < 4; t++)
+                {
+                    byte* src = b0 + (q + t) * rowBytes;
+                    rows[t] = q + t >= hi ? zeros : direct ? (float*)src : Widen(src, p.B.Type, n, nv, widened.Ptr + t * nv, p.Bf16);
+                    cols[t] = q + t < hi ? ap + (q + t) * ld : zeros;
+                }
                 for (int j0 = 0; j0 < nv; j0 += Strip)
-                    Outer(ap + q * ld, m, bq + j0, own + j0, nv);
+                    Outer(cols, m, rows, j0, own + j0, nv);
             }
         });
         var total = new Span<float>(sums, (int)partial);
+        float* c0 = (float*)p.C.Item(bi);
         for (int c = 1; c < used; c++)
             TensorPrimitives.Add(total, new ReadOnlySpan<float>(sums + c * partial, (int)partial), total);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
-                Store(p, bi, i, j, sums[i * nv + j]);
+                Store(c0 + i * p.C.RowStride + j * p.C.ColStride, sums[i * nv + j], p.Alpha, p.Beta);
     }
 
-    /// <summary>sums[i, 0..64) += a[i] · b[0..64) for i &lt; m, b one 64-wide strip of a row of B, sums rows ld apart.</summary>
+    /// <summary>
+    /// sums[i, 0..64) += Σt a[t][i] · b[t][j0..j0+64) for i &lt; m and four rows b[t] of B with their columns a[t] of A
+    /// (A packed [k × m]); sums' rows are ld apart.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Outer(float* a, int m, float* b, float* sums, long ld)
+    private static void Outer(float** a, int m, float** b, int j0, float* sums, long ld)
     {
-        var w0 = Vector512.Load(b);
-        var w1 = Vector512.Load(b + Lanes);
-        var w2 = Vector512.Load(b + 2 * Lanes);
-        var w3 = Vector512.Load(b + 3 * Lanes);
-        for (int i = 0; i < m; i++)
+        float* b0 = b[0] + j0, b1 = b[1] + j0, b2 = b[2] + j0, b3 = b[3] + j0;
+        float* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+        for (int v = 0; v < Strip; v += Lanes)
         {
-            var x = Vector512.Create(a[i]);
-            float* s = sums + i * ld;
-            Vector512.FusedMultiplyAdd(x, w0, Vector512.Load(s)).Store(s);
-            Vector512.FusedMultiplyAdd(x, w1, Vector512.Load(s + Lanes)).Store(s + Lanes);
-            Vector512.FusedMultiplyAdd(x, w2, Vector512.Load(s + 2 * Lanes)).Store(s + 2 * Lanes);
-            Vector512.FusedMultiplyAdd(x, w3, Vector512.Load(s + 3 * Lanes)).Store(s + 3 * Lanes);
+            var w0 = Vector512.Load(b0 + v);
+            var w1 = Vector512.Load(b1 + v);
+            var w2 = Vector512.Load(b2 + v);
+            var w3 = Vector512.Load(b3 + v);
+            for (int i = 0; i < m; i++)
+            {
+                float* s = sums + i * ld + v;
+                var acc = Vector512.FusedMultiplyAdd(Vector512.Create(a0[i]), w0, Vector512.Load(s));
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(a1[i]), w1, acc);
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(a2[i]), w2, acc);
+                Vector512.FusedMultiplyAdd(Vector512.Create(a3[i]), w3, acc).Store(s);
+            }
         }
     }
 
-    /// <summary>C[i, j] = alpha · sum + beta · C[i, j], C never read when beta is 0.</summary>
+    /// <summary>*c = alpha · sum + beta · *c, c never read when beta is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Problem p, int bi, long i, long j, float sum)
-    {
-        float* c = (float*)p.C.Item(bi) + i * p.C.RowStride + j * p.C.ColStride;
-        *c = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * *c;
-    }
+    private static void Store(float* c, float sum, float alpha, float beta) => *c = beta == 0f ? alpha * sum : alpha * sum + beta * *c;
 
     /// <summary>Rows of the big operand per parallel chunk, for rows of <paramref name="width"/> floats.</summary>
     private static long RowsPerChunk(int width) => Math.Max(1, ChunkBytes / ((long)width * sizeof(float)));
