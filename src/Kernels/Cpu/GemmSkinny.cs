@@ -23,7 +23,7 @@ internal static unsafe class GemmSkinny
     private const int Strip = 4 * Lanes;
 
     // Bytes of the big operand per parallel chunk: a thread hand-off costs microseconds, a chunk should cost tens.
-    private const long ChunkBytes = 128 * 1024;
+    private const long ChunkBytes = 512 * 1024;
 
     /// <summary>How the product is computed once it is oriented so that the big operand has unit column stride.</summary>
     internal enum Form
@@ -100,32 +100,47 @@ internal static unsafe class GemmSkinny
         // float32 A is read in place (k strided loads a row); other dtypes and bf16 go through Read.
         float* a0 = p.A.Type == DType.F32 && !p.Bf16 ? (float*)p.A.Item(bi) : null;
         long aRow = p.A.RowStride, aCol = p.A.ColStride;
+        long cRow = p.C.RowStride;
         CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
         {
-            float* ai = stackalloc float[MaxSmall];
+            float* ai = stackalloc float[2 * MaxSmall];
             float* tail = stackalloc float[Lanes];
-            for (long i = lo; i < hi; i++)
+            for (long i = lo; i < hi; i += 2)
             {
-                for (int q = 0; q < k; q++)
-                    ai[q] = a0 != null ? a0[i * aRow + q * aCol] : Read(p.A, bi, i, q, p.Bf16);
-                float* ci = c0 + i * p.C.RowStride;
+                // Two rows at a time share each load of B; a lone last row is computed twice and stored once.
+                bool two = i + 1 < hi;
+                for (int r = 0; r < 2; r++)
+                    for (int q = 0; q < k; q++)
+                    {
+                        long row = two ? i + r : i;
+                        ai[r * MaxSmall + q] = a0 != null ? a0[row * aRow + q * aCol] : Read(p.A, bi, row, q, p.Bf16);
+                    }
+                float* ci = c0 + i * cRow, cn = two ? ci + cRow : null;
                 int j = 0;
                 for (; j + Strip <= n; j += Strip)
-                    Combine4(ai, bp + j, k, ld, ci + j, p.Alpha, p.Beta);
-                for (; j + Lanes <= n; j += Lanes)
-                    Finish(Combine(ai, bp + j, k, ld), ci + j, p.Alpha, p.Beta);
-                if (j < n)
-                {
-                    // The packed rows are padded to whole vectors; C's last partial vector goes through a buffer.
-                    var sum = Combine(ai, bp + j, k, ld);
-                    for (int q = 0; q < n - j; q++)
-                        tail[q] = ci[q + j];
-                    Finish(sum, tail, p.Alpha, p.Beta);
-                    for (int q = 0; q < n - j; q++)
-                        ci[q + j] = tail[q];
-                }
+                    Combine4(ai, ai + MaxSmall, bp + j, k, ld, ci + j, cn == null ? null : cn + j, p.Alpha, p.Beta);
+                Rest(ai, bp, k, ld, ci, j, n, p.Alpha, p.Beta, tail);
+                if (two)
+                    Rest(ai + MaxSmall, bp, k, ld, cn!, j, n, p.Alpha, p.Beta, tail);
             }
         });
+    }
+
+    /// <summary>Columns j.. of one row of C after the four-vector steps: whole vectors, then the last partial one.</summary>
+    private static void Rest(float* ai, float* bp, int k, long ld, float* ci, int j, int n, float alpha, float beta, float* tail)
+    {
+        for (; j + Lanes <= n; j += Lanes)
+            Finish(Combine(ai, bp + j, k, ld), ci + j, alpha, beta);
+        if (j < n)
+        {
+            // The packed rows are padded to whole vectors; C's last partial vector goes through a buffer.
+            var sum = Combine(ai, bp + j, k, ld);
+            for (int q = 0; q < n - j; q++)
+                tail[q] = ci[q + j];
+            Finish(sum, tail, alpha, beta);
+            for (int q = 0; q < n - j; q++)
+                ci[q + j] = tail[q];
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -137,24 +152,38 @@ internal static unsafe class GemmSkinny
         return sum;
     }
 
-    /// <summary>Combine on four vectors of C at once: four independent FMA chains hide each other's latency.</summary>
+    /// <summary>
+    /// Combine on four vectors of two rows of C at once (c1 null: one row, a1 ignored): eight independent FMA chains,
+    /// each load of B feeding two.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Combine4(float* ai, float* bj, int k, long ld, float* c, float alpha, float beta)
+    private static void Combine4(float* a0, float* a1, float* bj, int k, long ld, float* c0, float* c1, float alpha, float beta)
     {
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
         for (int q = 0; q < k; q++)
         {
-            var x = Vector512.Create(ai[q]);
+            var x = Vector512.Create(a0[q]);
+            var y = Vector512.Create(a1[q]);
             float* b = bj + q * ld;
-            s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), s0);
-            s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + Lanes), s1);
-            s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 2 * Lanes), s2);
-            s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 3 * Lanes), s3);
+            var w = Vector512.Load(b);
+            s0 = Vector512.FusedMultiplyAdd(x, w, s0); t0 = Vector512.FusedMultiplyAdd(y, w, t0);
+            w = Vector512.Load(b + Lanes);
+            s1 = Vector512.FusedMultiplyAdd(x, w, s1); t1 = Vector512.FusedMultiplyAdd(y, w, t1);
+            w = Vector512.Load(b + 2 * Lanes);
+            s2 = Vector512.FusedMultiplyAdd(x, w, s2); t2 = Vector512.FusedMultiplyAdd(y, w, t2);
+            w = Vector512.Load(b + 3 * Lanes);
+            s3 = Vector512.FusedMultiplyAdd(x, w, s3); t3 = Vector512.FusedMultiplyAdd(y, w, t3);
         }
-        Finish(s0, c, alpha, beta);
-        Finish(s1, c + Lanes, alpha, beta);
-        Finish(s2, c + 2 * Lanes, alpha, beta);
-        Finish(s3, c + 3 * Lanes, alpha, beta);
+        Finish(s0, c0, alpha, beta);
+        Finish(s1, c0 + Lanes, alpha, beta);
+        Finish(s2, c0 + 2 * Lanes, alpha, beta);
+        Finish(s3, c0 + 3 * Lanes, alpha, beta);
+        if (c1 == null)
+            return;
+        Finish(t0, c1, alpha, beta);
+        Finish(t1, c1 + Lanes, alpha, beta);
+        Finish(t2, c1 + 2 * Lanes, alpha, beta);
+        Finish(t3, c1 + 3 * Lanes, alpha, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
