@@ -10,7 +10,8 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// packed driver (which repacks the big operand into panels and pads the small dim to a whole tile) runs them at a
 /// fraction of the bandwidth. Here the small operand is packed once into float32 (a few KiB, L1) and the big one
 /// streamed once, in place, by rows split across the threads. Written on Vector512: <see cref="Gemm"/> sends products
-/// here only where the AVX-512 families run.
+/// here only where the AVX-512 families run. The loops are compiled optimized from the first call (a bench's first
+/// calls, and a short run's, would otherwise time tier-0 code).
 /// </summary>
 internal static unsafe class GemmSkinny
 {
@@ -101,7 +102,7 @@ internal static unsafe class GemmSkinny
         float* a0 = p.A.Type == DType.F32 && !p.Bf16 ? (float*)p.A.Item(bi) : null;
         long aRow = p.A.RowStride, aCol = p.A.ColStride;
         long cRow = p.C.RowStride;
-        CpuThreads.ForRange(p.M, RowsPerChunk(n), (lo, hi) =>
+        CpuThreads.ForRange(p.M, RowsPerChunk(n), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (lo, hi) =>
         {
             float* ai = stackalloc float[2 * MaxSmall];
             float* tail = stackalloc float[Lanes];
@@ -127,6 +128,7 @@ internal static unsafe class GemmSkinny
     }
 
     /// <summary>Columns j.. of one row of C after the four-vector steps: whole vectors, then the last partial one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rest(float* ai, float* bp, int k, long ld, float* ci, int j, int n, float alpha, float beta, float* tail)
     {
         for (; j + Lanes <= n; j += Lanes)
@@ -210,7 +212,7 @@ internal static unsafe class GemmSkinny
         bool direct = p.A.Type == DType.F32 && !p.Bf16 && k % Lanes == 0;
         float* c0 = (float*)p.C.Item(bi);
         long cRow = p.C.RowStride, cCol = p.C.ColStride;
-        CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, (lo, hi) =>
+        CpuThreads.ForRange((p.M + 1) / 2, RowsPerChunk(k) / 2 + 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (lo, hi) =>
         {
             using var widened = new Rented(direct ? 0 : 2 * kv);
             float* rows = widened.Ptr;
@@ -276,7 +278,7 @@ internal static unsafe class GemmSkinny
         byte* b0 = (byte*)p.B.Item(bi);
         long rowBytes = p.B.RowStride * p.B.Type.Size();
         bool direct = p.B.Type == DType.F32 && !p.Bf16 && n % Strip == 0;
-        int used = CpuThreads.ForChunks(k, (k + chunks - 1) / chunks, (chunk, lo, hi) =>
+        int used = CpuThreads.ForChunks(k, (k + chunks - 1) / chunks, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, lo, hi) =>
         {
             float* own = sums + chunk * partial;
             new Span<float>(own, (int)partial).Clear();
@@ -417,6 +419,7 @@ internal static unsafe class GemmSkinny
     /// Bf16Rounded&lt;F32Element&gt; on sixteen lanes at a time (the hot case: float32 activations under bf16 autocast):
     /// round to nearest even by adding 0x7FFF plus the kept lowest bit, quieting NaNs instead.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RoundToBf16(float* src, int count, float* dst)
     {
         int i = 0;
@@ -431,6 +434,7 @@ internal static unsafe class GemmSkinny
             dst[i] = Bf16Rounded<F32Element>.Load(src, i);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Widen<TE>(void* src, int count, float* dst) where TE : struct, IGemmElement
     {
         int i = 0;

@@ -3,7 +3,7 @@ namespace RawLongLoRA.Model;
 /// <summary>
 /// One LoRA adapter of a <see cref="Linear"/>: A [r, in], B [out, r] and, for DoRA, a magnitude [out];
 /// the tensors are parameters of the Linear (under PEFT's names lora_A.&lt;adapter&gt;.weight, ...).
-/// Forward adds s·(dropout(x) Aᵀ) Bᵀ to the frozen x Wᵀ + b. DoRA rescales each output row to its
+/// Forward adds s·(dropout(x) Aᵀ) Bᵀ to the frozen x Wᵀ + b, as one op (<see cref="LoraLinearOp"/>). DoRA rescales each output row to its
 /// magnitude m over ‖W + s·BA‖, a norm kept out of the gradient as PEFT does (DoRA paper §4.3).
 /// </summary>
 public sealed class LoraAdapter
