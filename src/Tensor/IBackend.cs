@@ -269,11 +269,14 @@ public sealed record AttentionSpec
     public int GroupSize { get; init; }
 
     /// <summary>
-    /// Packed samples: ascending indices into the flattened B · RowLength token stream where a sequence begins
-    /// (as flash-attn's cu_seqlens without the final total); every row start is a start too. Null = one
-    /// sequence per row.
+    /// Packed samples: an I32 [n] tensor on the operands' device of strictly ascending indices into the flattened
+    /// B · RowLength token stream where a sequence begins (as flash-attn's cu_seqlens without the final total); every
+    /// row start is a start too. Null = one sequence per row. Made once per batch by <see cref="PackedStarts.Of"/>,
+    /// which checks the values on the host; kernels check its dtype, rank and device. The CPU kernel reads it to build
+    /// each query's key lower bound per call; a GPU kernel finds a query's sequence by binary search in it per tile,
+    /// as flash-attn does in cu_seqlens, with no copy to the host.
     /// </summary>
-    public int[]? SequenceStarts { get; init; }
+    public Tensor? SequenceStarts { get; init; }
 
     /// <summary>Global index of the call's first query head, which decides the S2-Attn half of its heads.</summary>
     public int HeadStart { get; init; }

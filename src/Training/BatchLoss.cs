@@ -9,12 +9,13 @@ public static class BatchLoss
 {
     /// <summary>
     /// Mean over the batch's counted targets (NaN if none count, as PyTorch), on the model's device: the batch's ids,
-    /// positions and targets are copied there, and nothing is read back.
+    /// positions, targets and sequence starts are copied there, once each, and nothing is read back.
     /// </summary>
     public static Tensor Of(Model.CausalLM model, TrainingBatch batch, int groupSize = 0)
     {
-        var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = batch.SequenceStarts };
         var device = model.Device;
+        var starts = PackedStarts.Of(batch.SequenceStarts, (long)batch.Rows * batch.Length, device);
+        var spec = new AttentionSpec { GroupSize = groupSize, SequenceStarts = starts };
         var ids = Tensor.FromArray(batch.Ids, [batch.Rows, batch.Length], device);
         // The batch is on the host: its largest position costs nothing to read here, and a device read in Hidden.
         int positionEnd = (int)batch.Positions.Max() + 1;

@@ -5,7 +5,7 @@ namespace RawLongLoRA.Training;
 /// Targets are the next token of the same document, or <see cref="IgnoreIndex"/> where there is none
 /// (a document's last token, padding) or where the loss is masked (an SFT prompt). Positions restart
 /// at 0 for every packed document; <see cref="SequenceStarts"/> are the flat indices where documents
-/// begin (every row start included), as <see cref="AttentionSpec.SequenceStarts"/> wants them.
+/// begin (every row start included), as <see cref="PackedStarts.Of"/> takes them for <see cref="AttentionSpec.SequenceStarts"/>.
 /// </summary>
 public sealed record TrainingBatch(int Rows, int Length, long[] Ids, long[] Targets, long[] Positions, int[] SequenceStarts)
 {

@@ -20,9 +20,9 @@ public class AttentionBlocksTests
     {
         "causal" => AttentionSpec.Causal,
         // Row 1 starts at 96: a sequence runs over from row 0's last start (70) to its end.
-        "packed" => new AttentionSpec { SequenceStarts = [0, 20, 70, 106, 150] },
+        "packed" => new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 20, 70, 106, 150], B * T) },
         "S2" => new AttentionSpec { GroupSize = 32 },
-        "S2 packed" => new AttentionSpec { GroupSize = 32, SequenceStarts = [0, 20, 70, 106, 150] },
+        "S2 packed" => new AttentionSpec { GroupSize = 32, SequenceStarts = PackedStarts.Of([0, 20, 70, 106, 150], B * T) },
         _ => throw new ArgumentOutOfRangeException(nameof(mask)),
     };
 

@@ -29,10 +29,10 @@ public class AttentionGradTests
     public void S2GroupsWithGqa() => Check(2, 8, 8, 4, 2, 4, new AttentionSpec { GroupSize = 2 }, 16);
 
     [Fact]
-    public void SequenceStarts() => Check(2, 6, 6, 2, 1, 4, new AttentionSpec { SequenceStarts = [0, 2, 6, 9] }, 19);
+    public void SequenceStarts() => Check(2, 6, 6, 2, 1, 4, new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 2, 6, 9], 2 * 6) }, 19);
 
     [Fact]
-    public void SequenceStartsWithS2Groups() => Check(2, 8, 8, 2, 2, 4, new AttentionSpec { GroupSize = 4, SequenceStarts = [3, 8, 13] }, 22);
+    public void SequenceStartsWithS2Groups() => Check(2, 8, 8, 2, 2, 4, new AttentionSpec { GroupSize = 4, SequenceStarts = PackedStarts.Of([3, 8, 13], 2 * 8) }, 22);
 
     [Fact]
     public void KvCacheQueryStart() => Check(1, 3, 7, 2, 2, 4, new AttentionSpec { QueryStart = 4 }, 25);
@@ -69,6 +69,26 @@ public class AttentionGradTests
             Assert.Equal(vv[c], o[c], 6);
     }
 
+    [Fact]
+    public void BackwardKeepsThePackedStartsTheCallerHasDisposed()
+    {
+        float[] Dq(bool disposeEarly)
+        {
+            using var scope = new DisposeScope();
+            var q = Tensor.Randn([1, 8, 2, 4], new Generator(51), requiresGrad: true);
+            var k = Tensor.Randn([1, 8, 1, 4], new Generator(52));
+            var v = Tensor.Randn([1, 8, 1, 4], new Generator(53));
+            var starts = PackedStarts.Of([0, 3], 8);
+            var o = q.Attention(k, v, new AttentionSpec { SequenceStarts = starts });
+            if (disposeEarly)
+                starts.Dispose();
+            (o * o).Sum().Backward();
+            return q.Grad!.ToFloatArray();
+        }
+
+        Assert.Equal(Dq(false), Dq(true));
+    }
+
     // ---- non-contiguous inputs
 
     [Fact]
@@ -90,6 +110,6 @@ public class AttentionGradTests
 
     [Fact]
     public void StridedAndExpandedInputs()
-        => GradCheck.Assert(x => Input.Strided(x[0]).Attention(x[1].Expand(1, 4, 2, 4), Input.Strided(x[2]), new AttentionSpec { SequenceStarts = [2] }),
+        => GradCheck.Assert(x => Input.Strided(x[0]).Attention(x[1].Expand(1, 4, 2, 4), Input.Strided(x[2]), new AttentionSpec { SequenceStarts = PackedStarts.Of([2], 4) }),
             [Input.Randn(44, 1, 4, 2, 4), Input.Randn(45, 1, 4, 1, 4), Input.Randn(46, 1, 4, 2, 4)]);
 }

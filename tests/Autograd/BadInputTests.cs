@@ -110,8 +110,11 @@ public class BadInputTests
         Fails<ArgumentException>(() => F(1, 6, 2, 4).Attention(F(1, 6, 2, 4), F(1, 6, 2, 4), new AttentionSpec { GroupSize = 3 }), "GroupSize", "even");
         Fails<ArgumentException>(() => F(1, 3, 2, 4).Attention(F(1, 5, 2, 4), F(1, 5, 2, 4), new AttentionSpec { QueryStart = 2, RowLength = 4 }), "RowLength is 4");
         Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { HeadStart = 3, TotalHeads = 4 }), "HeadStart 3", "2 heads");
-        Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = [0, 4] }), "SequenceStarts[1] = 4");
-        Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = [2, 1] }), "SequenceStarts", "ascending");
+        // Packed starts are checked where they become a tensor, and again by the cpu kernel that reads them.
+        Fails<ArgumentException>(() => PackedStarts.Of([0, 4], 4), "SequenceStarts[1] = 4", "[0, 4)");
+        Fails<ArgumentException>(() => PackedStarts.Of([2, 1], 4), "SequenceStarts", "ascending");
+        Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 4], 8) }), "SequenceStarts[1] = 4", "[0, 4)");
+        Fails<ArgumentException>(() => F(1, 4, 2, 4).Attention(F(1, 4, 2, 4), F(1, 4, 2, 4), new AttentionSpec { SequenceStarts = Tensor.FromArray(new long[] { 0, 2 }) }), "SequenceStarts", "int32", "int64");
     }
 
     // ---- dtypes

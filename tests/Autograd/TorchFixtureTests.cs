@@ -48,10 +48,12 @@ public class TorchFixtureTests
         {
             GroupSize = (int)spec[0],
             QueryStart = (int)spec[1],
-            SequenceStarts = Fx.Contains(name + ".sequence_starts") ? Array.ConvertAll(Values<long>(name + ".sequence_starts"), v => (int)v) : null,
             Scale = Fx.Contains(name + ".scale") ? Floats(name + ".scale")[0] : float.NaN,
         };
-        return new(["q", "k", "v"], [], (x, _) => x[0].Attention(x[1], x[2], attention), 1e-5);
+        int[]? starts = Fx.Contains(name + ".sequence_starts") ? Array.ConvertAll(Values<long>(name + ".sequence_starts"), v => (int)v) : null;
+        // The starts index the B · S stream of the keys' rows (the queries end where the keys do).
+        return new(["q", "k", "v"], [], (x, _) => x[0].Attention(x[1], x[2],
+            starts is null ? attention : attention with { SequenceStarts = PackedStarts.Of(starts, (long)x[1].Shape[0] * x[1].Shape[1]) }), 1e-5);
     }
 
     internal static readonly Dictionary<string, Case> Cases = new()

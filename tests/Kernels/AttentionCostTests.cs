@@ -10,7 +10,7 @@ public sealed class AttentionCostTests
     public void BlocksOfARowCostWhatOneCallCosts()
     {
         const int b = 2, t = 96, hq = 4, hkv = 2, d = 8;
-        var spec = new AttentionSpec { GroupSize = 32, SequenceStarts = [0, 20, 70, 106, 150] };
+        var spec = new AttentionSpec { GroupSize = 32, SequenceStarts = PackedStarts.Of([0, 20, 70, 106, 150], b * t) };
         using var scope = new DisposeScope();
         double whole = KernelCost.AttentionFlops(Tensor.Empty([b, t, hq, d]), Tensor.Empty([b, t, hkv, d]), spec)!.Value;
         int[] bounds = [0, 5, 29, 30, 64, 96];
@@ -26,6 +26,17 @@ public sealed class AttentionCostTests
                 }
         Assert.True(whole > 0);
         Assert.Equal(whole, blocks);
+    }
+
+    [Fact]
+    public void PackedStartsOffTheHostAreNotReadToCount()
+    {
+        var (device, strict) = StrictDevice.New();
+        using var scope = new DisposeScope();
+        var spec = new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 20], 2 * 96, device) };
+        strict.ResetCounts();
+        Assert.Null(KernelCost.AttentionFlops(Tensor.Empty([2, 96, 4, 8]), Tensor.Empty([2, 96, 2, 8]), spec));
+        Assert.Equal(0, strict.DeviceToHost);
     }
 
     [Fact]

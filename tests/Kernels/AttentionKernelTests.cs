@@ -53,8 +53,9 @@ public sealed unsafe class AttentionKernelTests
     // Row 1 (from 100) starts a sequence without being listed; the one from 90 runs to the end of row 0; 170 is one token long.
     [InlineData(new[] { 0, 13, 40, 90, 130, 170, 171 })]
     [InlineData(new[] { 70 })]
+    [InlineData(new int[0])]
     public void PackedSequencesMatchReference(int[] starts)
-        => AssertMatchesReference(2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = starts });
+        => AssertMatchesReference(2, 100, 100, 4, 2, 16, new AttentionSpec { SequenceStarts = PackedStarts.Of(starts, 2 * 100) });
 
     [Theory]
     [InlineData(50, false)]
@@ -64,7 +65,7 @@ public sealed unsafe class AttentionKernelTests
     [InlineData(100, true)]
     [InlineData(2, true)]
     public void S2AttnGroupsMatchReference(int g, bool packed)
-        => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = g, SequenceStarts = packed ? [0, 37, 120, 260, 333] : null });
+        => AssertMatchesReference(2, 200, 200, 4, 2, 16, new AttentionSpec { GroupSize = g, SequenceStarts = packed ? PackedStarts.Of([0, 37, 120, 260, 333], 2 * 200) : null });
 
     [Theory]
     [InlineData(2)]
@@ -87,7 +88,7 @@ public sealed unsafe class AttentionKernelTests
     [InlineData("decode rows past their group")]
     public void BlocksMatchReference(string block)
     {
-        int[] starts = [0, 37, 120, 260, 333];
+        var starts = PackedStarts.Of([0, 37, 120, 260, 333], 2 * 200);
         var (t, s, spec) = block switch
         {
             "keys all before the queries" => (64, 64, new AttentionSpec { QueryStart = 128 }),
@@ -180,6 +181,8 @@ public sealed unsafe class AttentionKernelTests
     [InlineData("descending starts", "SequenceStarts")]
     [InlineData("start past the end", "SequenceStarts")]
     [InlineData("start past the given rows", "SequenceStarts")]
+    [InlineData("int64 starts", "SequenceStarts")]
+    [InlineData("starts of rank 2", "SequenceStarts")]
     [InlineData("negative query start", "QueryStart")]
     [InlineData("row shorter than the keys", "RowLength")]
     [InlineData("heads past the total", "HeadStart")]
@@ -193,9 +196,12 @@ public sealed unsafe class AttentionKernelTests
             "group not dividing T" => (new AttentionSpec { GroupSize = 6 }, t, 2),
             "group not dividing the row" => (new AttentionSpec { GroupSize = 4, KeyStart = 32, QueryStart = 32, RowLength = 50 }, t, 2),
             "groups over an odd total of heads" => (new AttentionSpec { GroupSize = 4, TotalHeads = 9 }, t, 2),
-            "descending starts" => (new AttentionSpec { SequenceStarts = [0, 10, 5] }, t, 2),
-            "start past the end" => (new AttentionSpec { SequenceStarts = [0, 32] }, t, 2),
-            "start past the given rows" => (new AttentionSpec { SequenceStarts = [0, 100], RowLength = 40 }, t, 2),
+            // Tensors made without PackedStarts.Of, which would refuse the first three: the kernel checks them itself.
+            "descending starts" => (new AttentionSpec { SequenceStarts = Tensor.FromArray(new[] { 0, 10, 5 }) }, t, 2),
+            "start past the end" => (new AttentionSpec { SequenceStarts = Tensor.FromArray(new[] { 0, 32 }) }, t, 2),
+            "start past the given rows" => (new AttentionSpec { SequenceStarts = Tensor.FromArray(new[] { 0, 100 }), RowLength = 40 }, t, 2),
+            "int64 starts" => (new AttentionSpec { SequenceStarts = Tensor.FromArray(new long[] { 0, 5 }) }, t, 2),
+            "starts of rank 2" => (new AttentionSpec { SequenceStarts = Tensor.FromArray(new[] { 0, 5 }, [1, 2]) }, t, 2),
             "negative query start" => (new AttentionSpec { QueryStart = -1 }, t, 2),
             "row shorter than the keys" => (new AttentionSpec { KeyStart = 10, RowLength = 20 }, t, 2),
             "heads past the total" => (new AttentionSpec { HeadStart = 6, TotalHeads = 8 }, t, 2),

@@ -49,7 +49,7 @@ public class AttentionStrategyTests
         using var model = CausalLM.Load(CausalLMTests.Dir("llama-gqa-tiny"));
         var rng = new Random(3);
         var ids = Tensor.FromArray(Enumerable.Range(0, 2 * 48).Select(_ => (long)rng.Next(300)).ToArray(), [2, 48]);
-        var spec = new AttentionSpec { GroupSize = 12, SequenceStarts = [0, 17, 48, 80] };
+        var spec = new AttentionSpec { GroupSize = 12, SequenceStarts = PackedStarts.Of([0, 17, 48, 80], 2 * 48) };
         var expected = model.Forward(ids, spec: spec).ToFloatArray();
         model.AttentionStrategy = new BlockwiseAttention(blocks, zigZag);
         CausalLMTests.AssertRelative(expected, model.Forward(ids, spec: spec).ToFloatArray(), 1e-5);

@@ -53,7 +53,7 @@ internal sealed class StrictStorage : Storage
 internal sealed class StrictBackend(Device device) : IBackend
 {
     private static readonly IBackend Cpu = CpuBackend.Instance;
-    private long _toDevice, _toHost, _syncs;
+    private long _toDevice, _toHost, _syncs, _packed;
 
     public Device Device { get; } = device;
 
@@ -73,11 +73,15 @@ internal sealed class StrictBackend(Device device) : IBackend
     /// <summary>Explicit <see cref="Synchronize"/> calls.</summary>
     public long Synchronizations => Interlocked.Read(ref _syncs);
 
+    /// <summary>Attention forwards whose packed starts hold more sequences than rows (every row start is one): some row packs several.</summary>
+    public long PackedAttentionCalls => Interlocked.Read(ref _packed);
+
     public void ResetCounts()
     {
         Interlocked.Exchange(ref _toDevice, 0);
         Interlocked.Exchange(ref _toHost, 0);
         Interlocked.Exchange(ref _syncs, 0);
+        Interlocked.Exchange(ref _packed, 0);
     }
 
     public Storage Allocate(long bytes) => new StrictStorage(Device, bytes);
@@ -140,11 +144,17 @@ internal sealed class StrictBackend(Device device) : IBackend
     public void CrossEntropyBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart)
         => Run("cross_entropy_backward", [dlogits, dloss, logits, lse, targets], t => Cpu.CrossEntropyBackward(t[0], t[1], t[2], t[3], t[4], vocabStart));
 
+    // The packed starts are an operand like the others: on this device, handed to the kernel unwrapped, never copied.
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
-        => Run("attention", [o, lse, q, k, v], t => Cpu.AttentionForward(t[0], t[1], t[2], t[3], t[4], spec));
+    {
+        if (spec.SequenceStarts is { } starts && starts.Numel > q.Shape[0])
+            Interlocked.Increment(ref _packed);
+        Run("attention", [o, lse, q, k, v, spec.SequenceStarts], t => Cpu.AttentionForward(t[0], t[1], t[2], t[3], t[4], spec with { SequenceStarts = t[5] }));
+    }
 
     public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
-        => Run("attention_backward", [dq, dk, dv, dout, q, k, v, o, lse, dlse], t => Cpu.AttentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], spec, t[9]));
+        => Run("attention_backward", [dq, dk, dv, dout, q, k, v, o, lse, dlse, spec.SequenceStarts],
+            t => Cpu.AttentionBackward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], spec with { SequenceStarts = t[10] }, t[9]));
 
     public void AttentionMerge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
         => Run("attention_merge", [o, lse, oA, lseA, oB, lseB], t => Cpu.AttentionMerge(t[0], t[1], t[2], t[3], t[4], t[5]));

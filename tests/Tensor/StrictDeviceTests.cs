@@ -43,6 +43,9 @@ public class StrictDeviceTests
         { "linear", (d, h) => d.Linear(h) },
         { "cross_entropy", (d, h) => d.CrossEntropy(Tensor.FromArray(new long[] { 0, 1 })) },
         { "attention", (d, h) => d.Reshape(1, 2, 1, 2).Attention(h.Reshape(1, 2, 1, 2), h.Reshape(1, 2, 1, 2)) },
+        // The packed starts are an operand too: on the host beside q, k, v on the device, and the other way round.
+        { "attention", (d, h) => d.Reshape(1, 2, 1, 2).Attention(d.Reshape(1, 2, 1, 2), d.Reshape(1, 2, 1, 2), new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 1], 2) }) },
+        { "attention_part", (d, h) => h.Reshape(1, 2, 1, 2).AttentionPart(h.Reshape(1, 2, 1, 2), h.Reshape(1, 2, 1, 2), new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 1], 2, d.Device) }).O },
     };
 
     [Theory]

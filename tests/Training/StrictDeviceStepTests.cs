@@ -7,7 +7,8 @@ namespace RawLongLoRA.Tests;
 
 /// <summary>
 /// A whole training step and generation on the strict device (no host access, crossings counted) against the same on
-/// the CPU: bitwise equal, and a step reads back one thing, the loss (with the gradient norm), and nothing else.
+/// the CPU: bitwise equal, a step copies in its micro-batches' tensors (packed sequence starts included) once each,
+/// and reads back one thing, the loss (with the gradient norm), and nothing else.
 /// Serial: the trainer seeds the default generator (dropout), which is global.
 /// </summary>
 [Collection(SerialCollection.Name)]
@@ -52,13 +53,16 @@ public class StrictDeviceStepTests : IDisposable
         foreach (var (name, values) in cpuParams)
             Assert.True(values.SequenceEqual(strictParams[name]), $"{name} differs between the cpu and {device}");
 
-        // After the first step (which builds the RoPE tables there), a step copies each micro-batch's ids, positions
-        // and targets in, reads [loss, grad norm] once, and synchronises nothing else.
+        // The rows pack several documents, so attention runs with packed sequence starts in every step.
+        Assert.All(onStrict, s => Assert.True(s.PackedAttention > 0, "no attention call had a row packing several documents"));
+        // After the first step (which builds the RoPE tables there), a step copies each micro-batch's ids, positions,
+        // targets and sequence starts in — once each, where an attention that uploaded its starts per call would add one
+        // per layer and pass — reads [loss, grad norm] once, and synchronises nothing else.
         foreach (var s in onStrict.Skip(1))
-            Assert.Equal((3L * GradAccum, 1L, 0L), (s.ToDevice, s.ToHost, s.Syncs));
+            Assert.Equal((4L * GradAccum, 1L, 0L), (s.ToDevice, s.ToHost, s.Syncs));
     }
 
-    private sealed record StepCount(StepLog Log, Device Device, long ToDevice, long ToHost, long Syncs);
+    private sealed record StepCount(StepLog Log, Device Device, long ToDevice, long ToHost, long Syncs, long PackedAttention);
 
     private static List<StepCount> Steps(TrainOptions options, StrictBackend? counts, out Dictionary<string, float[]> trained)
     {
@@ -68,7 +72,8 @@ public class StrictDeviceStepTests : IDisposable
         {
             counts?.ResetCounts();
             var log = trainer.Step();
-            steps.Add(new StepCount(log, trainer.Model.Device, counts?.HostToDevice ?? 0, counts?.DeviceToHost ?? 0, counts?.Synchronizations ?? 0));
+            steps.Add(new StepCount(log, trainer.Model.Device, counts?.HostToDevice ?? 0, counts?.DeviceToHost ?? 0, counts?.Synchronizations ?? 0,
+                counts?.PackedAttentionCalls ?? 0));
         }
         trained = trainer.Model.TrainableParameters().ToDictionary(p => p.Name, p => p.Tensor.ToFloatArray());
         return steps;

@@ -32,6 +32,8 @@ public static unsafe class GemmBench
             ("--quick", "a few shapes, shorter timing"),
             ("--only TEXT", "only the shapes whose name contains TEXT"),
             ("--no-peer", "do not run the PyTorch peer"),
+            ("--cpu-time", "time by this process's CPU time (GFLOP per CPU-second, no peer): compares work on a machine other processes load; best with RAWLORA_THREADS=1"),
+            ("--cold", "also time each variant on cold operands, as a training step sees them: A and B, then C, then all three rotated through copies larger than the caches"),
         ],
         Run);
 
@@ -85,12 +87,14 @@ public static unsafe class GemmBench
         // The peak is measured before and after the timings and the higher figure kept: a burst of
         // other work on the machine during one measurement must not inflate every "of peak".
         double peak = report.Machine.MeasurePeakFlops();
-        string reason = "--no-peer";
-        using var peer = options.Flag("--no-peer") ? null : Peer.Start("gemm_peer.py", CpuThreads.Count, out reason);
+        Func<double>? clock = options.Flag("--cpu-time") ? ProcessCpuTime.Seconds : null;
+        string reason = clock is null ? "--no-peer" : "--cpu-time";
+        using var peer = options.Flag("--no-peer") || clock is not null ? null : Peer.Start("gemm_peer.py", CpuThreads.Count, out reason);
         report.Note(peer is null ? $"peer: skipped ({reason})" : $"peer: {peer.Name}, torch.mm(a, b, out=c) with B a transposed view where marked t");
         foreach (string line in Variants.Header())
             report.Note($"variant {line}");
 
+        bool cold = options.Flag("--cold");
         var forced = Gemm.ForceIsa;
         int rc = 0;
         var records = new List<Record>();
@@ -98,7 +102,7 @@ public static unsafe class GemmBench
         {
             string only = options.Value("--only") ?? "";
             foreach (var shape in Shapes.Where(s => (!quick || s.Quick) && s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
-                rc |= Measure(shape, chosen, peer, plan, records);
+                rc |= Measure(shape, chosen, peer, plan, records, cold, clock);
         }
         finally
         {
@@ -114,18 +118,23 @@ public static unsafe class GemmBench
     /// <summary>
     /// Validates each variant on one shape, then times the peer and the variants in alternating rounds
     /// and keeps each one's best round: a round slowed by another process on the machine then costs
-    /// nobody, and both sides see the same conditions. Returns 1 if a variant failed validation.
+    /// nobody, and both sides see the same conditions. With cold, each variant is also timed with its
+    /// inputs, its output, then all three taken from the next of several copies (<see cref="Operands"/>),
+    /// in the same rounds. clock, where given, times each run instead of the wall clock. Returns 1 if a variant failed validation.
     /// </summary>
-    private static int Measure(Shape s, KernelVariant<GemmIsa>[] variants, Peer? peer, Timing.Plan plan, List<Record> report)
+    private static int Measure(Shape s, KernelVariant<GemmIsa>[] variants, Peer? peer, Timing.Plan plan, List<Record> report, bool cold, Func<double>? clock)
     {
-        using var a = new Matrix((long)s.M * s.K, seed: 1);
-        using var b = new Matrix((long)s.K * s.N, seed: 2);
-        using var c = new Matrix((long)s.M * s.N, seed: 3);
-        var opA = s.TransA ? new GemmOperand(a.Ptr, DType.F32, 1, s.M, 0) : new GemmOperand(a.Ptr, DType.F32, s.K, 1, 0);
-        var opB = s.TransB ? new GemmOperand(b.Ptr, DType.F32, 1, s.K, 0) : new GemmOperand(b.Ptr, DType.F32, s.N, 1, 0);
-        var opC = new GemmOperand(c.Ptr, DType.F32, s.N, 1, 0);
+        using var operands = new Operands(s, cold);
+        var (opA, opB, opC) = operands.Set(0, 0);
         var precision = Precision.F32;
-        void Multiply() => Gemm.Run(1, s.M, s.N, s.K, 1f, opA, opB, 0f, opC, precision);
+        var temperature = Temperature.Hot;
+        int call = 0;
+        void Multiply()
+        {
+            call++;
+            var (a, b, c) = operands.Set(temperature is Temperature.ColdInputs or Temperature.Cold ? call : 0, temperature is Temperature.ColdOutput or Temperature.Cold ? call : 0);
+            Gemm.Run(1, s.M, s.N, s.K, 1f, a, b, 0f, c, precision);
+        }
 
         var errors = new Dictionary<KernelVariant<GemmIsa>, double>();
         foreach (var v in variants)
@@ -145,33 +154,85 @@ public static unsafe class GemmBench
             ["min_time"] = plan.MinSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns,
         };
         double? peerSeconds = null;
-        var best = errors.Keys.ToDictionary(v => v, _ => (Seconds: double.MaxValue, Runs: 0));
+        Temperature[] temperatures = cold ? Enum.GetValues<Temperature>() : [Temperature.Hot];
+        var timed = errors.Keys.SelectMany(v => temperatures.Select(t => (Variant: v, Temperature: t))).ToArray();
+        var best = timed.ToDictionary(x => x, _ => (Seconds: double.MaxValue, Runs: 0));
         for (int round = 0; round < plan.Rounds; round++)
         {
             if (peer is not null)
                 peerSeconds = Math.Min(peerSeconds ?? double.MaxValue, peer.Ask(request)["seconds"]!.GetValue<double>());
-            foreach (var v in errors.Keys)
+            foreach (var x in timed)
             {
-                (Gemm.ForceIsa, precision) = (v.Kernel, PrecisionOf(v));
-                var t = Timing.Median(Multiply, plan);
-                if (t.Seconds < best[v].Seconds)
-                    best[v] = t;
+                (Gemm.ForceIsa, precision, temperature) = (x.Variant.Kernel, PrecisionOf(x.Variant), x.Temperature);
+                var t = Timing.Median(Multiply, plan, clock);
+                if (t.Seconds < best[x].Seconds)
+                    best[x] = t;
             }
         }
-        foreach (var (v, (seconds, runs)) in best)
+        foreach (var ((v, temp), (seconds, runs)) in best)
         {
             double gflops = s.Flops / seconds / 1e9;
-            report.Add(new Record(s.Name, v.Name, gflops, "GFLOP/s")
+            report.Add(new Record(s.Name, temp == Temperature.Hot ? v.Name : $"{v.Name} {Label(temp)}", gflops, clock is null ? "GFLOP/s" : "GFLOP/CPU-s")
             {
                 Peer = peer is null ? null : "torch",
                 PeerValue = s.Flops / peerSeconds / 1e9,
-                Note = $"{s.Bytes / seconds / 1e9:F1} GB/s, err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
+                Note = $"{s.Bytes / seconds / 1e9:F1} {(clock is null ? "GB/s" : "GB/CPU-s")}, err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
             });
         }
         return errors.Count == variants.Length ? 0 : 1;
     }
 
+    /// <summary>Which operands a timed call takes from a copy not touched since the last rotation.</summary>
+    private enum Temperature { Hot, ColdInputs, ColdOutput, Cold }
+
+    private static string Label(Temperature t) => t switch
+    {
+        Temperature.ColdInputs => "cold A,B",
+        Temperature.ColdOutput => "cold C",
+        _ => "cold A,B,C",
+    };
+
     private static Precision PrecisionOf(KernelVariant<GemmIsa> v) => v.Kernel == GemmIsa.Avx512Bf16 ? Precision.Bf16 : Precision.F32;
+
+    /// <summary>
+    /// A, B and C of a shape, and for cold timings more copies of all three: enough that 128 MiB lie between
+    /// two uses of one copy, more than this machine's caches hold, so a call finds its copy in memory, as a
+    /// training step finds its activations, weights and recycled output blocks.
+    /// </summary>
+    private sealed class Operands : IDisposable
+    {
+        private const long ColdBytes = 128L << 20;
+        private readonly Shape _s;
+        private readonly List<Matrix> _a = [], _b = [], _c = [];
+
+        public Operands(Shape s, bool cold)
+        {
+            _s = s;
+            long bytes = ((long)s.M * s.K + (long)s.K * s.N + (long)s.M * s.N) * sizeof(float);
+            int copies = cold ? (int)Math.Max(2, (ColdBytes + bytes - 1) / bytes) : 1;
+            for (int i = 0; i < copies; i++)
+            {
+                _a.Add(new Matrix((long)s.M * s.K, seed: 1));
+                _b.Add(new Matrix((long)s.K * s.N, seed: 2));
+                _c.Add(new Matrix((long)s.M * s.N, seed: 3));
+            }
+        }
+
+        /// <summary>The operands of copy <paramref name="inputs"/> (A and B) and copy <paramref name="output"/> (C), modulo the copies.</summary>
+        public (GemmOperand A, GemmOperand B, GemmOperand C) Set(int inputs, int output)
+        {
+            float* a = _a[inputs % _a.Count].Ptr, b = _b[inputs % _b.Count].Ptr, c = _c[output % _c.Count].Ptr;
+            return (_s.TransA ? new GemmOperand(a, DType.F32, 1, _s.M, 0) : new GemmOperand(a, DType.F32, _s.K, 1, 0),
+                    _s.TransB ? new GemmOperand(b, DType.F32, 1, _s.K, 0) : new GemmOperand(b, DType.F32, _s.N, 1, 0),
+                    new GemmOperand(c, DType.F32, _s.N, 1, 0));
+        }
+
+        public void Dispose()
+        {
+            foreach (var m in _a.Concat(_b).Concat(_c))
+                m.Dispose();
+        }
+    }
 
     /// <summary>Native float32 values in [-1, 1): the big shapes need hundreds of MB, no GC churn.</summary>
     private sealed class Matrix : IDisposable

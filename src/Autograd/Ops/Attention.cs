@@ -22,7 +22,7 @@ public static class AttentionOp
             const string op = "attention";
             using var profile = Profiler.Op(op, q, k, v);
             spec ??= AttentionSpec.Causal;
-            var backend = CheckInputs(op, q, k, v);
+            var backend = CheckInputs(op, q, k, v, spec);
             var o = Graph.Empty(q.ShapeArray, q);
             var lse = Graph.Empty([q.Shape[0], q.Shape[2], q.Shape[1]], q);
             return Run(backend, op, q, k, v, spec, o, lse, o, g => (g, null));
@@ -37,18 +37,18 @@ public static class AttentionOp
         {
             const string op = "attention_part";
             using var profile = Profiler.Op(op, q, k, v);
-            var backend = CheckInputs(op, q, k, v);
+            var backend = CheckInputs(op, q, k, v, spec);
             var part = global::RawLongLoRA.AttentionPart.Empty(q.ShapeArray, q);
             Run(backend, op, q, k, v, spec, part.OData(part.Packed), part.LseData(part.Packed), part.Packed, part.Split);
             return part;
         }
     }
 
-    /// <summary>Checks the inputs before anything is allocated; the backend they share.</summary>
-    private static IBackend CheckInputs(string op, Tensor q, Tensor k, Tensor v)
+    /// <summary>Checks the inputs before anything is allocated; the backend they and the spec's packed starts share.</summary>
+    private static IBackend CheckInputs(string op, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
     {
-        Check.Alive(op, q, k, v);
-        var backend = Graph.Backend(op, q, k, v);
+        Check.Alive(op, q, k, v, spec.SequenceStarts);
+        var backend = Graph.Backend(op, q, k, v, spec.SequenceStarts);
         Check.Rank(op, q, "q [batch, tokens, heads, head_dim]", 4);
         return backend;
     }
@@ -65,13 +65,16 @@ public static class AttentionOp
         backend.AttentionForward(o, lse, qc, kc, vc, spec);
         // The node keeps a handle of its own on o: a one-call o is the caller's to dispose; a part's o is already one.
         var oSaved = ReferenceEquals(o, output) ? o.Restride(o.Layout) : o;
-        return Graph.Record(output, op, [q, k, v], [qc, kc, vc, lse, oSaved], (g, need) =>
+        // And on the packed starts, which backward reads after the caller may have let go of its batch.
+        var starts = spec.SequenceStarts?.Restride(spec.SequenceStarts.Layout);
+        var saved = starts is null ? spec : spec with { SequenceStarts = starts };
+        return Graph.Record(output, op, [q, k, v], starts is null ? [qc, kc, vc, lse, oSaved] : [qc, kc, vc, lse, oSaved, starts], (g, need) =>
         {
             var dq = Graph.Empty(q.ShapeArray, g);
             var dk = Graph.Empty(k.ShapeArray, g);
             var dv = Graph.Empty(v.ShapeArray, g);
             var (dout, dlse) = split(g);
-            Graph.Backend(op, g, qc).AttentionBackward(dq, dk, dv, dout, qc, kc, vc, oSaved, lse, spec, dlse);
+            Graph.Backend(op, g, qc).AttentionBackward(dq, dk, dv, dout, qc, kc, vc, oSaved, lse, saved, dlse);
             return [need[0] ? dq : null, need[1] ? dk : null, need[2] ? dv : null];
         });
     }

@@ -36,15 +36,18 @@ public static class AttentionMask
 
         if (spec.SequenceStarts is not { } starts)
             return;
-        long total = b * row;
-        for (int i = 0; i < starts.Length; i++)
-        {
-            if (starts[i] < 0 || starts[i] >= total)
-                throw new ArgumentException($"AttentionSpec.SequenceStarts[{i}] = {starts[i]} is outside the B·RowLength stream [0, {total})", nameof(spec));
-            if (i > 0 && starts[i] <= starts[i - 1])
-                throw new ArgumentException($"AttentionSpec.SequenceStarts must be strictly ascending, but [{i - 1}] = {starts[i - 1]} and [{i}] = {starts[i]}", nameof(spec));
-        }
+        if (starts.IsDisposed)
+            throw new ObjectDisposedException(nameof(Tensor), "attention: AttentionSpec.SequenceStarts was used after it was disposed");
+        if (starts.DType != DType.I32 || starts.Rank != 1 || !starts.IsContiguous)
+            throw new ArgumentException($"AttentionSpec.SequenceStarts must be a contiguous int32 tensor of rank 1, got {starts.Describe()}", nameof(spec));
+        if (!starts.Device.IsCpu)
+            throw new ArgumentException($"AttentionSpec.SequenceStarts is on {starts.Device}, but the cpu kernel reads it in host memory", nameof(spec));
+        // On the cpu the values cost nothing to read: a tensor made without PackedStarts.Of is checked too.
+        PackedStarts.Validate(Starts(spec), (long)b * row);
     }
+
+    /// <summary>The values of <see cref="AttentionSpec.SequenceStarts"/> in host memory (none when null).</summary>
+    internal static ReadOnlySpan<int> Starts(AttentionSpec spec) => spec.SequenceStarts is { } starts ? starts.AsSpan<int>() : default;
 
     /// <summary>Tokens in a whole row: <see cref="AttentionSpec.RowLength"/>, or where the call's positions end.</summary>
     internal static int RowLength(AttentionSpec spec, int t, int s)
@@ -64,7 +67,7 @@ public static class AttentionMask
     {
         var lo = new int[2 * b * t];
         int g = spec.GroupSize, row = RowLength(spec, t, s), q0 = spec.QueryStart, k0 = spec.KeyStart;
-        int[] starts = spec.SequenceStarts ?? [];
+        var starts = Starts(spec);
         int first = 0;
         for (int r = 0; r < b; r++)
         {

@@ -93,7 +93,7 @@ public static class AttentionReference
         if (key > query)
             return false;
         long row = (long)r * (spec.RowLength > 0 ? spec.RowLength : Math.Max(spec.QueryStart + t, spec.KeyStart + s));
-        foreach (int start in spec.SequenceStarts ?? [])
+        foreach (int start in AttentionMask.Starts(spec))
             if (start > row + key && start <= row + query)
                 return false;
         int g = spec.GroupSize;

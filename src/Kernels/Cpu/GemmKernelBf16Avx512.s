@@ -1,6 +1,7 @@
-# vdpbf16ps micro-kernel: tile[14 x 32] (float32, row-major, contiguous) = sum over kpairs
-# of packed A (per pair: 14 dwords, each 2 bf16 of one row) times packed B (per pair: 32 dwords,
-# each 2 bf16 of one column). System V: rdi = kpairs, rsi = a, rdx = b, rcx = tile.
+# vdpbf16ps micro-kernel: C[14 x 32] (float32, rows ldc bytes apart) = (accumulate ? C : 0) + sum over
+# kpairs of packed A (per pair: 14 dwords, each 2 bf16 of one row) times packed B (per pair: 32 dwords,
+# each 2 bf16 of one column). System V: rdi = kpairs, rsi = a, rdx = b, rcx = c, r8 = ldc in bytes,
+# r9 = accumulate (0: C is only written). Storing into C here, not through a tile, saves a pass per tile.
 # Assemble: as --64 -o k.o GemmKernelBf16Avx512.s && objcopy -O binary -j .text k.o k.bin
     .intel_syntax noprefix
     .text
@@ -86,33 +87,120 @@ gemm_bf16_14x32:
     dec rdi
     jnz 1b
 2:
-    vmovups [rcx + 0], zmm0
+    test r9, r9
+    jz 3f
+    vaddps zmm0, zmm0, [rcx]
+    vaddps zmm1, zmm1, [rcx + 64]
+    vmovups [rcx], zmm0
     vmovups [rcx + 64], zmm1
-    vmovups [rcx + 128], zmm2
-    vmovups [rcx + 192], zmm3
-    vmovups [rcx + 256], zmm4
-    vmovups [rcx + 320], zmm5
-    vmovups [rcx + 384], zmm6
-    vmovups [rcx + 448], zmm7
-    vmovups [rcx + 512], zmm8
-    vmovups [rcx + 576], zmm9
-    vmovups [rcx + 640], zmm10
-    vmovups [rcx + 704], zmm11
-    vmovups [rcx + 768], zmm12
-    vmovups [rcx + 832], zmm13
-    vmovups [rcx + 896], zmm14
-    vmovups [rcx + 960], zmm15
-    vmovups [rcx + 1024], zmm16
-    vmovups [rcx + 1088], zmm17
-    vmovups [rcx + 1152], zmm18
-    vmovups [rcx + 1216], zmm19
-    vmovups [rcx + 1280], zmm20
-    vmovups [rcx + 1344], zmm21
-    vmovups [rcx + 1408], zmm22
-    vmovups [rcx + 1472], zmm23
-    vmovups [rcx + 1536], zmm24
-    vmovups [rcx + 1600], zmm25
-    vmovups [rcx + 1664], zmm26
-    vmovups [rcx + 1728], zmm27
+    add rcx, r8
+    vaddps zmm2, zmm2, [rcx]
+    vaddps zmm3, zmm3, [rcx + 64]
+    vmovups [rcx], zmm2
+    vmovups [rcx + 64], zmm3
+    add rcx, r8
+    vaddps zmm4, zmm4, [rcx]
+    vaddps zmm5, zmm5, [rcx + 64]
+    vmovups [rcx], zmm4
+    vmovups [rcx + 64], zmm5
+    add rcx, r8
+    vaddps zmm6, zmm6, [rcx]
+    vaddps zmm7, zmm7, [rcx + 64]
+    vmovups [rcx], zmm6
+    vmovups [rcx + 64], zmm7
+    add rcx, r8
+    vaddps zmm8, zmm8, [rcx]
+    vaddps zmm9, zmm9, [rcx + 64]
+    vmovups [rcx], zmm8
+    vmovups [rcx + 64], zmm9
+    add rcx, r8
+    vaddps zmm10, zmm10, [rcx]
+    vaddps zmm11, zmm11, [rcx + 64]
+    vmovups [rcx], zmm10
+    vmovups [rcx + 64], zmm11
+    add rcx, r8
+    vaddps zmm12, zmm12, [rcx]
+    vaddps zmm13, zmm13, [rcx + 64]
+    vmovups [rcx], zmm12
+    vmovups [rcx + 64], zmm13
+    add rcx, r8
+    vaddps zmm14, zmm14, [rcx]
+    vaddps zmm15, zmm15, [rcx + 64]
+    vmovups [rcx], zmm14
+    vmovups [rcx + 64], zmm15
+    add rcx, r8
+    vaddps zmm16, zmm16, [rcx]
+    vaddps zmm17, zmm17, [rcx + 64]
+    vmovups [rcx], zmm16
+    vmovups [rcx + 64], zmm17
+    add rcx, r8
+    vaddps zmm18, zmm18, [rcx]
+    vaddps zmm19, zmm19, [rcx + 64]
+    vmovups [rcx], zmm18
+    vmovups [rcx + 64], zmm19
+    add rcx, r8
+    vaddps zmm20, zmm20, [rcx]
+    vaddps zmm21, zmm21, [rcx + 64]
+    vmovups [rcx], zmm20
+    vmovups [rcx + 64], zmm21
+    add rcx, r8
+    vaddps zmm22, zmm22, [rcx]
+    vaddps zmm23, zmm23, [rcx + 64]
+    vmovups [rcx], zmm22
+    vmovups [rcx + 64], zmm23
+    add rcx, r8
+    vaddps zmm24, zmm24, [rcx]
+    vaddps zmm25, zmm25, [rcx + 64]
+    vmovups [rcx], zmm24
+    vmovups [rcx + 64], zmm25
+    add rcx, r8
+    vaddps zmm26, zmm26, [rcx]
+    vaddps zmm27, zmm27, [rcx + 64]
+    vmovups [rcx], zmm26
+    vmovups [rcx + 64], zmm27
+    vzeroupper
+    ret
+3:
+    vmovups [rcx], zmm0
+    vmovups [rcx + 64], zmm1
+    add rcx, r8
+    vmovups [rcx], zmm2
+    vmovups [rcx + 64], zmm3
+    add rcx, r8
+    vmovups [rcx], zmm4
+    vmovups [rcx + 64], zmm5
+    add rcx, r8
+    vmovups [rcx], zmm6
+    vmovups [rcx + 64], zmm7
+    add rcx, r8
+    vmovups [rcx], zmm8
+    vmovups [rcx + 64], zmm9
+    add rcx, r8
+    vmovups [rcx], zmm10
+    vmovups [rcx + 64], zmm11
+    add rcx, r8
+    vmovups [rcx], zmm12
+    vmovups [rcx + 64], zmm13
+    add rcx, r8
+    vmovups [rcx], zmm14
+    vmovups [rcx + 64], zmm15
+    add rcx, r8
+    vmovups [rcx], zmm16
+    vmovups [rcx + 64], zmm17
+    add rcx, r8
+    vmovups [rcx], zmm18
+    vmovups [rcx + 64], zmm19
+    add rcx, r8
+    vmovups [rcx], zmm20
+    vmovups [rcx + 64], zmm21
+    add rcx, r8
+    vmovups [rcx], zmm22
+    vmovups [rcx + 64], zmm23
+    add rcx, r8
+    vmovups [rcx], zmm24
+    vmovups [rcx + 64], zmm25
+    add rcx, r8
+    vmovups [rcx], zmm26
+    vmovups [rcx + 64], zmm27
     vzeroupper
     ret

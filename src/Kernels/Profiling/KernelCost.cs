@@ -26,7 +26,8 @@ internal static class KernelCost
     /// <summary>
     /// Forward FLOPs in FlashAttention's convention, 4·D per (query, visible key) pair of each head
     /// (Q·Kᵀ and P·V), counted over the spec's mask; null where the spec does not fit (the kernel then
-    /// throws its own error). Backward is 2.5× this.
+    /// throws its own error) or where counting would read packed starts off the host (a device sync per call).
+    /// Backward is 2.5× this.
     /// </summary>
     public static double? AttentionFlops(Tensor q, Tensor k, AttentionSpec spec)
     {
