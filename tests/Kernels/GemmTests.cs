@@ -164,7 +164,11 @@ public sealed unsafe partial class GemmTests : IDisposable
     /// <summary>
     /// Runs case t at <paramref name="precision"/> and compares with the reference at the same precision.
     /// </summary>
-    private void Check(GemmIsa isa, Case t, Precision precision, long samples = long.MaxValue)
+    private void Check(GemmIsa isa, Case t, Precision precision, long samples = long.MaxValue) => Check(isa.ToString(), t, precision, samples, (a, b, c) =>
+        Gemm.RunWith(isa, t.Batch, t.M, t.N, t.K, t.Alpha, a, b, t.Beta, c, precision));
+
+    /// <summary>Case t computed by <paramref name="run"/>(A, B, C) against the reference at <paramref name="precision"/>.</summary>
+    private void Check(string kernel, Case t, Precision precision, long samples, Action<GemmOperand, GemmOperand, GemmOperand> run)
     {
         var rng = new Random(t.GetHashCode());
         var a = Matrix(t.TypeA, t.Batch, t.M, t.K, t.TransA, t.BroadcastA, rng);
@@ -173,9 +177,9 @@ public sealed unsafe partial class GemmTests : IDisposable
         if (t.Beta == 0f)
             new Span<float>(c.Op.Ptr, (int)(c.Bytes / 4)).Fill(float.NaN);
         var before = Clone(c);
-        Gemm.RunWith(isa, t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, c.Op, precision);
+        run(a.Op, b.Op, c.Op);
         double err = GemmReference.MaxError(t.Batch, t.M, t.N, t.K, t.Alpha, a.Op, b.Op, t.Beta, before.Op, c.Op, samples, precision);
-        Assert.True(err <= GemmReference.Tolerance(t.K), $"{isa} {t}: normalised error {err:E2} > {GemmReference.Tolerance(t.K):E2}");
+        Assert.True(err <= GemmReference.Tolerance(t.K), $"{kernel} {t} at {precision}: normalised error {err:E2} > {GemmReference.Tolerance(t.K):E2}");
         AssertGapsUntouched(t, before, c);
     }
 

@@ -32,9 +32,9 @@ public class ProfiledModelTests
             qProj.Select(e => e.Phase));
         Assert.Equal("model.layers.1.self_attn", Parent(qProj[0]).Name);
         Assert.Equal("model.layers.1", Parent(Parent(qProj[0])).Name);
-        // The frozen projection and the adapter's two products, all inside q_proj.
-        Assert.Equal(3, events.Count(e => e.Name == "linear" && e.Parent == qProj[0].Index));
-        Assert.Contains(events, e => e.Name == "linear.backward" && e.Module == "model.layers.1.self_attn.q_proj" && e.Parent == qProj[^1].Index);
+        // The frozen projection and the adapter's two products are one fused op inside q_proj.
+        Assert.Equal(1, events.Count(e => e.Name == "lora_linear" && e.Parent == qProj[0].Index));
+        Assert.Contains(events, e => e.Name == "lora_linear.backward" && e.Module == "model.layers.1.self_attn.q_proj" && e.Parent == qProj[^1].Index);
         Assert.Contains(events, e => e.Name == "attention.backward" && e.Module == "model.layers.0.self_attn");
         Assert.Contains(events, e => e.Name == "embedding.backward" && e.Module == "model.embed_tokens");
         Assert.Equal(checkpointing ? 2 : 0, events.Count(e => e.Name == Profiler.RecomputeScope));

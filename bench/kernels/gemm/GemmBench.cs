@@ -37,9 +37,12 @@ public static unsafe class GemmBench
         ],
         Run);
 
-    private sealed record Shape(string Name, int M, int N, int K, bool TransB, bool Quick)
+    private sealed record Shape(string Name, int M, int N, int K, bool TransB, bool Quick, bool TransA = false)
     {
         public double Flops => 2.0 * M * N * K;
+
+        /// <summary>float32 bytes of A, B and C, each moved once: what bounds the skinny (rank-r) shapes.</summary>
+        public double Bytes => 4.0 * ((double)M * K + (double)K * N + (double)M * N);
     }
 
     // cpu-small (shared/peers/configs/cpu-small.json): hidden 512, intermediate 1376, at T = 2048 tokens.
@@ -54,8 +57,13 @@ public static unsafe class GemmBench
         new("up_proj x@Wt [2048x512]@[1376x512]t", 2048, 1376, 512, true, false),
         new("down_proj x@Wt [2048x1376]@[512x1376]t", 2048, 512, 1376, true, false),
         new("up_proj dX=dY@W [2048x1376]@[1376x512]", 2048, 512, 1376, false, true),
+        // LoRA r = 8 on the 512-wide q/o projections, forward and backward (u = dY·B, dX += u·A, dA = uᵀ·x, dB = dYᵀ·t).
         new("lora_A x@At [2048x512]@[8x512]t", 2048, 8, 512, true, true),
         new("lora_B h@Bt [2048x8]@[512x8]t", 2048, 512, 8, true, false),
+        new("lora_B u=dY@B [2048x512]@[512x8]", 2048, 8, 512, false, false),
+        new("lora_A dX+=u@A [2048x8]@[8x512]", 2048, 512, 8, false, false),
+        new("lora_A dA=ut@x [2048x8]t@[2048x512]", 8, 512, 2048, false, false, TransA: true),
+        new("lora_B dB=dYt@t [2048x512]t@[2048x8]", 512, 8, 2048, false, false, TransA: true),
         new("7B mlp x@Wt [512x4096]@[11008x4096]t", 512, 11008, 4096, true, false),
     ];
 
@@ -142,7 +150,7 @@ public static unsafe class GemmBench
 
         var request = new JsonObject
         {
-            ["m"] = s.M, ["n"] = s.N, ["k"] = s.K, ["trans_b"] = s.TransB,
+            ["m"] = s.M, ["n"] = s.N, ["k"] = s.K, ["trans_a"] = s.TransA, ["trans_b"] = s.TransB,
             ["min_time"] = plan.MinSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns,
         };
         double? peerSeconds = null;
@@ -168,7 +176,7 @@ public static unsafe class GemmBench
             {
                 Peer = peer is null ? null : "torch",
                 PeerValue = s.Flops / peerSeconds / 1e9,
-                Note = $"err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
+                Note = $"{s.Bytes / seconds / 1e9:F1} {(clock is null ? "GB/s" : "GB/CPU-s")}, err {errors[v]:E1}, best of {plan.Rounds} medians of {runs}",
             });
         }
         return errors.Count == variants.Length ? 0 : 1;
@@ -214,7 +222,7 @@ public static unsafe class GemmBench
         public (GemmOperand A, GemmOperand B, GemmOperand C) Set(int inputs, int output)
         {
             float* a = _a[inputs % _a.Count].Ptr, b = _b[inputs % _b.Count].Ptr, c = _c[output % _c.Count].Ptr;
-            return (new GemmOperand(a, DType.F32, _s.K, 1, 0),
+            return (_s.TransA ? new GemmOperand(a, DType.F32, 1, _s.M, 0) : new GemmOperand(a, DType.F32, _s.K, 1, 0),
                     _s.TransB ? new GemmOperand(b, DType.F32, 1, _s.K, 0) : new GemmOperand(b, DType.F32, _s.N, 1, 0),
                     new GemmOperand(c, DType.F32, _s.N, 1, 0));
         }

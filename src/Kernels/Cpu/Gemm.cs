@@ -66,18 +66,20 @@ public static unsafe class Gemm
     /// C[b] = alpha · A[b] (m × k) @ B[b] (k × n) + beta · C[b], b in [0, batch). A and B: F32, BF16 or
     /// F16, any strides (BatchStride 0 broadcasts). C: F32, any strides, fastest with RowStride or
     /// ColStride 1. beta == 0 never reads C, so it may hold garbage. At <see cref="Precision.Bf16"/> the
-    /// operands are rounded to bfloat16 (nearest even) and the products summed in float32.
+    /// operands are rounded to bfloat16 (nearest even) and the products summed in float32. Products with a dim
+    /// of at most 16 (LoRA's rank r) take <see cref="GemmSkinny"/>'s streaming kernels where the AVX-512 families run.
     /// </summary>
     public static void Run(int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c,
                            Precision precision = Precision.F32)
-        => RunWith(IsaFor(precision), batch, m, n, k, alpha, a, b, beta, c, precision);
+        => RunWith(IsaFor(precision), batch, m, n, k, alpha, a, b, beta, c, precision, skinny: true);
 
     /// <summary>
     /// Run with the micro-kernel family given, not the process-wide <see cref="ForceIsa"/>: tests check each
     /// family this way while other tests run beside them on the default one. Avx512Bf16 serves bf16 only.
+    /// <paramref name="skinny"/>: let <see cref="GemmSkinny"/> take the products it serves (Avx512 families only).
     /// </summary>
     internal static void RunWith(GemmIsa isa, int batch, int m, int n, int k, float alpha, in GemmOperand a, in GemmOperand b, float beta, in GemmOperand c,
-                                 Precision precision = Precision.F32)
+                                 Precision precision = Precision.F32, bool skinny = false)
     {
         Validate(batch, m, n, k, a, b, c);
         if (batch == 0 || m == 0 || n == 0)
@@ -90,6 +92,8 @@ public static unsafe class Gemm
         bool bf16 = precision == Precision.Bf16;
         if (isa == GemmIsa.Avx512Bf16 && !bf16)
             throw new ArgumentException("gemm: the Avx512Bf16 kernels multiply at bf16 precision only", nameof(isa));
+        if (skinny && isa is GemmIsa.Avx512 or GemmIsa.Avx512Bf16 && GemmSkinny.TryRun(batch, m, n, k, alpha, a, b, beta, c, bf16))
+            return;
         switch (isa)
         {
             case GemmIsa.Avx512Bf16: GemmDriver<GemmKernelBf16Avx512>.Run(batch, m, n, k, alpha, a, b, beta, c, simd: true, bf16); break;

@@ -3,7 +3,7 @@ namespace RawLongLoRA.Model;
 /// <summary>
 /// One LoRA adapter of a <see cref="Linear"/>: A [r, in], B [out, r] and, for DoRA, a magnitude [out];
 /// the tensors are parameters of the Linear (under PEFT's names lora_A.&lt;adapter&gt;.weight, ...).
-/// Forward adds s·(dropout(x) Aᵀ) Bᵀ to the frozen x Wᵀ + b. DoRA rescales each output row to its
+/// Forward adds s·(dropout(x) Aᵀ) Bᵀ to the frozen x Wᵀ + b, as one op (<see cref="LoraLinearOp"/>). DoRA rescales each output row to its
 /// magnitude m over ‖W + s·BA‖, a norm kept out of the gradient as PEFT does (DoRA paper §4.3).
 /// </summary>
 public sealed class LoraAdapter
@@ -51,10 +51,10 @@ public sealed class LoraAdapter
     /// <summary>x Wᵀ + b with this adapter applied.</summary>
     internal Tensor Forward(Tensor x, Tensor weight, Tensor? bias, bool training)
     {
+        if (Magnitude is null)
+            return x.LoraLinear(weight, bias, A, B, Scale, training ? Dropout : 0f);
         var dropped = training && Dropout > 0 ? x.Dropout(Dropout) : x;
         var update = dropped.Linear(A).Linear(B).Scale(Scale);
-        if (Magnitude is null)
-            return x.Linear(weight, bias) + update;
         // PEFT: (m/‖W + s·BA‖ − 1) · (x̃ Wᵀ) + m/‖·‖ · s·(x̃ Aᵀ)Bᵀ on top of x Wᵀ + b, x̃ the dropped-out x.
         Tensor norm;
         using (Autograd.NoGrad())

@@ -61,16 +61,16 @@ internal sealed class ActivationValues
     private static double Norm(double d) => d + 1;
 
     /// <summary>
-    /// A linear layer's output; with an adapter (LoraAdapter.Forward): its own dropout mask and dropped
-    /// input, x Aᵀ, (·)Bᵀ, its scaled copy, x Wᵀ and the sum; DoRA adds x̃Wᵀ of the dropped input, the
-    /// two rescaled terms, a second sum and the bias add.
+    /// A linear layer's output; with an adapter (LoraAdapter.Forward): the dropout mask and dropped input,
+    /// x̃ Aᵀ and the output (one fused op, LoraLinearOp); DoRA's composition keeps x̃ Aᵀ, (·)Bᵀ, its scaled
+    /// copy, x Wᵀ and x̃ Wᵀ of the dropped input, the two rescaled terms, two sums and the bias add.
     /// </summary>
     private static double Kept(LoraConfig lora, string key, double input, double output, bool bias)
     {
         if (!lora.Targets("model.layers.0." + key))
             return output;
         bool dropout = lora.Dropout > 0;
-        double lora1 = (dropout ? 2 * input : 0) + lora.R + 4 * output;
-        return lora.UseDora ? lora1 + 3 * output + (dropout ? output : 0) + (bias ? output : 0) : lora1;
+        double masked = (dropout ? 2 * input : 0) + lora.R;
+        return lora.UseDora ? masked + 7 * output + (dropout ? output : 0) + (bias ? output : 0) : masked + output;
     }
 }
