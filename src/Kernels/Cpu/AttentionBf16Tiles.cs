@@ -40,7 +40,8 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Pair panels (<see cref="GemmPackBf16"/>) of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
+    /// Pair panels (<see cref="GemmPackBf16"/>, or <see cref="Bf16PairRowsAvx512"/> for whole panels of adjacent lines)
+    /// of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
     /// <see cref="AttentionKernelBf16Avx512"/> straight into C; a last partial row panel (m not a multiple of 8:
     /// odd head dims, a partial tile) goes through a stack tile.
     /// </summary>
@@ -57,7 +58,12 @@ public static unsafe partial class Attention
 
         public static void PackB(float* dst, float* src, long lineStride, long kStride, int n, int k, int width)
         {
-            GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Cols, n, k, (uint*)dst);
+            // Whole panels of adjacent lines (P, dS, k's columns): rounded by the instruction, not in software.
+            if (lineStride == 1 && n % Cols == 0 && Bf16PairRowsAvx512.IsSupported)
+                for (int l0 = 0; l0 < n; l0 += Cols)
+                    Bf16PairRowsAvx512.Run(src + l0, kStride, k, Cols, (uint*)dst + (long)l0 * ((k + 1) / 2));
+            else
+                GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Cols, n, k, (uint*)dst);
             long packed = (long)Tiles(n, Cols) * Cols * ((k + 1) / 2);
             new Span<float>(dst + packed, (int)((long)width * ((k + 1) / 2) - packed)).Clear();
         }
