@@ -1,0 +1,49 @@
+namespace RawLongLoRA.Kernels.Cpu;
+
+/// <summary>
+/// bf16 pair panels (<see cref="GemmPackBf16"/>'s layout) for attention's tiles, rounded by <c>vcvtne2ps2bf16</c>, two
+/// rows of 16 floats an instruction, where the software rounding takes a dozen instructions a vector: the same
+/// nearest-even rounding and NaN quieting, except that the instruction treats subnormal inputs as zero (|x| below
+/// 2⁻¹²⁶: nothing a product of such values can show). Machine code assembled from Bf16PanelsAvx512.s next to this file.
+/// </summary>
+internal static unsafe class Bf16PanelsAvx512
+{
+    /// <summary>Where bf16_along_k starts in <see cref="Code"/> (nm on the assembled object).</summary>
+    private const int AlongKOffset = 0x90;
+
+    private static readonly byte* Base = GemmKernelBf16Avx512.IsSupported ? (byte*)NativeCode.Load(Code) : null;
+
+    private static readonly delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void> Lines =
+        (delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void>)Base;
+
+    private static readonly delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void> Ks =
+        (delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void>)(Base == null ? null : Base + AlongKOffset);
+
+    /// <summary>Where the CPU has AVX512-BF16 (and the code could be mapped).</summary>
+    public static bool IsSupported => Base != null;
+
+    /// <summary>
+    /// One panel of w lines adjacent in memory (w a multiple of 16, all valid) over kc steps: line i's value at step p
+    /// is src[i + p·kStride].
+    /// </summary>
+    public static void AlongLines(float* src, long kStride, int kc, int w, uint* dst) => Lines(src, kStride, kc, w, dst);
+
+    /// <summary>
+    /// Panels of 8 lines contiguous along k for m lines (a multiple of 8, all valid) over kc steps (a multiple of 16):
+    /// line i's value at step p is src[i·lineStride + p].
+    /// </summary>
+    public static void AlongK(float* src, long lineStride, int kc, int m, uint* dst) => Ks(src, lineStride, kc, m, dst);
+
+    /// <summary>The assembled bytes of Bf16PanelsAvx512.s in base64 (regenerate them with the commands in its header).</summary>
+    private static ReadOnlySpan<byte> Code => Convert.FromBase64String(
+        "YmH/SG89tgEAAEjB5gJIweECSYnRSdHpdD1MjRQ3SDHAYvF8SBAEB2LRfEgQDAJi8ndIctBi8oVAjdJi0XxIERQASIPAQEg5yHLWSI08d0kByEn/"
+        + "yXXDSPfCAQAAAHQsSDHAYvF1SO/JYvF8SBAEB2Lyd0hy0GLyhUCN0mLRfEgRFABIg8BASDnIct3F+HfDYmF+SG8lZgEAAGJhfkhvLZwBAABiYX5I"
+        + "bzXSAQAAYmF+SG89CAIAAEjB5gJIweICTI0cdkiJ+EyNFLdMjQwXYvF8SBAMMGLyd0hyAGKxfEgQHBhi8mdIchRwYtF8SBAsMmLSV0hyImKRfEgQ"
+        + "PBpi0kdIcjRyYnF9SG/AYvIdQH7CYnIVQH7CYnF9SG/MYvIdQH7mYnIVQH7OYnF9SG/QYvINQH7EYnIFQH7UYlF9SG/YYlINQH7BYlIFQH7ZYtF8"
+        + "SBEAYlF8SBFQAWJRfEgRQAJiUXxIEVgDSYHAAAEAAEiDwEBJg8JATDnID4JP////SI0890iD6QgPhTb////F+HfDZmYuDx+EAAAAAABmZi4PH4QA"
+        + "AAAAAGZmLg8fhAAAAAAAZmYuDx+EAAAAAABmkAAAEAABABEAAgASAAMAEwAEABQABQAVAAYAFgAHABcACAAYAAkAGQAKABoACwAbAAwAHAANAB0A"
+        + "DgAeAA8AHwAAAAAACAAAABAAAAAYAAAAAQAAAAkAAAARAAAAGQAAAAIAAAAKAAAAEgAAABoAAAADAAAACwAAABMAAAAbAAAABAAAAAwAAAAUAAAA"
+        + "HAAAAAUAAAANAAAAFQAAAB0AAAAGAAAADgAAABYAAAAeAAAABwAAAA8AAAAXAAAAHwAAAAAAAAABAAAAAgAAAAMAAAAQAAAAEQAAABIAAAATAAAA"
+        + "BAAAAAUAAAAGAAAABwAAABQAAAAVAAAAFgAAABcAAAAIAAAACQAAAAoAAAALAAAAGAAAABkAAAAaAAAAGwAAAAwAAAANAAAADgAAAA8AAAAcAAAA"
+        + "HQAAAB4AAAAfAAAA");
+}
