@@ -24,6 +24,18 @@ public sealed unsafe class Bf16PanelsAvx512Tests
     }
 
     [Theory]
+    [InlineData(64, 64, 512)]
+    [InlineData(16, 7, 16)]
+    [InlineData(32, 1, 40)]
+    public void Along_lines_of_8_matches_the_software_packing_bitwise(int m, int kc, int kStride)
+    {
+        if (!Bf16PanelsAvx512.IsSupported)
+            return;
+        var src = Values(kc * kStride, m * 1000 + kc + 1);
+        AssertSame(m * ((kc + 1) / 2), (s, e) => GemmPackBf16.Panels(s, DType.F32, 1, kStride, 8, m, kc, e), (s, a) => Bf16PanelsAvx512.AlongLines8(s, kStride, kc, m, a), src);
+    }
+
+    [Theory]
     [InlineData(64, 64, 64)]
     [InlineData(8, 16, 16)]
     [InlineData(24, 48, 520)]

@@ -58,6 +58,9 @@ public static unsafe partial class Attention
             // Whole panels contiguous along k in blocks of 16 (dS for dQ, q, dO and k rows): by the instruction too.
             if (kStride == 1 && m % Rows == 0 && k % 16 == 0 && Bf16PanelsAvx512.IsSupported)
                 Bf16PanelsAvx512.AlongK(src, lineStride, k, m, (uint*)dst);
+            // Lines adjacent (vᵀ, qᵀ and dOᵀ, packed once a call): two panels at a time.
+            else if (lineStride == 1 && m % 16 == 0 && Bf16PanelsAvx512.IsSupported)
+                Bf16PanelsAvx512.AlongLines8(src, kStride, k, m, (uint*)dst);
             else
                 GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Rows, m, k, (uint*)dst);
         }

@@ -8,13 +8,16 @@ namespace RawLongLoRA.Kernels.Cpu;
 /// </summary>
 internal static unsafe class Bf16PanelsAvx512
 {
-    /// <summary>Where bf16_along_k starts in <see cref="Code"/> (nm on the assembled object).</summary>
-    private const int AlongKOffset = 0x90;
+    /// <summary>Where bf16_along_lines8 and bf16_along_k start in <see cref="Code"/> (nm on the assembled object).</summary>
+    private const int Lines8Offset = 0x90, AlongKOffset = 0x128;
 
     private static readonly byte* Base = GemmKernelBf16Avx512.IsSupported ? (byte*)NativeCode.Load(Code) : null;
 
     private static readonly delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void> Lines =
         (delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void>)Base;
+
+    private static readonly delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void> Lines8 =
+        (delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void>)(Base == null ? null : Base + Lines8Offset);
 
     private static readonly delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void> Ks =
         (delegate* unmanaged[SuppressGCTransition]<float*, long, long, long, uint*, void>)(Base == null ? null : Base + AlongKOffset);
@@ -28,6 +31,9 @@ internal static unsafe class Bf16PanelsAvx512
     /// </summary>
     public static void AlongLines(float* src, long kStride, int kc, int w, uint* dst) => Lines(src, kStride, kc, w, dst);
 
+    /// <summary>Panels of 8 lines adjacent in memory for m lines (a multiple of 16, all valid), as <see cref="AlongLines"/> lays out each.</summary>
+    public static void AlongLines8(float* src, long kStride, int kc, int m, uint* dst) => Lines8(src, kStride, kc, m, dst);
+
     /// <summary>
     /// Panels of 8 lines contiguous along k for m lines (a multiple of 8, all valid) over kc steps (a multiple of 16):
     /// line i's value at step p is src[i·lineStride + p].
@@ -36,14 +42,15 @@ internal static unsafe class Bf16PanelsAvx512
 
     /// <summary>The assembled bytes of Bf16PanelsAvx512.s in base64 (regenerate them with the commands in its header).</summary>
     private static ReadOnlySpan<byte> Code => Convert.FromBase64String(
-        "YmH/SG89tgEAAEjB5gJIweECSYnRSdHpdD1MjRQ3SDHAYvF8SBAEB2LRfEgQDAJi8ndIctBi8oVAjdJi0XxIERQASIPAQEg5yHLWSI08d0kByEn/"
-        + "yXXDSPfCAQAAAHQsSDHAYvF1SO/JYvF8SBAEB2Lyd0hy0GLyhUCN0mLRfEgRFABIg8BASDnIct3F+HfDYmF+SG8lZgEAAGJhfkhvLZwBAABiYX5I"
-        + "bzXSAQAAYmF+SG89CAIAAEjB5gJIweICTI0cdkiJ+EyNFLdMjQwXYvF8SBAMMGLyd0hyAGKxfEgQHBhi8mdIchRwYtF8SBAsMmLSV0hyImKRfEgQ"
-        + "PBpi0kdIcjRyYnF9SG/AYvIdQH7CYnIVQH7CYnF9SG/MYvIdQH7mYnIVQH7OYnF9SG/QYvINQH7EYnIFQH7UYlF9SG/YYlINQH7BYlIFQH7ZYtF8"
-        + "SBEAYlF8SBFQAWJRfEgRQAJiUXxIEVgDSYHAAAEAAEiDwEBJg8JATDnID4JP////SI0890iD6QgPhTb////F+HfDZmYuDx+EAAAAAABmZi4PH4QA"
-        + "AAAAAGZmLg8fhAAAAAAAZmYuDx+EAAAAAABmkAAAEAABABEAAgASAAMAEwAEABQABQAVAAYAFgAHABcACAAYAAkAGQAKABoACwAbAAwAHAANAB0A"
-        + "DgAeAA8AHwAAAAAACAAAABAAAAAYAAAAAQAAAAkAAAARAAAAGQAAAAIAAAAKAAAAEgAAABoAAAADAAAACwAAABMAAAAbAAAABAAAAAwAAAAUAAAA"
-        + "HAAAAAUAAAANAAAAFQAAAB0AAAAGAAAADgAAABYAAAAeAAAABwAAAA8AAAAXAAAAHwAAAAAAAAABAAAAAgAAAAMAAAAQAAAAEQAAABIAAAATAAAA"
-        + "BAAAAAUAAAAGAAAABwAAABQAAAAVAAAAFgAAABcAAAAIAAAACQAAAAoAAAALAAAAGAAAABkAAAAaAAAAGwAAAAwAAAANAAAADgAAAA8AAAAcAAAA"
-        + "HQAAAB4AAAAfAAAA");
+        "YmH/SG89NgIAAEjB5gJIweECSYnRSdHpdD1MjRQ3SDHAYvF8SBAEB2LRfEgQDAJi8ndIctBi8oVAjdJi0XxIERQASIPAQEg5yHLWSI08d0kByEn/"
+        + "yXXDSPfCAQAAAHQsSDHAYvF1SO/JYvF8SBAEB2Lyd0hy0GLyhUCN0mLRfEgRFABIg8BASDnIct3F+HfDYmH/SG89pgEAAEjB5gJMjVoBSdHrScHj"
+        + "BUiJ+E2JwkmJ0UmD+QJyNGLxfEgQAGLxfEgQDDBi8ndIctBi8oVAjdLEwXwREmKT/Ug7FBoBSI0EcEmDwiBJg+kC68ZNhcl0JWLxfEgQAGLxdUjv"
+        + "yWLyd0hy0GLyhUCN0sTBfBESYpP9SDsUGgFIg8dAT40EWEiD6RB1hcX4d8NiYX5IbyVOAQAAYmF+SG8thAEAAGJhfkhvNboBAABiYX5Ibz3wAQAA"
+        + "SMHmAkjB4gJMjRx2SIn4TI0Ut0yNDBdi8XxIEAwwYvJ3SHIAYrF8SBAcGGLyZ0hyFHBi0XxIECwyYtJXSHIiYpF8SBA8GmLSR0hyNHJicX1Ib8Bi"
+        + "8h1AfsJichVAfsJicX1Ib8xi8h1AfuZichVAfs5icX1Ib9Bi8g1AfsRicgVAftRiUX1Ib9hiUg1AfsFiUgVAftli0XxIEQBiUXxIEVABYlF8SBFA"
+        + "AmJRfEgRWANJgcAAAQAASIPAQEmDwkBMOcgPgk////9IjTz3SIPpCA+FNv///8X4d8NmZi4PH4QAAAAAAGZmLg8fhAAAAAAAAAAQAAEAEQACABIA"
+        + "AwATAAQAFAAFABUABgAWAAcAFwAIABgACQAZAAoAGgALABsADAAcAA0AHQAOAB4ADwAfAAAAAAAIAAAAEAAAABgAAAABAAAACQAAABEAAAAZAAAA"
+        + "AgAAAAoAAAASAAAAGgAAAAMAAAALAAAAEwAAABsAAAAEAAAADAAAABQAAAAcAAAABQAAAA0AAAAVAAAAHQAAAAYAAAAOAAAAFgAAAB4AAAAHAAAA"
+        + "DwAAABcAAAAfAAAAAAAAAAEAAAACAAAAAwAAABAAAAARAAAAEgAAABMAAAAEAAAABQAAAAYAAAAHAAAAFAAAABUAAAAWAAAAFwAAAAgAAAAJAAAA"
+        + "CgAAAAsAAAAYAAAAGQAAABoAAAAbAAAADAAAAA0AAAAOAAAADwAAABwAAAAdAAAAHgAAAB8AAAA=");
 }

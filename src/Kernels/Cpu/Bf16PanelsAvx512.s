@@ -3,12 +3,15 @@
 # floats apart) rounded and interleaved by vpermw into w dwords (row k in the low half), then the next pair; an
 # odd kc's last pair has a zero high half. w is a multiple of 16.
 # System V: rdi = src, rsi = kstride (floats), rdx = kc, rcx = w, r8 = dst.
+# bf16_along_lines8: as bf16_along_lines for panels of 8 lines, 16 lines (two panels) at a time, each pair's
+# 16 dwords split between the two panels. m is a multiple of 16.
+# System V: rdi = src, rsi = kstride (floats), rdx = kc, rcx = m, r8 = dst.
 # bf16_along_k: lines contiguous along k, panels of 8 lines. For each 16 values of k, 8 lines are rounded two at a
 # time into [line a's 8 pairs | line b's 8 pairs] and transposed by vpermt2d into 8 pairs × 8 lines; then the next
 # 8 lines' panel. kc is a multiple of 16, m of 8.
 # System V: rdi = src, rsi = line stride (floats), rdx = kc, rcx = m, r8 = dst.
 # Assemble: as --64 -o k.o Bf16PanelsAvx512.s && objcopy -O binary -j .text k.o k.bin && base64 -w0 k.bin
-# (nm k.o gives bf16_along_k's offset, Bf16PanelsAvx512.AlongKOffset).
+# (nm k.o gives the offsets of bf16_along_lines8 and bf16_along_k, Bf16PanelsAvx512.Lines8Offset and AlongKOffset).
     .intel_syntax noprefix
     .text
     .globl bf16_along_lines
@@ -49,6 +52,48 @@ bf16_along_lines:
     cmp rax, rcx
     jb 4b
 5:
+    vzeroupper
+    ret
+
+    .globl bf16_along_lines8
+bf16_along_lines8:
+    vmovdqu16 zmm31, [rip + interleave]
+    shl rsi, 2
+    # r11: bytes of one panel, 8 dwords a pair.
+    lea r11, [rdx + 1]
+    shr r11, 1
+    shl r11, 5
+1:
+    mov rax, rdi
+    mov r10, r8
+    mov r9, rdx
+2:
+    cmp r9, 2
+    jb 3f
+    vmovups zmm0, [rax]
+    vmovups zmm1, [rax + rsi]
+    vcvtne2ps2bf16 zmm2, zmm1, zmm0
+    vpermw zmm2, zmm31, zmm2
+    vmovups [r10], ymm2
+    vextracti64x4 [r10 + r11], zmm2, 1
+    lea rax, [rax + 2 * rsi]
+    add r10, 32
+    sub r9, 2
+    jmp 2b
+3:
+    test r9, r9
+    jz 4f
+    vmovups zmm0, [rax]
+    vpxord zmm1, zmm1, zmm1
+    vcvtne2ps2bf16 zmm2, zmm1, zmm0
+    vpermw zmm2, zmm31, zmm2
+    vmovups [r10], ymm2
+    vextracti64x4 [r10 + r11], zmm2, 1
+4:
+    add rdi, 64
+    lea r8, [r8 + 2 * r11]
+    sub rcx, 16
+    jnz 1b
     vzeroupper
     ret
 
