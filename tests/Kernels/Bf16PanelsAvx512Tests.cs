@@ -10,56 +10,41 @@ namespace RawLongLoRA.Tests.Kernels;
 /// </summary>
 public sealed unsafe class Bf16PanelsAvx512Tests
 {
+    /// <summary>Panels of w lines adjacent in memory (AlongLines), of 8 such lines (AlongLines8), of 8 lines contiguous along k (AlongK).</summary>
+    public enum Kind { Lines, Lines8, AlongK }
+
     [Theory]
-    [InlineData(32, 64, 64)]
-    [InlineData(32, 7, 40)]
-    [InlineData(16, 1, 16)]
-    [InlineData(64, 33, 96)]
-    public void Along_lines_matches_the_software_packing_bitwise(int w, int kc, int kStride)
+    [InlineData(Kind.Lines, 32, 64, 64)]
+    [InlineData(Kind.Lines, 32, 7, 40)]
+    [InlineData(Kind.Lines, 16, 1, 16)]
+    [InlineData(Kind.Lines, 64, 33, 96)]
+    [InlineData(Kind.Lines8, 64, 64, 512)]
+    [InlineData(Kind.Lines8, 16, 7, 16)]
+    [InlineData(Kind.Lines8, 32, 1, 40)]
+    [InlineData(Kind.AlongK, 64, 64, 64)]
+    [InlineData(Kind.AlongK, 8, 16, 16)]
+    [InlineData(Kind.AlongK, 24, 48, 520)]
+    public void Matches_the_software_packing_bitwise(Kind kind, int lines, int kc, int stride)
     {
         if (!Bf16PanelsAvx512.IsSupported)
             return;
-        var src = Values(kc * kStride, w * 1000 + kc);
-        AssertSame(w * ((kc + 1) / 2), (s, e) => GemmPackBf16.Panels(s, DType.F32, 1, kStride, w, w, kc, e), (s, a) => Bf16PanelsAvx512.AlongLines(s, kStride, kc, w, a), src);
-    }
-
-    [Theory]
-    [InlineData(64, 64, 512)]
-    [InlineData(16, 7, 16)]
-    [InlineData(32, 1, 40)]
-    public void Along_lines_of_8_matches_the_software_packing_bitwise(int m, int kc, int kStride)
-    {
-        if (!Bf16PanelsAvx512.IsSupported)
-            return;
-        var src = Values(kc * kStride, m * 1000 + kc + 1);
-        AssertSame(m * ((kc + 1) / 2), (s, e) => GemmPackBf16.Panels(s, DType.F32, 1, kStride, 8, m, kc, e), (s, a) => Bf16PanelsAvx512.AlongLines8(s, kStride, kc, m, a), src);
-    }
-
-    [Theory]
-    [InlineData(64, 64, 64)]
-    [InlineData(8, 16, 16)]
-    [InlineData(24, 48, 520)]
-    public void Along_k_matches_the_software_packing_bitwise(int m, int kc, int lineStride)
-    {
-        if (!Bf16PanelsAvx512.IsSupported)
-            return;
-        var src = Values(m * lineStride, m * 1000 + kc);
-        AssertSame(m * kc / 2, (s, e) => GemmPackBf16.Panels(s, DType.F32, lineStride, 1, 8, m, kc, e), (s, a) => Bf16PanelsAvx512.AlongK(s, lineStride, kc, m, a), src);
-    }
-
-    private delegate void Pack(float* src, uint* dst);
-
-    private static void AssertSame(int words, Pack software, Pack instruction, float[] src)
-    {
-        var expected = new uint[words];
-        var actual = Enumerable.Repeat(0xDEADBEEFu, words).ToArray();
+        var src = Values(kind == Kind.AlongK ? lines * stride : kc * stride, lines * 1000 + kc);
+        int w = kind == Kind.Lines ? lines : 8;
+        var (lineStride, kStride) = kind == Kind.AlongK ? (stride, 1) : (1, stride);
+        var expected = new uint[lines * ((kc + 1) / 2)];
+        var actual = Enumerable.Repeat(0xDEADBEEFu, expected.Length).ToArray();
         fixed (float* s = src)
         fixed (uint* e = expected, a = actual)
         {
-            software(s, e);
-            instruction(s, a);
+            GemmPackBf16.Panels(s, DType.F32, lineStride, kStride, w, lines, kc, e);
+            if (kind == Kind.Lines)
+                Bf16PanelsAvx512.AlongLines(s, stride, kc, lines, a);
+            else if (kind == Kind.Lines8)
+                Bf16PanelsAvx512.AlongLines8(s, stride, kc, lines, a);
+            else
+                Bf16PanelsAvx512.AlongK(s, stride, kc, lines, a);
         }
-        for (int i = 0; i < words; i++)
+        for (int i = 0; i < expected.Length; i++)
             Assert.True(expected[i] == actual[i], $"word {i}: 0x{actual[i]:X8}, software 0x{expected[i]:X8}");
     }
 

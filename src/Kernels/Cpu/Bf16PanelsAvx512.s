@@ -1,7 +1,7 @@
 # bf16 pair panels (GemmPackBf16's layout) from float32, rounded by vcvtne2ps2bf16, two functions:
 # bf16_along_lines: lines adjacent in memory. For each pair of k steps, lines [0, w) of rows k and k + 1 (kstride
 # floats apart) rounded and interleaved by vpermw into w dwords (row k in the low half), then the next pair; an
-# odd kc's last pair has a zero high half. w is a multiple of 16.
+# odd kc's last pair has a zero high half (row k + 1 loaded under an empty mask). w is a multiple of 16; kc >= 1.
 # System V: rdi = src, rsi = kstride (floats), rdx = kc, rcx = w, r8 = dst.
 # bf16_along_lines8: as bf16_along_lines for panels of 8 lines, 16 lines (two panels) at a time, each pair's
 # 16 dwords split between the two panels. m is a multiple of 16.
@@ -13,6 +13,13 @@
 # Assemble: as --64 -o k.o Bf16PanelsAvx512.s && objcopy -O binary -j .text k.o k.bin && base64 -w0 k.bin
 # (nm k.o gives the offsets of bf16_along_lines8 and bf16_along_k, Bf16PanelsAvx512.Lines8Offset and AlongKOffset).
     .intel_syntax noprefix
+    # k1 (all 16 lanes, set at the start) emptied for an odd kc's last step (r9 = 1 left), whose second row is zero.
+    .macro second_row
+    cmp r9, 1
+    jne 9f
+    kxorw k1, k1, k1
+9:
+    .endm
     .text
     .globl bf16_along_lines
 bf16_along_lines:
@@ -20,14 +27,14 @@ bf16_along_lines:
     shl rsi, 2
     shl rcx, 2
     mov r9, rdx
-    shr r9, 1
-    jz 3f
+    kxnorw k1, k1, k1
 1:
+    second_row
     lea r10, [rdi + rsi]
     xor rax, rax
 2:
     vmovups zmm0, [rdi + rax]
-    vmovups zmm1, [r10 + rax]
+    vmovups zmm1{k1}{z}, [r10 + rax]
     vcvtne2ps2bf16 zmm2, zmm1, zmm0
     vpermw zmm2, zmm31, zmm2
     vmovups [r8 + rax], zmm2
@@ -36,22 +43,8 @@ bf16_along_lines:
     jb 2b
     lea rdi, [rdi + 2 * rsi]
     add r8, rcx
-    dec r9
-    jnz 1b
-3:
-    test rdx, 1
-    jz 5f
-    xor rax, rax
-    vpxord zmm1, zmm1, zmm1
-4:
-    vmovups zmm0, [rdi + rax]
-    vcvtne2ps2bf16 zmm2, zmm1, zmm0
-    vpermw zmm2, zmm31, zmm2
-    vmovups [r8 + rax], zmm2
-    add rax, 64
-    cmp rax, rcx
-    jb 4b
-5:
+    sub r9, 2
+    jg 1b
     vzeroupper
     ret
 
@@ -67,11 +60,11 @@ bf16_along_lines8:
     mov rax, rdi
     mov r10, r8
     mov r9, rdx
+    kxnorw k1, k1, k1
 2:
-    cmp r9, 2
-    jb 3f
+    second_row
     vmovups zmm0, [rax]
-    vmovups zmm1, [rax + rsi]
+    vmovups zmm1{k1}{z}, [rax + rsi]
     vcvtne2ps2bf16 zmm2, zmm1, zmm0
     vpermw zmm2, zmm31, zmm2
     vmovups [r10], ymm2
@@ -79,17 +72,7 @@ bf16_along_lines8:
     lea rax, [rax + 2 * rsi]
     add r10, 32
     sub r9, 2
-    jmp 2b
-3:
-    test r9, r9
-    jz 4f
-    vmovups zmm0, [rax]
-    vpxord zmm1, zmm1, zmm1
-    vcvtne2ps2bf16 zmm2, zmm1, zmm0
-    vpermw zmm2, zmm31, zmm2
-    vmovups [r10], ymm2
-    vextracti64x4 [r10 + r11], zmm2, 1
-4:
+    jg 2b
     add rdi, 64
     lea r8, [r8 + 2 * r11]
     sub rcx, 16
