@@ -40,7 +40,7 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Pair panels (<see cref="GemmPackBf16"/>, or <see cref="Bf16PanelsAvx512"/> for whole panels of 16 floats a step)
+    /// Pair panels (<see cref="GemmPackBf16"/>'s layout, rounded by <see cref="Bf16PanelsAvx512"/> where the CPU has AVX512-BF16 and the panels are whole)
     /// of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
     /// <see cref="AttentionKernelBf16Avx512"/> straight into C; a last partial row panel (m not a multiple of 8:
     /// odd head dims, a partial tile) goes through a stack tile.
