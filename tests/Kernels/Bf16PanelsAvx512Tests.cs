@@ -10,27 +10,35 @@ namespace RawLongLoRA.Tests.Kernels;
 /// </summary>
 public sealed unsafe class Bf16PanelsAvx512Tests
 {
-    /// <summary>Panels of w lines adjacent in memory (AlongLines), of 8 such lines (AlongLines8), of 8 lines contiguous along k (AlongK).</summary>
-    public enum Kind { Lines, Lines8, AlongK }
+    /// <summary>Panels of w lines adjacent in memory (AlongLines), of 8 such lines (AlongLines8), of 8 and of 32 lines contiguous along k (AlongK, AlongK32).</summary>
+    public enum Kind { Lines, Lines8, AlongK, AlongK32 }
+
+    /// <summary>Lines, kc and the stride between lines or k steps: even and odd kc, strides past the panel.</summary>
+    public static TheoryData<Kind, int, int, int> Cases()
+    {
+        var data = new TheoryData<Kind, int, int, int>();
+        (Kind, int, int, int)[] cases =
+        [
+            (Kind.Lines, 32, 64, 64), (Kind.Lines, 32, 7, 40), (Kind.Lines, 16, 1, 16), (Kind.Lines, 64, 33, 96),
+            (Kind.Lines8, 64, 64, 512), (Kind.Lines8, 16, 7, 16), (Kind.Lines8, 32, 1, 40),
+            (Kind.AlongK, 64, 64, 64), (Kind.AlongK, 8, 16, 16), (Kind.AlongK, 24, 48, 520),
+            (Kind.AlongK32, 64, 64, 512), (Kind.AlongK32, 32, 16, 16), (Kind.AlongK32, 96, 48, 100),
+        ];
+        foreach (var (kind, lines, kc, stride) in cases)
+            data.Add(kind, lines, kc, stride);
+        return data;
+    }
 
     [Theory]
-    [InlineData(Kind.Lines, 32, 64, 64)]
-    [InlineData(Kind.Lines, 32, 7, 40)]
-    [InlineData(Kind.Lines, 16, 1, 16)]
-    [InlineData(Kind.Lines, 64, 33, 96)]
-    [InlineData(Kind.Lines8, 64, 64, 512)]
-    [InlineData(Kind.Lines8, 16, 7, 16)]
-    [InlineData(Kind.Lines8, 32, 1, 40)]
-    [InlineData(Kind.AlongK, 64, 64, 64)]
-    [InlineData(Kind.AlongK, 8, 16, 16)]
-    [InlineData(Kind.AlongK, 24, 48, 520)]
+    [MemberData(nameof(Cases))]
     public void Matches_the_software_packing_bitwise(Kind kind, int lines, int kc, int stride)
     {
         if (!Bf16PanelsAvx512.IsSupported)
             return;
-        var src = Values(kind == Kind.AlongK ? lines * stride : kc * stride, lines * 1000 + kc);
-        int w = kind == Kind.Lines ? lines : 8;
-        var (lineStride, kStride) = kind == Kind.AlongK ? (stride, 1) : (1, stride);
+        bool alongK = kind is Kind.AlongK or Kind.AlongK32;
+        var src = Values(alongK ? lines * stride : kc * stride, lines * 1000 + kc);
+        int w = kind switch { Kind.Lines => lines, Kind.AlongK32 => 32, _ => 8 };
+        var (lineStride, kStride) = alongK ? (stride, 1) : (1, stride);
         var expected = new uint[lines * ((kc + 1) / 2)];
         var actual = Enumerable.Repeat(0xDEADBEEFu, expected.Length).ToArray();
         fixed (float* s = src)
@@ -41,8 +49,10 @@ public sealed unsafe class Bf16PanelsAvx512Tests
                 Bf16PanelsAvx512.AlongLines(s, stride, kc, lines, a);
             else if (kind == Kind.Lines8)
                 Bf16PanelsAvx512.AlongLines8(s, stride, kc, lines, a);
-            else
+            else if (kind == Kind.AlongK)
                 Bf16PanelsAvx512.AlongK(s, stride, kc, lines, a);
+            else
+                Bf16PanelsAvx512.AlongK32(s, stride, kc, lines, a);
         }
         for (int i = 0; i < expected.Length; i++)
             Assert.True(expected[i] == actual[i], $"word {i}: 0x{actual[i]:X8}, software 0x{expected[i]:X8}");

@@ -71,6 +71,9 @@ public static unsafe partial class Attention
             if (lineStride == 1 && n % Cols == 0 && Bf16PanelsAvx512.IsSupported)
                 for (int l0 = 0; l0 < n; l0 += Cols)
                     Bf16PanelsAvx512.AlongLines(src + l0, kStride, k, Cols, (uint*)dst + (long)l0 * ((k + 1) / 2));
+            // Lines contiguous along k (q forward, k and v backward, packed once a tile).
+            else if (kStride == 1 && n % Cols == 0 && k % 16 == 0 && Bf16PanelsAvx512.IsSupported)
+                Bf16PanelsAvx512.AlongK32(src, lineStride, k, n, (uint*)dst);
             else
                 GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Cols, n, k, (uint*)dst);
             long packed = (long)Tiles(n, Cols) * Cols * ((k + 1) / 2);

@@ -10,8 +10,9 @@
 # time into [line a's 8 pairs | line b's 8 pairs] and transposed by vpermt2d into 8 pairs × 8 lines; then the next
 # 8 lines' panel. kc is a multiple of 16, m of 8.
 # System V: rdi = src, rsi = line stride (floats), rdx = kc, rcx = m, r8 = dst.
+# bf16_along_k32: as bf16_along_k into panels of 32 lines, 8 lines at a time; m is a multiple of 32.
 # Assemble: as --64 -o k.o Bf16PanelsAvx512.s && objcopy -O binary -j .text k.o k.bin && base64 -w0 k.bin
-# (nm k.o gives the offsets of bf16_along_lines8 and bf16_along_k, Bf16PanelsAvx512.Lines8Offset and AlongKOffset).
+# (nm k.o gives the entry offsets, Bf16PanelsAvx512's Lines8Offset, AlongKOffset and AlongK32Offset).
     .intel_syntax noprefix
     # k1 (all 16 lanes, set at the start) emptied for an odd kc's last step (r9 = 1 left), whose second row is zero.
     .macro second_row
@@ -19,6 +20,48 @@
     jne 9f
     kxorw k1, k1, k1
 9:
+    .endm
+    # bf16_along_k's registers: the index vectors, rsi and rdx in bytes, r11 = 3 line strides.
+    .macro along_k_setup
+    vmovdqu32 zmm28, [rip + fours_low]
+    vmovdqu32 zmm29, [rip + fours_high]
+    vmovdqu32 zmm30, [rip + eights_low]
+    vmovdqu32 zmm31, [rip + eights_high]
+    shl rsi, 2
+    shl rdx, 2
+    lea r11, [rsi + 2 * rsi]
+    .endm
+    # 16 values of k of 8 lines (rax: lines 0-3, r10: lines 4-7) as pairs 0-1, 2-3, 4-5, 6-7 in zmm0, 10, 8, 11.
+    .macro along_k_block
+    # zmm0, 2, 4, 6: lines (0, 1), (2, 3), (4, 5), (6, 7), each [first line's 8 pairs | second's].
+    vmovups zmm1, [rax + rsi]
+    vcvtne2ps2bf16 zmm0, zmm1, [rax]
+    vmovups zmm3, [rax + r11]
+    vcvtne2ps2bf16 zmm2, zmm3, [rax + 2 * rsi]
+    vmovups zmm5, [r10 + rsi]
+    vcvtne2ps2bf16 zmm4, zmm5, [r10]
+    vmovups zmm7, [r10 + r11]
+    vcvtne2ps2bf16 zmm6, zmm7, [r10 + 2 * rsi]
+    # Pairs 0-3 (zmm0, zmm4) and 4-7 (zmm8, zmm9) of lines 0-3 and of lines 4-7, 4 lines a pair.
+    vmovdqa32 zmm8, zmm0
+    vpermt2d zmm0, zmm28, zmm2
+    vpermt2d zmm8, zmm29, zmm2
+    vmovdqa32 zmm9, zmm4
+    vpermt2d zmm4, zmm28, zmm6
+    vpermt2d zmm9, zmm29, zmm6
+    # 8 lines a pair: pairs 0-1, 2-3, 4-5, 6-7.
+    vmovdqa32 zmm10, zmm0
+    vpermt2d zmm0, zmm30, zmm4
+    vpermt2d zmm10, zmm31, zmm4
+    vmovdqa32 zmm11, zmm8
+    vpermt2d zmm8, zmm30, zmm9
+    vpermt2d zmm11, zmm31, zmm9
+    .endm
+    # Two pairs of 8 lines (zmm\r) into a panel 32 lines wide (128 bytes a pair) at rbx, which moves on.
+    .macro two_pairs r
+    vmovups [rbx], ymm\r
+    vextracti64x4 [rbx + 128], zmm\r, 1
+    add rbx, 256
     .endm
     .text
     .globl bf16_along_lines
@@ -82,41 +125,13 @@ bf16_along_lines8:
 
     .globl bf16_along_k
 bf16_along_k:
-    vmovdqu32 zmm28, [rip + fours_low]
-    vmovdqu32 zmm29, [rip + fours_high]
-    vmovdqu32 zmm30, [rip + eights_low]
-    vmovdqu32 zmm31, [rip + eights_high]
-    shl rsi, 2
-    shl rdx, 2
-    lea r11, [rsi + 2 * rsi]
+    along_k_setup
 1:
     mov rax, rdi
     lea r10, [rdi + 4 * rsi]
     lea r9, [rdi + rdx]
 2:
-    # zmm0, 2, 4, 6: lines (0, 1), (2, 3), (4, 5), (6, 7), each [first line's 8 pairs | second's].
-    vmovups zmm1, [rax + rsi]
-    vcvtne2ps2bf16 zmm0, zmm1, [rax]
-    vmovups zmm3, [rax + r11]
-    vcvtne2ps2bf16 zmm2, zmm3, [rax + 2 * rsi]
-    vmovups zmm5, [r10 + rsi]
-    vcvtne2ps2bf16 zmm4, zmm5, [r10]
-    vmovups zmm7, [r10 + r11]
-    vcvtne2ps2bf16 zmm6, zmm7, [r10 + 2 * rsi]
-    # Pairs 0-3 (zmm0, zmm4) and 4-7 (zmm8, zmm9) of lines 0-3 and of lines 4-7, 4 lines a pair.
-    vmovdqa32 zmm8, zmm0
-    vpermt2d zmm0, zmm28, zmm2
-    vpermt2d zmm8, zmm29, zmm2
-    vmovdqa32 zmm9, zmm4
-    vpermt2d zmm4, zmm28, zmm6
-    vpermt2d zmm9, zmm29, zmm6
-    # 8 lines a pair: pairs 0-1, 2-3, 4-5, 6-7.
-    vmovdqa32 zmm10, zmm0
-    vpermt2d zmm0, zmm30, zmm4
-    vpermt2d zmm10, zmm31, zmm4
-    vmovdqa32 zmm11, zmm8
-    vpermt2d zmm8, zmm30, zmm9
-    vpermt2d zmm11, zmm31, zmm9
+    along_k_block
     vmovups [r8], zmm0
     vmovups [r8 + 64], zmm10
     vmovups [r8 + 128], zmm8
@@ -129,6 +144,43 @@ bf16_along_k:
     lea rdi, [rdi + 8 * rsi]
     sub rcx, 8
     jnz 1b
+    vzeroupper
+    ret
+
+    .globl bf16_along_k32
+bf16_along_k32:
+    push rbx
+    push r12
+    # r12: from a panel's fifth 8-line group to the next panel (panels of 32 lines, 32 dwords a pair).
+    mov r12, rdx
+    shl r12, 6
+    sub r12, 128
+    along_k_setup
+1:
+    mov rax, rdi
+    lea r10, [rdi + 4 * rsi]
+    lea r9, [rdi + rdx]
+    mov rbx, r8
+2:
+    along_k_block
+    two_pairs 0
+    two_pairs 10
+    two_pairs 8
+    two_pairs 11
+    add rax, 64
+    add r10, 64
+    cmp rax, r9
+    jb 2b
+    lea rdi, [rdi + 8 * rsi]
+    add r8, 32
+    sub rcx, 8
+    test rcx, 31
+    jnz 1b
+    add r8, r12
+    test rcx, rcx
+    jnz 1b
+    pop r12
+    pop rbx
     vzeroupper
     ret
 
