@@ -13,6 +13,9 @@ namespace RawLongLoRA.Tests.Kernels;
 /// magnitude of its sum (Σ|terms|, <see cref="AttentionReference.BackwardBounded"/>), and (b) float32 sums of up
 /// to a few hundred bf16 products, under 2⁻¹⁶ of the largest magnitude. Shapes keep every query tile above
 /// four rows: tiles of at most four rows (decoding) run at float32 (AttentionDecode.cs).
+/// The kernel's exp errs by up to 2⁻¹⁷ relative (VMath.ExpFlushToZeroBf16; the reference uses Math.Exp), in P and dS
+/// before rounding and in the forward's sum l: within <see cref="Step"/> still, since two nearest-even roundings to
+/// bf16 differ by at most 2·(2⁻⁸ − 2⁻¹⁶) = 2⁻⁷ − 2⁻¹⁵ of the value, and 2⁻¹⁷ in P plus 2⁻¹⁷ in l stay below that 2⁻¹⁵.
 /// </summary>
 public sealed unsafe class AttentionBf16KernelTests
 {

@@ -99,7 +99,7 @@ public static unsafe partial class Attention
             // lo and hi never fall from one query to the next: the last row's lo and the first row's hi decide.
             if (lo[rows - 1] > j0 || hi[0] < j0 + cols - 1)
                 MaskColumns(st, lo, hi, rows, j0, cols);
-            OnlineSoftmax<TV>(st, cols, m, l, ot, d);
+            OnlineSoftmax<TV, Float32Exp>(st, cols, m, l, ot, d);
             TileGemm<TV>(ot, Tile, p.V + p.KIndex(b, j0, kvh), 1, p.Ldk, st, Tile, d, cols, accumulate: true);
             work += (long)cols * rows;
         }
@@ -166,12 +166,13 @@ public static unsafe partial class Attention
     /// <summary>
     /// One key tile's step of the online softmax, down the columns of Sᵀ [cols × 64], a vector of columns
     /// at a time: new column maxima m, Sᵀ replaced by exp(Sᵀ − m), l and the output columns oᵀ [d × 64]
-    /// rescaled by exp(m_old − m_new). A column that has seen only −∞ so far keeps m = −∞ and subtracts 0
+    /// rescaled by exp(m_old − m_new), exp as TE computes it. A column that has seen only −∞ so far keeps m = −∞ and subtracts 0
     /// instead, so no −∞ − −∞.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OnlineSoftmax<TV>(float* st, int cols, float* m, float* l, float* ot, int d)
+    private static void OnlineSoftmax<TV, TE>(float* st, int cols, float* m, float* l, float* ot, int d)
         where TV : unmanaged, IVec<TV>
+        where TE : IAttentionExp
     {
         for (int v = 0; v < Tile; v += TV.Count)
         {
@@ -186,11 +187,11 @@ public static unsafe partial class Attention
             for (int j = 0; j < cols; j++)
             {
                 float* x = st + j * Tile + v;
-                var e = VMath.ExpFlushToZero(TV.Load(x) - offset);
+                var e = TE.Exp(TV.Load(x) - offset);
                 e.Store(x);
                 sum += e;
             }
-            var alpha = VMath.ExpFlushToZero(old - offset);
+            var alpha = TE.Exp(old - offset);
             TV.Fma(TV.Load(l + v), alpha, sum).Store(l + v);
             if (TV.AllEqual(alpha, TV.Splat(1f)))
                 continue;

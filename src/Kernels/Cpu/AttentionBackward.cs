@@ -138,7 +138,7 @@ public static unsafe partial class Attention
                     Prefetch(p.DOut + p.QIndex(b, t0 + Tile, h), p.Ldq, tEnd - t0 - Tile, d);
                     TileGemm<TV>(sp, Tile, qi, p.Ldq, 1, kt, Tile, n, d, accumulate: false);
                     TileGemm<TV>(dp, Tile, doi, p.Ldq, 1, vt, Tile, n, d, accumulate: false);
-                    ScoreGradients<TV>(p, sp, dp, b, h, t0 + r0, lo + r0, hi + r0, n, j0, cols);
+                    ScoreGradients<TV, Float32Exp>(p, sp, dp, b, h, t0 + r0, lo + r0, hi + r0, n, j0, cols);
                     // dVᵀ += dOᵀ·P and dKᵀ += Qᵀ·dS: the transposes are strides, not copies.
                     TileGemm<TV>(dvt, Tile, doi, 1, p.Ldq, sp, Tile, d, n, accumulate: true);
                     TileGemm<TV>(dkt, Tile, qi, 1, p.Ldq, dp, Tile, d, n, accumulate: true);
@@ -154,11 +154,12 @@ public static unsafe partial class Attention
 
     /// <summary>
     /// For n query rows from t (bounds lo, hi) against the key tile at j0: sp = P = exp(S − lse) and
-    /// dp = dS = P ∘ (dP − D_i), both zero where masked and past cols.
+    /// dp = dS = P ∘ (dP − D_i), both zero where masked and past cols; exp as TE computes it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoreGradients<TV>(in Problem p, float* sp, float* dp, int b, int h, int t, int* lo, int* hi, int n, int j0, int cols)
+    private static void ScoreGradients<TV, TE>(in Problem p, float* sp, float* dp, int b, int h, int t, int* lo, int* hi, int n, int j0, int cols)
         where TV : unmanaged, IVec<TV>
+        where TE : IAttentionExp
     {
         bool whole = cols == Tile && lo[n - 1] <= j0 && hi[0] >= j0 + Tile - 1;
         for (int i = 0; i < n; i++)
@@ -168,7 +169,7 @@ public static unsafe partial class Attention
             float* x = sp + i * Tile, y = dp + i * Tile;
             for (int v = 0; v < Tile; v += TV.Count)
             {
-                var prob = VMath.ExpFlushToZero(TV.Load(x + v) - lse);
+                var prob = TE.Exp(TV.Load(x + v) - lse);
                 prob.Store(x + v);
                 (prob * (TV.Load(y + v) - delta)).Store(y + v);
             }

@@ -109,7 +109,7 @@ public static unsafe partial class Attention
             TT.Product(st, Tile, kv, qb, cols, Tile, d, p.Scale, accumulate: false);
             if (lo[rows - 1] > j0 || hi[0] < j0 + cols - 1)
                 MaskColumns(st, lo, hi, rows, j0, cols);
-            OnlineSoftmax<TV>(st, cols, m, l, ot, d);
+            OnlineSoftmax<TV, Bf16Exp>(st, cols, m, l, ot, d);
             TT.PackB(pb, st, 1, Tile, Tile, cols, Tile);
             TT.Product(ot, Tile, kv + TT.AFloats(Tile, d), pb, d, Tile, cols, 1f, accumulate: true);
             work += (long)cols * rows;
@@ -160,7 +160,7 @@ public static unsafe partial class Attention
                     float* qa = p.Packed + ((long)(b * p.Hq + h) * queryTiles + t0 / Tile) * slot;
                     TT.Product(sp, Tile, qa, kb, n, Tile, d, p.Scale, accumulate: false);
                     TT.Product(dp, Tile, qa + rowsA, vb, n, Tile, d, 1f, accumulate: false);
-                    ScoreGradients<TV>(p, sp, dp, b, h, t0, lo, hi, n, j0, cols);
+                    ScoreGradients<TV, Bf16Exp>(p, sp, dp, b, h, t0, lo, hi, n, j0, cols);
                     // dVᵀ += dOᵀ·P, dKᵀ += Qᵀ·dS, dQ += dS·K; P and dS are rounded as they are packed, one after the other into sb.
                     TT.PackB(sb, sp, 1, Tile, cols, n, Tile);
                     TT.Product(dvt, Tile, qa + 2 * rowsA + dimsA, sb, d, Tile, n, 1f, accumulate: true);

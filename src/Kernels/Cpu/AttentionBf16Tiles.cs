@@ -40,7 +40,8 @@ public static unsafe partial class Attention
     }
 
     /// <summary>
-    /// Pair panels (<see cref="GemmPackBf16"/>) of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
+    /// Pair panels (<see cref="GemmPackBf16"/>'s layout, rounded by <see cref="Bf16PanelsAvx512"/> where the CPU has AVX512-BF16 and the panels are whole)
+    /// of 8 lines for A and 32 for B, multiplied 8 × 32 at a time by
     /// <see cref="AttentionKernelBf16Avx512"/> straight into C; a last partial row panel (m not a multiple of 8:
     /// odd head dims, a partial tile) goes through a stack tile.
     /// </summary>
@@ -53,11 +54,28 @@ public static unsafe partial class Attention
         public static long BFloats(int width, int k) => (long)Tiles(width, Cols) * Cols * ((k + 1) / 2);
 
         public static void PackA(float* dst, float* src, long lineStride, long kStride, int m, int k)
-            => GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Rows, m, k, (uint*)dst);
+        {
+            // Whole panels contiguous along k in blocks of 16 (dS for dQ, q, dO and k rows): by the instruction too.
+            if (kStride == 1 && m % Rows == 0 && k % 16 == 0 && Bf16PanelsAvx512.IsSupported)
+                Bf16PanelsAvx512.AlongK(src, lineStride, k, m, (uint*)dst);
+            // Lines adjacent (vᵀ, qᵀ and dOᵀ, packed once a call): two panels at a time.
+            else if (lineStride == 1 && m % 16 == 0 && Bf16PanelsAvx512.IsSupported)
+                Bf16PanelsAvx512.AlongLines8(src, kStride, k, m, (uint*)dst);
+            else
+                GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Rows, m, k, (uint*)dst);
+        }
 
         public static void PackB(float* dst, float* src, long lineStride, long kStride, int n, int k, int width)
         {
-            GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Cols, n, k, (uint*)dst);
+            // Whole panels of adjacent lines (P, dS, k's columns): rounded by the instruction, not in software.
+            if (lineStride == 1 && n % Cols == 0 && Bf16PanelsAvx512.IsSupported)
+                for (int l0 = 0; l0 < n; l0 += Cols)
+                    Bf16PanelsAvx512.AlongLines(src + l0, kStride, k, Cols, (uint*)dst + (long)l0 * ((k + 1) / 2));
+            // Lines contiguous along k (q forward, k and v backward, packed once a tile).
+            else if (kStride == 1 && n % Cols == 0 && k % 16 == 0 && Bf16PanelsAvx512.IsSupported)
+                Bf16PanelsAvx512.AlongK32(src, lineStride, k, n, (uint*)dst);
+            else
+                GemmPackBf16.Panels(src, DType.F32, lineStride, kStride, Cols, n, k, (uint*)dst);
             long packed = (long)Tiles(n, Cols) * Cols * ((k + 1) / 2);
             new Span<float>(dst + packed, (int)((long)width * ((k + 1) / 2) - packed)).Clear();
         }

@@ -30,6 +30,8 @@ public sealed unsafe class BackendOpsLaneMathTests
 
     private static float[] ExpFlushToZero(float[] x, int width) => Map(x, width, new ExpFlushToZeroFn());
 
+    private static float[] ExpFlushToZeroBf16(float[] x, int width) => Map(x, width, new ExpFlushToZeroBf16Fn());
+
     private interface ILaneFn
     {
         TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV>;
@@ -43,6 +45,11 @@ public sealed unsafe class BackendOpsLaneMathTests
     private readonly struct ExpFlushToZeroFn : ILaneFn
     {
         public TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV> => VMath.ExpFlushToZero(x);
+    }
+
+    private readonly struct ExpFlushToZeroBf16Fn : ILaneFn
+    {
+        public TV Apply<TV>(TV x) where TV : unmanaged, IVec<TV> => VMath.ExpFlushToZeroBf16(x);
     }
 
     /// <summary>f over x, width lanes at a time.</summary>
@@ -63,13 +70,20 @@ public sealed unsafe class BackendOpsLaneMathTests
         return y;
     }
 
+    /// <summary>2¹⁶ values uniform in [from, to), every third of them scaled by 10⁻³ (arguments near 0).</summary>
+    private static float[] Inputs(int seed, double from, double to)
+    {
+        var rng = new Random(seed);
+        var x = new float[1 << 16];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)(rng.NextDouble() * (to - from) + from) * (i % 3 == 0 ? 1e-3f : 1);
+        return x;
+    }
+
     [Fact]
     public void ExpIsWithinAnUlpAndTheSameAtEveryWidth()
     {
-        var rng = new Random(5);
-        var x = new float[1 << 16];
-        for (int i = 0; i < x.Length; i++)
-            x[i] = (float)(rng.NextDouble() * 200 - 105) * (i % 3 == 0 ? 1e-3f : 1);
+        var x = Inputs(5, -105, 95);
         var y = AtEveryWidth(x, Exp);
         for (int i = 0; i < x.Length; i++)
         {
@@ -137,6 +151,34 @@ public sealed unsafe class BackendOpsLaneMathTests
             Assert.False(flushed[i] != 0 && float.IsSubnormal(flushed[i]), $"flushed exp({x[i]:R}) = {flushed[i]:R} is subnormal");
         }
         Assert.Equal(float.PositiveInfinity, flushed[9]);
+    }
+
+    /// <summary>
+    /// The bf16 passes' exp: within 2⁻¹⁷ of e^x relative (the bound its comment derives; rounding to bf16 errs by up to
+    /// 2⁻⁹), the same bits at every width, and flushed to 0 as ExpFlushToZero is.
+    /// </summary>
+    [Fact]
+    public void ExpFlushToZeroBf16IsWithin2ToTheMinus17()
+    {
+        var x = Inputs(11, -87, 89);
+        float[] edges = [float.NegativeInfinity, float.NaN, -86.98f, -86.97f, -90f, 0f, 88.7f, float.PositiveInfinity, -0.34657f, 0.34657f];
+        edges.CopyTo(x, 0);
+        var y = AtEveryWidth(x, ExpFlushToZeroBf16);
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (!(x[i] > -86.98f))
+            {
+                Assert.True(y[i] == 0f, $"exp({x[i]:R}) = {y[i]:R}, expected 0");
+                continue;
+            }
+            double e = Math.Exp(x[i]);
+            if (e > float.MaxValue)
+            {
+                Assert.Equal(float.PositiveInfinity, y[i]);
+                continue;
+            }
+            Assert.True(Math.Abs(y[i] - e) <= e * Math.Pow(2, -17), $"exp({x[i]:R}) = {y[i]:R}, exactly {e:R}: off by {Math.Abs(y[i] - e) / e:E2} relative");
+        }
     }
 
     private static float[] Bf16(float[] bits, int width)
