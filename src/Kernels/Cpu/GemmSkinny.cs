@@ -416,20 +416,15 @@ internal static unsafe class GemmSkinny
     }
 
     /// <summary>
-    /// Bf16Rounded&lt;F32Element&gt; on sixteen lanes at a time (the hot case: float32 activations under bf16 autocast):
-    /// round to nearest even by adding 0x7FFF plus the kept lowest bit, quieting NaNs instead.
+    /// Bf16Rounded&lt;F32Element&gt; on sixteen lanes at a time (the hot case: float32 activations under bf16 autocast),
+    /// by the pair packing's rounding (<see cref="GemmPackBf16.Round"/>) with the low half cleared.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RoundToBf16(float* src, int count, float* dst)
     {
         int i = 0;
         for (; i + Lanes <= count; i += Lanes)
-        {
-            var u = Vector512.Load(src + i).AsUInt32();
-            var rounded = (u + Vector512.Create(0x7FFFu) + ((u >> 16) & Vector512<uint>.One)) & Vector512.Create(0xFFFF0000u);
-            var nan = Vector512.GreaterThan(u & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u));
-            Vector512.ConditionalSelect(nan, u | Vector512.Create(0x00400000u), rounded).AsSingle().Store(dst + i);
-        }
+            (GemmPackBf16.Round(Vector512.Load(src + i)) & Vector512.Create(0xFFFF0000u)).AsSingle().Store(dst + i);
         for (; i < count; i++)
             dst[i] = Bf16Rounded<F32Element>.Load(src, i);
     }
