@@ -29,6 +29,23 @@ public static class Backends
     }
 
     /// <summary>
+    /// Makes <paramref name="backend"/> the one that serves <paramref name="device"/>, ahead of its type's factory: a
+    /// backend made by its user rather than on first use (the ILGPU backend over ILGPU's CPU accelerator, which the
+    /// tests run as a device of <see cref="DeviceType.PrivateUse1"/>). Throws if the device already has another.
+    /// </summary>
+    public static void Register(Device device, IBackend backend)
+    {
+        if (backend.Device != device)
+            throw new ArgumentException($"register: the backend serves {backend.Device}, not {device}", nameof(backend));
+        lock (Gate)
+        {
+            if (Instances.TryGetValue(device, out var had) && !ReferenceEquals(had, backend))
+                throw new InvalidOperationException($"register: {device} is already served by {had.GetType().Name}");
+            Instances[device] = backend;
+        }
+    }
+
+    /// <summary>
     /// The wrapper that times and counts every primitive while the profiler records (RawLongLoRA.Kernels
     /// registers it with the CPU backend); <see cref="Get"/> hands out wrapped backends only then.
     /// </summary>

@@ -6,12 +6,12 @@ public enum DeviceType : byte
     /// <summary>Host memory; served by the SIMD CPU backend of RawLongLoRA.Kernels.</summary>
     Cpu,
     /// <summary>
-    /// An NVIDIA GPU (a backend for it must be registered through <see cref="Backends.Register"/>).
+    /// An NVIDIA GPU (a backend for it must be registered through <see cref="Backends.Register(DeviceType, Func{int, IBackend})"/>).
     /// </summary>
     Cuda,
     /// <summary>
     /// A device of a backend from outside this library, as PyTorch's PrivateUse1 ("privateuseone"): whoever
-    /// registers a backend for it through <see cref="Backends.Register"/> says what it is (the tests' strict
+    /// registers a backend for it through <see cref="Backends.Register(DeviceType, Func{int, IBackend})"/> says what it is (the tests' strict
     /// device, whose memory the host cannot read, is one).
     /// </summary>
     PrivateUse1,

@@ -54,7 +54,7 @@ public sealed class DeviceMemory
     public long ReleaseCached() => CachedBlocks?.Trim() ?? 0;
 
     /// <summary>The allocator whose reservation this device reports, once it has made a block.</summary>
-    internal HostAllocator? CachedBlocks { get; set; }
+    internal IBlockCache? CachedBlocks { get; set; }
 
     /// <summary>Counts a storage made (positive) or freed (negative bytes and count).</summary>
     internal void Add(long bytes, int count, bool mapped)
@@ -78,4 +78,11 @@ public sealed class DeviceMemory
             if (Interlocked.CompareExchange(ref peak, live, p) == p)
                 break;
     }
+}
+
+/// <summary>A device allocator that keeps freed blocks for reuse: <see cref="DeviceMemory.ReleaseCached"/> empties it.</summary>
+internal interface IBlockCache
+{
+    /// <summary>Hands every cached block back to the system; returns their bytes.</summary>
+    long Trim();
 }

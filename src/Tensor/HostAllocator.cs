@@ -12,7 +12,7 @@ namespace RawLongLoRA;
 /// pressure: when a new block would take the reservation past <see cref="PressureBytes"/>, or the C
 /// library has no more memory, the cached blocks go first. Every block is 64-byte aligned.
 /// </summary>
-internal sealed unsafe class HostAllocator
+internal sealed unsafe class HostAllocator : IBlockCache
 {
     private const long SmallestClass = HostMemory.Alignment;
 

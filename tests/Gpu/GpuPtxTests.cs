@@ -1,0 +1,48 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime.Cuda;
+using RawLongLoRA.Kernels.Gpu;
+using Xunit;
+
+namespace RawLongLoRA.Tests;
+
+/// <summary>
+/// Every ILGPU kernel compiled to PTX by ILGPU's PTX backend, which needs no GPU: the CPU accelerator the other tests
+/// use never runs this code generator, so a kernel it cannot translate would otherwise first fail on a GPU.
+/// </summary>
+public sealed class GpuPtxTests
+{
+    public static TheoryData<string> Kernels()
+    {
+        var d = new TheoryData<string>();
+        foreach (var m in All())
+            d.Add($"{m.DeclaringType!.Name}.{m.Name}");
+        return d;
+    }
+
+    [Fact]
+    public void TheKernelsAreFoundByTheirAttribute() => Assert.Contains(All(), m => m.Name == nameof(CopyKernels.Copy));
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void CompilesToPtxForSm80AndSm90(string name)
+    {
+        var method = All().Single(m => $"{m.DeclaringType!.Name}.{m.Name}" == name);
+        using var context = Context.Create(b => b.Optimize(OptimizationLevel.O2));
+        foreach (var arch in new[] { CudaArchitecture.SM_80, CudaArchitecture.SM_90 })
+        {
+            using var backend = new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_78, null);
+            bool implicitGroups = method.GetParameters()[0].ParameterType.Name.StartsWith("Index", StringComparison.Ordinal);
+            var entry = implicitGroups ? EntryPointDescription.FromImplicitlyGroupedKernel(method) : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+            var ptx = ((PTXCompiledKernel)backend.Compile(entry, default)).PTXAssembly;
+            Assert.Contains(".visible .entry", ptx);
+            Assert.Contains(".target sm_", ptx);
+        }
+    }
+
+    private static IEnumerable<MethodInfo> All() => typeof(IlgpuBackend).Assembly.GetTypes()
+        .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+        .Where(m => m.GetCustomAttribute<GpuKernelAttribute>() is not null);
+}
