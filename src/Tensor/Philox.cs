@@ -35,13 +35,22 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToUnit(uint x) => (x >> 8) * (1f / 16777216f);
 
-    /// <summary>Box–Muller on a pair of words; (0, 1] for the log avoids log(0).</summary>
+    /// <summary>Box–Muller on a pair of words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (float, float) ToNormal(uint a, uint b)
+    public static (float, float) ToNormal(uint a, uint b) => BoxMuller(MathF.Log(NormalUnit(a)), ToUnit(b));
+
+    /// <summary>The first Box–Muller number: (0, 1] with 24 random bits, so that its log is finite.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float NormalUnit(uint a) => ((a >> 8) + 1) * (1f / 16777216f);
+
+    /// <summary>
+    /// Box–Muller from ln u1 and u2 (a GPU kernel brings its own log, the rest is shared): two independent standard
+    /// normal numbers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float) BoxMuller(float logU1, float u2)
     {
-        float u1 = ((a >> 8) + 1) * (1f / 16777216f);
-        float u2 = ToUnit(b);
-        float r = MathF.Sqrt(-2f * MathF.Log(u1));
+        float r = MathF.Sqrt(-2f * logU1);
         float t = 2f * MathF.PI * u2;
         return (r * MathF.Cos(t), r * MathF.Sin(t));
     }
@@ -50,30 +59,35 @@ public static class Philox
     public static void Block4(RandomKind kind, ulong counter, ulong seed, float a, float b, Span<float> w)
     {
         var (x0, x1, x2, x3) = Block(counter, seed);
-        switch (kind)
-        {
-            case RandomKind.Uniform:
-                w[0] = a + (b - a) * ToUnit(x0);
-                w[1] = a + (b - a) * ToUnit(x1);
-                w[2] = a + (b - a) * ToUnit(x2);
-                w[3] = a + (b - a) * ToUnit(x3);
-                break;
-            case RandomKind.Bernoulli:
-                w[0] = ToUnit(x0) < a ? 1 : 0;
-                w[1] = ToUnit(x1) < a ? 1 : 0;
-                w[2] = ToUnit(x2) < a ? 1 : 0;
-                w[3] = ToUnit(x3) < a ? 1 : 0;
-                break;
-            default:
-                var (n0, n1) = ToNormal(x0, x1);
-                var (n2, n3) = ToNormal(x2, x3);
-                w[0] = a + b * n0;
-                w[1] = a + b * n1;
-                w[2] = a + b * n2;
-                w[3] = a + b * n3;
-                break;
-        }
+        (w[0], w[1], w[2], w[3]) = Transform(kind, x0, x1, x2, x3, a, b);
     }
+
+    /// <summary>A block's four words as four numbers of <paramref name="kind"/> (Normal pairs words 0, 1 and 2, 3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float, float, float) Transform(RandomKind kind, uint x0, uint x1, uint x2, uint x3, float a, float b)
+    {
+        return kind switch
+        {
+            RandomKind.Uniform => Uniform(x0, x1, x2, x3, a, b),
+            RandomKind.Bernoulli => Bernoulli(x0, x1, x2, x3, a),
+            _ => Normal(ToNormal(x0, x1), ToNormal(x2, x3), a, b),
+        };
+    }
+
+    /// <summary>Four words as four numbers uniform on [a, b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float, float, float) Uniform(uint x0, uint x1, uint x2, uint x3, float a, float b)
+        => (a + (b - a) * ToUnit(x0), a + (b - a) * ToUnit(x1), a + (b - a) * ToUnit(x2), a + (b - a) * ToUnit(x3));
+
+    /// <summary>Four words as four draws that are 1 with probability <paramref name="p"/>, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float, float, float) Bernoulli(uint x0, uint x1, uint x2, uint x3, float p)
+        => (ToUnit(x0) < p ? 1 : 0, ToUnit(x1) < p ? 1 : 0, ToUnit(x2) < p ? 1 : 0, ToUnit(x3) < p ? 1 : 0);
+
+    /// <summary>Two pairs of standard normal numbers as four of mean <paramref name="a"/> and deviation <paramref name="b"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (float, float, float, float) Normal((float, float) p, (float, float) q, float a, float b)
+        => (a + b * p.Item1, a + b * p.Item2, a + b * q.Item1, a + b * q.Item2);
 
     /// <summary>Element i of a draw at (seed, offset): the stream every backend must reproduce.</summary>
     public static float Sample(RandomKind kind, ulong seed, ulong offset, long i, float a, float b)

@@ -13,16 +13,7 @@ internal static unsafe class AdamW
 {
     public static void Step(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep s)
     {
-        const string op = "adamw";
-        foreach (var (t, role) in new[] { (param, "param"), (grad, "grad"), (m, "exp_avg"), (v, "exp_avg_sq") })
-        {
-            Check.F32(op, t, role);
-            Check.Contiguous(op, t, role);
-            Check.SameShape(op, t, param);
-        }
-        if (s.Step < 1)
-            throw new ArgumentOutOfRangeException(nameof(s), $"{op}: step counts from 1, got {s.Step}");
-        var k = new Constants(s);
+        var k = CheckArgs(param, grad, m, v, s);
         float* p = (float*)param.DataPointer, g = (float*)grad.DataPointer, mp = (float*)m.DataPointer, vp = (float*)v.DataPointer;
         CpuThreads.ForRange(param.Numel, 16384, (lo, hi) =>
         {
@@ -32,8 +23,29 @@ internal static unsafe class AdamW
         });
     }
 
-    /// <summary>The step's scalars, as torch computes them (in double from the Python floats, then float32).</summary>
-    private readonly struct Constants(AdamWStep s)
+    /// <summary>
+    /// AdamW's argument checks, shared with the GPU backend: four contiguous float32 tensors of one shape, a step from
+    /// 1. Returns the step's scalars.
+    /// </summary>
+    public static Constants CheckArgs(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep s)
+    {
+        const string op = "adamw";
+        foreach (var (t, role) in new[] { (param, "param"), (grad, "grad"), (m, "exp_avg"), (v, "exp_avg_sq") })
+        {
+            Check.F32(op, t, role);
+            Check.Contiguous(op, t, role);
+            Check.SameShape(op, t, param);
+        }
+        if (s.Step < 1)
+            throw new ArgumentOutOfRangeException(nameof(s), $"{op}: step counts from 1, got {s.Step}");
+        return new Constants(s);
+    }
+
+    /// <summary>
+    /// The step's scalars, as torch computes them (in double from the Python floats, then float32); a GPU kernel
+    /// parameter too.
+    /// </summary>
+    internal readonly struct Constants(AdamWStep s)
     {
         public readonly float Decay = (float)(1 - s.Lr * s.WeightDecay), StepSize = (float)(s.Lr / (1 - Math.Pow(s.Beta1, s.Step)));
         public readonly float Bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(s.Beta2, s.Step));

@@ -8,10 +8,7 @@ internal static unsafe class Elementwise
 {
     public static void Unary(UnaryOp op, Tensor dst, Tensor src, float alpha)
     {
-        string name = "unary " + op;
-        Check.F32(name, dst, "output");
-        Check.F32(name, src, "input");
-        Check.SameShape(name, dst, src);
+        CheckUnary(op, dst, src);
         switch (op)
         {
             case UnaryOp.Neg: Map<NegFn>(dst, src, alpha); break;
@@ -35,24 +32,47 @@ internal static unsafe class Elementwise
 
     public static void Binary(BinaryOp op, Tensor dst, Tensor a, Tensor b)
     {
+        var strides = CheckBinary(op, dst, a, b);
+        switch (op)
+        {
+            case BinaryOp.Add: Zip<AddFn>(dst, a, b, strides); break;
+            case BinaryOp.Sub: Zip<SubFn>(dst, a, b, strides); break;
+            case BinaryOp.Mul: Zip<MulFn>(dst, a, b, strides); break;
+            case BinaryOp.Div: Zip<DivFn>(dst, a, b, strides); break;
+            case BinaryOp.Maximum: Zip<MaxFn>(dst, a, b, strides); break;
+            case BinaryOp.Minimum: Zip<MinFn>(dst, a, b, strides); break;
+            case BinaryOp.SiluBackward: Zip<SiluBackwardFn>(dst, a, b, strides); break;
+            case BinaryOp.SigmoidBackward: Zip<SigmoidBackwardFn>(dst, a, b, strides); break;
+            case BinaryOp.TanhBackward: Zip<TanhBackwardFn>(dst, a, b, strides); break;
+            case BinaryOp.ReluBackward: Zip<ReluBackwardFn>(dst, a, b, strides); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    /// <summary>Unary's argument checks, shared with the GPU backend: float32, one shape.</summary>
+    public static void CheckUnary(UnaryOp op, Tensor dst, Tensor src)
+    {
+        string name = "unary " + op;
+        Check.F32(name, dst, "output");
+        Check.F32(name, src, "input");
+        Check.SameShape(name, dst, src);
+    }
+
+    /// <summary>
+    /// Binary's argument checks, shared with the GPU backend: float32, operands that broadcast to dst's shape, and a dst
+    /// that is no broadcast view (stride 0 in a dim of size &gt; 1: two elements would write one place). Returns the
+    /// operands' strides broadcast to dst's shape.
+    /// </summary>
+    public static (long[] A, long[] B) CheckBinary(BinaryOp op, Tensor dst, Tensor a, Tensor b)
+    {
         string name = "binary " + op;
         Check.F32(name, dst, "output");
         Check.F32(name, a, "left operand");
         Check.F32(name, b, "right operand");
-        switch (op)
-        {
-            case BinaryOp.Add: Zip<AddFn>(dst, a, b, name); break;
-            case BinaryOp.Sub: Zip<SubFn>(dst, a, b, name); break;
-            case BinaryOp.Mul: Zip<MulFn>(dst, a, b, name); break;
-            case BinaryOp.Div: Zip<DivFn>(dst, a, b, name); break;
-            case BinaryOp.Maximum: Zip<MaxFn>(dst, a, b, name); break;
-            case BinaryOp.Minimum: Zip<MinFn>(dst, a, b, name); break;
-            case BinaryOp.SiluBackward: Zip<SiluBackwardFn>(dst, a, b, name); break;
-            case BinaryOp.SigmoidBackward: Zip<SigmoidBackwardFn>(dst, a, b, name); break;
-            case BinaryOp.TanhBackward: Zip<TanhBackwardFn>(dst, a, b, name); break;
-            case BinaryOp.ReluBackward: Zip<ReluBackwardFn>(dst, a, b, name); break;
-            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
-        }
+        for (int d = 0; d < dst.Rank; d++)
+            if (dst.Shape[d] > 1 && dst.Strides[d] == 0 && dst.Numel > 0)
+                throw Check.Fail(name, "the output must not be a broadcast view", dst);
+        return (StridedPlan.BroadcastStrides(a, dst.Shape, name), StridedPlan.BroadcastStrides(b, dst.Shape, name));
     }
 
     private static void Map<T>(Tensor dst, Tensor src, float alpha) where T : IUnaryFn
@@ -92,12 +112,9 @@ internal static unsafe class Elementwise
         return i;
     }
 
-    private static void Zip<T>(Tensor dst, Tensor a, Tensor b, string name) where T : IBinaryFn
+    private static void Zip<T>(Tensor dst, Tensor a, Tensor b, (long[] A, long[] B) strides) where T : IBinaryFn
     {
-        var shape = dst.Shape;
-        var plan = new StridedPlan(shape, dst.Strides.ToArray(), StridedPlan.BroadcastStrides(a, shape, name), StridedPlan.BroadcastStrides(b, shape, name));
-        if (!plan.RowsDistinct(0) || plan.InnerStrides[0] == 0 && plan.Inner > 1)
-            throw Check.Fail(name, "the output must not be a broadcast view", dst);
+        var plan = new StridedPlan(dst.Shape, dst.Strides.ToArray(), strides.A, strides.B);
         float* d0 = (float*)dst.DataPointer, a0 = (float*)a.DataPointer, b0 = (float*)b.DataPointer;
         long sd = plan.InnerStrides[0], sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
         bool stream = Rows.Streams(plan, dst.Numel * sizeof(float));

@@ -5,8 +5,7 @@ internal static unsafe class RandomFill
 {
     public static void Run(Tensor dst, RandomKind kind, ulong seed, ulong offset, float a, float b)
     {
-        Check.F32("random", dst, "output");
-        Check.Contiguous("random", dst, "output");
+        CheckArgs(dst);
         float* p = (float*)dst.DataPointer;
         long n = dst.Numel;
         CpuThreads.ForRange((n + 3) / 4, 4096, (lo, hi) =>
@@ -20,5 +19,12 @@ internal static unsafe class RandomFill
                     p[i0 + j] = w[j];
             }
         });
+    }
+
+    /// <summary>Random's argument checks, shared with the GPU backend: a contiguous float32 output.</summary>
+    public static void CheckArgs(Tensor dst)
+    {
+        Check.F32("random", dst, "output");
+        Check.Contiguous("random", dst, "output");
     }
 }

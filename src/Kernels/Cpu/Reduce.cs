@@ -11,35 +11,15 @@ internal static unsafe class Reduce
 {
     public static void Run(ReduceOp op, Tensor dst, Tensor src)
     {
-        string name = "reduce " + op;
-        Check.F32(name, src, "input");
-        if (dst.Rank != src.Rank)
-            throw Check.Fail(name, $"output must keep the input's rank {src.Rank} (size 1 in reduced dims), got {Shapes.Format(dst.Shape)}", dst, src);
-        var dstStrides = new long[src.Rank];
-        long count = 1;
-        int reducedDims = 0, lastReduced = -1;
-        for (int i = 0; i < src.Rank; i++)
-        {
-            if (dst.Shape[i] == src.Shape[i])
-                dstStrides[i] = dst.Shape[i] == 1 ? 0 : dst.Strides[i];
-            else if (dst.Shape[i] == 1)
-            {
-                count *= src.Shape[i];
-                reducedDims++;
-                lastReduced = i;
-            }
-            else
-                throw Check.Fail(name, $"output shape {Shapes.Format(dst.Shape)} is not a keepdim reduction of {Shapes.Format(src.Shape)}", dst, src);
-        }
+        var (count, lastReduced) = CheckArgs(op, dst, src);
         if (op == ReduceOp.ArgMax)
         {
-            Check.DTypeIs(name, dst, "output", DType.I64);
-            if (reducedDims != 1 || count == 0)
-                throw Check.Fail(name, "argmax reduces exactly one non-empty dim", dst, src);
             ArgMax(dst, src, lastReduced);
             return;
         }
-        Check.F32(name, dst, "output");
+        var dstStrides = new long[src.Rank];
+        for (int i = 0; i < src.Rank; i++)
+            dstStrides[i] = dst.Shape[i] == 1 ? 0 : dst.Strides[i];
         dst.Device.Backend.Fill(dst, op switch { ReduceOp.Max => double.NegativeInfinity, ReduceOp.Min => double.PositiveInfinity, _ => 0 });
         var plan = new StridedPlan(src.Shape, dstStrides, src.Strides.ToArray());
         float* d0 = (float*)dst.DataPointer, s0 = (float*)src.DataPointer;
@@ -59,6 +39,40 @@ internal static unsafe class Reduce
         });
         if (op == ReduceOp.Mean)
             Elementwise.Unary(UnaryOp.Scale, dst, dst, count == 0 ? float.NaN : 1f / count);
+    }
+
+    /// <summary>
+    /// Reduce's argument checks, shared with the GPU backend: a float32 input, a keepdim output (a reduced dim is one
+    /// where the output has size 1 and the input not), F32 — or I64 for ArgMax, which reduces exactly one non-empty
+    /// dim. Returns the elements folded into each output and the last reduced dim (−1 if none).
+    /// </summary>
+    public static (long Count, int LastReduced) CheckArgs(ReduceOp op, Tensor dst, Tensor src)
+    {
+        string name = "reduce " + op;
+        Check.F32(name, src, "input");
+        if (dst.Rank != src.Rank)
+            throw Check.Fail(name, $"output must keep the input's rank {src.Rank} (size 1 in reduced dims), got {Shapes.Format(dst.Shape)}", dst, src);
+        long count = 1;
+        int reducedDims = 0, lastReduced = -1;
+        for (int i = 0; i < src.Rank; i++)
+        {
+            if (dst.Shape[i] == src.Shape[i])
+                continue;
+            if (dst.Shape[i] != 1)
+                throw Check.Fail(name, $"output shape {Shapes.Format(dst.Shape)} is not a keepdim reduction of {Shapes.Format(src.Shape)}", dst, src);
+            count *= src.Shape[i];
+            reducedDims++;
+            lastReduced = i;
+        }
+        if (op == ReduceOp.ArgMax)
+        {
+            Check.DTypeIs(name, dst, "output", DType.I64);
+            if (reducedDims != 1 || count == 0)
+                throw Check.Fail(name, "argmax reduces exactly one non-empty dim", dst, src);
+        }
+        else
+            Check.F32(name, dst, "output");
+        return (count, lastReduced);
     }
 
     /// <summary>A partial result (a folded row) into the running one: a sum of squares adds, the rest combine.</summary>

@@ -24,7 +24,7 @@ public sealed class BackendOpsElementwiseTests
     }
 
     /// <summary>Inputs inside the op's domain, and the alpha it takes.</summary>
-    private static (double Lo, double Hi, float Alpha) Domain(UnaryOp op) => op switch
+    internal static (double Lo, double Hi, float Alpha) Domain(UnaryOp op) => op switch
     {
         UnaryOp.Log or UnaryOp.Sqrt or UnaryOp.Rsqrt => (0.05, 4, 0),
         UnaryOp.Reciprocal => (0.2, 3, 0),
