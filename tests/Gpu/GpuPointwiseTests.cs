@@ -53,16 +53,8 @@ public sealed class GpuPointwiseTests
         AssertClose($"unary {op} {alpha} in place", Read(want), Read(IlgpuDevice.Back(t)));
     }
 
-    public static TheoryData<BinaryOp> BinaryOps()
-    {
-        var d = new TheoryData<BinaryOp>();
-        foreach (var op in Enum.GetValues<BinaryOp>())
-            d.Add(op);
-        return d;
-    }
-
     [Theory]
-    [MemberData(nameof(BinaryOps))]
+    [MemberData(nameof(BackendOpsElementwiseTests.BinaryOps), MemberType = typeof(BackendOpsElementwiseTests))]
     public void BinaryBroadcastsLikeTheCpu(BinaryOp op)
     {
         using var scope = new DisposeScope();
@@ -91,6 +83,20 @@ public sealed class GpuPointwiseTests
             IlgpuDevice.Backend.Binary(op, da, da, IlgpuDevice.Mirror(Place(b, [2, 3])));
             AssertClose($"binary {op} in place", Read(want), Read(IlgpuDevice.Back(da)));
         }
+    }
+
+    [Fact]
+    public void RankZeroAndEmptyTensors()
+    {
+        using var scope = new DisposeScope();
+        var gpu = IlgpuDevice.Backend;
+        var dst = IlgpuDevice.Mirror(Output([]));
+        gpu.Binary(BinaryOp.Sub, dst, IlgpuDevice.Mirror(Place([2.5], [])), IlgpuDevice.Mirror(Place([0.75], [])));
+        gpu.Unary(UnaryOp.Neg, dst, dst);
+        AssertExact("rank-0 sub, then neg in place", [-1.75], Read(IlgpuDevice.Back(dst)));
+        var empty = IlgpuDevice.Mirror(Tensor.Empty([3, 0]));
+        gpu.Unary(UnaryOp.Exp, empty, empty);
+        gpu.Binary(BinaryOp.Add, empty, empty, IlgpuDevice.Mirror(Place([1], [1])));
     }
 
     [Fact]
