@@ -6,7 +6,7 @@ namespace RawLongLoRA.Tests;
 /// <summary>Unary and Binary on the ILGPU backend (CPU accelerator) against the CPU backend: every op, strided, broadcast and expanded operands, in place, poisoned outputs, bad input.</summary>
 public sealed class GpuPointwiseTests
 {
-    private static readonly (View Src, View Dst)[] ViewPairs = [(View.Transposed, View.Padded), (View.Stepped, View.Reversed)];
+    private static readonly (View Src, View Dst)[] ViewPairs = [(View.Contiguous, View.Contiguous), (View.Transposed, View.Padded), (View.Stepped, View.Reversed)];
 
     public static TheoryData<UnaryOp, int> UnaryCases()
     {

@@ -25,8 +25,9 @@ public sealed partial class IlgpuBackend
         CpuKernels.Elementwise.CheckUnary(op, dst, src);
         if (dst.Numel == 0)
             return;
-        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Strided, ArrayView<float>, Strided, byte, float>(PointwiseKernels.Unary));
-        k(Stream, Extent(name, dst.Numel, dst, src), View<float>(dst), Strided.Of(name, dst), View<float>(src), Strided.Of(name, src), (byte)op, alpha);
+        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Strided, ArrayView<float>, Strided, byte, float, byte>(PointwiseKernels.Unary));
+        k(Stream, Extent(name, dst.Numel, dst, src), View<float>(dst), Strided.Of(name, dst), View<float>(src), Strided.Of(name, src), (byte)op, alpha,
+            Flat(dst, dst, src));
     }
 
     /// <inheritdoc/>
@@ -37,9 +38,18 @@ public sealed partial class IlgpuBackend
         CpuKernels.Elementwise.CheckBinary(op, dst, a, b);
         if (dst.Numel == 0)
             return;
-        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Strided, ArrayView<float>, Strided, ArrayView<float>, Strided, byte>(PointwiseKernels.Binary));
+        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Strided, ArrayView<float>, Strided, ArrayView<float>, Strided, byte, byte>(PointwiseKernels.Binary));
         k(Stream, Extent(name, dst.Numel, dst, a, b), View<float>(dst), Strided.Of(name, dst),
-            View<float>(a), Strided.Of(name, a, dst.Shape), View<float>(b), Strided.Of(name, b, dst.Shape), (byte)op);
+            View<float>(a), Strided.Of(name, a, dst.Shape), View<float>(b), Strided.Of(name, b, dst.Shape), (byte)op, Flat(dst, dst, a, b));
+    }
+
+    /// <summary>1 when every operand is contiguous with dst's shape (no broadcast): element i is at offset i in each.</summary>
+    private static byte Flat(Tensor dst, params ReadOnlySpan<Tensor> operands)
+    {
+        foreach (var t in operands)
+            if (!t.IsContiguous || !Shapes.Equal(t.Shape, dst.Shape))
+                return 0;
+        return 1;
     }
 
     /// <inheritdoc/>

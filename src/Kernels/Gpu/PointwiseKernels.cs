@@ -10,15 +10,24 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// </summary>
 internal static class PointwiseKernels
 {
-    /// <summary>dst[i] = op(src[i], alpha).</summary>
+    /// <summary>dst[i] = op(src[i], alpha); <paramref name="flat"/> (every operand contiguous) skips the index arithmetic.</summary>
     [GpuKernel]
-    public static void Unary(Index1D i, ArrayView<float> dst, Strided d, ArrayView<float> src, Strided s, byte op, float alpha)
-        => dst[d.Offset(i)] = UnaryOf((UnaryOp)op, src[s.Offset(i)], alpha);
+    public static void Unary(Index1D i, ArrayView<float> dst, Strided d, ArrayView<float> src, Strided s, byte op, float alpha, byte flat)
+    {
+        bool f = flat != 0;
+        dst[f ? i : d.Offset(i)] = UnaryOf((UnaryOp)op, src[f ? i : s.Offset(i)], alpha);
+    }
 
-    /// <summary>dst[i] = a[i] (op) b[i], the operands broadcast to dst's shape.</summary>
+    /// <summary>
+    /// dst[i] = a[i] (op) b[i], the operands broadcast to dst's shape; <paramref name="flat"/> (every operand contiguous in
+    /// dst's shape) skips the index arithmetic — six 64-bit divisions per operand on a GPU.
+    /// </summary>
     [GpuKernel]
-    public static void Binary(Index1D i, ArrayView<float> dst, Strided d, ArrayView<float> a, Strided sa, ArrayView<float> b, Strided sb, byte op)
-        => dst[d.Offset(i)] = BinaryOf((BinaryOp)op, a[sa.Offset(i)], b[sb.Offset(i)]);
+    public static void Binary(Index1D i, ArrayView<float> dst, Strided d, ArrayView<float> a, Strided sa, ArrayView<float> b, Strided sb, byte op, byte flat)
+    {
+        bool f = flat != 0;
+        dst[f ? i : d.Offset(i)] = BinaryOf((BinaryOp)op, a[f ? i : sa.Offset(i)], b[f ? i : sb.Offset(i)]);
+    }
 
     private static float UnaryOf(UnaryOp op, float x, float alpha) => op switch
     {
