@@ -1,0 +1,55 @@
+using ILGPU;
+using CpuKernels = RawLongLoRA.Kernels.Cpu;
+
+namespace RawLongLoRA.Kernels.Gpu;
+
+/// <summary>
+/// Chunked cross-entropy over contiguous logits [N, C] (vocabulary columns vocabStart …): the forward folds the chunk
+/// into the running lse one warp per row (<see cref="WarpRows"/>); the backward is one thread per logit.
+/// </summary>
+public static class CrossEntropyKernels
+{
+    /// <summary>lse[row] = log(e^lse + Σ e^x) over the chunk; targetLogit[row] = the target's logit where it is in the chunk.</summary>
+    [GpuKernel]
+    public static void Forward(ArrayView<float> lse, ArrayView<float> targetLogit, ArrayView<float> logits, Elems targets, long targetStride, int n, int c, int vocabStart)
+    {
+        int row = WarpRows.Row;
+        if (row >= n)
+            return;
+        long o = (long)row * c;
+        float max = float.NegativeInfinity;
+        for (int j = Warp.LaneIdx; j < c; j += Warp.WarpSize)
+            max = MathF.Max(max, logits[o + j]);
+        max = WarpRows.Max(max);
+        float sum = 0;
+        for (int j = Warp.LaneIdx; j < c; j += Warp.WarpSize)
+            sum += MathF.Exp(logits[o + j] - max);
+        sum = WarpRows.Sum(sum);
+        if (!Warp.IsFirstLane)
+            return;
+        lse[row] = CpuKernels.CrossEntropy.LogAddExp(lse[row], max + MathF.Log(sum));
+        long col = targets.LoadInteger(row * targetStride) - vocabStart;
+        if (col >= 0 && col < c)
+            targetLogit[row] = logits[o + col];
+    }
+
+    /// <summary>
+    /// dlogits = (e^(x − lse) − [col is the target]) · dloss per logit; rows with dloss 0 (ignored targets) get 0, with
+    /// no NaN from an unused lse. Each logit is read before it is written, so dlogits may be logits.
+    /// </summary>
+    [GpuKernel]
+    public static void Backward(Index1D i, ArrayView<float> dlogits, ArrayView<float> dloss, ArrayView<float> logits, ArrayView<float> lse, Elems targets, long targetStride, int c, int vocabStart)
+    {
+        int row = i / c, col = i % c;
+        float dl = dloss[row];
+        if (dl == 0)
+        {
+            dlogits[i] = 0;
+            return;
+        }
+        float g = MathF.Exp(logits[i] - lse[row]) * dl;
+        if (targets.LoadInteger(row * targetStride) - vocabStart == col)
+            g -= dl;
+        dlogits[i] = g;
+    }
+}

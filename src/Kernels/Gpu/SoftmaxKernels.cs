@@ -1,0 +1,46 @@
+using ILGPU;
+
+namespace RawLongLoRA.Kernels.Gpu;
+
+/// <summary>Softmax over contiguous rows [N, D] and its backward, one warp per row (<see cref="WarpRows"/>).</summary>
+public static class SoftmaxKernels
+{
+    /// <summary>
+    /// y = e^(x − max) / Σ e^(x − max) per row, in three passes over the row (max, sum, write); the exponentials are
+    /// recomputed rather than kept, as a row may be longer than registers hold. y may be x.
+    /// </summary>
+    [GpuKernel]
+    public static void Forward(ArrayView<float> y, ArrayView<float> x, int n, int d)
+    {
+        int row = WarpRows.Row;
+        if (row >= n)
+            return;
+        long o = (long)row * d;
+        float max = float.NegativeInfinity;
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            max = MathF.Max(max, x[o + j]);
+        max = WarpRows.Max(max);
+        float sum = 0;
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            sum += MathF.Exp(x[o + j] - max);
+        float inv = 1f / WarpRows.Sum(sum);
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            y[o + j] = MathF.Exp(x[o + j] - max) * inv;
+    }
+
+    /// <summary>dx = (dy − Σ dy·y) · y per row.</summary>
+    [GpuKernel]
+    public static void Backward(ArrayView<float> dx, ArrayView<float> y, ArrayView<float> dy, int n, int d)
+    {
+        int row = WarpRows.Row;
+        if (row >= n)
+            return;
+        long o = (long)row * d;
+        float dot = 0;
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            dot += y[o + j] * dy[o + j];
+        dot = WarpRows.Sum(dot);
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            dx[o + j] = (dy[o + j] - dot) * y[o + j];
+    }
+}
