@@ -93,7 +93,7 @@ internal static unsafe class CrossEntropy
     }
 
     /// <summary>log(e^a + e^b), exact when a is −∞ (the first chunk).</summary>
-    public static float LogAddExp(float a, float b)
+    private static float LogAddExp(float a, float b)
     {
         float hi = MathF.Max(a, b), lo = MathF.Min(a, b);
         return float.IsNegativeInfinity(lo) ? hi : hi + MathF.Log(1f + MathF.Exp(lo - hi));

@@ -1,5 +1,4 @@
 using ILGPU;
-using CpuKernels = RawLongLoRA.Kernels.Cpu;
 
 namespace RawLongLoRA.Kernels.Gpu;
 
@@ -23,14 +22,21 @@ public static class CrossEntropyKernels
         max = WarpRows.Max(max);
         float sum = 0;
         for (int j = Warp.LaneIdx; j < c; j += Warp.WarpSize)
-            sum += MathF.Exp(logits[o + j] - max);
+            sum += GpuMath.Exp(logits[o + j] - max);
         sum = WarpRows.Sum(sum);
         if (!Warp.IsFirstLane)
             return;
-        lse[row] = CpuKernels.CrossEntropy.LogAddExp(lse[row], max + MathF.Log(sum));
+        lse[row] = LogAddExp(lse[row], max + GpuMath.Log(sum));
         long col = targets.LoadInteger(row * targetStride) - vocabStart;
         if (col >= 0 && col < c)
             targetLogit[row] = logits[o + col];
+    }
+
+    /// <summary>log(e^a + e^b), exact when a is −∞ (the first chunk): the CPU backend's fold, with the kernels' exp and log.</summary>
+    private static float LogAddExp(float a, float b)
+    {
+        float hi = MathF.Max(a, b), lo = MathF.Min(a, b);
+        return float.IsNegativeInfinity(lo) ? hi : hi + GpuMath.Log(1f + GpuMath.Exp(lo - hi));
     }
 
     /// <summary>
@@ -47,7 +53,7 @@ public static class CrossEntropyKernels
             dlogits[i] = 0;
             return;
         }
-        float g = MathF.Exp(logits[i] - lse[row]) * dl;
+        float g = GpuMath.Exp(logits[i] - lse[row]) * dl;
         if (targets.LoadInteger(row * targetStride) - vocabStart == col)
             g -= dl;
         dlogits[i] = g;

@@ -22,10 +22,10 @@ public static class SoftmaxKernels
         max = WarpRows.Max(max);
         float sum = 0;
         for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
-            sum += MathF.Exp(x[o + j] - max);
+            sum += GpuMath.Exp(x[o + j] - max);
         float inv = 1f / WarpRows.Sum(sum);
         for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
-            y[o + j] = MathF.Exp(x[o + j] - max) * inv;
+            y[o + j] = GpuMath.Exp(x[o + j] - max) * inv;
     }
 
     /// <summary>dx = (dy − Σ dy·y) · y per row.</summary>

@@ -22,5 +22,5 @@ public static class SwiGluKernels
         dup[i] = d * g * s;
     }
 
-    private static float Sigmoid(float g) => 1f / (1f + MathF.Exp(-g));
+    private static float Sigmoid(float g) => 1f / (1f + GpuMath.Exp(-g));
 }
