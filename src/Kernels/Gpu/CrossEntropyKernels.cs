@@ -16,14 +16,7 @@ public static class CrossEntropyKernels
         if (row >= n)
             return;
         long o = (long)row * c;
-        float max = float.NegativeInfinity;
-        for (int j = Warp.LaneIdx; j < c; j += Warp.WarpSize)
-            max = MathF.Max(max, logits[o + j]);
-        max = WarpRows.Max(max);
-        float sum = 0;
-        for (int j = Warp.LaneIdx; j < c; j += Warp.WarpSize)
-            sum += GpuMath.Exp(logits[o + j] - max);
-        sum = WarpRows.Sum(sum);
+        var (max, sum) = WarpRows.MaxAndSumExp(logits, o, c);
         if (!Warp.IsFirstLane)
             return;
         lse[row] = LogAddExp(lse[row], max + GpuMath.Log(sum));

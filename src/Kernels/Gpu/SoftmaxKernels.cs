@@ -16,14 +16,8 @@ public static class SoftmaxKernels
         if (row >= n)
             return;
         long o = (long)row * d;
-        float max = float.NegativeInfinity;
-        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
-            max = MathF.Max(max, x[o + j]);
-        max = WarpRows.Max(max);
-        float sum = 0;
-        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
-            sum += GpuMath.Exp(x[o + j] - max);
-        float inv = 1f / WarpRows.Sum(sum);
+        var (max, sum) = WarpRows.MaxAndSumExp(x, o, d);
+        float inv = 1f / sum;
         for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
             y[o + j] = GpuMath.Exp(x[o + j] - max) * inv;
     }

@@ -27,4 +27,20 @@ public static class WarpRows
             v = MathF.Max(v, Warp.ShuffleXor(v, m));
         return v;
     }
+
+    /// <summary>
+    /// The maximum m of row x[o … o + d) and Σ e^(x − m) over it, in every lane: the stable start of a softmax or a
+    /// log-sum-exp (a row of −∞ gives m = −∞ and a NaN sum, as on the CPU).
+    /// </summary>
+    public static (float Max, float SumExp) MaxAndSumExp(ArrayView<float> x, long o, int d)
+    {
+        float max = float.NegativeInfinity;
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            max = MathF.Max(max, x[o + j]);
+        max = Max(max);
+        float sum = 0;
+        for (int j = Warp.LaneIdx; j < d; j += Warp.WarpSize)
+            sum += GpuMath.Exp(x[o + j] - max);
+        return (max, Sum(sum));
+    }
 }
