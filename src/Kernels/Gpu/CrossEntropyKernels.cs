@@ -6,7 +6,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// Chunked cross-entropy over contiguous logits [N, C] (vocabulary columns vocabStart …): the forward folds the chunk
 /// into the running lse one warp per row (<see cref="WarpRows"/>); the backward is one thread per logit.
 /// </summary>
-public static class CrossEntropyKernels
+internal static class CrossEntropyKernels
 {
     /// <summary>lse[row] = log(e^lse + Σ e^x) over the chunk; targetLogit[row] = the target's logit where it is in the chunk.</summary>
     [GpuKernel]

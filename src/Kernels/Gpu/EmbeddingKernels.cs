@@ -3,7 +3,7 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>Embedding row gather (weight of any float dtype and strides) and its scatter-add, one thread per element of dy / y.</summary>
-public static class EmbeddingKernels
+internal static class EmbeddingKernels
 {
     /// <summary>y[t, j] = weight[ids[t], j] as float32; ids are range-checked on the host before the launch.</summary>
     [GpuKernel]

@@ -7,7 +7,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// per row (<see cref="WarpRows"/>); dweight a deterministic two-pass column sum (<see cref="WeightPartials"/>, then
 /// <see cref="SumPartials"/>).
 /// </summary>
-public static class RmsNormKernels
+internal static class RmsNormKernels
 {
     /// <summary>Rows summed per partial of dweight: fixed, so the sums' order (and bits) do not depend on the device.</summary>
     public const int RowsPerPartial = 64;

@@ -3,7 +3,7 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>Rotary embedding in HF's rotate-half layout on contiguous x [N, H, D], one thread per rotated pair.</summary>
-public static class RopeKernels
+internal static class RopeKernels
 {
     /// <summary>
     /// Pair (x_k, x_{k+D/2}) of token t's head turns by row positions[t] of cos/sin [P, D/2] (sign −1: the inverse).

@@ -3,7 +3,7 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>Softmax over contiguous rows [N, D] and its backward, one warp per row (<see cref="WarpRows"/>).</summary>
-public static class SoftmaxKernels
+internal static class SoftmaxKernels
 {
     /// <summary>
     /// y = e^(x − max) / Σ e^(x − max) per row, in three passes over the row (max, sum, write); the exponentials are

@@ -3,7 +3,7 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>SwiGLU and its backward over contiguous float32 operands of one shape, one thread per element.</summary>
-public static class SwiGluKernels
+internal static class SwiGluKernels
 {
     /// <summary>y = g·σ(g)·up.</summary>
     [GpuKernel]

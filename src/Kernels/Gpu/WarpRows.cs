@@ -7,7 +7,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// group, rows past the last skipped by whole warps. Reductions are butterfly shuffles within the warp — no shared
 /// memory and no group barrier — and hold for any power-of-two warp size (4 on the test accelerator, 32 on a GPU).
 /// </summary>
-public static class WarpRows
+internal static class WarpRows
 {
     /// <summary>The row this thread's warp works on.</summary>
     public static int Row => Grid.IdxX * (Group.DimX / Warp.WarpSize) + Warp.WarpIdx;
