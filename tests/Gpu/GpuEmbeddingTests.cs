@@ -7,16 +7,16 @@ namespace RawLongLoRA.Tests;
 public sealed class GpuEmbeddingTests
 {
     [Theory]
-    [InlineData(DType.F32, View.Contiguous, DType.I64)]
-    [InlineData(DType.BF16, View.Transposed, DType.I32)]
-    [InlineData(DType.F16, View.Padded, DType.I64)]
-    public void GatherMatchesTheCpuExactly(DType weightType, View view, DType idType)
+    [InlineData(DType.F32, View.Contiguous, DType.I64, View.Contiguous)]
+    [InlineData(DType.BF16, View.Transposed, DType.I32, View.Stepped)]
+    [InlineData(DType.F16, View.Padded, DType.I64, View.Stepped)]
+    public void GatherMatchesTheCpuExactly(DType weightType, View view, DType idType, View idView)
     {
         using var scope = new DisposeScope();
         const int v = 7, d = 13;
         var rng = new Random(v * d + (int)weightType);
         var w = Place(Round(Uniform(rng, v * d, -3, 3), weightType), [v, d], weightType, view);
-        var ids = Ids([6, 0, 3, 3, 1], idType);
+        var ids = Place([6, 0, 3, 3, 1], [5], idType, idView);
         GpuOnBoth.Compare("embedding", (b, t) => b.EmbeddingGather(t[0], t[1], t[2]), 0, Output([5, d]), w, ids);
     }
 
@@ -30,7 +30,7 @@ public sealed class GpuEmbeddingTests
         var rng = new Random(d);
         var dweight = Place(Uniform(rng, v * d, -1, 1), [v, d]); // accumulated into, not overwritten
         var dy = Place(Uniform(rng, 7 * d, -1, 1), [7, d]);
-        var ids = Ids([2, 5, 2, 0, 2, 5, 4], idType);
+        var ids = Place([2, 5, 2, 0, 2, 5, 4], [7], idType, View.Stepped);
         GpuOnBoth.Compare("embedding_backward", (b, t) => b.EmbeddingScatterAdd(t[0], t[1], t[2]), 1e-6, dweight, dy, ids);
     }
 
