@@ -56,3 +56,13 @@ internal static unsafe partial class Nvtx
     // The same few names come back every op: encode each once, NUL-terminated.
     private static byte[] Utf8(string name) => Names.GetOrAdd(name, n => Encoding.UTF8.GetBytes(n + "\0"));
 }
+
+/// <summary>The profiler's ranges as NVTX ranges (set as <see cref="RawLongLoRA.Profiling.Profiler.Mirror"/> once a CUDA device is profiled).</summary>
+internal sealed class NvtxRanges : RawLongLoRA.Profiling.IRangeMirror
+{
+    /// <inheritdoc/>
+    public void Push(string name) => Nvtx.Push(name);
+
+    /// <inheritdoc/>
+    public void Pop() => Nvtx.Pop();
+}

@@ -126,6 +126,9 @@ public sealed class ProfileEvent
     internal long OpenMajorFaults;
     internal long OpenSystemNs;
 
+    // The storage a "[free]" event frees: logged when the event closes.
+    internal Storage? Freed;
+
     // What closing this range restores: the module frame it pushed, the phase it set.
     internal ModuleFrame? PushedFrame;
     internal ProfilePhase? RestorePhase;
