@@ -75,7 +75,7 @@ internal static unsafe class CublasGemm
             _workspace = b.Allocate(WorkspaceBytes);
             Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate");
             Cublas.Check(Cublas.cublasSetWorkspace_v2(_cublas, _workspace.Handle, (nuint)WorkspaceBytes), "cublasSetWorkspace");
-            CublasLt.Check(CublasLt.cublasLtCreate(out _lt), "cublasLtCreate");
+            Cublas.Check(CublasLt.cublasLtCreate(out _lt), "cublasLtCreate");
         }
 
         public void Gemm(in CublasGemmPlan p, nint a, nint b, nint c, float alpha, float beta)
@@ -91,22 +91,22 @@ internal static unsafe class CublasGemm
             nint desc = 0, la = 0, lb = 0, lc = 0, pref = 0;
             try
             {
-                CublasLt.Check(CublasLt.cublasLtMatmulDescCreate(out desc, p.Compute, Cublas.R32F), "cublasLtMatmulDescCreate");
+                Cublas.Check(CublasLt.cublasLtMatmulDescCreate(out desc, p.Compute, Cublas.R32F), "cublasLtMatmulDescCreate");
                 int ta = p.TransA, tb = p.TransB;
-                CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescTransA, &ta, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
-                CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescTransB, &tb, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
+                Cublas.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescTransA, &ta, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSA)");
+                Cublas.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescTransB, &tb, sizeof(int)), "cublasLtMatmulDescSetAttribute(TRANSB)");
                 // Layouts describe the matrices as stored: op(A) is M × K, so A as stored is K × M when transposed.
                 la = Layout(p.TypeA, p.TransA == Cublas.OpN ? p.M : p.K, p.TransA == Cublas.OpN ? p.K : p.M, p.Lda, p.Batch, p.StrideA);
                 lb = Layout(p.TypeB, p.TransB == Cublas.OpN ? p.K : p.N, p.TransB == Cublas.OpN ? p.N : p.K, p.Ldb, p.Batch, p.StrideB);
                 lc = Layout(Cublas.R32F, p.M, p.N, p.Ldc, p.Batch, p.StrideC);
-                CublasLt.Check(CublasLt.cublasLtMatmulPreferenceCreate(out pref), "cublasLtMatmulPreferenceCreate");
+                Cublas.Check(CublasLt.cublasLtMatmulPreferenceCreate(out pref), "cublasLtMatmulPreferenceCreate");
                 ulong max = (ulong)WorkspaceBytes;
-                CublasLt.Check(CublasLt.cublasLtMatmulPreferenceSetAttribute(pref, CublasLt.PreferenceMaxWorkspace, &max, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute");
+                Cublas.Check(CublasLt.cublasLtMatmulPreferenceSetAttribute(pref, CublasLt.PreferenceMaxWorkspace, &max, sizeof(ulong)), "cublasLtMatmulPreferenceSetAttribute");
                 CublasLt.HeuristicResult best;
-                CublasLt.Check(CublasLt.cublasLtMatmulAlgoGetHeuristic(_lt, desc, la, lb, lc, lc, pref, 1, &best, out int found), "cublasLtMatmulAlgoGetHeuristic");
+                Cublas.Check(CublasLt.cublasLtMatmulAlgoGetHeuristic(_lt, desc, la, lb, lc, lc, pref, 1, &best, out int found), "cublasLtMatmulAlgoGetHeuristic");
                 if (found == 0)
                     throw new InvalidOperationException($"cublasLt: no algorithm for {p}");
-                CublasLt.Check(CublasLt.cublasLtMatmul(_lt, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, best.Algo,
+                Cublas.Check(CublasLt.cublasLtMatmul(_lt, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, best.Algo,
                     _workspace.Handle, (nuint)WorkspaceBytes, StreamOf(_backend)), "cublasLtMatmul");
             }
             finally
@@ -121,9 +121,9 @@ internal static unsafe class CublasGemm
 
         private static nint Layout(int type, int rows, int cols, int ld, int batch, long stride)
         {
-            CublasLt.Check(CublasLt.cublasLtMatrixLayoutCreate(out var l, type, (ulong)rows, (ulong)cols, ld), "cublasLtMatrixLayoutCreate");
-            CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(l, CublasLt.LayoutBatchCount, &batch, sizeof(int)), "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)");
-            CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(l, CublasLt.LayoutBatchStride, &stride, sizeof(long)), "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
+            Cublas.Check(CublasLt.cublasLtMatrixLayoutCreate(out var l, type, (ulong)rows, (ulong)cols, ld), "cublasLtMatrixLayoutCreate");
+            Cublas.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(l, CublasLt.LayoutBatchCount, &batch, sizeof(int)), "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)");
+            Cublas.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(l, CublasLt.LayoutBatchStride, &stride, sizeof(long)), "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
             return l;
         }
     }

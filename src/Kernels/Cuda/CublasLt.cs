@@ -4,7 +4,8 @@ namespace RawLongLoRA.Kernels.Cuda;
 
 /// <summary>
 /// cuBLASLt: the matmul descriptor (compute and scale type, transposes), matrix layouts with a batch count and batch
-/// strides, the heuristic that picks an algorithm for them, and cublasLtMatmul (bf16 in, float32 accumulate).
+/// strides, the heuristic that picks an algorithm for them, and cublasLtMatmul (bf16 in, float32 accumulate). Its
+/// statuses are cuBLAS's: <see cref="Cublas.Check"/> reads them.
 /// </summary>
 internal static unsafe partial class CublasLt
 {
@@ -80,14 +81,4 @@ internal static unsafe partial class CublasLt
     public static partial int cublasLtMatmul(nint handle, nint desc, void* alpha, nint a, nint aLayout, nint b, nint bLayout,
                                              void* beta, nint c, nint cLayout, nint d, nint dLayout, ulong* algo,
                                              nint workspace, nuint workspaceBytes, nint stream);
-
-    [LibraryImport(CudaLibraries.CublasLt)]
-    private static partial byte* cublasLtGetStatusString(int status);
-
-    /// <summary>Throws, naming <paramref name="call"/> and cuBLASLt's status, unless it is CUBLAS_STATUS_SUCCESS.</summary>
-    public static void Check(int status, string call)
-    {
-        if (status != 0)
-            throw new InvalidOperationException($"cublasLt: {call} failed: {Marshal.PtrToStringUTF8((nint)cublasLtGetStatusString(status))} ({status})");
-    }
 }
