@@ -8,31 +8,31 @@ namespace RawLongLoRA.Tests;
 /// <summary>The driver pieces ILGPU lacks, on a real GPU: external PTX loaded and launched on the backend's stream, its attributes and occupancy, events.</summary>
 public sealed unsafe class CudaDriverTests
 {
-    // fill_f32(p, v, n): p[i] = v for i < n, one thread per element.
+    // fill_f32(p, v, n): p[i] = v for i < n, one thread per element (clang-14's PTX for sm_80 of the one-line CUDA C).
     private const string FillPtx = """
         .version 7.0
         .target sm_80
         .address_size 64
-        .visible .entry fill_f32(.param .u64 p, .param .f32 v, .param .u32 n)
+        .visible .entry fill_f32(.param .u64 fill_f32_param_0, .param .f32 fill_f32_param_1, .param .u32 fill_f32_param_2)
         {
-            .reg .pred %q;
+            .reg .pred %p<2>;
             .reg .b32 %r<6>;
-            .reg .f32 %f;
-            .reg .b64 %d<4>;
-            ld.param.u64 %d1, [p];
-            ld.param.f32 %f, [v];
-            ld.param.u32 %r1, [n];
+            .reg .f32 %f<2>;
+            .reg .b64 %rd<5>;
+            ld.param.u32 %r1, [fill_f32_param_2];
             mov.u32 %r2, %ctaid.x;
             mov.u32 %r3, %ntid.x;
             mov.u32 %r4, %tid.x;
             mad.lo.s32 %r5, %r2, %r3, %r4;
-            setp.ge.u32 %q, %r5, %r1;
-            @%q bra DONE;
-            cvta.to.global.u64 %d2, %d1;
-            mul.wide.u32 %d3, %r5, 4;
-            add.s64 %d2, %d2, %d3;
-            st.global.f32 [%d2], %f;
-        DONE:
+            setp.ge.u32 %p1, %r5, %r1;
+            @%p1 bra LBB0_2;
+            ld.param.f32 %f1, [fill_f32_param_1];
+            ld.param.u64 %rd2, [fill_f32_param_0];
+            cvta.to.global.u64 %rd3, %rd2;
+            mul.wide.u32 %rd4, %r5, 4;
+            add.s64 %rd1, %rd3, %rd4;
+            st.global.f32 [%rd1], %f1;
+        LBB0_2:
             ret;
         }
         """;

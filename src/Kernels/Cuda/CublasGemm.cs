@@ -73,9 +73,21 @@ internal static unsafe class CublasGemm
             _backend = b;
             CudaDriver.MakeCurrent(b.Accelerator.NativePtr);
             _workspace = b.Allocate(WorkspaceBytes);
-            Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate");
-            Cublas.Check(Cublas.cublasSetWorkspace_v2(_cublas, _workspace.Handle, (nuint)WorkspaceBytes), "cublasSetWorkspace");
-            Cublas.Check(CublasLt.cublasLtCreate(out _lt), "cublasLtCreate");
+            _workspace.Retain();
+            try
+            {
+                Cublas.Check(Cublas.cublasCreate_v2(out _cublas), "cublasCreate");
+                Cublas.Check(Cublas.cublasSetWorkspace_v2(_cublas, _workspace.Handle, (nuint)WorkspaceBytes), "cublasSetWorkspace");
+                Cublas.Check(CublasLt.cublasLtCreate(out _lt), "cublasLtCreate");
+            }
+            catch
+            {
+                // A half-made set is undone, so that the next GEMM tries again from nothing.
+                if (_cublas != 0)
+                    Cublas.cublasDestroy_v2(_cublas);
+                _workspace.Release();
+                throw;
+            }
         }
 
         public void Gemm(in CublasGemmPlan p, nint a, nint b, nint c, float alpha, float beta)
