@@ -84,6 +84,32 @@ public sealed class CudaProfilerTests
         Assert.Contains($"\"reserved_bytes\":{freed.ReservedBytes},\"cached_bytes\":{freed.CachedBytes}", trace);
     }
 
+    [Fact]
+    public void GpuKernelsHaveATableAndATraceTrackOfTheirOwnAndLeaveTheHostTableAlone()
+    {
+        using var dir = new TempFolder("rawlora-cuda-profile-");
+        var cuda = Device.Cuda(0); // a name only: nothing here runs on it
+        ProfileSession session;
+        using (session = Profiler.Start())
+        using (Profiler.Record("step"))
+        {
+            // What CudaTimeline records around a primitive: the host call, and inside it the kernel on the GPU's stream.
+            var host = Profiler.Kernel("cuda::gemm", cuda, [], 4e9, 1_000_000);
+            var gpu = session.Add(host.Event!.Index, "cuda::gemm", ProfileKind.Kernel, ProfilePhase.Forward, ProfileEvent.GpuStream);
+            (gpu.Device, gpu.Flops, gpu.BytesMoved, gpu.StartNs, gpu.EndNs) = (cuda, 4e9, 1_000_000, 1_000_000, 3_000_000);
+            host.Dispose();
+        }
+        var summary = session.Summary();
+        Assert.Equal(summary.WallNs, summary.SelfTotalNs);
+        Assert.Equal(1, summary.Row("cuda::gemm")!.Calls);
+        var row = Assert.Single(summary.GpuRows);
+        Assert.Equal(("cuda::gemm", 1, 2_000_000L, 2000.0, 0.5), (row.Name, row.Calls, row.TotalNs, row.GflopsPerSecond!.Value, row.GBytesPerSecond!.Value));
+        Assert.Contains("GPU kernels (time on the GPU's stream", summary.Format());
+        string path = dir.File("trace.json");
+        session.Save(path);
+        Assert.Contains($"\"tid\":{ProfileEvent.GpuStream},\"args\":{{\"name\":\"stream\"}}", File.ReadAllText(path));
+    }
+
     [CudaFact]
     public void OnCudaKernelTimesComeFromCudaEventsOnTheStream()
     {
@@ -99,8 +125,9 @@ public sealed class CudaProfilerTests
                 b.Fill(x, i);
             b.Synchronize();
         }
-        var fills = session.Events.Where(e => e.Name == "cuda::fill").ToList();
+        var fills = session.Events.Where(e => e.Name == "cuda::fill" && e.Stream == ProfileEvent.GpuStream).ToList();
         Assert.Equal(3, fills.Count);
+        Assert.Equal(3, session.Summary().GpuRows.Single(r => r.Name == "cuda::fill").Calls);
         foreach (var e in fills)
             Assert.True(e.DurationNs > 0 && e.StartNs >= 0 && e.EndNs <= session.WallNs, $"fill on the GPU at [{e.StartNs}, {e.EndNs}] ns of {session.WallNs}");
         Assert.True(fills[1].StartNs >= fills[0].EndNs && fills[2].StartNs >= fills[1].EndNs, "kernels on one stream follow each other");

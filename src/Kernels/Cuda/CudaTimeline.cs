@@ -5,7 +5,9 @@ namespace RawLongLoRA.Kernels.Cuda;
 
 /// <summary>
 /// Kernel times of a profiled CUDA backend from CUDA events recorded on its stream around each primitive: the host call
-/// returns long before the GPU is done, so the host's clock would time the launch, not the work. Each session gets an
+/// returns long before the GPU is done, so the host's clock times the launch, not the work. So each kernel is two
+/// events: the host call (host time, on its thread) and, inside it, the kernel on <see cref="ProfileEvent.GpuStream"/>
+/// with the GPU's start and end. Each session gets an
 /// anchor event recorded on an idle stream at a known host time; a kernel's GPU start and end, as milliseconds after the
 /// anchor, then land on the session's timeline. They are read (waiting for the stream where it has not passed them)
 /// when the session's events are read, when it stops, and at each synchronize. Events are pooled.
@@ -27,11 +29,14 @@ internal sealed class CudaTimeline
         Profiler.Mirror ??= new NvtxRanges();
     }
 
-    /// <summary>Opens the GPU side of <paramref name="host"/>, a kernel range: an event recorded on the stream before the primitive is queued.</summary>
+    /// <summary>
+    /// Opens the GPU side of <paramref name="host"/>, a kernel range: its event on the GPU's stream, and a CUDA event
+    /// recorded before the primitive is queued.
+    /// </summary>
     public Range Begin(ProfileRange host)
     {
-        if (host.Event is null || Profiler.Current is not { } session)
-            return new Range(host, null, 0);
+        if (host.Event is not { } e || Profiler.Current is not { } session)
+            return new Range(host, null, null, 0);
         lock (_gate)
         {
             CudaDriver.MakeCurrent(_backend.Accelerator.NativePtr);
@@ -39,7 +44,10 @@ internal sealed class CudaTimeline
                 Anchor(session);
             var start = Take();
             CudaDriver.Check(CudaDriver.cuEventRecord(start, CublasGemm.StreamOf(_backend)), "cuEventRecord");
-            return new Range(host, this, start);
+            var gpu = session.Add(e.Index, e.Name, ProfileKind.Kernel, e.Phase, ProfileEvent.GpuStream);
+            (gpu.Device, gpu.Module, gpu.Shapes, gpu.DType, gpu.Flops, gpu.BytesMoved) = (e.Device, e.Module, e.Shapes, e.DType, e.Flops, e.BytesMoved);
+            gpu.StartNs = e.StartNs;
+            return new Range(host, this, gpu, start);
         }
     }
 
@@ -104,13 +112,12 @@ internal sealed class CudaTimeline
     }
 
     /// <summary>A kernel range with, on CUDA, its GPU side: disposing it records the end event, then closes the host range.</summary>
-    internal readonly struct Range(ProfileRange host, CudaTimeline? timeline, nint start) : IDisposable
+    internal readonly struct Range(ProfileRange host, CudaTimeline? timeline, ProfileEvent? gpu, nint start) : IDisposable
     {
         /// <summary>Records the end on the stream (on CUDA) and closes the host range.</summary>
         public void Dispose()
         {
-            if (timeline is not null)
-                timeline.End(host.Event!, start);
+            timeline?.End(gpu!, start);
             host.Dispose();
         }
     }

@@ -31,7 +31,7 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
                 _names[primitive] = name = _prefix + primitive;
         }
         var host = Profiler.Kernel(name, Device, tensors, flops, bytes);
-        return _gpu?.Begin(host) ?? new CudaTimeline.Range(host, null, 0);
+        return _gpu?.Begin(host) ?? new CudaTimeline.Range(host, null, null, 0);
     }
 
     private static long Bytes(params ReadOnlySpan<Tensor?> tensors) => KernelCost.Bytes(tensors);

@@ -21,7 +21,7 @@ internal static class ChromeTrace
         foreach (var pid in events.Select(e => e.Device).Append(Device.Cpu).Distinct())
             Metadata(w, "process_name", Pid(pid), 0, $"rawlora {pid}");
         foreach (var (device, tid) in events.Select(e => (e.Device, e.Stream)).Distinct())
-            Metadata(w, "thread_name", Pid(device), tid, tid == session.Thread ? "main" : $"thread {tid}");
+            Metadata(w, "thread_name", Pid(device), tid, tid == ProfileEvent.GpuStream ? "stream" : tid == session.Thread ? "main" : $"thread {tid}");
         foreach (var e in events)
             Complete(w, e);
         var peak = new Dictionary<Device, long>(session.MemoryAtStart);
