@@ -43,7 +43,7 @@ public sealed unsafe class CudaDriverTests
         var gpu = (IlgpuBackend)Device.Cuda(0).Backend;
         using var x = Tensor.Empty([1000], DType.F32, gpu.Device);
         gpu.Fill(x, -1.0);
-        CudaDriver.MakeCurrent(gpu.Accelerator.NativePtr);
+        CudaHandles.Bind(gpu);
         nint module = CudaDriver.LoadModule(Encoding.ASCII.GetBytes(FillPtx));
         try
         {
@@ -51,13 +51,13 @@ public sealed unsafe class CudaDriverTests
             CudaDriver.Check(CudaDriver.cuFuncSetAttribute(f, CudaDriver.MaxDynamicSharedBytes, 64 << 10), "cuFuncSetAttribute");
             CudaDriver.Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, f, 256, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor");
             Assert.True(blocks > 0);
-            nint p = CublasGemm.Address(x.Narrow(0, 1, 998));
+            nint p = CudaHandles.Address(x.Narrow(0, 1, 998));
             float v = 3.5f;
             uint n = 998;
             void** args = stackalloc void*[] { &p, &v, &n };
             CudaDriver.Check(CudaDriver.cuEventCreate(out var start, CudaDriver.EventDefault), "cuEventCreate");
             CudaDriver.Check(CudaDriver.cuEventCreate(out var end, CudaDriver.EventDefault), "cuEventCreate");
-            nint stream = CublasGemm.StreamOf(gpu);
+            nint stream = CudaHandles.Stream(gpu);
             CudaDriver.Check(CudaDriver.cuEventRecord(start, stream), "cuEventRecord");
             CudaDriver.Check(CudaDriver.cuLaunchKernel(f, 4, 1, 1, 256, 1, 1, 0, stream, args, null), "cuLaunchKernel");
             CudaDriver.Check(CudaDriver.cuEventRecord(end, stream), "cuEventRecord");

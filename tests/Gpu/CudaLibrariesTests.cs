@@ -12,18 +12,22 @@ public sealed class CudaLibrariesTests
         using var home = new TempFolder("cuda-home");
         string pip = Path.Combine(home.Path, ".local", "lib", "python3.12", "site-packages", "nvidia", "cublas", "lib");
         Directory.CreateDirectory(pip);
+        string venv = Path.Combine(home.Path, "venv"), venvPip = Path.Combine(venv, "lib", "python3.12", "site-packages", "nvidia", "nvtx", "lib");
+        Directory.CreateDirectory(venvPip);
         var env = new Dictionary<string, string>
         {
             [CudaLibraries.Override] = "/opt/a: /opt/b",
             ["CUDA_HOME"] = "/opt/cuda-home",
             ["CUDA_PATH"] = "/opt/cuda-path",
             ["HOME"] = home.Path,
+            ["VIRTUAL_ENV"] = venv,
         };
         var places = CudaLibraries.Places(env.GetValueOrDefault);
         Assert.Equal(["/opt/a", "/opt/b", "/opt/cuda-home/lib64", "/opt/cuda-path/lib64", "/usr/local/cuda/lib64"], places.Take(5));
         int system = places.IndexOf(null);
         Assert.True(system > 4, "the system's loader comes after the toolkit folders");
         Assert.True(places.IndexOf(pip) > system, $"pip's nvidia/cublas/lib comes after the system: {string.Join(", ", places)}");
+        Assert.True(places.IndexOf(venvPip) > system, $"a virtual environment's nvidia/nvtx/lib comes after the system: {string.Join(", ", places)}");
     }
 
     [Fact]

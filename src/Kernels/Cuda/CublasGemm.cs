@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using ILGPU.Runtime.Cuda;
 using RawLongLoRA.Kernels.Gpu;
 
 namespace RawLongLoRA.Kernels.Cuda;
@@ -47,19 +46,13 @@ internal static unsafe class CublasGemm
         var h = ByBackend.GetValue(b, static x => new Handles(x));
         lock (h)
         {
-            CudaDriver.MakeCurrent(b.Accelerator.NativePtr);
+            CudaHandles.Bind(b);
             if (lt)
-                h.Matmul(plan, Address(first), Address(second), Address(c), alpha, beta);
+                h.Matmul(plan, CudaHandles.Address(first), CudaHandles.Address(second), CudaHandles.Address(c), alpha, beta);
             else
-                h.Gemm(plan, Address(first), Address(second), Address(c), alpha, beta);
+                h.Gemm(plan, CudaHandles.Address(first), CudaHandles.Address(second), CudaHandles.Address(c), alpha, beta);
         }
     }
-
-    /// <summary>The device address of <paramref name="t"/>'s first element.</summary>
-    internal static nint Address(Tensor t) => t.Storage.Handle + (nint)(t.Layout.Offset * t.DType.Size());
-
-    /// <summary>The CUstream of the backend's one stream.</summary>
-    internal static nint StreamOf(IlgpuBackend b) => ((CudaStream)b.Stream).StreamPtr;
 
     /// <summary>One backend's cuBLAS and cuBLASLt handles and their workspace (a block of the backend's allocator).</summary>
     private sealed class Handles
@@ -71,7 +64,7 @@ internal static unsafe class CublasGemm
         public Handles(IlgpuBackend b)
         {
             _backend = b;
-            CudaDriver.MakeCurrent(b.Accelerator.NativePtr);
+            CudaHandles.Bind(b);
             _workspace = b.Allocate(WorkspaceBytes);
             _workspace.Retain();
             try
@@ -92,7 +85,7 @@ internal static unsafe class CublasGemm
 
         public void Gemm(in CublasGemmPlan p, nint a, nint b, nint c, float alpha, float beta)
         {
-            Cublas.Check(Cublas.cublasSetStream_v2(_cublas, StreamOf(_backend)), "cublasSetStream");
+            Cublas.Check(Cublas.cublasSetStream_v2(_cublas, CudaHandles.Stream(_backend)), "cublasSetStream");
             Cublas.Check(Cublas.cublasGemmStridedBatchedEx(_cublas, p.TransA, p.TransB, p.M, p.N, p.K,
                 &alpha, a, p.TypeA, p.Lda, p.StrideA, b, p.TypeB, p.Ldb, p.StrideB,
                 &beta, c, Cublas.R32F, p.Ldc, p.StrideC, p.Batch, p.Compute, Cublas.GemmDefault), "cublasGemmStridedBatchedEx");
@@ -119,7 +112,7 @@ internal static unsafe class CublasGemm
                 if (found == 0)
                     throw new InvalidOperationException($"cublasLt: no algorithm for {p}");
                 Cublas.Check(CublasLt.cublasLtMatmul(_lt, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, best.Algo,
-                    _workspace.Handle, (nuint)WorkspaceBytes, StreamOf(_backend)), "cublasLtMatmul");
+                    _workspace.Handle, (nuint)WorkspaceBytes, CudaHandles.Stream(_backend)), "cublasLtMatmul");
             }
             finally
             {

@@ -9,7 +9,8 @@ namespace RawLongLoRA.Kernels.Cuda;
 /// used (never by the CPU path), looks for the library's files in order: the folders of
 /// <c>RAWLORA_CUDA_LIBS</c>, the CUDA toolkit (CUDA_HOME, CUDA_PATH, /usr/local/cuda*), the system's loader
 /// (ldconfig names, LD_LIBRARY_PATH) and its usual folders, and Python's <c>site-packages/nvidia/*/lib</c> (where pip
-/// puts cuBLAS and NVTX) — folders found by listing, without running Python. A library found nowhere is one
+/// puts cuBLAS and NVTX; under /usr/lib, /usr/local/lib, ~/.local/lib and $VIRTUAL_ENV/lib) — folders found by
+/// listing, without running Python. A library found nowhere is one
 /// <see cref="DllNotFoundException"/> naming it and every place searched.
 /// </summary>
 internal static class CudaLibraries
@@ -118,6 +119,8 @@ internal static class CudaLibraries
         var pythonRoots = new List<string> { "/usr/lib", "/usr/local/lib" };
         if (env("HOME") is { Length: > 0 } userHome)
             pythonRoots.Add(Path.Combine(userHome, ".local", "lib"));
+        if (env("VIRTUAL_ENV") is { Length: > 0 } venv)
+            pythonRoots.Add(Path.Combine(venv, "lib"));
         foreach (string root in pythonRoots)
             foreach (string python in Folders(root, "python3*").Order(StringComparer.Ordinal))
                 foreach (string packages in new[] { "site-packages", "dist-packages" })

@@ -39,11 +39,11 @@ internal sealed class CudaTimeline
             return new Range(host, null, null, 0);
         lock (_gate)
         {
-            CudaDriver.MakeCurrent(_backend.Accelerator.NativePtr);
+            CudaHandles.Bind(_backend);
             if (_session != session)
                 Anchor(session);
             var start = Take();
-            CudaDriver.Check(CudaDriver.cuEventRecord(start, CublasGemm.StreamOf(_backend)), "cuEventRecord");
+            CudaDriver.Check(CudaDriver.cuEventRecord(start, CudaHandles.Stream(_backend)), "cuEventRecord");
             var gpu = session.Add(e.Index, e.Name, ProfileKind.Kernel, e.Phase, ProfileEvent.GpuStream);
             (gpu.Device, gpu.Module, gpu.Shapes, gpu.DType, gpu.Flops, gpu.BytesMoved) = (e.Device, e.Module, e.Shapes, e.DType, e.Flops, e.BytesMoved);
             gpu.StartNs = e.StartNs;
@@ -58,7 +58,7 @@ internal sealed class CudaTimeline
         {
             if (_pending.Count == 0)
                 return;
-            CudaDriver.MakeCurrent(_backend.Accelerator.NativePtr);
+            CudaHandles.Bind(_backend);
             foreach (var (e, start, end) in _pending)
             {
                 CudaDriver.Check(CudaDriver.cuEventSynchronize(end), "cuEventSynchronize");
@@ -75,9 +75,9 @@ internal sealed class CudaTimeline
     {
         lock (_gate)
         {
-            CudaDriver.MakeCurrent(_backend.Accelerator.NativePtr);
+            CudaHandles.Bind(_backend);
             var end = Take();
-            CudaDriver.Check(CudaDriver.cuEventRecord(end, CublasGemm.StreamOf(_backend)), "cuEventRecord");
+            CudaDriver.Check(CudaDriver.cuEventRecord(end, CudaHandles.Stream(_backend)), "cuEventRecord");
             _pending.Add((e, start, end));
         }
     }
@@ -90,7 +90,7 @@ internal sealed class CudaTimeline
         _backend.Synchronize();
         if (_anchor == 0)
             CudaDriver.Check(CudaDriver.cuEventCreate(out _anchor, CudaDriver.EventDefault), "cuEventCreate");
-        CudaDriver.Check(CudaDriver.cuEventRecord(_anchor, CublasGemm.StreamOf(_backend)), "cuEventRecord");
+        CudaDriver.Check(CudaDriver.cuEventRecord(_anchor, CudaHandles.Stream(_backend)), "cuEventRecord");
         CudaDriver.Check(CudaDriver.cuEventSynchronize(_anchor), "cuEventSynchronize");
         _anchorNs = session.Now();
         _session = session;
