@@ -24,7 +24,10 @@ public sealed class GpuSoftmaxTests
 
     [Fact]
     public void SoftmaxInPlaceMatchesTheCpu()
-        => GpuOnBoth.Compare("softmax in place", (b, t) => b.Softmax(t[0], t[0]), 1e-5, Place(Uniform(new Random(3), 4 * 7, -3, 3), [4, 7]));
+    {
+        using var scope = new DisposeScope();
+        GpuOnBoth.Compare("softmax in place", (b, t) => b.Softmax(t[0], t[0]), 1e-5, Place(Uniform(new Random(3), 4 * 7, -3, 3), [4, 7]));
+    }
 
     [Fact]
     public void BadInputIsRefusedNamingTheOp()
