@@ -63,7 +63,7 @@ public static class GpuCheckBench
         CheckRow? peft = null;
         using (trained)
         {
-            string python = options.Value("--python") ?? Environment.GetEnvironmentVariable("RAWLORA_PYTHON") ?? "python3";
+            string python = options.Value("--python") ?? Peer.GpuPython;
             if (!options.Flag("--no-peft"))
                 peft = Print(trained is null
                     ? new CheckRow("PEFT loads our adapter", "", CheckRow.Skipped, null, PeftCheck.Tolerance, null, "the training step did not run on the device")
