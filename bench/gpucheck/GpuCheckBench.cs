@@ -49,7 +49,8 @@ public static class GpuCheckBench
             return 1;
         }
         bool gpu = device is IlgpuBackend { IsCuda: true };
-        string name = device is IlgpuBackend i ? $"{i.Accelerator.Name} ({i.Accelerator.AcceleratorType}, warp {i.Accelerator.WarpSize}, {i.Accelerator.MemorySize / (double)(1L << 30):F1} GiB)" : "the CPU backend itself";
+        string name = device is IlgpuBackend i ? $"{i.Accelerator.Name} ({i.Accelerator.AcceleratorType}, warp {i.Accelerator.WarpSize}"
+            + (gpu ? $", {i.Accelerator.MemorySize / (double)(1L << 30):F1} GiB)" : ")") : "the CPU backend itself";
         string outDir = Path.GetFullPath(options.Value("--out") ?? Environment.GetEnvironmentVariable("OUT") ?? "gpu-check");
         Directory.CreateDirectory(outDir);
         report.Note($"device: {device.Device} = {name}; shapes {(gpu ? "GPU-sized" : "tiny")}; reference: the CPU backend");

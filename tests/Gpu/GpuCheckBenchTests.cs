@@ -51,6 +51,12 @@ public sealed class GpuCheckBenchTests
         foreach (string file in new[] { "base/config.json", "base/model.safetensors", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "expected.json" })
             Assert.True(File.Exists(Path.Combine(dir.Path, "peft", file)), $"peft/{file} was not written");
         Assert.Contains("PASSED; figures in", output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+
+        // scripts/gpu-check.sh's last table reads these figures (step.json absent: that run is the GPU machine's).
+        var (summaryExit, summary) = ChildProcess.Run("python3", [Path.Combine(Repository.Root, "bench", "peer", "gpu_check_summary.py"), dir.Path, "0", "0"], dir.Path);
+        Assert.True(summaryExit == 0, summary);
+        Assert.StartsWith("gpu-check on cpu (the CPU backend itself): PASSED (exit 0); ", summary);
+        Assert.Contains("step.json: not there or not JSON", summary);
     }
 
     [Fact]
