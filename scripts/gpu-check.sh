@@ -26,12 +26,12 @@ bench="$dir/bench/bench"
 (nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv) > "$out/nvidia-smi.txt" 2>&1
 
 echo "== 1/2 bench gpu-check"
-timeout "${GPU_CHECK_TIMEOUT:-240}" "$bench" gpu-check --out "$out" 2>&1 | tee "$out/gpu-check.log"
+timeout "${GPU_CHECK_TIMEOUT:-180}" "$bench" gpu-check --out "$out" 2>&1 | tee "$out/gpu-check.log"
 check=${PIPESTATUS[0]}
 
 echo "== 2/2 bench step --device cuda:0, llama2-7b, T = $seq, bf16, vs transformers + PEFT"
 timeout "${GPU_STEP_TIMEOUT:-300}" "$bench" step --device cuda:0 --config "$dir/bench/peer/configs/llama2-7b.json" --seq "$seq" \
-    --steps 3 --long 0 --precision bf16 --json "$out/step.json" 2>&1 | tee "$out/step.log"
+    --steps 2 --long 0 --precision bf16 --json "$out/step.json" 2>&1 | tee "$out/step.log"
 step=${PIPESTATUS[0]}
 
 echo "== summary (figures in $out)"
