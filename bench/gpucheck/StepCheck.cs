@@ -4,23 +4,37 @@ namespace RawLongLoRA.Bench.GpuCheck;
 
 /// <summary>
 /// The tiny model's training step (<see cref="TinyTrainingStep"/>) on the CPU and on the device, two steps each (the
-/// second gives the LoRA A matrices a gradient): the loss, every trainable gradient and the trained tensors after
-/// AdamW must agree within bf16's tolerance.
+/// second gives the LoRA A matrices a gradient), in float32 and with bf16 autocast: the loss, every trainable gradient
+/// and the trained tensors after AdamW must agree within bf16's tolerance.
 /// </summary>
 internal static class StepCheck
 {
     public const int Steps = 2;
 
-    /// <summary>The rows of the comparison; <paramref name="trained"/> is the device's model after its steps, or null where they did not run.</summary>
+    /// <summary>
+    /// The rows of the comparison, in float32 and then with bf16 autocast (GEMMs on bfloat16 operands) on both sides;
+    /// <paramref name="trained"/> is the device's float32 model after its steps, or null where they did not run.
+    /// </summary>
     public static List<CheckRow> Run(Device device, int layers, out TinyTrainingStep? trained)
+    {
+        var rows = Run(device, layers, Precision.F32, out trained);
+        if (trained is not null)
+        {
+            rows.AddRange(Run(device, layers, Precision.Bf16, out var bf16));
+            bf16?.Dispose();
+        }
+        return rows;
+    }
+
+    private static List<CheckRow> Run(Device device, int layers, Precision precision, out TinyTrainingStep? trained)
     {
         var rows = new List<CheckRow>();
         var config = TinyTrainingStep.TinyConfig(layers);
-        using var cpu = new TinyTrainingStep(Device.Cpu, config: config);
-        trained = new TinyTrainingStep(device, config: config);
+        using var cpu = new TinyTrainingStep(Device.Cpu, config: config, precision: precision);
+        trained = new TinyTrainingStep(device, config: config, precision: precision);
         for (int step = 1; step <= Steps; step++)
         {
-            string variant = $"step {step} of {Steps}";
+            string variant = $"{precision.Name()}, step {step} of {Steps}";
             var want = cpu.Step();
             TinyStepResult got;
             try

@@ -50,8 +50,12 @@ def setup(torch, transformers, peft, req):
     cfg = transformers.LlamaConfig(**{k: v for k, v in json.load(open(req["config"])).items() if k not in ("architectures", "torch_dtype", "dtype")})
     cfg.use_cache = False
     torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = transformers.LlamaForCausalLM._from_config(cfg, attn_implementation="longlora_s2" if req["s2"] else "sdpa").to(torch.bfloat16)
+    torch.set_default_dtype(torch.bfloat16)  # made in bf16 on the GPU: no float32 copy of the weights to count in the peak
+    try:
+        with torch.device("cuda"):
+            model = transformers.LlamaForCausalLM._from_config(cfg, attn_implementation="longlora_s2" if req["s2"] else "sdpa")
+    finally:
+        torch.set_default_dtype(torch.float32)
     if req.get("checkpointing", True):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -60,6 +64,7 @@ def setup(torch, transformers, peft, req):
     model = peft.get_peft_model(model, lora)
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    torch.cuda.reset_peak_memory_stats()  # the steps' peak, as ours is
     return cfg, model, opt, torch.Generator().manual_seed(0)
 
 
