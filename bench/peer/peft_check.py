@@ -36,7 +36,8 @@ def main():
     ids = torch.tensor(expected["input_ids"], dtype=torch.long)
     ours = torch.tensor(expected["logits"], dtype=torch.float32).reshape(expected["shape"])
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(args.base, torch_dtype=torch.float32, attn_implementation="eager")
+    # dtype is transformers 5's name (4.x took torch_dtype, and loads float32 without it).
+    model = transformers.AutoModelForCausalLM.from_pretrained(args.base, dtype=torch.float32, attn_implementation="eager")
     model = peft.PeftModel.from_pretrained(model, args.adapter).to(device).eval()
     with torch.no_grad():
         theirs = model(input_ids=ids.to(device)).logits.float().cpu()
