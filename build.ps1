@@ -1,5 +1,5 @@
 #!/usr/bin/env pwsh
-# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench, pack [ARGS].
+# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench, gpu-check (the GPU machine's one command: scripts/gpu-check.sh), pack [ARGS].
 # build.sh is the same for machines without PowerShell.
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
@@ -44,11 +44,18 @@ switch ($Verb) {
         Get-ChildItem tests/reference/*.py | Where-Object Name -ne "make_models.py" | ForEach-Object { & /usr/bin/python3 $_.FullName }
     }
     "publish-bench" {
+        Remove-Item -Recurse -Force .dev/bench -ErrorAction SilentlyContinue
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+        # The GPU path needs these in the bundle; a trimmed or broken publish fails here, not on the GPU machine.
+        foreach ($f in "ILGPU.dll", "RawLongLoRA.Kernels.dll", "peer/peft_check.py", "peer/hf_step_peer.py", "peer/gpu_check_summary.py", "peer/configs/llama2-7b.json") {
+            if (-not (Test-Path ".dev/bench/$f")) { Write-Error "publish-bench: .dev/bench/$f is missing"; exit 1 }
+        }
         tar czf .dev/bench.tgz -C .dev bench
     }
+    "gpu-check" { bash scripts/gpu-check.sh @Rest }
     # The libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed.
     "pack" { dotnet pack RawLongLoRA.sln -c Release -o .dev/packages @Rest }
-    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench, pack)"; exit 2 }
+    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack)"; exit 2 }
 }
 exit $LASTEXITCODE

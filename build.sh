@@ -6,7 +6,10 @@
 #   ./build.sh rawlora VERB ...  run the rawlora command line (inspect, forward, generate)
 #   ./build.sh build             build the solution in Release
 #   ./build.sh fixtures          regenerate the PyTorch fixtures under tests/reference
-#   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz
+#   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz (ILGPU, the peer scripts
+#                                and configs inside)
+#   ./build.sh gpu-check         on the GPU machine (no .NET there): scripts/gpu-check.sh — gpu-check, the
+#                                step benchmark on llama2-7b vs transformers + PEFT, JSON under $OUT
 #   ./build.sh pack [ARGS]       the libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,8 +53,14 @@ case "$verb" in
     fixtures) ensure_torch; /usr/bin/python3 tests/reference/make_models.py
               for f in tests/reference/*.py; do [ "$f" = tests/reference/make_models.py ] || /usr/bin/python3 "$f"; done ;;
     publish-bench)
+        rm -rf .dev/bench
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
+        # The GPU path needs these in the bundle; a trimmed or broken publish fails here, not on the GPU machine.
+        for f in ILGPU.dll RawLongLoRA.Kernels.dll peer/peft_check.py peer/hf_step_peer.py peer/gpu_check_summary.py peer/configs/llama2-7b.json; do
+            [ -f ".dev/bench/$f" ] || { echo "publish-bench: .dev/bench/$f is missing" >&2; exit 1; }
+        done
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;
+    gpu-check) scripts/gpu-check.sh "$@" ;;
     pack) dotnet pack RawLongLoRA.sln -c Release -o .dev/packages "$@" ;;
-    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench, pack)" >&2; exit 2 ;;
+    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack)" >&2; exit 2 ;;
 esac

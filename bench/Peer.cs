@@ -54,6 +54,13 @@ public sealed class Peer : IDisposable
         return peer;
     }
 
+    /// <summary>The Python of the GPU peers (torch with CUDA, transformers, peft): $RAWLORA_PYTHON, else python3 on the PATH.</summary>
+    public static string GpuPython => Environment.GetEnvironmentVariable("RAWLORA_PYTHON") ?? "python3";
+
+    /// <summary>Starts the GPU peer bench/peer/{script} (Hugging Face transformers + PEFT on CUDA), or returns null and why not.</summary>
+    public static Peer? StartGpu(string script, out string reason) =>
+        Start(GpuPython, script, [], [], hello => hello["torch"] is null ? null : $"PyTorch {hello["torch"]}, transformers {hello["transformers"]}, peft {hello["peft"]} on {hello["gpu"]}", out reason);
+
     /// <summary>
     /// Starts <paramref name="program"/> on bench/peer/{script}; <paramref name="describe"/> names the peer
     /// from its first line, or gives null when that line is not a greeting. Null and why not if it fails.

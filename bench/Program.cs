@@ -12,6 +12,7 @@ var verbs = new Dictionary<string, Verb>
     ["step"] = RawLongLoRA.Bench.Step.StepBench.Verb,
     ["tokenize"] = RawLongLoRA.Bench.Tokenize.TokenizeBench.Verb,
     ["profiler"] = RawLongLoRA.Bench.Profiling.ProfilerBench.Verb,
+    ["gpu-check"] = RawLongLoRA.Bench.GpuCheck.GpuCheckBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

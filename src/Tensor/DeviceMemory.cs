@@ -41,6 +41,9 @@ public sealed class DeviceMemory
     /// <summary>Bytes the device's allocator holds: blocks in use and blocks cached for reuse.</summary>
     public long ReservedBytes => Interlocked.Read(ref _reserved);
 
+    /// <summary>Of <see cref="ReservedBytes"/>, the bytes of freed blocks the allocator keeps for reuse.</summary>
+    public long CachedBytes => CachedBlocks?.CachedBytes ?? 0;
+
     /// <summary>Bytes of memory-mapped files viewed as live tensors: not in <see cref="LiveBytes"/> or <see cref="PeakBytes"/>.</summary>
     public long MappedBytes => Interlocked.Read(ref _mapped);
 
@@ -83,6 +86,9 @@ public sealed class DeviceMemory
 /// <summary>A device allocator that keeps freed blocks for reuse: <see cref="DeviceMemory.ReleaseCached"/> empties it.</summary>
 internal interface IBlockCache
 {
+    /// <summary>Bytes of the blocks kept for reuse.</summary>
+    long CachedBytes { get; }
+
     /// <summary>Hands every cached block back to the system; returns their bytes.</summary>
     long Trim();
 }

@@ -91,6 +91,7 @@ public class HostileCliInputTests(HostileCliInputTests.Sandbox sandbox) : IClass
         { $"{Train} --logging-steps 0", "train: logging_steps (--logging-steps) must be at least 1" },
         { $"{Train} --max-bad-steps 0", "train: max_bad_steps (--max-bad-steps) must be at least 1" },
         { $"{Train} --device tpu:0", "train: device (--device) is 'tpu:0'; expected cpu, cuda:N or privateuseone:N" },
+        { $"{Train} --device cuda:7", "train: device (--device) is 'cuda:7', which nothing here serves: cuda:7: this machine has " },
         { $"{Train} --format bogus", "train: format (--format) is 'bogus'; expected pretrain or sft" },
         { $"{Train} --rope-scaling bogus", "train: rope_scaling (--rope-scaling) is 'bogus'; expected linear, dynamic, yarn" },
         { $"{Train} --weight-dtype f64", "train: weight_dtype (--weight-dtype) is 'f64'; expected f32, bf16 or f16" },

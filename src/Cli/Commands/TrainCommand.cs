@@ -76,6 +76,14 @@ internal static class TrainCommand
     private static void Preflight(TrainOptions options)
     {
         options.Validate();
+        try
+        {
+            _ = options.TargetDevice.Backend; // cuda:N starts CUDA here: a machine without the GPU fails now, not after loading
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException($"train: device (--device) is '{options.Device}', which nothing here serves: {e.Message}", e);
+        }
         int width = ModelFolder.Config(options.Model).HiddenSize;
         if (options.LoraR > width)
             throw new ArgumentException($"train: lora_r (--lora-r) is {options.LoraR}, past the model's hidden size ({width}): no adapted layer has a rank above it");

@@ -1,3 +1,5 @@
+using RawLongLoRA.Kernels.Cuda;
+using RawLongLoRA.Kernels.Gpu;
 using RawLongLoRA.Profiling;
 
 namespace RawLongLoRA.Kernels.Profiling;
@@ -6,16 +8,21 @@ namespace RawLongLoRA.Kernels.Profiling;
 /// A backend that records each primitive of the one it wraps as a Kernel event (its shapes, FLOPs and
 /// bytes) and each allocation as an "[alloc]" event; <see cref="Backends.Get"/> hands it out only
 /// while the profiler records. Host-side timing: right for the CPU, whose calls return when the work
-/// is done; a GPU backend records its own events from CUDA events instead (see <see cref="ProfileEvent"/>).
+/// is done, and for ILGPU's CPU accelerator; on CUDA a kernel's times come from CUDA events recorded on
+/// the backend's stream around it (<see cref="CudaTimeline"/>), and every range is also an NVTX range.
 /// </summary>
 internal sealed class ProfiledBackend(IBackend inner) : IBackend
 {
     private readonly string _prefix = inner.Device.Type.ToString().ToLowerInvariant() + "::";
     private readonly Dictionary<string, string> _names = [];
+    private readonly CudaTimeline? _gpu = inner is IlgpuBackend { IsCuda: true } g ? new CudaTimeline(g) : null;
 
     public Device Device => inner.Device;
 
-    private ProfileRange Kernel(string primitive, double? flops, long bytes, params ReadOnlySpan<Tensor?> tensors)
+    /// <summary>Whether kernel times come from the device's own events (CUDA) rather than the host's clock.</summary>
+    internal bool TimesOnDevice => _gpu is not null;
+
+    private CudaTimeline.Range Kernel(string primitive, double? flops, long bytes, params ReadOnlySpan<Tensor?> tensors)
     {
         string name;
         lock (_names)
@@ -23,7 +30,8 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
             if (!_names.TryGetValue(primitive, out name!))
                 _names[primitive] = name = _prefix + primitive;
         }
-        return Profiler.Kernel(name, Device, tensors, flops, bytes);
+        var host = Profiler.Kernel(name, Device, tensors, flops, bytes);
+        return _gpu?.Begin(host) ?? new CudaTimeline.Range(host, null, null, 0);
     }
 
     private static long Bytes(params ReadOnlySpan<Tensor?> tensors) => KernelCost.Bytes(tensors);
@@ -41,6 +49,7 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
     {
         using (Kernel("synchronize", null, 0))
             inner.Synchronize();
+        _gpu?.Resolve();
     }
 
     public void Copy(Tensor dst, Tensor src)

@@ -6,7 +6,7 @@ namespace RawLongLoRA.Profiling;
 /// A session as a Chrome Trace Event Format file (opened by ui.perfetto.dev and chrome://tracing):
 /// one complete event ("ph": "X", ts and dur in µs) per range, on the process of its device and the
 /// thread or stream it was timed on, so ranges nest by time; a counter ("ph": "C") of live and peak
-/// bytes per device after each allocation and free.
+/// bytes per device after each allocation and free, with the allocator's reserved and cached bytes.
 /// </summary>
 internal static class ChromeTrace
 {
@@ -21,7 +21,7 @@ internal static class ChromeTrace
         foreach (var pid in events.Select(e => e.Device).Append(Device.Cpu).Distinct())
             Metadata(w, "process_name", Pid(pid), 0, $"rawlora {pid}");
         foreach (var (device, tid) in events.Select(e => (e.Device, e.Stream)).Distinct())
-            Metadata(w, "thread_name", Pid(device), tid, tid == session.Thread ? "main" : $"thread {tid}");
+            Metadata(w, "thread_name", Pid(device), tid, tid == ProfileEvent.GpuStream ? "stream" : tid == session.Thread ? "main" : $"thread {tid}");
         foreach (var e in events)
             Complete(w, e);
         var peak = new Dictionary<Device, long>(session.MemoryAtStart);
@@ -36,6 +36,8 @@ internal static class ChromeTrace
             w.WriteStartObject("args");
             w.WriteNumber("live_bytes", s.LiveBytes);
             w.WriteNumber("peak_bytes", peak[s.Device]);
+            w.WriteNumber("reserved_bytes", s.ReservedBytes);
+            w.WriteNumber("cached_bytes", s.CachedBytes);
             w.WriteEndObject();
             w.WriteEndObject();
         }

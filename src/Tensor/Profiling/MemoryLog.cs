@@ -1,10 +1,12 @@
 namespace RawLongLoRA.Profiling;
 
-/// <summary>Live storage bytes on one device right after an allocation or a free.</summary>
+/// <summary>Live storage bytes on one device right after an allocation or a free, and its allocator's counters then.</summary>
 /// <param name="Ns">When, on the session's timeline.</param>
 /// <param name="Device">Which device's memory.</param>
 /// <param name="LiveBytes">Bytes live on that device then, counting storages made before recording.</param>
-public readonly record struct MemorySample(long Ns, Device Device, long LiveBytes)
+/// <param name="ReservedBytes">Bytes the device's allocator held then: blocks in use (rounded up to their size class) and cached.</param>
+/// <param name="CachedBytes">Of those, the freed blocks kept for reuse.</param>
+public readonly record struct MemorySample(long Ns, Device Device, long LiveBytes, long ReservedBytes = 0, long CachedBytes = 0)
 {
     /// <summary>Order among all samples of the session (allocations and frees are serialised).</summary>
     internal long Seq { get; init; }
@@ -84,7 +86,8 @@ internal sealed class MemoryLog
     {
         long live = _current.GetValueOrDefault(device) + delta;
         _current[device] = live;
-        _samples.Add(new MemorySample(ns, device, live) { Seq = seq });
+        var allocator = DeviceMemory.Of(device);
+        _samples.Add(new MemorySample(ns, device, live, allocator.ReservedBytes, allocator.CachedBytes) { Seq = seq });
     }
 
     /// <summary>

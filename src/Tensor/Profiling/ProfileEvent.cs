@@ -53,7 +53,7 @@ public sealed class ProfileEvent
     /// <summary>Position in <see cref="ProfileSession.Events"/> (events are in the order they started).</summary>
     public int Index { get; }
 
-    /// <summary>Index of the enclosing event on the same stream, or −1 at the top level.</summary>
+    /// <summary>Index of the enclosing event on the same stream (for a kernel on <see cref="GpuStream"/>, its host call), or −1 at the top level.</summary>
     public int Parent { get; }
 
     /// <summary>"linear", "linear.backward", "cpu::gemm", "model.layers.3.mlp", "[alloc]", or the caller's scope name.</summary>
@@ -68,8 +68,14 @@ public sealed class ProfileEvent
     /// <summary>The device the work ran on (the host for scopes and modules).</summary>
     public Device Device { get; internal set; } = Device.Cpu;
 
-    /// <summary>The queue the range was timed on: the managed thread id on the CPU, a stream id on a GPU.</summary>
+    /// <summary>The queue the range was timed on: the managed thread id on the CPU, <see cref="GpuStream"/> on a GPU.</summary>
     public int Stream { get; }
+
+    /// <summary>
+    /// The <see cref="Stream"/> of a kernel timed on a GPU's stream by its own events: apart from every host thread, so
+    /// that the host's table keeps host time and the GPU's time has a table (and a trace track) of its own.
+    /// </summary>
+    public const int GpuStream = 1_000_000;
 
     /// <summary>Start, in nanoseconds since recording started.</summary>
     public long StartNs { get; internal set; }
@@ -125,6 +131,9 @@ public sealed class ProfileEvent
     internal long OpenMinorFaults;
     internal long OpenMajorFaults;
     internal long OpenSystemNs;
+
+    // The storage a "[free]" event frees: logged when the event closes.
+    internal Storage? Freed;
 
     // What closing this range restores: the module frame it pushed, the phase it set.
     internal ModuleFrame? PushedFrame;

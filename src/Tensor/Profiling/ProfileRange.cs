@@ -11,6 +11,9 @@ public readonly struct ProfileRange : IDisposable
 
     internal ProfileRange(ProfileEvent? e) => _event = e;
 
+    /// <summary>The event this range closes; null for the default range.</summary>
+    internal ProfileEvent? Event => _event;
+
     /// <summary>Closes the event (a no-op for the default range).</summary>
     public void Dispose()
     {

@@ -13,6 +13,7 @@ public sealed class ProfileSession : IDisposable
     private readonly double _nsPerTick = 1e9 / Stopwatch.Frequency;
     private readonly List<ProfileEvent> _events = [];
     private readonly Lock _gate = new();
+    private readonly List<Action> _resolvers = [];
     private long _stopNs = -1;
 
     private readonly (long Minor, long Major, long SystemNs) _countersAtStart = ProcessCounters.Read();
@@ -50,11 +51,12 @@ public sealed class ProfileSession : IDisposable
     /// <summary>Whether the session still records.</summary>
     public bool IsRecording => _stopNs < 0;
 
-    /// <summary>Every event, in the order they started (a parent before its children).</summary>
+    /// <summary>Every event, in the order they started (a parent before its children); device times resolved first.</summary>
     public IReadOnlyList<ProfileEvent> Events
     {
         get
         {
+            Resolve();
             lock (_gate)
                 return [.. _events];
         }
@@ -71,6 +73,26 @@ public sealed class ProfileSession : IDisposable
 
     internal long Now() => (long)((Stopwatch.GetTimestamp() - _origin) * _nsPerTick);
 
+    /// <summary>
+    /// Adds work that fills in events' times later: a GPU's kernel times, read from events its stream passes after the
+    /// host has moved on. It runs whenever the events are read, and when recording stops.
+    /// </summary>
+    internal void AddResolver(Action resolve)
+    {
+        lock (_gate)
+            _resolvers.Add(resolve);
+    }
+
+    /// <summary>Runs every resolver: the device times of events recorded so far are in place after it.</summary>
+    internal void Resolve()
+    {
+        Action[] resolvers;
+        lock (_gate)
+            resolvers = [.. _resolvers];
+        foreach (var r in resolvers)
+            r();
+    }
+
     internal ProfileEvent Add(int parent, string name, ProfileKind kind, ProfilePhase phase, int stream)
     {
         lock (_gate)
@@ -86,6 +108,7 @@ public sealed class ProfileSession : IDisposable
     {
         if (!IsRecording)
             return;
+        Resolve();
         long end = Now();
         StoppedFull = IsFull;
         var counters = ProcessCounters.Read();

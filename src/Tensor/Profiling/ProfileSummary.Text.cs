@@ -29,6 +29,17 @@ public sealed partial class ProfileSummary
         Table(s, table);
         More(s, Rows.Count, maxRows, Rows.Skip(maxRows ?? Rows.Count).Sum(r => r.SelfNs));
 
+        if (GpuRows.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("GPU kernels (time on the GPU's stream, from its events; the table above has their host calls):");
+            var g = new List<string[]> { new[] { "name", "calls", "total ms", "mean ms", "GFLOP/s", "GB/s" } };
+            foreach (var r in Limit(GpuRows, maxRows))
+                g.Add([r.Name, Int(r.Calls), Ms(r.TotalNs), Ms(r.MeanNs), Number(r.GflopsPerSecond), Number(r.GBytesPerSecond)]);
+            Table(s, g);
+            More(s, GpuRows.Count, maxRows, 0);
+        }
+
         if (Modules.Count > 0)
         {
             s.AppendLine();

@@ -108,6 +108,7 @@ public sealed partial class ProfileSummary
             rows["[outside ops] unrecorded"] = new Builder("[outside ops] unrecorded", true) { Calls = 1, SelfNs = unrecorded, TotalNs = unrecorded };
 
         Rows = [.. rows.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
+        GpuRows = GpuKernels(events, counted, byShape);
         Modules = [.. modules.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
         Memory = session.Memory.Peaks(top: 10);
         StoppedFullAtNs = session.StoppedFull ? session.WallNs : null;
@@ -129,6 +130,12 @@ public sealed partial class ProfileSummary
 
     /// <summary>Ops, backward rules, kernels and "[outside ops]" rows, by total time.</summary>
     public IReadOnlyList<ProfileRow> Rows { get; }
+
+    /// <summary>
+    /// Kernels timed on a GPU's stream (<see cref="ProfileEvent.GpuStream"/>), by total GPU time: within scopes, those
+    /// whose host call falls in them. Empty on the CPU.
+    /// </summary>
+    public IReadOnlyList<ProfileRow> GpuRows { get; }
 
     /// <summary>The rows' self times summed: equal to <see cref="WallNs"/>.</summary>
     public long SelfTotalNs => Rows.Sum(r => r.SelfNs);
@@ -159,6 +166,26 @@ public sealed partial class ProfileSummary
             ProfileKind.Scope => e.Name == "autograd.backward" ? "[outside ops] autograd engine" : $"[outside ops] in {e.Name}",
             _ => (e.Phase == ProfilePhase.Recompute ? e.Name + " [recompute]" : e.Name) + (byShape ? $" {e.Shapes}" : ""),
         };
+    }
+
+    private static List<ProfileRow> GpuKernels(IReadOnlyList<ProfileEvent> events, bool[] counted, bool byShape)
+    {
+        var rows = new Dictionary<string, Builder>();
+        foreach (var e in events)
+        {
+            if (e.Stream != ProfileEvent.GpuStream || e.Parent < 0 || !counted[e.Parent])
+                continue;
+            string key = Key(e, byShape, out _);
+            var r = rows.TryGetValue(key, out var found) ? found : rows[key] = new Builder(key, false);
+            r.Calls++;
+            r.TotalNs += e.DurationNs;
+            r.SelfNs += e.DurationNs;
+            if (e.Flops is { } f)
+                r.Flops = (r.Flops ?? 0) + f;
+            if (e.BytesMoved is { } b)
+                r.BytesMoved = (r.BytesMoved ?? 0) + b;
+        }
+        return [.. rows.Values.Select(b => b.Row()).OrderByDescending(r => r.TotalNs).ThenBy(r => r.Name, StringComparer.Ordinal)];
     }
 
     private static bool HasAncestor(IReadOnlyList<ProfileEvent> events, string[] keys, int i, string key)

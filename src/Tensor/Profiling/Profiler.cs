@@ -23,6 +23,15 @@ public static class Profiler
     [ThreadStatic]
     private static ThreadState? _thread;
 
+    /// <summary>
+    /// Where every range but allocations and frees is mirrored as it opens and closes, on its thread: NVTX ranges once a
+    /// CUDA device is profiled, so that Nsight Systems and ncu show our names. Null: nowhere.
+    /// </summary>
+    internal static IRangeMirror? Mirror { get; set; }
+
+    /// <summary>The session recording now, if any.</summary>
+    internal static ProfileSession? Current => _session;
+
     /// <summary>Whether a session is recording: the one check every hook makes.</summary>
     public static bool IsRecording
     {
@@ -162,18 +171,23 @@ public static class Profiler
         session.Memory.OnAllocated(s, session.Now(), madeBy, t?.Frame?.Path);
     }
 
-    /// <summary>Logs the free and times it as a "[free]" event.</summary>
+    /// <summary>
+    /// Times the free as a "[free]" event and logs it when the event closes, once the backend has the block back, so
+    /// that the sample shows the allocator's counters after the free.
+    /// </summary>
     internal static ProfileRange OnFreed(Storage s)
     {
         if (_session is not { } session)
             return default;
-        session.Memory.OnFreed(s, session.Now());
         var e = Open("[free]", ProfileKind.Memory);
-        if (e is not null)
+        if (e is null)
         {
-            e.Device = s.Device;
-            e.BytesMoved = s.ByteLength;
+            session.Memory.OnFreed(s, session.Now());
+            return default;
         }
+        e.Device = s.Device;
+        e.BytesMoved = s.ByteLength;
+        e.Freed = s;
         return new ProfileRange(e);
     }
 
@@ -217,6 +231,8 @@ public static class Profiler
         e.OpenAllocated = t.Session.Memory.AllocatedBytes;
         if (kind == ProfileKind.Kernel)
             (e.OpenMinorFaults, e.OpenMajorFaults, e.OpenSystemNs) = ProcessCounters.Read();
+        if (kind != ProfileKind.Memory)
+            Mirror?.Push(name);
         // Counters first, clock last: the event's own bookkeeping stays outside its duration.
         e.StartNs = t.Session.Now();
         t.Open.Add(e);
@@ -250,6 +266,8 @@ public static class Profiler
     private static void Finish(ThreadState t, ProfileEvent e, long end)
     {
         e.EndNs = end;
+        if (e.Kind != ProfileKind.Memory)
+            Mirror?.Pop();
         e.BytesAllocated = t.Session.Memory.AllocatedBytes - e.OpenAllocated;
         if (e.Kind == ProfileKind.Kernel)
         {
@@ -258,6 +276,8 @@ public static class Profiler
             e.MajorFaults = major - e.OpenMajorFaults;
             e.SystemNs = system - e.OpenSystemNs;
         }
+        if (e.Freed is { } freed)
+            t.Session.Memory.OnFreed(freed, end);
         if (e.PushedFrame is { } f)
             t.Frame = f.Parent;
         if (e.RestorePhase is { } p)
