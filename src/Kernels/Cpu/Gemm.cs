@@ -111,11 +111,17 @@ public static unsafe class Gemm
             throw new ArgumentException($"gemm: operands must be float32, bfloat16 or float16, not {a.Type.TorchName()} @ {b.Type.TorchName()}");
         if (c.Type != DType.F32)
             throw new ArgumentException($"gemm: output must be float32, not {c.Type.TorchName()}");
-        if (batch > 1 && c.BatchStride == 0 && m > 0 && n > 0)
-            throw new ArgumentException("gemm: output batch stride 0 would make every batch item write the same matrix");
+        CheckOutputBatch(batch, m, n, c.BatchStride);
         bool empty = batch == 0 || m == 0 || n == 0;
         if (!empty && (c.Ptr == null || (k > 0 && (a.Ptr == null || b.Ptr == null))))
             throw new ArgumentNullException(nameof(a), "gemm: null operand pointer");
+    }
+
+    /// <summary>Refuses an output every batch item would write to (batch stride 0); shared with the tensor-level checks.</summary>
+    internal static void CheckOutputBatch(int batch, int m, int n, long batchStride)
+    {
+        if (batch > 1 && batchStride == 0 && m > 0 && n > 0)
+            throw new ArgumentException("gemm: output batch stride 0 would make every batch item write the same matrix");
     }
 
     /// <summary>C = beta · C, for k == 0 or alpha == 0 (BLAS semantics: A and B are not read).</summary>

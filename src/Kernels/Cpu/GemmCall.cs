@@ -8,6 +8,16 @@ internal static unsafe class GemmCall
 {
     public static void Run(Tensor c, Tensor a, Tensor b, float alpha, float beta)
     {
+        var s = Shape(c, a, b);
+        Gemm.Run(s.Batch, s.M, s.N, s.K, alpha, Operand(a, s.BatchA), Operand(b, s.BatchB), beta, Operand(c, s.BatchC), Autocast.Current);
+    }
+
+    /// <summary>
+    /// The checks of c = alpha·a@b + beta·c over tensors, shared by every backend: dtypes, ranks, chaining shapes and
+    /// batch broadcasting; the sizes and each operand's batch stride (0 where it broadcasts).
+    /// </summary>
+    internal static GemmShape Shape(Tensor c, Tensor a, Tensor b)
+    {
         const string op = "gemm";
         Check.Alive(op, c, a, b);
         Check.F32(op, c, "output");
@@ -19,19 +29,21 @@ internal static unsafe class GemmCall
         if (b.Shape[^2] != k || c.Shape[^2] != m || c.Shape[^1] != n)
             throw Check.Fail(op, $"shapes do not chain: {Shapes.Format(a.Shape)} @ {Shapes.Format(b.Shape)} into {Shapes.Format(c.Shape)}", c, a, b);
         int batch = c.Rank == 3 ? c.Shape[0] : 1;
-        Gemm.Run(batch, m, n, k, alpha, Operand(op, a, batch), Operand(op, b, batch), beta, Operand(op, c, batch), Autocast.Current);
+        var s = new GemmShape(batch, m, n, k, BatchStride(op, a, batch), BatchStride(op, b, batch), BatchStride(op, c, batch));
+        Gemm.CheckOutputBatch(batch, m, n, s.BatchC);
+        return s;
     }
 
-    private static GemmOperand Operand(string op, Tensor t, int batch)
+    private static long BatchStride(string op, Tensor t, int batch)
     {
-        long batchStride = 0;
-        if (t.Rank == 3)
-        {
-            if (t.Shape[0] == batch)
-                batchStride = batch == 1 ? 0 : t.Strides[0];
-            else if (t.Shape[0] != 1)
-                throw Check.Fail(op, $"batch of {t.Shape[0]} does not broadcast to {batch}", t);
-        }
-        return new GemmOperand((void*)t.DataPointer, t.DType, t.Strides[^2], t.Strides[^1], batchStride);
+        if (t.Rank < 3 || t.Shape[0] == 1)
+            return 0;
+        return t.Shape[0] == batch ? t.Strides[0] : throw Check.Fail(op, $"batch of {t.Shape[0]} does not broadcast to {batch}", t);
     }
+
+    private static GemmOperand Operand(Tensor t, long batchStride)
+        => new((void*)t.DataPointer, t.DType, t.Strides[^2], t.Strides[^1], batchStride);
 }
+
+/// <summary>A checked tensor GEMM: C[b] (M × N) from A[b] (M × K) @ B[b] (K × N) over Batch items; batch strides in elements, 0 broadcasts.</summary>
+internal readonly record struct GemmShape(int Batch, int M, int N, int K, long BatchA, long BatchB, long BatchC);
