@@ -66,7 +66,7 @@ internal static unsafe class AttentionMerge
     private static float Weight(float part, float merged) => float.IsNegativeInfinity(part) ? 0f : MathF.Exp(part - merged);
 
     /// <summary>Where row r of the B·T stream, head h, starts in o and sits in lse.</summary>
-    private readonly struct Index(int t, int hq, int d)
+    internal readonly struct Index(int t, int hq, int d)
     {
         public long O(long r, int h) => (r * hq + h) * d;
 
