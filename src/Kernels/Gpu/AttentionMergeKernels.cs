@@ -26,8 +26,8 @@ public struct MergeDims
 }
 
 /// <summary>
-/// AttentionMerge and its backward: the CPU's definition (<see cref="CpuMerge"/>: its layout is called; its weights are
-/// restated over <see cref="GpuMath"/>, since the PTX backend has no MathF.Exp), one thread per element of o forward, one per (row, head) backward, where a row's two dots over D
+/// AttentionMerge and its backward: the CPU's definition (<see cref="CpuMerge"/>: its layout and weights are called, the
+/// weights with <see cref="GpuMath"/>'s exp and log, since the PTX backend has no MathF.Exp), one thread per element of o forward, one per (row, head) backward, where a row's two dots over D
 /// feed the lse gradients.
 /// </summary>
 public static class AttentionMergeKernels
@@ -44,7 +44,7 @@ public static class AttentionMergeKernels
         int c = (int)(i - rh * width), h = (int)(rh % n.Hq);
         var x = new CpuMerge.Index(n.T, n.Hq, n.D);
         long r = rh / n.Hq, l = x.Lse(r, h), e = x.O(r, h) + c;
-        var (lse, wA, wB) = Weights(a.Lse[l], b.Lse[l]);
+        var (lse, wA, wB) = CpuMerge.Weights<Hardware>(a.Lse[l], b.Lse[l]);
         if (c < n.D)
             merged.O[e] = wA * a.O[e] + wB * b.O[e];
         if (c == 0)
@@ -59,7 +59,7 @@ public static class AttentionMergeKernels
         long r = i / n.Hq;
         int h = (int)(i - r * n.Hq);
         long l = x.Lse(r, h), row = x.O(r, h);
-        float wA = Weight(a.Lse[l], merged.Lse[l]), wB = Weight(b.Lse[l], merged.Lse[l]);
+        float wA = CpuMerge.Weight<Hardware>(a.Lse[l], merged.Lse[l]), wB = CpuMerge.Weight<Hardware>(b.Lse[l], merged.Lse[l]);
         float g = n.HasDlse != 0 ? dout.Lse[l] : 0f;
         float dotA = 0f, dotB = 0f;
         for (int c = 0; c < n.D; c++)
@@ -75,16 +75,11 @@ public static class AttentionMergeKernels
         gradB.Lse[l] = wB * (g + dotB);
     }
 
-    /// <summary>The CPU's <see cref="CpuMerge.Weights"/> with <see cref="GpuMath"/>'s exp and log: −∞ parts weigh 0; both −∞ give lse = −∞, weights 0.</summary>
-    private static (float Lse, float WA, float WB) Weights(float a, float b)
+    /// <summary>The weights' exp and log on a GPU.</summary>
+    private readonly struct Hardware : CpuMerge.IExpLog
     {
-        float m = MathF.Max(a, b);
-        if (float.IsNegativeInfinity(m))
-            return (float.NegativeInfinity, 0f, 0f);
-        float ea = GpuMath.Exp(a - m), eb = GpuMath.Exp(b - m), sum = ea + eb;
-        return (m + GpuMath.Log(sum), ea / sum, eb / sum);
-    }
+        public float Exp(float x) => GpuMath.Exp(x);
 
-    /// <summary>The CPU's <see cref="CpuMerge.Weight"/>: e^(part − merged), 0 where the part saw nothing.</summary>
-    private static float Weight(float part, float merged) => float.IsNegativeInfinity(part) ? 0f : GpuMath.Exp(part - merged);
+        public float Log(float x) => GpuMath.Log(x);
+    }
 }
