@@ -1,4 +1,5 @@
 using RawLongLoRA.Kernels.Cpu;
+using RawLongLoRA.Kernels.Gpu;
 using Xunit;
 using static RawLongLoRA.Tests.Ops;
 
@@ -13,6 +14,14 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 public sealed class GpuGemmTests
 {
+    /// <summary>A second CPU accelerator with 64-thread groups of warps of 8: tiles of 8 × 8, another warp size.</summary>
+    private static readonly Lazy<IlgpuBackend> Wide = new(() =>
+    {
+        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1((1 << 20) + 64), warpSize: 8, warpsPerGroup: 8, multiprocessors: 1);
+        Backends.Register(b.Device, b);
+        return b;
+    });
+
     [Theory]
     [InlineData(1, 1, 1, View.Contiguous, View.Contiguous, View.Contiguous, 1f, 0f)]
     [InlineData(3, 5, 17, View.Transposed, View.Contiguous, View.Padded, 1f, 0f)]
@@ -74,6 +83,29 @@ public sealed class GpuGemmTests
         Compare(C(rng, [2, 5, 6], View.Padded, 0.25f), a, b, 1.5f, 0.25f, bf16 ? Precision.Bf16 : Precision.F32);
     }
 
+    [Theory]
+    [InlineData(16, 4)]
+    [InlineData(32, 4)]
+    [InlineData(64, 8)]
+    [InlineData(1024, 16)]
+    public void TheTileSideIsTheLargestSquareInAGroupUpTo256Threads(int maxThreads, int side) => Assert.Equal(side, TiledGemm.Side(maxThreads));
+
+    [Fact]
+    public void EightByEightTilesOnWarpsOfEightMatchTheCpu()
+    {
+        using var scope = new DisposeScope();
+        var device = Wide.Value.Device;
+        var rng = new Random(88);
+        var a = Operand(rng, [17, 20], DType.BF16, View.Transposed);
+        var b = Operand(rng, [20, 33], DType.F32, View.Padded);
+        var c = C(rng, [17, 33], View.Stepped, 0.5f);
+        var want = IlgpuDevice.Clone(c);
+        Cpu.Gemm(want, a, b, 1f, 0.5f);
+        var got = IlgpuDevice.Across(c, device);
+        Wide.Value.Gemm(got, IlgpuDevice.Across(a, device), IlgpuDevice.Across(b, device), 1f, 0.5f);
+        AssertAgrees(c, a, b, 1f, 0.5f, Read(want), IlgpuDevice.Across(got, Device.Cpu));
+    }
+
     [Fact]
     public void BadInputIsRefusedByName()
     {
@@ -100,8 +132,12 @@ public sealed class GpuGemmTests
             Cpu.Gemm(want, a, b, alpha, beta);
             IlgpuDevice.Backend.Gemm(got, IlgpuDevice.Mirror(a), IlgpuDevice.Mirror(b), alpha, beta);
         }
-        var back = IlgpuDevice.Back(got);
-        var expected = Read(want);
+        AssertAgrees(c, a, b, alpha, beta, Read(want), IlgpuDevice.Back(got));
+    }
+
+    /// <summary>Every element of <paramref name="back"/> (the device's C, on the host) within the sums' tolerance of <paramref name="expected"/>; its gaps untouched.</summary>
+    private static void AssertAgrees(Tensor c, Tensor a, Tensor b, float alpha, float beta, double[] expected, Tensor back)
+    {
         var actual = Read(back);
         var scale = Scales(c, a, b, alpha, beta);
         int k = a.Shape[^1];

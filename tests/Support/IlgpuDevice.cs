@@ -32,7 +32,8 @@ internal static class IlgpuDevice
     /// <summary>A host tensor over a copy of host tensor <paramref name="t"/>'s whole storage (the CPU run's own inputs).</summary>
     public static Tensor Clone(Tensor t) => Across(t, RawLongLoRA.Device.Cpu);
 
-    private static Tensor Across(Tensor t, Device to)
+    /// <summary>A tensor on <paramref name="to"/> over a copy of <paramref name="t"/>'s whole storage, with its layout and dtype.</summary>
+    public static Tensor Across(Tensor t, Device to)
     {
         int bytes = checked((int)t.Storage.ByteLength);
         var storage = to.Backend.Allocate(bytes);

@@ -24,7 +24,7 @@ internal static class TiledGemm
         var s = GemmCall.Shape(c, a, b);
         if (s.Batch == 0 || s.M == 0 || s.N == 0)
             return;
-        int side = Side(backend.Accelerator);
+        int side = Side(backend.Accelerator.MaxNumThreadsPerGroup);
         var tiles = new GemmTiles
         {
             M = s.M,
@@ -43,10 +43,13 @@ internal static class TiledGemm
         k(backend.Stream, config, Matrix(a, s.BatchA), Matrix(b, s.BatchB), Matrix(c, s.BatchC), tiles);
     }
 
-    /// <summary>The tile side: the largest power of two whose square fits in one group (4 on the tests' 16-thread groups, 16 on a GPU).</summary>
-    internal static int Side(Accelerator accelerator)
+    /// <summary>
+    /// The tile side for groups of at most <paramref name="maxThreadsPerGroup"/> threads: the largest power of two whose
+    /// square fits (4 on the tests' 16-thread groups, 16 on a GPU).
+    /// </summary>
+    internal static int Side(int maxThreadsPerGroup)
     {
-        int limit = Math.Min(accelerator.MaxNumThreadsPerGroup, MaxGroup), side = 1;
+        int limit = Math.Min(maxThreadsPerGroup, MaxGroup), side = 1;
         while (4 * side * side <= limit)
             side *= 2;
         return side;
