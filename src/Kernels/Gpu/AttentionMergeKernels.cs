@@ -26,15 +26,15 @@ public struct MergeDims
 }
 
 /// <summary>
-/// AttentionMerge and its backward: the CPU's definition (<see cref="CpuMerge"/>: its layout and weights are called, the
-/// weights with <see cref="GpuMath"/>'s exp and log, since the PTX backend has no MathF.Exp), one thread per element of o forward, one per (row, head) backward, where a row's two dots over D
-/// feed the lse gradients.
+/// AttentionMerge and its backward, the CPU's definition (<see cref="CpuMerge"/>: its layout and weights are called, the
+/// weights with <see cref="GpuMath"/>'s exp and log since the PTX backend has no MathF.Exp): one thread per element of
+/// o forward, one per (row, head) backward, where a row's two dots over D feed the lse gradients.
 /// </summary>
 public static class AttentionMergeKernels
 {
     /// <summary>
-    /// o = wA·oA + wB·oB at element i of o; the row's first thread writes the merged lse. Rows are max(D, 1) threads
-    /// wide, so that lse is written where D = 0 too.
+    /// o = wA·oA + wB·oB, one element per thread; the row's first thread writes the merged lse. Rows are max(D, 1)
+    /// threads wide, so that lse is written where D = 0 too.
     /// </summary>
     [GpuKernel]
     public static void Forward(Index1D i, MergePart merged, MergePart a, MergePart b, MergeDims n)
