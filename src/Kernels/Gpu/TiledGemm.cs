@@ -11,7 +11,10 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// </summary>
 internal static class TiledGemm
 {
-    /// <summary>The most threads a group gets: 16 × 16 tiles on a GPU; bigger groups leave an SM fewer of them to switch between at barriers.</summary>
+    /// <summary>
+    /// The most threads a group gets: 16 × 16 threads on a GPU, tiles of 64 × 64 (32 KB of shared memory for the two;
+    /// 48 KB is the most a launch gets without cuFuncSetAttribute).
+    /// </summary>
     private const int MaxGroup = 256;
 
     /// <summary>
@@ -24,28 +27,28 @@ internal static class TiledGemm
         var s = GemmCall.Shape(c, a, b);
         if (s.Batch == 0 || s.M == 0 || s.N == 0)
             return;
-        int side = Side(backend.Accelerator.MaxNumThreadsPerGroup);
+        int side = Side(backend.Accelerator.MaxNumThreadsPerGroup), tile = GemmKernels.Micro * side;
         var tiles = new GemmTiles
         {
             M = s.M,
             N = s.N,
             K = alpha == 0f ? 0 : s.K,
             Side = side,
-            TilesN = (s.N + side - 1) / side,
-            TilesM = (s.M + side - 1) / side,
+            TilesN = (s.N + tile - 1) / tile,
+            TilesM = (s.M + tile - 1) / tile,
             Alpha = alpha,
             Beta = beta,
             RoundBf16 = precision == Precision.Bf16 ? 1 : 0,
         };
         var grid = IlgpuBackend.Extent("gemm", (long)tiles.TilesN * tiles.TilesM * s.Batch, c, a, b);
-        var config = new KernelConfig(grid, new Index1D(side * side), SharedMemoryConfig.RequestDynamic<float>(2 * side * side));
+        var config = new KernelConfig(grid, new Index1D(side * side), SharedMemoryConfig.RequestDynamic<float>(2 * tile * tile));
         var k = backend.Kernel(static acc => acc.LoadKernel<GemmMatrix, GemmMatrix, GemmMatrix, GemmTiles>(GemmKernels.Tiled));
         k(backend.Stream, config, Matrix(a, s.BatchA), Matrix(b, s.BatchB), Matrix(c, s.BatchC), tiles);
     }
 
     /// <summary>
-    /// The tile side for groups of at most <paramref name="maxThreadsPerGroup"/> threads: the largest power of two whose
-    /// square fits (4 on the tests' 16-thread groups, 16 on a GPU).
+    /// Threads along a tile's edge for groups of at most <paramref name="maxThreadsPerGroup"/> threads: the largest power
+    /// of two whose square fits (4 on the tests' 16-thread groups, 16 on a GPU).
     /// </summary>
     internal static int Side(int maxThreadsPerGroup)
     {
