@@ -30,21 +30,32 @@ internal static unsafe class AttentionCall
 
     public static void Merge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
     {
-        var (b, t, hq, d) = PartDims("attention_merge", o, lse, (oA, lseA, "A"), (oB, lseB, "B"));
+        var (b, t, hq, d) = MergeDims(o, lse, oA, lseA, oB, lseB);
         AttentionMerge.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)oA.DataPointer, (float*)lseA.DataPointer,
             (float*)oB.DataPointer, (float*)lseB.DataPointer, b, t, hq, d);
     }
 
     public static void MergeBackward(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
     {
+        var (b, t, hq, d) = MergeBackwardDims(doA, dlseA, doB, dlseB, dout, dlse, oA, lseA, oB, lseB, o, lse);
+        AttentionMerge.Backward((float*)doA.DataPointer, (float*)dlseA.DataPointer, (float*)doB.DataPointer, (float*)dlseB.DataPointer,
+            (float*)dout.DataPointer, dlse is null ? null : (float*)dlse.DataPointer, (float*)oA.DataPointer, (float*)lseA.DataPointer,
+            (float*)oB.DataPointer, (float*)lseB.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, hq, d);
+    }
+
+    /// <summary>The checks of AttentionMerge, shared by every backend: every o [B, T, Hq, D] and lse [B, Hq, T], float32, contiguous.</summary>
+    internal static (int B, int T, int Hq, int D) MergeDims(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)
+        => PartDims("attention_merge", o, lse, (oA, lseA, "A"), (oB, lseB, "B"));
+
+    /// <summary>The checks of AttentionMergeBackward, shared by every backend: the forward's, and the gradients' shapes alike.</summary>
+    internal static (int B, int T, int Hq, int D) MergeBackwardDims(Tensor doA, Tensor dlseA, Tensor doB, Tensor dlseB, Tensor dout, Tensor? dlse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB, Tensor o, Tensor lse)
+    {
         const string op = "attention_merge_backward";
         var (b, t, hq, d) = PartDims(op, o, lse, (oA, lseA, "A"), (oB, lseB, "B"), (doA, dlseA, "A's gradient"), (doB, dlseB, "B's gradient"));
         Expect(op, dout, "dout", b, t, hq, d);
         if (dlse is not null)
             Expect(op, dlse, "dlse", b, hq, t);
-        AttentionMerge.Backward((float*)doA.DataPointer, (float*)dlseA.DataPointer, (float*)doB.DataPointer, (float*)dlseB.DataPointer,
-            (float*)dout.DataPointer, dlse is null ? null : (float*)dlse.DataPointer, (float*)oA.DataPointer, (float*)lseA.DataPointer,
-            (float*)oB.DataPointer, (float*)lseB.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, hq, d);
+        return (b, t, hq, d);
     }
 
     /// <summary>o [B, T, Hq, D] and lse [B, Hq, T] of the result; every part's (o, lse) the same shapes.</summary>

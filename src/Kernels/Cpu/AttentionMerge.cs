@@ -18,7 +18,7 @@ internal static unsafe class AttentionMerge
                 for (int h = 0; h < hq; h++)
                 {
                     long l = x.Lse(r, h), row = x.O(r, h);
-                    var (merged, wA, wB) = Weights(lseA[l], lseB[l]);
+                    var (merged, wA, wB) = Weights<MathFExpLog>(lseA[l], lseB[l]);
                     lse[l] = merged;
                     for (int c = 0; c < d; c++)
                         o[row + c] = wA * oA[row + c] + wB * oB[row + c];
@@ -36,7 +36,7 @@ internal static unsafe class AttentionMerge
                 for (int h = 0; h < hq; h++)
                 {
                     long l = x.Lse(r, h), row = x.O(r, h);
-                    float wA = Weight(lseA[l], lse[l]), wB = Weight(lseB[l], lse[l]), g = dlse == null ? 0f : dlse[l];
+                    float wA = Weight<MathFExpLog>(lseA[l], lse[l]), wB = Weight<MathFExpLog>(lseB[l], lse[l]), g = dlse == null ? 0f : dlse[l];
                     float dotA = 0, dotB = 0;
                     for (int c = 0; c < d; c++)
                     {
@@ -52,21 +52,38 @@ internal static unsafe class AttentionMerge
         });
     }
 
-    /// <summary>The merged lse and each part's weight in it.</summary>
-    private static (float Lse, float WA, float WB) Weights(float a, float b)
+    /// <summary>The merged lse and each part's weight in it, with <typeparamref name="TMath"/>'s exp and log (the GPU kernels' own there).</summary>
+    internal static (float Lse, float WA, float WB) Weights<TMath>(float a, float b) where TMath : struct, IExpLog
     {
         float m = MathF.Max(a, b);
         if (float.IsNegativeInfinity(m))
             return (float.NegativeInfinity, 0f, 0f);
-        float ea = MathF.Exp(a - m), eb = MathF.Exp(b - m), sum = ea + eb;
-        return (m + MathF.Log(sum), ea / sum, eb / sum);
+        var math = default(TMath);
+        float ea = math.Exp(a - m), eb = math.Exp(b - m), sum = ea + eb;
+        return (m + math.Log(sum), ea / sum, eb / sum);
     }
 
     /// <summary>A part's weight e^(part − merged): 0 where the part saw nothing (so also where nothing was seen at all).</summary>
-    private static float Weight(float part, float merged) => float.IsNegativeInfinity(part) ? 0f : MathF.Exp(part - merged);
+    internal static float Weight<TMath>(float part, float merged) where TMath : struct, IExpLog
+        => float.IsNegativeInfinity(part) ? 0f : default(TMath).Exp(part - merged);
+
+    /// <summary>exp and log as a struct type argument, so that the weights are stated once for the CPU and the GPU kernels.</summary>
+    internal interface IExpLog
+    {
+        float Exp(float x);
+
+        float Log(float x);
+    }
+
+    private readonly struct MathFExpLog : IExpLog
+    {
+        public float Exp(float x) => MathF.Exp(x);
+
+        public float Log(float x) => MathF.Log(x);
+    }
 
     /// <summary>Where row r of the B·T stream, head h, starts in o and sits in lse.</summary>
-    private readonly struct Index(int t, int hq, int d)
+    internal readonly struct Index(int t, int hq, int d)
     {
         public long O(long r, int h) => (r * hq + h) * d;
 
