@@ -1,3 +1,4 @@
+using RawLongLoRA.Kernels.Gpu;
 using Xunit;
 using static RawLongLoRA.Tests.Ops;
 
@@ -31,41 +32,23 @@ public sealed class GpuAttentionTests
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void ForwardMatchesTheCpu(string name)
-    {
-        using var scope = new DisposeScope();
-        var c = Cases[name];
-        var (q, k, v) = Inputs(c);
-        var (o, lse) = CpuForward(c, q, k, v);
-
-        var go = IlgpuDevice.Mirror(Output([c.B, c.T, c.Hq, c.D]));
-        var glse = IlgpuDevice.Mirror(Output([c.B, c.Hq, c.T]));
-        IlgpuDevice.Backend.AttentionForward(go, glse, IlgpuDevice.Mirror(q), IlgpuDevice.Mirror(k), IlgpuDevice.Mirror(v), DeviceSpec(c));
-        AssertClose($"{name}: o", Read(o), Read(IlgpuDevice.Back(go)), Tolerance);
-        AssertClose($"{name}: lse", Read(lse), Read(IlgpuDevice.Back(glse)), Tolerance);
-    }
+    public void ForwardMatchesTheCpu(string name) => AssertForwardMatches(IlgpuDevice.Backend, name);
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void BackwardMatchesTheCpu(string name)
-    {
-        using var scope = new DisposeScope();
-        var c = Cases[name];
-        var (q, k, v) = Inputs(c);
-        var (o, lse) = CpuForward(c, q, k, v);
-        var rng = new Random(name.Length);
-        var dout = Place(Uniform(rng, (long)c.B * c.T * c.Hq * c.D, -1, 1), [c.B, c.T, c.Hq, c.D]);
-        var dlse = c.Dlse ? Place(Uniform(rng, (long)c.B * c.Hq * c.T, -1, 1), [c.B, c.Hq, c.T]) : null;
-        Tensor Grad(Tensor like) => Output(like.ShapeArray);
-        var (dq, dk, dv) = (Grad(q), Grad(k), Grad(v));
-        Cpu.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, HostSpec(c), dlse);
+    public void BackwardMatchesTheCpu(string name) => AssertBackwardMatches(IlgpuDevice.Backend, name);
 
-        var (gdq, gdk, gdv) = (IlgpuDevice.Mirror(Grad(q)), IlgpuDevice.Mirror(Grad(k)), IlgpuDevice.Mirror(Grad(v)));
-        IlgpuDevice.Backend.AttentionBackward(gdq, gdk, gdv, IlgpuDevice.Mirror(dout), IlgpuDevice.Mirror(q), IlgpuDevice.Mirror(k), IlgpuDevice.Mirror(v),
-            IlgpuDevice.Mirror(o), IlgpuDevice.Mirror(lse), DeviceSpec(c), dlse is null ? null : IlgpuDevice.Mirror(dlse));
-        AssertClose($"{name}: dq", Read(dq), Read(IlgpuDevice.Back(gdq)), Tolerance);
-        AssertClose($"{name}: dk", Read(dk), Read(IlgpuDevice.Back(gdk)), Tolerance);
-        AssertClose($"{name}: dv", Read(dv), Read(IlgpuDevice.Back(gdv)), Tolerance);
+    /// <summary>
+    /// Groups of 32 threads in warps of 8: tiles of 8 rows, more threads than a tile has rows — the other side of the
+    /// thread/tile ratio from the 16-thread groups above, as on a GPU.
+    /// </summary>
+    [Theory]
+    [InlineData("causal, grouped-query heads")]
+    [InlineData("S2-Attn, packed, blocks")]
+    public void WiderGroupsMatchTheCpu(string name)
+    {
+        AssertForwardMatches(Wide.Value, name);
+        AssertBackwardMatches(Wide.Value, name);
     }
 
     [Fact]
@@ -76,7 +59,7 @@ public sealed class GpuAttentionTests
         var (q, k, v) = Inputs(c);
         var go = IlgpuDevice.Mirror(Output([c.B, c.T, c.Hq, c.D]));
         var glse = IlgpuDevice.Mirror(Output([c.B, c.Hq, c.T]));
-        IlgpuDevice.Backend.AttentionForward(go, glse, IlgpuDevice.Mirror(q), IlgpuDevice.Mirror(k), IlgpuDevice.Mirror(v), DeviceSpec(c));
+        IlgpuDevice.Backend.AttentionForward(go, glse, IlgpuDevice.Mirror(q), IlgpuDevice.Mirror(k), IlgpuDevice.Mirror(v), DeviceSpec(c, IlgpuDevice.Backend));
         var o = Read(IlgpuDevice.Back(go));
         var lse = Read(IlgpuDevice.Back(glse));
         // Queries 0…3 (positions before KeyStart 4) see nothing; query 4 sees key 0.
@@ -116,6 +99,53 @@ public sealed class GpuAttentionTests
         AssertThrows(() => gpu.AttentionBackward(dq, dk, dv, o, q, k, v, o, lse, AttentionSpec.Causal, Out(c.B, c.T, c.Hq)), "attention_backward", "dlse");
     }
 
+    private static readonly Lazy<IlgpuBackend> Wide = new(() =>
+    {
+        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1((1 << 20) + 13), warpSize: 8, warpsPerGroup: 4);
+        Backends.Register(b.Device, b);
+        return b;
+    });
+
+    private static void AssertForwardMatches(IlgpuBackend gpu, string name)
+    {
+        using var scope = new DisposeScope();
+        var c = Cases[name];
+        var (q, k, v) = Inputs(c);
+        var (o, lse) = CpuForward(c, q, k, v);
+
+        var go = Up(gpu, Output([c.B, c.T, c.Hq, c.D]));
+        var glse = Up(gpu, Output([c.B, c.Hq, c.T]));
+        gpu.AttentionForward(go, glse, Up(gpu, q), Up(gpu, k), Up(gpu, v), DeviceSpec(c, gpu));
+        AssertClose($"{name}: o", Read(o), Read(Down(go)), Tolerance);
+        AssertClose($"{name}: lse", Read(lse), Read(Down(glse)), Tolerance);
+    }
+
+    private static void AssertBackwardMatches(IlgpuBackend gpu, string name)
+    {
+        using var scope = new DisposeScope();
+        var c = Cases[name];
+        var (q, k, v) = Inputs(c);
+        var (o, lse) = CpuForward(c, q, k, v);
+        var rng = new Random(name.Length);
+        var dout = Place(Uniform(rng, (long)c.B * c.T * c.Hq * c.D, -1, 1), [c.B, c.T, c.Hq, c.D]);
+        var dlse = c.Dlse ? Place(Uniform(rng, (long)c.B * c.Hq * c.T, -1, 1), [c.B, c.Hq, c.T]) : null;
+        Tensor Grad(Tensor like) => Output(like.ShapeArray);
+        var (dq, dk, dv) = (Grad(q), Grad(k), Grad(v));
+        Cpu.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, HostSpec(c), dlse);
+
+        var (gdq, gdk, gdv) = (Up(gpu, Grad(q)), Up(gpu, Grad(k)), Up(gpu, Grad(v)));
+        gpu.AttentionBackward(gdq, gdk, gdv, Up(gpu, dout), Up(gpu, q), Up(gpu, k), Up(gpu, v), Up(gpu, o), Up(gpu, lse), DeviceSpec(c, gpu),
+            dlse is null ? null : Up(gpu, dlse));
+        AssertClose($"{name}: dq", Read(dq), Read(Down(gdq)), Tolerance);
+        AssertClose($"{name}: dk", Read(dk), Read(Down(gdk)), Tolerance);
+        AssertClose($"{name}: dv", Read(dv), Read(Down(gdv)), Tolerance);
+    }
+
+    /// <summary>A copy of contiguous host tensor <paramref name="t"/> (sentinels of a poisoned output included) on gpu's device.</summary>
+    private static Tensor Up(IlgpuBackend gpu, Tensor t) => Tensor.Empty(t.ShapeArray, t.DType, gpu.Device).CopyFrom(t);
+
+    private static Tensor Down(Tensor t) => Tensor.Empty(t.ShapeArray, t.DType).CopyFrom(t);
+
     private static (Tensor Q, Tensor K, Tensor V) Inputs(Case c)
     {
         var rng = new Random(c.T * 31 + c.S);
@@ -135,5 +165,5 @@ public sealed class GpuAttentionTests
 
     private static AttentionSpec HostSpec(Case c) => c.Starts is null ? c.Spec : c.Spec with { SequenceStarts = PackedStarts.Of(c.Starts, Tokens(c)) };
 
-    private static AttentionSpec DeviceSpec(Case c) => c.Starts is null ? c.Spec : c.Spec with { SequenceStarts = PackedStarts.Of(c.Starts, Tokens(c), IlgpuDevice.Device) };
+    private static AttentionSpec DeviceSpec(Case c, IlgpuBackend gpu) => c.Starts is null ? c.Spec : c.Spec with { SequenceStarts = PackedStarts.Of(c.Starts, Tokens(c), gpu.Device) };
 }
