@@ -135,8 +135,18 @@ public static class AttentionBackwardKernels
         for (int r = Group.IdxX; r < rows; r += Group.DimX)
         {
             lses[r] = x.Lse[n.LseIndex(b, h, t0 + r)];
-            delta[r] = AttentionTiles.Delta(x, n, b, h, t0 + r);
+            delta[r] = Delta(x, n, b, h, t0 + r);
         }
+    }
+
+    /// <summary>D_i = rowsum(dO ∘ O) − dlse_i of row (b, t, h), read from global memory (dlse empty = 0).</summary>
+    private static float Delta(AttentionInputs x, AttentionSizes n, int b, int h, int t)
+    {
+        long row = n.QIndex(b, t, h);
+        float sum = 0f;
+        for (int c = 0; c < n.D; c++)
+            sum += x.DOut[row + c] * x.O[row + c];
+        return x.DLse.Length > 0 ? sum - x.DLse[n.LseIndex(b, h, t)] : sum;
     }
 
     /// <summary>P of tile row r and key j: exp(scale · q·k − lse), recomputed from the forward's lse.</summary>

@@ -3,49 +3,11 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>
-/// One attention call's sizes as a kernel parameter, with its layouts: q, o, dout, dq [B, T, Hq, D]; k, v, dk, dv
-/// [B, S, Hkv, D]; lse, dlse [B, Hq, T]. Query and key tiles are square, <see cref="Tile"/> rows each.
-/// </summary>
-public struct AttentionSizes
-{
-    /// <summary>Batch rows, queries, keys, query heads, kv heads, head dim.</summary>
-    public int B, T, S, Hq, Hkv, D;
-    /// <summary>Rows of a query tile and of a key tile.</summary>
-    public int Tile;
-    /// <summary>Softmax scale.</summary>
-    public float Scale;
-
-    /// <summary>Query tiles per (batch row, head).</summary>
-    public readonly int QueryTiles => (T + Tile - 1) / Tile;
-
-    /// <summary>Key tiles per (batch row, kv head).</summary>
-    public readonly int KeyTiles => (S + Tile - 1) / Tile;
-
-    /// <summary>The kv head query head h reads.</summary>
-    public readonly int KvHead(int h) => h / (Hq / Hkv);
-
-    /// <summary>Floats between consecutive tokens of q, o, dout, dq.</summary>
-    public readonly long Ldq => (long)Hq * D;
-
-    /// <summary>Floats between consecutive tokens of k, v, dk, dv.</summary>
-    public readonly long Ldk => (long)Hkv * D;
-
-    /// <summary>Where row (b, t, h) of q, o, dout, dq starts.</summary>
-    public readonly long QIndex(int b, int t, int h) => ((long)b * T + t) * Ldq + (long)h * D;
-
-    /// <summary>Where row (b, j, kvh) of k, v, dk, dv starts.</summary>
-    public readonly long KIndex(int b, int j, int kvh) => ((long)b * S + j) * Ldk + (long)kvh * D;
-
-    /// <summary>Where (b, h, t) of lse and dlse is.</summary>
-    public readonly long LseIndex(int b, int h, int t) => ((long)b * Hq + h) * T + t;
-}
-
-/// <summary>
 /// What the attention kernels do alike, cooperatively over the group's threads (any power-of-two count): tiles of rows
 /// in shared memory, each row's key range, dot products. Every loop strides by the group's size, so one code serves
 /// the tests' 16-thread groups and a GPU's larger ones.
 /// </summary>
-public static class AttentionTiles
+internal static class AttentionTiles
 {
     /// <summary>The largest tile edge: the rows' key bounds live in static shared memory of this size.</summary>
     public const int MaxTile = 32;
@@ -125,27 +87,4 @@ public static class AttentionTiles
             sum += a[ai + c] * b[bi + c];
         return sum;
     }
-
-    /// <summary>D_i = rowsum(dO ∘ O) − dlse_i of row (b, t, h), read from global memory (dlse empty = 0).</summary>
-    public static float Delta(AttentionInputs x, AttentionSizes n, int b, int h, int t)
-    {
-        long row = n.QIndex(b, t, h);
-        float sum = 0f;
-        for (int c = 0; c < n.D; c++)
-            sum += x.DOut[row + c] * x.O[row + c];
-        return x.DLse.Length > 0 ? sum - x.DLse[n.LseIndex(b, h, t)] : sum;
-    }
-}
-
-/// <summary>The backward's inputs as one kernel parameter (views from each tensor's first element).</summary>
-public struct AttentionInputs
-{
-    /// <summary>The forward's operands and its output.</summary>
-    public ArrayView<float> Q, K, V, O;
-    /// <summary>The forward's log-sum-exp.</summary>
-    public ArrayView<float> Lse;
-    /// <summary>The gradient of o.</summary>
-    public ArrayView<float> DOut;
-    /// <summary>The gradient of lse, empty where it has none.</summary>
-    public ArrayView<float> DLse;
 }

@@ -8,8 +8,9 @@ public sealed partial class IlgpuBackend
 {
     /// <inheritdoc/>
     /// <remarks>
-    /// Float32 throughout, as the CPU backend at float32 (AttentionForwardKernels); the operands' checks are the CPU
-    /// backend's, and SequenceStarts must be on this device.
+    /// Float32 throughout (AttentionForwardKernels), under any <see cref="Autocast"/> precision: ILGPU has no bf16
+    /// arithmetic, so rounding the operands as the CPU's bf16 kernel does would cost time and save none. The operands'
+    /// checks are the CPU backend's; SequenceStarts must be on this device.
     /// </remarks>
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
     {
