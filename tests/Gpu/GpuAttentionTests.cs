@@ -93,6 +93,10 @@ public sealed class GpuAttentionTests
         // Packed starts left on the host: the kernel reads them on the device, never copies them across.
         AssertThrows(() => gpu.AttentionForward(o, lse, q, k, v, new AttentionSpec { SequenceStarts = PackedStarts.Of([0, 7], 2 * c.T) }), "SequenceStarts", "cpu");
 
+        // Past 48 KB of shared memory even at tiles of one row.
+        var wide = Out(1, 1, 1, 3100);
+        AssertThrows(() => gpu.AttentionForward(wide, Out(1, 1, 1), wide, wide, wide, AttentionSpec.Causal), "attention", "head dim 3100");
+
         var dq = Out(c.B, c.T, c.Hq, c.D);
         var (dk, dv) = (Out(c.B, c.S, c.Hkv, c.D), Out(c.B, c.S, c.Hkv, c.D));
         AssertThrows(() => gpu.AttentionBackward(dq, dk, Out(c.B, c.S, c.Hq, c.D), o, q, k, v, o, lse, AttentionSpec.Causal), "attention_backward", "dv");

@@ -17,7 +17,8 @@ public sealed partial class IlgpuBackend
         const string op = "attention";
         Require(op, o, lse, q, k, v);
         var (b, t, s, hq, hkv, d) = AttentionCall.ForwardDims(o, lse, q, k, v);
-        var (sizes, mask) = FlashSetup(op, spec, b, t, s, hq, hkv, d, AttentionForwardKernels.TileArrays, lse, [o, lse, q, k, v]);
+        var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
+        sizes = Tiled(op, sizes, AttentionForwardKernels.TileArrays, [o, lse, q, k, v]);
         var kernel = Kernel(static a => a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionSizes, AttentionMaskDevice>(
             AttentionForwardKernels.Forward));
         kernel(Stream, AttentionConfig(op, (long)b * hq * sizes.QueryTiles, sizes, AttentionForwardKernels.TileArrays), View<float>(o), View<float>(lse), View<float>(q), View<float>(k), View<float>(v), sizes, mask);
@@ -40,33 +41,44 @@ public sealed partial class IlgpuBackend
         };
         Tensor[] all = dlse is null ? [dq, dk, dv, dout, q, k, v, o, lse] : [dq, dk, dv, dout, q, k, v, o, lse, dlse];
 
-        var (sizes, mask) = FlashSetup(op, spec, b, t, s, hq, hkv, d, AttentionBackwardKernels.DqTileArrays, lse, all);
-        var dqKernel = Kernel(static a => a.LoadKernel<ArrayView<float>, AttentionInputs, AttentionSizes, AttentionMaskDevice>(AttentionBackwardKernels.Dq));
-        dqKernel(Stream, AttentionConfig(op, (long)b * hq * sizes.QueryTiles, sizes, AttentionBackwardKernels.DqTileArrays), View<float>(dq), inputs, sizes, mask);
+        var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
 
-        (sizes, mask) = FlashSetup(op, spec, b, t, s, hq, hkv, d, AttentionBackwardKernels.DkDvTileArrays, lse, all);
+        var dqSizes = Tiled(op, sizes, AttentionBackwardKernels.DqTileArrays, all);
+        var dqKernel = Kernel(static a => a.LoadKernel<ArrayView<float>, AttentionInputs, AttentionSizes, AttentionMaskDevice>(AttentionBackwardKernels.Dq));
+        dqKernel(Stream, AttentionConfig(op, (long)b * hq * dqSizes.QueryTiles, dqSizes, AttentionBackwardKernels.DqTileArrays), View<float>(dq), inputs, dqSizes, mask);
+
+        var dkdvSizes = Tiled(op, sizes, AttentionBackwardKernels.DkDvTileArrays, all);
         var dkdvKernel = Kernel(static a => a.LoadKernel<ArrayView<float>, ArrayView<float>, AttentionInputs, AttentionSizes, AttentionMaskDevice>(AttentionBackwardKernels.DkDv));
-        dkdvKernel(Stream, AttentionConfig(op, (long)b * hkv * sizes.KeyTiles, sizes, AttentionBackwardKernels.DkDvTileArrays), View<float>(dk), View<float>(dv), inputs, sizes, mask);
+        dkdvKernel(Stream, AttentionConfig(op, (long)b * hkv * dkdvSizes.KeyTiles, dkdvSizes, AttentionBackwardKernels.DkDvTileArrays), View<float>(dk), View<float>(dv), inputs, dkdvSizes, mask);
     }
 
     /// <summary>
-    /// The spec checked for this device (as the CPU checks it) and a kernel's sizes and mask. The tile edge starts at
-    /// the warp width — 4 on the tests' CPU accelerator, so tiny shapes cross many tile edges; 32 on a GPU — and halves
-    /// until the kernel's <paramref name="tileArrays"/> tiles of [tile × D] fit a group's shared memory (48 KB at most,
-    /// past which CUDA needs an opt-in ILGPU does not bind).
+    /// The spec checked for this device (as the CPU checks it), the call's sizes (tile still unset) and its mask; lse
+    /// lends the empty view that stands for absent packed starts.
     /// </summary>
-    private (AttentionSizes, AttentionMaskDevice) FlashSetup(string op, AttentionSpec spec, int b, int t, int s, int hq, int hkv, int d, int tileArrays, Tensor lse, Tensor[] tensors)
+    private (AttentionSizes, AttentionMaskDevice) FlashSetup(AttentionSpec spec, int b, int t, int s, int hq, int hkv, int d, Tensor lse)
     {
         AttentionMask.ValidateHeads(hq, hkv, d);
         AttentionMask.Validate(spec, b, t, s, hq, Device);
+        var sizes = new AttentionSizes { B = b, T = t, S = s, Hq = hq, Hkv = hkv, D = d, Scale = spec.ScaleFor(d) };
+        return (sizes, AttentionMaskDevice.Of(spec, t, s, hq, View<int>(lse).SubView(0, 0)));
+    }
+
+    /// <summary>
+    /// <paramref name="sizes"/> with the tile edge of a kernel that keeps <paramref name="tileArrays"/> tiles of
+    /// [tile × D]: it starts at the warp width — 4 on the tests' CPU accelerator, so tiny shapes cross many tile edges;
+    /// 32 on a GPU — and halves until the tiles fit a group's shared memory (48 KB at most, past which CUDA needs an
+    /// opt-in ILGPU does not bind).
+    /// </summary>
+    private AttentionSizes Tiled(string op, AttentionSizes sizes, int tileArrays, Tensor[] tensors)
+    {
         long room = Math.Min(Accelerator.MaxSharedMemoryPerGroup, 48 * 1024) - AttentionTiles.StaticBytes;
         int tile = Math.Min(Accelerator.WarpSize, AttentionTiles.MaxTile);
-        while (tile > 1 && AttentionTiles.SharedFloats(tile, d, tileArrays) * (long)sizeof(float) > room)
+        while (tile > 1 && AttentionTiles.SharedFloats(tile, sizes.D, tileArrays) * (long)sizeof(float) > room)
             tile /= 2;
-        if (AttentionTiles.SharedFloats(tile, d, tileArrays) * (long)sizeof(float) > room)
-            throw Check.Fail(op, $"head dim {d} needs more shared memory than a group's {room} bytes", tensors);
-        var sizes = new AttentionSizes { B = b, T = t, S = s, Hq = hq, Hkv = hkv, D = d, Tile = tile, Scale = spec.ScaleFor(d) };
-        return (sizes, AttentionMaskDevice.Of(spec, t, s, hq, View<int>(lse).SubView(0, 0)));
+        if (AttentionTiles.SharedFloats(tile, sizes.D, tileArrays) * (long)sizeof(float) > room)
+            throw Check.Fail(op, $"head dim {sizes.D} needs more shared memory than a group's {room} bytes", tensors);
+        return sizes with { Tile = tile };
     }
 
     /// <summary>A launch of <paramref name="groups"/> groups of up to 128 threads with the kernel's dynamic shared memory.</summary>
