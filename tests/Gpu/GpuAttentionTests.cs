@@ -51,6 +51,27 @@ public sealed class GpuAttentionTests
         AssertBackwardMatches(Wide.Value, name);
     }
 
+    /// <summary>dk and dv have one writer each and sum the heads sharing a kv head in a fixed order: the same bits every run.</summary>
+    [Fact]
+    public void BackwardIsDeterministic()
+    {
+        using var scope = new DisposeScope();
+        var c = Cases["causal, grouped-query heads"];
+        var (q, k, v) = Inputs(c);
+        var (o, lse) = CpuForward(c, q, k, v);
+        var gpu = IlgpuDevice.Backend;
+        var inputs = Array.ConvertAll([o, q, k, v, o, lse], IlgpuDevice.Mirror); // o stands in for dout
+        double[][] Run()
+        {
+            var (dq, dk, dv) = (IlgpuDevice.Mirror(Output(q.ShapeArray)), IlgpuDevice.Mirror(Output(k.ShapeArray)), IlgpuDevice.Mirror(Output(v.ShapeArray)));
+            gpu.AttentionBackward(dq, dk, dv, inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], DeviceSpec(c, gpu));
+            return [Read(IlgpuDevice.Back(dq)), Read(IlgpuDevice.Back(dk)), Read(IlgpuDevice.Back(dv))];
+        }
+        var (first, second) = (Run(), Run());
+        for (int i = 0; i < 3; i++)
+            AssertExact($"backward run twice, gradient {i}", first[i], second[i]);
+    }
+
     [Fact]
     public void AQueryThatSeesNoKeyGetsZeroAndMinusInfinity()
     {
