@@ -61,22 +61,24 @@ internal static class GpuMath
         return e * Ln2Hi + (e * Ln2Lo + lnM);
     }
 
-    /// <summary>x^y as MathF.Pow: 1 at y = 0, a negative x with an integer y keeps the sign of an odd power, NaN otherwise.</summary>
+    /// <summary>
+    /// x^y as MathF.Pow: 1 at y = 0; a negative x with an integer y keeps the sign of an odd power, with any other y
+    /// it is NaN (but −∞ gives ±∞ or 0, as IEEE says).
+    /// </summary>
     public static float Pow(float x, float y)
     {
-        if (y == 0f || x == 1f)
+        float ax = MathF.Abs(x);
+        if (y == 0f || x == 1f || ax == 1f && float.IsInfinity(y))
             return 1f;
         if (float.IsNaN(x) || float.IsNaN(y))
             return float.NaN;
-        float ax = MathF.Abs(x);
         float v = ax == 0f ? (y > 0f ? 0f : float.PositiveInfinity) : Exp(y * Log(ax));
         if (x >= 0f)
             return v;
-        if (MathF.Abs(y) >= 16777216f) // every float this large is an even integer
-            return v;
-        if (MathF.Round(y) != y)
-            return float.NaN;
-        return ((long)y & 1) != 0 ? -v : v;
+        bool large = MathF.Abs(y) >= 16777216f; // every float this large is an even integer
+        if (!large && MathF.Round(y) != y)
+            return float.IsInfinity(x) ? v : float.NaN;
+        return !large && ((long)y & 1) != 0 ? -v : v;
     }
 
     /// <summary>2^n for n in [−126, 127], from its bits.</summary>
