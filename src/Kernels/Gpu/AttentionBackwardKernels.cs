@@ -9,7 +9,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// query head sharing it). Each output element has one writer and a fixed order of sums: no atomics, the same bits
 /// every run.
 /// </summary>
-public static class AttentionBackwardKernels
+internal static class AttentionBackwardKernels
 {
     /// <summary>Tiles of [tile × D] <see cref="Dq"/> keeps in shared memory: Q, dO, K, V, dq.</summary>
     public const int DqTileArrays = 5;

@@ -7,7 +7,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// tiles its queries see, K and V through shared memory, with an online softmax in float32 — no [T × S] scores
 /// anywhere but one [tile × tile] tile in shared memory. A query that sees no key gets o = 0 and lse = −∞.
 /// </summary>
-public static class AttentionForwardKernels
+internal static class AttentionForwardKernels
 {
     /// <summary>Tiles of [tile × D] in shared memory: Q, K, V and the output's running sum.</summary>
     public const int TileArrays = 4;

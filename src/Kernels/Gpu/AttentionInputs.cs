@@ -3,7 +3,7 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>The backward's inputs as one kernel parameter (views from each tensor's first element).</summary>
-public struct AttentionInputs
+internal struct AttentionInputs
 {
     /// <summary>The forward's operands and its output.</summary>
     public ArrayView<float> Q, K, V, O;
