@@ -39,6 +39,9 @@ public sealed class GpuPtxTests
             var ptx = ((PTXCompiledKernel)backend.Compile(entry, default)).PTXAssembly;
             Assert.Contains(".visible .entry", ptx);
             Assert.Contains(".target sm_", ptx);
+            // A call ILGPU has no PTX for (MathF.Log2, MathF.FusedMultiplyAdd) compiles to a function no module
+            // defines: the PTX assembles here but the kernel would fail to load on a GPU.
+            Assert.False(ptx.Contains(".extern .func", StringComparison.Ordinal), $"{name} calls a function with no PTX body");
         }
     }
 

@@ -12,10 +12,8 @@ internal static unsafe class CrossEntropy
 {
     public static void Forward(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets, int vocabStart)
     {
-        const string op = "cross_entropy";
-        var (n, c, tg) = Validate(op, logits, targets);
-        CheckRowVector(op, lse, "lse", n);
-        CheckRowVector(op, targetLogit, "target_logit", n);
+        var (n, c) = CheckForward(lse, targetLogit, logits, targets);
+        var tg = Targets(targets);
         float* xp = (float*)logits.DataPointer, sp = (float*)lse.DataPointer, tp = (float*)targetLogit.DataPointer;
         Rows.For(n, c, (lo, hi) =>
         {
@@ -34,13 +32,8 @@ internal static unsafe class CrossEntropy
 
     public static void Backward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets, int vocabStart)
     {
-        const string op = "cross_entropy_backward";
-        var (n, c, tg) = Validate(op, logits, targets);
-        Check.F32(op, dlogits, "dlogits");
-        Check.SameShape(op, dlogits, logits);
-        Check.Contiguous(op, dlogits, "dlogits");
-        CheckRowVector(op, dloss, "dloss", n);
-        CheckRowVector(op, lse, "lse", n);
+        var (n, c) = CheckBackward(dlogits, dloss, logits, lse, targets);
+        var tg = Targets(targets);
         float* xp = (float*)logits.DataPointer, gp = (float*)dlogits.DataPointer, dl = (float*)dloss.DataPointer, sp = (float*)lse.DataPointer;
         Rows.For(n, c, (lo, hi) =>
         {
@@ -106,7 +99,33 @@ internal static unsafe class CrossEntropy
         return float.IsNegativeInfinity(lo) ? hi : hi + MathF.Log(1f + MathF.Exp(lo - hi));
     }
 
-    private static (long N, int C, long[] Targets) Validate(string op, Tensor logits, Tensor targets)
+    /// <summary>
+    /// The forward's argument checks (every backend's): logits [N, C] float32 contiguous, targets [N] I32/I64 (any
+    /// value: one outside the chunk, an ignore index included, has no column here), lse and targetLogit [N]. Returns [N, C].
+    /// </summary>
+    public static (long N, int C) CheckForward(Tensor lse, Tensor targetLogit, Tensor logits, Tensor targets)
+    {
+        const string op = "cross_entropy";
+        var (n, c) = Validate(op, logits, targets);
+        CheckRowVector(op, lse, "lse", n);
+        CheckRowVector(op, targetLogit, "target_logit", n);
+        return (n, c);
+    }
+
+    /// <summary>The backward's argument checks (every backend's): dlogits like logits, dloss and lse [N]. Returns [N, C].</summary>
+    public static (long N, int C) CheckBackward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor lse, Tensor targets)
+    {
+        const string op = "cross_entropy_backward";
+        var (n, c) = Validate(op, logits, targets);
+        Check.F32(op, dlogits, "dlogits");
+        Check.SameShape(op, dlogits, logits);
+        Check.Contiguous(op, dlogits, "dlogits");
+        CheckRowVector(op, dloss, "dloss", n);
+        CheckRowVector(op, lse, "lse", n);
+        return (n, c);
+    }
+
+    private static (long N, int C) Validate(string op, Tensor logits, Tensor targets)
     {
         Check.F32(op, logits, "logits");
         Check.Rank(op, logits, "logits [tokens, vocab chunk]", 2);
@@ -114,9 +133,11 @@ internal static unsafe class CrossEntropy
         Check.Index(op, targets, "targets");
         int n = logits.Shape[0];
         Check.Shape(op, targets, "targets", n);
-        var tg = targets.DType == DType.I64 ? targets.ToArray<long>() : Array.ConvertAll(targets.ToArray<int>(), x => (long)x);
-        return (n, logits.Shape[1], tg);
+        return (n, logits.Shape[1]);
     }
+
+    private static long[] Targets(Tensor targets)
+        => targets.DType == DType.I64 ? targets.ToArray<long>() : Array.ConvertAll(targets.ToArray<int>(), x => (long)x);
 
     private static void CheckRowVector(string op, Tensor t, string role, long n)
     {

@@ -8,12 +8,7 @@ internal static unsafe class Embedding
 {
     public static void Gather(Tensor y, Tensor weight, Tensor ids)
     {
-        const string op = "embedding";
-        var idx = Ids(op, ids, weight);
-        Check.F32(op, y, "output");
-        Check.Shape(op, y, "output", idx.Length, weight.Shape[1]);
-        Check.Contiguous(op, y, "output");
-        Check.Float(op, weight, "weight");
+        var idx = CheckGather(y, weight, ids);
         int d = weight.Shape[1];
         byte* wp = (byte*)weight.DataPointer, yp = (byte*)y.DataPointer;
         long rowStride = weight.Strides[0] * weight.DType.Size(), colStride = weight.Strides[1];
@@ -32,14 +27,8 @@ internal static unsafe class Embedding
     /// </summary>
     public static void ScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
     {
-        const string op = "embedding_backward";
-        var idx = Ids(op, ids, dweight);
-        Check.F32(op, dweight, "dweight");
-        Check.F32(op, dy, "dy");
-        Check.Contiguous(op, dweight, "dweight");
-        Check.Contiguous(op, dy, "dy");
+        var idx = CheckScatterAdd(dweight, dy, ids);
         int d = dweight.Shape[1];
-        Check.Shape(op, dy, "dy", idx.Length, d);
         float* wp = (float*)dweight.DataPointer, gp = (float*)dy.DataPointer;
         // Tokens ordered by id, then by position: each distinct id's tokens form one run, in token order.
         var order = new int[idx.Length];
@@ -71,6 +60,36 @@ internal static unsafe class Embedding
         for (; j <= n - TV.Count; j += TV.Count)
             (TV.Load(dst + j) + TV.Load(src + j)).Store(dst + j);
         return j;
+    }
+
+    /// <summary>
+    /// The gather's argument checks (every backend's): ids [N] I32/I64 inside the vocabulary (read on the host: a
+    /// device tensor's ids are copied down), weight [V, D] of any float dtype and strides, y [N, D] float32
+    /// contiguous. Returns the ids.
+    /// </summary>
+    public static long[] CheckGather(Tensor y, Tensor weight, Tensor ids)
+    {
+        const string op = "embedding";
+        var idx = Ids(op, ids, weight);
+        Check.F32(op, y, "output");
+        Check.Shape(op, y, "output", idx.Length, weight.Shape[1]);
+        Check.Contiguous(op, y, "output");
+        Check.Float(op, weight, "weight");
+        return idx;
+    }
+
+    /// <summary>The scatter-add's argument checks (every backend's): dweight [V, D] and dy [N, D] float32 contiguous. Returns the ids.</summary>
+    public static long[] CheckScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
+    {
+        const string op = "embedding_backward";
+        var idx = Ids(op, ids, dweight);
+        Check.F32(op, dweight, "dweight");
+        Check.F32(op, dy, "dy");
+        Check.Contiguous(op, dweight, "dweight");
+        Check.Contiguous(op, dy, "dy");
+        int d = dweight.Shape[1];
+        Check.Shape(op, dy, "dy", idx.Length, d);
+        return idx;
     }
 
     private static long[] Ids(string op, Tensor ids, Tensor table)

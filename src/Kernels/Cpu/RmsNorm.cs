@@ -11,17 +11,7 @@ internal static unsafe class RmsNorm
 {
     public static void Forward(Tensor y, Tensor rstd, Tensor x, Tensor weight, float eps)
     {
-        const string op = "rms_norm";
-        Check.F32(op, x, "input");
-        Check.F32(op, y, "output");
-        Check.F32(op, rstd, "rstd");
-        Check.Float(op, weight, "weight");
-        Check.SameShape(op, y, x);
-        var (n, d) = Rows.Dims(op, x, "input");
-        Rows.Dims(op, y, "output");
-        Check.Shape(op, weight, "weight", d);
-        if (rstd.Numel != n || !rstd.IsContiguous)
-            throw Check.Fail(op, $"rstd must be contiguous with {n} elements", rstd);
+        var (n, d) = CheckForward(y, rstd, x, weight);
         var w = Rows.WeightAsFloat(weight);
         float* xp = (float*)x.DataPointer, yp = (float*)y.DataPointer, rp = (float*)rstd.DataPointer;
         bool stream = Rows.Streams(n * d * sizeof(float));
@@ -36,6 +26,53 @@ internal static unsafe class RmsNorm
                 }
             Rows.Fence(stream);
         });
+    }
+
+    /// <summary>
+    /// The forward's argument checks (every backend's): float32 contiguous rows, a weight [D] of any float dtype and
+    /// strides, rstd [N] float32 contiguous. Returns [N, D].
+    /// </summary>
+    public static (long N, int D) CheckForward(Tensor y, Tensor rstd, Tensor x, Tensor weight)
+    {
+        const string op = "rms_norm";
+        Check.F32(op, x, "input");
+        Check.F32(op, y, "output");
+        Check.F32(op, rstd, "rstd");
+        Check.Float(op, weight, "weight");
+        Check.SameShape(op, y, x);
+        var (n, d) = Rows.Dims(op, x, "input");
+        Rows.Dims(op, y, "output");
+        Check.Shape(op, weight, "weight", d);
+        if (rstd.Numel != n || !rstd.IsContiguous)
+            throw Check.Fail(op, $"rstd must be contiguous with {n} elements", rstd);
+        return (n, d);
+    }
+
+    /// <summary>The backward's argument checks (every backend's); dweight, where given, is float32 [D] contiguous. Returns [N, D].</summary>
+    public static (long N, int D) CheckBackward(Tensor dx, Tensor? dweight, Tensor dy, Tensor x, Tensor weight, Tensor rstd)
+    {
+        const string op = "rms_norm_backward";
+        Check.F32(op, dx, "dx");
+        Check.F32(op, dy, "dy");
+        Check.F32(op, x, "x");
+        Check.SameShape(op, dx, x);
+        Check.SameShape(op, dy, x);
+        var (n, d) = Rows.Dims(op, x, "x");
+        Rows.Dims(op, dy, "dy");
+        Rows.Dims(op, dx, "dx");
+        Check.Float(op, weight, "weight");
+        Check.Shape(op, weight, "weight", d);
+        // rstd is read as n contiguous floats: check it as the forward does, or a wrong one reads past its end.
+        Check.F32(op, rstd, "rstd");
+        if (rstd.Numel != n || !rstd.IsContiguous)
+            throw Check.Fail(op, $"rstd must be contiguous with {n} elements", rstd);
+        if (dweight is not null)
+        {
+            Check.F32(op, dweight, "dweight");
+            Check.Shape(op, dweight, "dweight", d);
+            Check.Contiguous(op, dweight, "dweight");
+        }
+        return (n, d);
     }
 
     /// <summary>One row in two passes (the second reads x from L1): Σx², then y = x·r·w. Returns r.</summary>
@@ -63,27 +100,7 @@ internal static unsafe class RmsNorm
 
     public static void Backward(Tensor dx, Tensor? dweight, Tensor dy, Tensor x, Tensor weight, Tensor rstd)
     {
-        const string op = "rms_norm_backward";
-        Check.F32(op, dx, "dx");
-        Check.F32(op, dy, "dy");
-        Check.F32(op, x, "x");
-        Check.SameShape(op, dx, x);
-        Check.SameShape(op, dy, x);
-        var (n, d) = Rows.Dims(op, x, "x");
-        Rows.Dims(op, dy, "dy");
-        Rows.Dims(op, dx, "dx");
-        Check.Float(op, weight, "weight");
-        Check.Shape(op, weight, "weight", d);
-        // rstd is read as n contiguous floats: check it as the forward does, or a wrong one reads past its end.
-        Check.F32(op, rstd, "rstd");
-        if (rstd.Numel != n || !rstd.IsContiguous)
-            throw Check.Fail(op, $"rstd must be contiguous with {n} elements", rstd);
-        if (dweight is not null)
-        {
-            Check.F32(op, dweight, "dweight");
-            Check.Shape(op, dweight, "dweight", d);
-            Check.Contiguous(op, dweight, "dweight");
-        }
+        var (n, d) = CheckBackward(dx, dweight, dy, x, weight, rstd);
         var w = Rows.WeightAsFloat(weight);
         float* dxp = (float*)dx.DataPointer, dyp = (float*)dy.DataPointer, xp = (float*)x.DataPointer, rp = (float*)rstd.DataPointer;
         var partials = new float[]?[CpuThreads.Count * 4 + 1];

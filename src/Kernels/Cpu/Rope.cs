@@ -12,32 +12,8 @@ internal static unsafe class Rope
 {
     public static void Run(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions, bool inverse)
     {
-        const string op = "rope";
-        Check.F32(op, x, "input");
-        Check.F32(op, y, "output");
-        Check.F32(op, cos, "cos");
-        Check.F32(op, sin, "sin");
-        Check.Index(op, positions, "positions");
-        Check.SameShape(op, y, x);
-        Check.Rank(op, x, "input [tokens, heads, head_dim]", 3);
-        Check.Contiguous(op, x, "input");
-        Check.Contiguous(op, y, "output");
-        Check.Contiguous(op, cos, "cos");
-        Check.Contiguous(op, sin, "sin");
-        Check.Contiguous(op, positions, "positions");
+        var pos = CheckArgs(y, x, cos, sin, positions);
         int n = x.Shape[0], h = x.Shape[1], d = x.Shape[2], half = d / 2;
-        if (d % 2 != 0)
-            throw Check.Fail(op, $"head_dim must be even, got {d}", x);
-        Check.Rank(op, cos, "cos [positions, head_dim/2]", 2);
-        if (cos.Shape[1] != half)
-            throw Check.Fail(op, $"cos/sin must have head_dim/2 = {half} columns", cos, x);
-        Check.SameShape(op, sin, cos);
-        Check.Shape(op, positions, "positions", n);
-        int p = cos.Shape[0];
-        var pos = positions.DType == DType.I64 ? positions.ToArray<long>() : Array.ConvertAll(positions.ToArray<int>(), v => (long)v);
-        foreach (long q in pos)
-            if (q < 0 || q >= p)
-                throw Check.Fail(op, $"position {q} is outside the cos/sin table of {p} positions", positions, cos);
         float* xp = (float*)x.DataPointer, yp = (float*)y.DataPointer, cp = (float*)cos.DataPointer, sp = (float*)sin.DataPointer;
         float sign = inverse ? -1f : 1f;
         bool stream = Rows.Streams(y.Numel * sizeof(float));
@@ -52,6 +28,41 @@ internal static unsafe class Rope
             }
             Rows.Fence(stream);
         });
+    }
+
+    /// <summary>
+    /// The argument checks (every backend's): float32 contiguous x/y [N, H, D] with D even, cos/sin [P, D/2], positions
+    /// [N] I32/I64 each inside the table (read on the host: a device tensor's positions are copied down). Returns them.
+    /// </summary>
+    public static long[] CheckArgs(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions)
+    {
+        const string op = "rope";
+        Check.F32(op, x, "input");
+        Check.F32(op, y, "output");
+        Check.F32(op, cos, "cos");
+        Check.F32(op, sin, "sin");
+        Check.Index(op, positions, "positions");
+        Check.SameShape(op, y, x);
+        Check.Rank(op, x, "input [tokens, heads, head_dim]", 3);
+        Check.Contiguous(op, x, "input");
+        Check.Contiguous(op, y, "output");
+        Check.Contiguous(op, cos, "cos");
+        Check.Contiguous(op, sin, "sin");
+        Check.Contiguous(op, positions, "positions");
+        int n = x.Shape[0], d = x.Shape[2], half = d / 2;
+        if (d % 2 != 0)
+            throw Check.Fail(op, $"head_dim must be even, got {d}", x);
+        Check.Rank(op, cos, "cos [positions, head_dim/2]", 2);
+        if (cos.Shape[1] != half)
+            throw Check.Fail(op, $"cos/sin must have head_dim/2 = {half} columns", cos, x);
+        Check.SameShape(op, sin, cos);
+        Check.Shape(op, positions, "positions", n);
+        int p = cos.Shape[0];
+        var pos = positions.DType == DType.I64 ? positions.ToArray<long>() : Array.ConvertAll(positions.ToArray<int>(), v => (long)v);
+        foreach (long q in pos)
+            if (q < 0 || q >= p)
+                throw Check.Fail(op, $"position {q} is outside the cos/sin table of {p} positions", positions, cos);
+        return pos;
     }
 
     /// <summary>

@@ -12,11 +12,7 @@ internal static unsafe class Softmax
 {
     public static void Forward(Tensor y, Tensor x)
     {
-        Check.F32("softmax", x, "input");
-        Check.F32("softmax", y, "output");
-        Check.SameShape("softmax", y, x);
-        var (n, d) = Rows.Dims("softmax", x, "input");
-        Rows.Dims("softmax", y, "output");
+        var (n, d) = CheckForward(y, x);
         float* xp = (float*)x.DataPointer, yp = (float*)y.DataPointer;
         bool stream = Rows.Streams(n * d * sizeof(float));
         Rows.For(n, d, (lo, hi) =>
@@ -37,14 +33,7 @@ internal static unsafe class Softmax
 
     public static void Backward(Tensor dx, Tensor y, Tensor dy)
     {
-        foreach (var (t, role) in new[] { (dx, "dx"), (y, "y"), (dy, "dy") })
-        {
-            Check.F32("softmax_backward", t, role);
-            Check.SameShape("softmax_backward", t, y);
-        }
-        var (n, d) = Rows.Dims("softmax_backward", y, "y");
-        Rows.Dims("softmax_backward", dy, "dy");
-        Rows.Dims("softmax_backward", dx, "dx");
+        var (n, d) = CheckBackward(dx, y, dy);
         float* dxp = (float*)dx.DataPointer, yp = (float*)y.DataPointer, dyp = (float*)dy.DataPointer;
         bool stream = Rows.Streams(n * d * sizeof(float));
         Rows.For(n, d, (lo, hi) =>
@@ -60,6 +49,31 @@ internal static unsafe class Softmax
             }
             Rows.Fence(stream);
         });
+    }
+
+    /// <summary>The forward's argument checks (every backend's): float32 rows of one shape, contiguous. Returns [N, D].</summary>
+    public static (long N, int D) CheckForward(Tensor y, Tensor x)
+    {
+        Check.F32("softmax", x, "input");
+        Check.F32("softmax", y, "output");
+        Check.SameShape("softmax", y, x);
+        var nd = Rows.Dims("softmax", x, "input");
+        Rows.Dims("softmax", y, "output");
+        return nd;
+    }
+
+    /// <summary>The backward's argument checks (every backend's). Returns [N, D].</summary>
+    public static (long N, int D) CheckBackward(Tensor dx, Tensor y, Tensor dy)
+    {
+        foreach (var (t, role) in new[] { (dx, "dx"), (y, "y"), (dy, "dy") })
+        {
+            Check.F32("softmax_backward", t, role);
+            Check.SameShape("softmax_backward", t, y);
+        }
+        var nd = Rows.Dims("softmax_backward", y, "y");
+        Rows.Dims("softmax_backward", dy, "dy");
+        Rows.Dims("softmax_backward", dx, "dx");
+        return nd;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

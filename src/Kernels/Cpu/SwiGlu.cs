@@ -8,7 +8,7 @@ internal static unsafe class SwiGlu
 {
     public static void Forward(Tensor y, Tensor gate, Tensor up)
     {
-        Validate("swiglu", y, gate, up);
+        CheckForward(y, gate, up);
         float* yp = (float*)y.DataPointer, gp = (float*)gate.DataPointer, upp = (float*)up.DataPointer;
         bool stream = Rows.Streams(y.Numel * sizeof(float));
         CpuThreads.ForRange(y.Numel, 16384, (lo, hi) =>
@@ -22,8 +22,7 @@ internal static unsafe class SwiGlu
 
     public static void Backward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up)
     {
-        Validate("swiglu_backward", dgate, gate, up);
-        Validate("swiglu_backward", dup, dy, up);
+        CheckBackward(dgate, dup, dy, gate, up);
         float* dgp = (float*)dgate.DataPointer, dupp = (float*)dup.DataPointer, dyp = (float*)dy.DataPointer;
         float* gp = (float*)gate.DataPointer, upp = (float*)up.DataPointer;
         bool stream = Rows.Streams(2 * dy.Numel * sizeof(float));
@@ -60,6 +59,16 @@ internal static unsafe class SwiGlu
             (d * g * s).Store(dup + i, stream);
         }
         return i;
+    }
+
+    /// <summary>The forward's argument checks (every backend's): float32 contiguous operands of one shape.</summary>
+    public static void CheckForward(Tensor y, Tensor gate, Tensor up) => Validate("swiglu", y, gate, up);
+
+    /// <summary>The backward's argument checks (every backend's).</summary>
+    public static void CheckBackward(Tensor dgate, Tensor dup, Tensor dy, Tensor gate, Tensor up)
+    {
+        Validate("swiglu_backward", dgate, gate, up);
+        Validate("swiglu_backward", dup, dy, up);
     }
 
     private static void Validate(string op, params Tensor[] ts)
