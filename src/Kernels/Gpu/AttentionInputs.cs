@@ -3,7 +3,8 @@ using ILGPU;
 namespace RawLongLoRA.Kernels.Gpu;
 
 /// <summary>The backward's inputs as one kernel parameter (views from each tensor's first element).</summary>
-internal struct AttentionInputs
+/// <remarks>Public: ILGPU's kernel launchers need every parameter type visible.</remarks>
+public struct AttentionInputs
 {
     /// <summary>The forward's operands and its output.</summary>
     public ArrayView<float> Q, K, V, O;

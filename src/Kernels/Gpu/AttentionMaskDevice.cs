@@ -8,7 +8,8 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// device, and a query's sequence start is found by binary search in them (as flash-attn does in cu_seqlens), so no
 /// bounds are built on the host. lo and hi never decrease with the query, as the CPU kernel relies on too.
 /// </summary>
-internal struct AttentionMaskDevice
+/// <remarks>Public: ILGPU's kernel launchers need every parameter type visible.</remarks>
+public struct AttentionMaskDevice
 {
     /// <summary>AttentionSpec.SequenceStarts on the device; empty when each row is one sequence.</summary>
     public ArrayView<int> Starts;

@@ -4,7 +4,8 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// One attention call's sizes as a kernel parameter, with its layouts: q, o, dout, dq [B, T, Hq, D]; k, v, dk, dv
 /// [B, S, Hkv, D]; lse, dlse [B, Hq, T]. Query and key tiles are square, <see cref="Tile"/> rows each.
 /// </summary>
-internal struct AttentionSizes
+/// <remarks>Public: ILGPU's kernel launchers need every parameter type visible.</remarks>
+public struct AttentionSizes
 {
     /// <summary>Batch rows, queries, keys, query heads, kv heads, head dim.</summary>
     public int B, T, S, Hq, Hkv, D;
