@@ -206,10 +206,7 @@ public static unsafe partial class Attention
     /// <summary>Checks shapes and spec (ArgumentException naming the field) and returns the masks' lo.</summary>
     private static Bounds Prepare(int b, int t, int s, int hq, int hkv, int d, AttentionSpec spec)
     {
-        if (hkv < 1 || hq % hkv != 0)
-            throw new ArgumentException($"attention needs Hq a multiple of Hkv, got Hq={hq}, Hkv={hkv}", nameof(hkv));
-        if (d < 1)
-            throw new ArgumentException($"attention needs a head dim D of at least 1, got {d}", nameof(d));
+        AttentionMask.ValidateHeads(hq, hkv, d);
         AttentionMask.Validate(spec, b, t, s, hq);
         return new Bounds(AttentionMask.LowerBounds(spec, b, t, s));
     }

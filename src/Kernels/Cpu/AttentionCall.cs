@@ -5,13 +5,32 @@ internal static unsafe class AttentionCall
 {
     public static void Forward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
     {
-        var (b, t, s, hq, hkv, d) = Dims("attention", q, k, v);
-        Expect("attention", o, "output", b, t, hq, d);
-        Expect("attention", lse, "lse", b, hq, t);
+        var (b, t, s, hq, hkv, d) = ForwardDims(o, lse, q, k, v);
         Attention.Forward((float*)o.DataPointer, (float*)lse.DataPointer, (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, b, t, s, hq, hkv, d, spec, Autocast.Current);
     }
 
     public static void Backward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse)
+    {
+        var (b, t, s, hq, hkv, d) = BackwardDims(dq, dk, dv, dout, q, k, v, o, lse, dlse);
+        Attention.Backward((float*)dq.DataPointer, (float*)dk.DataPointer, (float*)dv.DataPointer, (float*)dout.DataPointer,
+            (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, s, hq, hkv, d, spec,
+            dlse is null ? null : (float*)dlse.DataPointer, Autocast.Current);
+    }
+
+    /// <summary>
+    /// The forward's operands checked — float32, contiguous, o and lse shaped to fit q, k, v — for every backend:
+    /// (B, T, S, Hq, Hkv, D).
+    /// </summary>
+    internal static (int B, int T, int S, int Hq, int Hkv, int D) ForwardDims(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v)
+    {
+        var dims = Dims("attention", q, k, v);
+        Expect("attention", o, "output", dims.B, dims.T, dims.Hq, dims.D);
+        Expect("attention", lse, "lse", dims.B, dims.Hq, dims.T);
+        return dims;
+    }
+
+    /// <summary>The backward's operands checked as <see cref="ForwardDims"/> does the forward's (dlse may be null).</summary>
+    internal static (int B, int T, int S, int Hq, int Hkv, int D) BackwardDims(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor? dlse)
     {
         const string op = "attention_backward";
         var (b, t, s, hq, hkv, d) = Dims(op, q, k, v);
@@ -23,9 +42,7 @@ internal static unsafe class AttentionCall
         Expect(op, lse, "lse", b, hq, t);
         if (dlse is not null)
             Expect(op, dlse, "dlse", b, hq, t);
-        Attention.Backward((float*)dq.DataPointer, (float*)dk.DataPointer, (float*)dv.DataPointer, (float*)dout.DataPointer,
-            (float*)q.DataPointer, (float*)k.DataPointer, (float*)v.DataPointer, (float*)o.DataPointer, (float*)lse.DataPointer, b, t, s, hq, hkv, d, spec,
-            dlse is null ? null : (float*)dlse.DataPointer, Autocast.Current);
+        return (b, t, s, hq, hkv, d);
     }
 
     public static void Merge(Tensor o, Tensor lse, Tensor oA, Tensor lseA, Tensor oB, Tensor lseB)

@@ -12,7 +12,13 @@ namespace RawLongLoRA.Kernels.Cpu;
 public static class AttentionMask
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming the field when spec does not fit the shapes.</summary>
-    public static void Validate(AttentionSpec spec, int b, int t, int s, int hq)
+    public static void Validate(AttentionSpec spec, int b, int t, int s, int hq) => Validate(spec, b, t, s, hq, Device.Cpu);
+
+    /// <summary>
+    /// <see cref="Validate(AttentionSpec, int, int, int, int)"/> for a kernel on <paramref name="device"/>, which must
+    /// hold SequenceStarts; only on the cpu are its values read (elsewhere PackedStarts.Of checked them on the host).
+    /// </summary>
+    internal static void Validate(AttentionSpec spec, int b, int t, int s, int hq, Device device)
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (b < 1 || t < 1 || s < 1 || hq < 1)
@@ -40,10 +46,21 @@ public static class AttentionMask
             throw new ObjectDisposedException(nameof(Tensor), "attention: AttentionSpec.SequenceStarts was used after it was disposed");
         if (starts.DType != DType.I32 || starts.Rank != 1 || !starts.IsContiguous)
             throw new ArgumentException($"AttentionSpec.SequenceStarts must be a contiguous int32 tensor of rank 1, got {starts.Describe()}", nameof(spec));
-        if (!starts.Device.IsCpu)
-            throw new ArgumentException($"AttentionSpec.SequenceStarts is on {starts.Device}, but the cpu kernel reads it in host memory", nameof(spec));
+        if (starts.Device != device)
+            throw new ArgumentException($"AttentionSpec.SequenceStarts is on {starts.Device}, but the {device} kernel reads it in its own memory", nameof(spec));
+        if (!device.IsCpu)
+            return;
         // On the cpu the values cost nothing to read: a tensor made without PackedStarts.Of is checked too.
         PackedStarts.Validate(Starts(spec), (long)b * row);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> unless the kv heads divide the query heads and D is at least 1.</summary>
+    internal static void ValidateHeads(int hq, int hkv, int d)
+    {
+        if (hkv < 1 || hq % hkv != 0)
+            throw new ArgumentException($"attention needs Hq a multiple of Hkv, got Hq={hq}, Hkv={hkv}", nameof(hkv));
+        if (d < 1)
+            throw new ArgumentException($"attention needs a head dim D of at least 1, got {d}", nameof(d));
     }
 
     /// <summary>The values of <see cref="AttentionSpec.SequenceStarts"/> in host memory (none when null).</summary>
@@ -61,7 +78,7 @@ public static class AttentionMask
 
     /// <summary>
     /// lo in the call's key indices (at least 0) for every (batch row, head half, query) as [B, 2, T], index
-    /// (r·2 + half)·T + t; the two halves differ only under S2-Attn. spec must have passed <see cref="Validate"/>.
+    /// (r·2 + half)·T + t; the two halves differ only under S2-Attn. spec must have passed <see cref="Validate(AttentionSpec, int, int, int, int)"/>.
     /// </summary>
     public static int[] LowerBounds(AttentionSpec spec, int b, int t, int s)
     {
@@ -107,7 +124,8 @@ public static class AttentionMask
         return a;
     }
 
-    private static int GroupStart(int q, int g, int half)
+    /// <summary>The first position of position q's S2-Attn group (G = <paramref name="g"/>, 0 = off) in head half <paramref name="half"/>.</summary>
+    internal static int GroupStart(int q, int g, int half)
     {
         if (g == 0)
             return 0;
