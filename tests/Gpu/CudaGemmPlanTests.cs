@@ -67,6 +67,19 @@ public sealed unsafe class CudaGemmPlanTests
         AssertThrows(() => CublasGemmPlan.For(Output([2, 3, 7]), Place(new double[45], [3, 3, 5]), b, Precision.F32), "gemm", "does not broadcast");
     }
 
+    [Fact]
+    public void ReadsSaysWhichLayoutsGoToCublasAndWhichToTheTiledKernel()
+    {
+        using var scope = new DisposeScope();
+        var c = Output([3, 7]);
+        var b = Place(new double[35], [5, 7]);
+        Assert.True(CublasGemmPlan.Reads(c, Place(new double[15], [3, 5]), b));
+        Assert.True(CublasGemmPlan.Reads(c, Place(new double[15], [3, 5], View.Transposed), b));
+        Assert.True(CublasGemmPlan.Reads(c, Place(new double[15], [3, 5], View.Padded), b));
+        Assert.False(CublasGemmPlan.Reads(c, Place(new double[15], [3, 5], View.Stepped), b)); // neither stride 1
+        Assert.False(CublasGemmPlan.Reads(Output([3, 7], DType.F32, View.Stepped), Place(new double[15], [3, 5]), b));
+    }
+
     private static void Compare(int batch, int m, int k, int n, View va, View vb, View vc, DType dtype, Precision precision, float alpha, float beta)
     {
         using var scope = new DisposeScope();

@@ -14,7 +14,7 @@ public sealed class GpuTrainingStepTests
     /// <summary>float32 sums of a few dozen terms in another order, through a two-step AdamW: well above 1e-6, far below a bug's 1e-2.</summary>
     private const double Tolerance = 1e-4;
 
-    [Fact(Skip = "needs every ILGPU primitive: enable at merge")]
+    [Fact]
     public void A_training_step_on_the_cpu_accelerator_matches_the_cpu()
     {
         using var cpu = new TinyTrainingStep(Device.Cpu, config: TinyTrainingStep.TinyConfig(layers: 2));

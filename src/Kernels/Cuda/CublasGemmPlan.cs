@@ -60,6 +60,14 @@ internal readonly record struct CublasGemmPlan(
             swapped ? s.BatchB : s.BatchA, swapped ? s.BatchA : s.BatchB, s.BatchC, s.Batch, type, type, compute);
     }
 
+    /// <summary>
+    /// True when cuBLAS can read all three matrices as they lie (rows or columns contiguous); the backend runs any other
+    /// layout, which the IBackend contract allows, on the tiled kernel instead.
+    /// </summary>
+    public static bool Reads(Tensor c, Tensor a, Tensor b)
+        => c.Rank >= 2 && a.Rank >= 2 && b.Rank >= 2
+           && Orient(Matrix.Of(c)) is not null && Orient(Matrix.Of(a)) is not null && Orient(Matrix.Of(b)) is not null;
+
     /// <summary>cudaDataType_t of a GEMM operand's dtype.</summary>
     public static int DataType(DType t) => t switch
     {
