@@ -14,7 +14,7 @@ namespace RawLongLoRA.Bench.GpuCheck;
 /// (<see cref="StepCheck"/>); then Hugging Face PEFT on an adapter the device trained (<see cref="PeftCheck"/>).
 /// Every figure goes to gpu-check.json in --out ($OUT by default). Without a GPU it says so in one line and exits 1.
 /// `--device ilgpu-cpu` runs the same checks on ILGPU's CPU accelerator at tiny shapes, and `--device cpu` the CPU
-/// against itself, so the tool's own code runs in the tests on a machine without a GPU; a primitive without a kernel yet is a "not implemented" row, not a crash.
+/// against itself, so the tool's own code runs in the tests on a machine without a GPU; a primitive a backend does not support (NotSupportedException) is a "not implemented" row, not a crash.
 /// </summary>
 public static class GpuCheckBench
 {

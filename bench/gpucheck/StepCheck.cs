@@ -3,9 +3,11 @@ using RawLongLoRA.Training.Checks;
 namespace RawLongLoRA.Bench.GpuCheck;
 
 /// <summary>
-/// The tiny model's training step (<see cref="TinyTrainingStep"/>) on the CPU and on the device, two steps each (the
-/// second gives the LoRA A matrices a gradient), in float32 and with bf16 autocast: the loss, every trainable gradient
-/// and the trained tensors after AdamW must agree within bf16's tolerance.
+/// The tiny model's training step (<see cref="TinyTrainingStep"/>) on the CPU and on the device. In float32, two steps
+/// each (the second gives the LoRA A matrices a gradient): the loss, every trainable gradient and the trained tensors
+/// after AdamW must agree within bf16's tolerance. With bf16 autocast, the first step's loss and gradients: AdamW
+/// divides each gradient by its own size, so a tiny gradient that two correct bf16 computations round to opposite signs
+/// moves its parameter by +lr on one side and −lr on the other, and from then on the two runs are different runs.
 /// </summary>
 internal static class StepCheck
 {
@@ -32,9 +34,10 @@ internal static class StepCheck
         var config = TinyTrainingStep.TinyConfig(layers);
         using var cpu = new TinyTrainingStep(Device.Cpu, config: config, precision: precision);
         trained = new TinyTrainingStep(device, config: config, precision: precision);
-        for (int step = 1; step <= Steps; step++)
+        int steps = precision == Precision.F32 ? Steps : 1;
+        for (int step = 1; step <= steps; step++)
         {
-            string variant = $"{precision.Name()}, step {step} of {Steps}";
+            string variant = $"{precision.Name()}, step {step} of {steps}";
             var want = cpu.Step();
             TinyStepResult got;
             try
@@ -51,7 +54,8 @@ internal static class StepCheck
             rows.Add(CheckRow.Compared("training step: loss", variant, Math.Abs(got.Loss - want.Loss) / Math.Abs(want.Loss), PrimitiveCases.Bf16,
                 detail: $"{got.Loss:F6} on {device}, {want.Loss:F6} on cpu"));
             rows.Add(Worst("training step: gradients", variant, got.Gradients, want.Gradients));
-            rows.Add(Worst("training step: trained tensors after AdamW", variant, got.After, want.After));
+            if (precision == Precision.F32)
+                rows.Add(Worst("training step: trained tensors after AdamW", variant, got.After, want.After));
         }
         return rows;
     }

@@ -40,7 +40,7 @@ public sealed class GpuCheckBenchTests
         Assert.All(rows, r => Assert.Equal(("ok", 0.0), (r!["status"]!.GetValue<string>(), r["max_relative_error"]!.GetValue<double>())));
         var primitives = typeof(IBackend).GetMethods().Select(m => m.Name).Except(["Allocate", "Free", "Synchronize", "get_Device"]);
         Assert.Empty(primitives.Except(json["primitives"]!.AsArray().Select(r => r!["check"]!.GetValue<string>())));
-        Assert.Equal(2 * 2 * 3, json["training_step"]!.AsArray().Count); // fp32 and bf16, two steps, three rows a step
+        Assert.Equal(2 * 3 + 2, json["training_step"]!.AsArray().Count); // fp32: two steps of three rows; bf16: one step's loss and gradients
 
         // The PEFT check's inputs are written here; Python with peft runs only on the GPU machine (else: skipped, saying why).
         Assert.Contains(json["peft"]!["status"]!.GetValue<string>(), new[] { "ok", "skipped" });
@@ -56,21 +56,15 @@ public sealed class GpuCheckBenchTests
     }
 
     [Fact]
-    public void On_the_cpu_accelerator_a_primitive_without_a_kernel_is_a_row_and_the_rest_pass()
+    public void On_the_cpu_accelerator_every_primitive_and_the_training_step_pass()
     {
         using var dir = new TempFolder("rawlora-gpucheck-");
         var (exit, output) = Bench("--device", "ilgpu-cpu", "--out", dir.Path);
         var json = JsonNode.Parse(File.ReadAllText(dir.File("gpu-check.json")))!;
-        bool passed = json["passed"]!.GetValue<bool>();
-        Assert.True(exit == (passed ? 0 : 1), output);
         var rows = json["primitives"]!.AsArray().Concat(json["training_step"]!.AsArray()).Select(r => r!).ToList();
-        Assert.All(rows.Where(r => r["check"]!.GetValue<string>() is "Copy" or "Fill"), r => Assert.Equal("ok", r["status"]!.GetValue<string>()));
         foreach (var r in rows)
-        {
-            string status = r["status"]!.GetValue<string>();
-            Assert.True(status is "ok" or "not implemented", $"{r["check"]} [{r["variant"]}]: {status} {r["detail"]}");
-            if (status == "not implemented")
-                Assert.Contains("has no kernel for it yet", r["detail"]!.GetValue<string>());
-        }
+            Assert.True(r["status"]!.GetValue<string>() == "ok", $"{r["check"]} [{r["variant"]}]: {r["status"]} {r["detail"]}");
+        Assert.True(json["passed"]!.GetValue<bool>(), output);
+        Assert.True(exit == 0, output);
     }
 }

@@ -160,6 +160,4 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>A launch extent of <paramref name="n"/> threads; throws naming the op past int.MaxValue.</summary>
     internal static Index1D Extent(string op, long n, params Tensor?[] tensors)
         => n <= int.MaxValue ? new Index1D((int)n) : throw Check.Fail(op, $"{n} elements is past one launch's {int.MaxValue}", tensors);
-
-    private NotSupportedException NotYet(string primitive) => new($"{primitive}: the ILGPU backend ({Device}) has no kernel for it yet");
 }
