@@ -9,7 +9,7 @@ namespace RawLongLoRA.Tests;
 /// AttentionSpec (the packed starts on the device), into poisoned outputs, on tiny shapes: the CPU accelerator's tiles
 /// are 4 wide, so these cross many query and key tile edges.
 /// </summary>
-public sealed class GpuAttentionTests
+public sealed partial class GpuAttentionTests
 {
     /// <summary>Max |ILGPU − CPU| over max |CPU|: both sum in float32, in different orders, over at most 24 terms.</summary>
     private const double Tolerance = 1e-5;
@@ -136,13 +136,9 @@ public sealed class GpuAttentionTests
         using var scope = new DisposeScope();
         var c = Cases[name];
         var (q, k, v) = Inputs(c);
-        var (o, lse) = CpuForward(c, q, k, v);
-
-        var go = Up(gpu, Output([c.B, c.T, c.Hq, c.D]));
-        var glse = Up(gpu, Output([c.B, c.Hq, c.T]));
-        gpu.AttentionForward(go, glse, Up(gpu, q), Up(gpu, k), Up(gpu, v), DeviceSpec(c, gpu));
-        AssertClose($"{name}: o", Read(o), Read(Down(go)), Tolerance);
-        AssertClose($"{name}: lse", Read(lse), Read(Down(glse)), Tolerance);
+        var (cpu, dev) = Forwards(gpu, c, q, k, v);
+        AssertClose($"{name}: o", cpu[0], dev[0], Tolerance);
+        AssertClose($"{name}: lse", cpu[1], dev[1], Tolerance);
     }
 
     private static void AssertBackwardMatches(IlgpuBackend gpu, string name)
@@ -150,10 +146,27 @@ public sealed class GpuAttentionTests
         using var scope = new DisposeScope();
         var c = Cases[name];
         var (q, k, v) = Inputs(c);
+        var (dout, dlse) = OutputGradients(c, name);
+        var (cpu, dev) = Backwards(gpu, c, q, k, v, dout, dlse);
+        string[] names = ["dq", "dk", "dv"];
+        for (int i = 0; i < 3; i++)
+            AssertClose($"{name}: {names[i]}", cpu[i], dev[i], Tolerance);
+    }
+
+    /// <summary>o and lse of the case from the CPU backend and from gpu, at the calling thread's Autocast precision.</summary>
+    private static (double[][] Cpu, double[][] Gpu) Forwards(IlgpuBackend gpu, Case c, Tensor q, Tensor k, Tensor v)
+    {
         var (o, lse) = CpuForward(c, q, k, v);
-        var rng = new Random(name.Length);
-        var dout = Place(Uniform(rng, (long)c.B * c.T * c.Hq * c.D, -1, 1), [c.B, c.T, c.Hq, c.D]);
-        var dlse = c.Dlse ? Place(Uniform(rng, (long)c.B * c.Hq * c.T, -1, 1), [c.B, c.Hq, c.T]) : null;
+        var go = Up(gpu, Output([c.B, c.T, c.Hq, c.D]));
+        var glse = Up(gpu, Output([c.B, c.Hq, c.T]));
+        gpu.AttentionForward(go, glse, Up(gpu, q), Up(gpu, k), Up(gpu, v), DeviceSpec(c, gpu));
+        return ([Read(o), Read(lse)], [Read(Down(go)), Read(Down(glse))]);
+    }
+
+    /// <summary>dq, dk and dv from the CPU backend and from gpu, both from the CPU forward's o and lse, at the calling thread's precision.</summary>
+    private static (double[][] Cpu, double[][] Gpu) Backwards(IlgpuBackend gpu, Case c, Tensor q, Tensor k, Tensor v, Tensor dout, Tensor? dlse)
+    {
+        var (o, lse) = CpuForward(c, q, k, v);
         Tensor Grad(Tensor like) => Output(like.ShapeArray);
         var (dq, dk, dv) = (Grad(q), Grad(k), Grad(v));
         Cpu.AttentionBackward(dq, dk, dv, dout, q, k, v, o, lse, HostSpec(c), dlse);
@@ -161,9 +174,15 @@ public sealed class GpuAttentionTests
         var (gdq, gdk, gdv) = (Up(gpu, Grad(q)), Up(gpu, Grad(k)), Up(gpu, Grad(v)));
         gpu.AttentionBackward(gdq, gdk, gdv, Up(gpu, dout), Up(gpu, q), Up(gpu, k), Up(gpu, v), Up(gpu, o), Up(gpu, lse), DeviceSpec(c, gpu),
             dlse is null ? null : Up(gpu, dlse));
-        AssertClose($"{name}: dq", Read(dq), Read(Down(gdq)), Tolerance);
-        AssertClose($"{name}: dk", Read(dk), Read(Down(gdk)), Tolerance);
-        AssertClose($"{name}: dv", Read(dv), Read(Down(gdv)), Tolerance);
+        return ([Read(dq), Read(dk), Read(dv)], [Read(Down(gdq)), Read(Down(gdk)), Read(Down(gdv))]);
+    }
+
+    /// <summary>dout, and dlse where the case has one, seeded by the case's name.</summary>
+    private static (Tensor Dout, Tensor? Dlse) OutputGradients(Case c, string name)
+    {
+        var rng = new Random(name.Length);
+        var dout = Place(Uniform(rng, (long)c.B * c.T * c.Hq * c.D, -1, 1), [c.B, c.T, c.Hq, c.D]);
+        return (dout, c.Dlse ? Place(Uniform(rng, (long)c.B * c.Hq * c.T, -1, 1), [c.B, c.Hq, c.T]) : null);
     }
 
     /// <summary>A copy of contiguous host tensor <paramref name="t"/> (sentinels of a poisoned output included) on gpu's device.</summary>

@@ -20,10 +20,10 @@ namespace RawLongLoRA.Tests.Kernels;
 public sealed unsafe class AttentionBf16KernelTests
 {
     /// <summary>One bf16 step relative to the value (2⁻⁸ rounding either way, in kernel and in reference).</summary>
-    private const double Step = 1.0 / 128;
+    internal const double Step = 1.0 / 128;
 
     /// <summary>float32 summation of the bf16 products, relative to the largest magnitude.</summary>
-    private const double SumRounding = 1.0 / 65536;
+    internal const double SumRounding = 1.0 / 65536;
 
     /// <summary>Every mask kind, block positions, GQA, odd sizes and head dims 8–128 (33 odd); made per test, as packed starts are tensors.</summary>
     private static readonly Dictionary<string, Func<(int B, int T, int S, int Hq, int Hkv, int D, AttentionSpec Spec)>> Cases = new()
@@ -147,7 +147,7 @@ public sealed unsafe class AttentionBf16KernelTests
     }
 
     /// <summary>|actual − expected| ≤ step · magnitude + <see cref="SumRounding"/> · the largest magnitude, element by element.</summary>
-    private static void AssertWithin(float[] expected, float[] actual, double[] magnitude, string what, double step = Step)
+    internal static void AssertWithin(float[] expected, float[] actual, double[] magnitude, string what, double step = Step)
     {
         double floor = SumRounding * magnitude.DefaultIfEmpty(0).Max();
         for (int i = 0; i < expected.Length; i++)

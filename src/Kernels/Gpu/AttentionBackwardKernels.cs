@@ -7,7 +7,8 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// lse, with D_i = rowsum(dO ∘ O) − dlse_i and dS = P ∘ (dP − D): <see cref="Dq"/> (one group per query tile: dq =
 /// scale · dS·K) and <see cref="DkDv"/> (one group per key tile of a kv head: dv = Pᵀ·dO, dk = scale · dSᵀ·Q over every
 /// query head sharing it). Each output element has one writer and a fixed order of sums: no atomics, the same bits
-/// every run.
+/// every run. At bf16 (<see cref="AttentionSizes.RoundBf16"/>) q, k, v, dO, P and dS are rounded before their
+/// products, as AttentionBf16.cs; P, dS and D = dO·o come from float32 values, the scale stays on S, dq and dk.
 /// </summary>
 internal static class AttentionBackwardKernels
 {
@@ -31,8 +32,8 @@ internal static class AttentionBackwardKernels
         ArrayView<int> lo = SharedMemory.Allocate<int>(AttentionTiles.MaxTile), hi = SharedMemory.Allocate<int>(AttentionTiles.MaxTile);
 
         AttentionTiles.Bounds(lo, hi, mask, b, h >= mask.FirstShifted, t0, rows, tile);
-        AttentionTiles.Load(qs, x.Q, n.QIndex(b, t0, h), n.Ldq, rows, tile, d, 1f);
-        AttentionTiles.Load(dos, x.DOut, n.QIndex(b, t0, h), n.Ldq, rows, tile, d, 1f);
+        AttentionTiles.Load(qs, x.Q, n.QIndex(b, t0, h), n.Ldq, rows, tile, n, 1f);
+        AttentionTiles.Load(dos, x.DOut, n.QIndex(b, t0, h), n.Ldq, rows, tile, n, 1f);
         AttentionTiles.Zero(dqs, td);
         RowStats(lses, delta, x, n, b, h, t0, rows);
         Group.Barrier();
@@ -41,13 +42,13 @@ internal static class AttentionBackwardKernels
         for (int j0 = start; j0 < end; j0 += tile)
         {
             int cols = Math.Min(tile, end - j0);
-            AttentionTiles.Load(ks, x.K, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
-            AttentionTiles.Load(vs, x.V, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
+            AttentionTiles.Load(ks, x.K, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
+            AttentionTiles.Load(vs, x.V, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
             Group.Barrier();
             for (int e = Group.IdxX; e < tile * tile; e += Group.DimX)
             {
                 int r = e / tile, j = e % tile;
-                ds[e] = j < cols && AttentionTiles.Sees(lo, hi, r, j0 + j) ? Ds(P(qs, ks, lses, r, j, n), dos, vs, delta, r, j, d) : 0f;
+                ds[e] = j < cols && AttentionTiles.Sees(lo, hi, r, j0 + j) ? n.Operand(Ds(P(qs, ks, lses, r, j, n), dos, vs, delta, r, j, d)) : 0f;
             }
             Group.Barrier();
             for (int e = Group.IdxX; e < td; e += Group.DimX)
@@ -78,8 +79,8 @@ internal static class AttentionBackwardKernels
         ArrayView<float> lses = AttentionTiles.Take(ref shared, tile), delta = AttentionTiles.Take(ref shared, tile);
         ArrayView<int> lo = SharedMemory.Allocate<int>(AttentionTiles.MaxTile), hi = SharedMemory.Allocate<int>(AttentionTiles.MaxTile);
 
-        AttentionTiles.Load(ks, x.K, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
-        AttentionTiles.Load(vs, x.V, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
+        AttentionTiles.Load(ks, x.K, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
+        AttentionTiles.Load(vs, x.V, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
         AttentionTiles.Zero(dks, td);
         AttentionTiles.Zero(dvs, td);
         // The queries that see some key of the tile: from the first whose position reaches it to the first whose lo passes it.
@@ -92,8 +93,8 @@ internal static class AttentionBackwardKernels
             {
                 int rows = Math.Min(tile, n.T - t0);
                 AttentionTiles.Bounds(lo, hi, mask, b, shifted, t0, rows, tile);
-                AttentionTiles.Load(qs, x.Q, n.QIndex(b, t0, h), n.Ldq, rows, tile, d, 1f);
-                AttentionTiles.Load(dos, x.DOut, n.QIndex(b, t0, h), n.Ldq, rows, tile, d, 1f);
+                AttentionTiles.Load(qs, x.Q, n.QIndex(b, t0, h), n.Ldq, rows, tile, n, 1f);
+                AttentionTiles.Load(dos, x.DOut, n.QIndex(b, t0, h), n.Ldq, rows, tile, n, 1f);
                 RowStats(lses, delta, x, n, b, h, t0, rows);
                 Group.Barrier();
                 for (int e = Group.IdxX; e < tile * tile; e += Group.DimX)
@@ -101,8 +102,9 @@ internal static class AttentionBackwardKernels
                     int r = e / tile, j = e % tile;
                     bool seen = j < cols && AttentionTiles.Sees(lo, hi, r, j0 + j);
                     float p = seen ? P(qs, ks, lses, r, j, n) : 0f;
-                    ps[e] = p;
-                    ds[e] = seen ? Ds(p, dos, vs, delta, r, j, d) : 0f;
+                    // dS from the unrounded P; each rounded only as it becomes an operand.
+                    ps[e] = n.Operand(p);
+                    ds[e] = seen ? n.Operand(Ds(p, dos, vs, delta, r, j, d)) : 0f;
                 }
                 Group.Barrier();
                 for (int e = Group.IdxX; e < td; e += Group.DimX)

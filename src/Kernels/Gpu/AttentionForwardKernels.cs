@@ -6,6 +6,8 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// Flash attention's forward after FlashAttention-2: one group per (batch row, head, query tile) streams over the key
 /// tiles its queries see, K and V through shared memory, with an online softmax in float32 — no [T × S] scores
 /// anywhere but one [tile × tile] tile in shared memory. A query that sees no key gets o = 0 and lse = −∞.
+/// At bf16 (<see cref="AttentionSizes.RoundBf16"/>) q, k, v and each tile's exp(s − running max) are rounded before
+/// their products, S is scaled after its product, and the sum l adds the unrounded exps: AttentionBf16.cs's numerics.
 /// </summary>
 internal static class AttentionForwardKernels
 {
@@ -26,7 +28,7 @@ internal static class AttentionForwardKernels
         ArrayView<int> lo = SharedMemory.Allocate<int>(AttentionTiles.MaxTile), hi = SharedMemory.Allocate<int>(AttentionTiles.MaxTile);
 
         AttentionTiles.Bounds(lo, hi, mask, b, h >= mask.FirstShifted, t0, rows, tile);
-        AttentionTiles.Load(qs, q, n.QIndex(b, t0, h), n.Ldq, rows, tile, d, n.Scale);
+        AttentionTiles.Load(qs, q, n.QIndex(b, t0, h), n.Ldq, rows, tile, n, n.QScale);
         AttentionTiles.Zero(os, td);
         for (int r = Group.IdxX; r < tile; r += Group.DimX)
         {
@@ -39,17 +41,17 @@ internal static class AttentionForwardKernels
         for (int j0 = start; j0 < end; j0 += tile)
         {
             int cols = Math.Min(tile, end - j0);
-            AttentionTiles.Load(ks, k, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
-            AttentionTiles.Load(vs, v, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, d, 1f);
+            AttentionTiles.Load(ks, k, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
+            AttentionTiles.Load(vs, v, n.KIndex(b, j0, kvh), n.Ldk, cols, tile, n, 1f);
             Group.Barrier();
             for (int x = Group.IdxX; x < tile * tile; x += Group.DimX)
             {
                 int r = x / tile, j = x % tile;
-                ps[x] = j < cols && AttentionTiles.Sees(lo, hi, r, j0 + j) ? AttentionTiles.Dot(qs, r * d, ks, j * d, d) : float.NegativeInfinity;
+                ps[x] = j < cols && AttentionTiles.Sees(lo, hi, r, j0 + j) ? n.ScoreScale * AttentionTiles.Dot(qs, r * d, ks, j * d, d) : float.NegativeInfinity;
             }
             Group.Barrier();
             for (int r = Group.IdxX; r < tile; r += Group.DimX)
-                SoftmaxStep(ps.SubView(r * tile, tile), cols, ref m[r], ref l[r], out alpha[r]);
+                SoftmaxStep(ps.SubView(r * tile, tile), cols, n, ref m[r], ref l[r], out alpha[r]);
             Group.Barrier();
             for (int x = Group.IdxX; x < td; x += Group.DimX)
             {
@@ -72,11 +74,11 @@ internal static class AttentionForwardKernels
     }
 
     /// <summary>
-    /// One key tile's step of a row's online softmax: the new max m, the scores replaced by exp(s − m), the sum l
-    /// rescaled by alpha = exp(m_old − m_new) and grown. A row that has seen only −∞ keeps m = −∞ and subtracts 0
-    /// instead, so there is no −∞ − −∞.
+    /// One key tile's step of a row's online softmax: the new max m, the scores replaced by exp(s − m) (as P·V's
+    /// operands: bf16-rounded at bf16), the sum l rescaled by alpha = exp(m_old − m_new) and grown by the unrounded
+    /// exps. A row that has seen only −∞ keeps m = −∞ and subtracts 0 instead, so there is no −∞ − −∞.
     /// </summary>
-    private static void SoftmaxStep(ArrayView<float> scores, int cols, ref float m, ref float l, out float alpha)
+    private static void SoftmaxStep(ArrayView<float> scores, int cols, AttentionSizes n, ref float m, ref float l, out float alpha)
     {
         float max = m;
         for (int j = 0; j < cols; j++)
@@ -85,7 +87,7 @@ internal static class AttentionForwardKernels
         for (int j = 0; j < cols; j++)
         {
             float e = GpuMath.Exp(scores[j] - offset);
-            scores[j] = e;
+            scores[j] = n.Operand(e);
             sum += e;
         }
         alpha = GpuMath.Exp(m - offset);

@@ -13,6 +13,23 @@ public struct AttentionSizes
     public int Tile;
     /// <summary>Softmax scale.</summary>
     public float Scale;
+    /// <summary>
+    /// 1 under Autocast bf16, as FlashAttention-2 and the CPU's bf16 passes (AttentionBf16.cs): q, k, v, dO, P and dS
+    /// rounded to bfloat16 (nearest even) before their products, sums in float32; 0: float32 throughout.
+    /// </summary>
+    public int RoundBf16;
+
+    /// <summary>An operand of a product: x rounded to bfloat16 under <see cref="RoundBf16"/>, else x itself.</summary>
+    public readonly float Operand(float x) => RoundBf16 != 0 ? Half16.Bf16ToFloat(Half16.FloatToBf16(x)) : x;
+
+    /// <summary>
+    /// The scale the forward folds into q as it loads it: float32 folds it there (a multiply per q element, not per
+    /// score); bf16 must round q itself, so it scales S instead (<see cref="ScoreScale"/>).
+    /// </summary>
+    public readonly float QScale => RoundBf16 != 0 ? 1f : Scale;
+
+    /// <summary>What the forward multiplies S = q·k by: the scale at bf16, 1 (exact, the float32 bits unchanged) at float32.</summary>
+    public readonly float ScoreScale => RoundBf16 != 0 ? Scale : 1f;
 
     /// <summary>Query tiles per (batch row, head).</summary>
     public readonly int QueryTiles => (T + Tile - 1) / Tile;

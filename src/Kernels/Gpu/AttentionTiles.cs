@@ -30,15 +30,16 @@ internal static class AttentionTiles
     }
 
     /// <summary>
-    /// tile [rows × d] ← scale · src rows first, first + ld, … (<paramref name="valid"/> of them; the rest zero), so
-    /// padding rows add nothing to a product.
+    /// tile [rows × D] ← scale · src rows first, first + ld, … (<paramref name="valid"/> of them; the rest zero, so
+    /// padding rows add nothing to a product), each value an <see cref="AttentionSizes.Operand"/> (bf16-rounded at bf16).
     /// </summary>
-    public static void Load(ArrayView<float> tile, ArrayView<float> src, long first, long ld, int valid, int rows, int d, float scale)
+    public static void Load(ArrayView<float> tile, ArrayView<float> src, long first, long ld, int valid, int rows, AttentionSizes n, float scale)
     {
+        int d = n.D;
         for (int x = Group.IdxX; x < rows * d; x += Group.DimX)
         {
             int r = x / d, c = x % d;
-            tile[x] = r < valid ? scale * src[first + r * ld + c] : 0f;
+            tile[x] = r < valid ? scale * n.Operand(src[first + r * ld + c]) : 0f;
         }
     }
 

@@ -8,9 +8,10 @@ public sealed partial class IlgpuBackend
 {
     /// <inheritdoc/>
     /// <remarks>
-    /// Float32 throughout (AttentionForwardKernels), under any <see cref="Autocast"/> precision: ILGPU has no bf16
-    /// arithmetic, so rounding the operands as the CPU's bf16 kernel does would cost time and save none. The operands'
-    /// checks are the CPU backend's; SequenceStarts must be on this device.
+    /// At the calling thread's <see cref="Autocast"/> precision: under bf16 the kernels round the products' operands
+    /// as the CPU's bf16 passes do (AttentionSizes.RoundBf16): ILGPU has no bf16 arithmetic, so the rounding buys no
+    /// speed, only a bf16 run that computes the same numbers on either backend. The operands' checks are the CPU backend's;
+    /// SequenceStarts must be on this device.
     /// </remarks>
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
     {
@@ -27,7 +28,8 @@ public sealed partial class IlgpuBackend
     /// <inheritdoc/>
     /// <remarks>
     /// Two kernels (AttentionBackwardKernels): dq per query tile, then dk and dv per key tile summed over the query heads
-    /// sharing its kv head in a fixed order — deterministic, no atomics.
+    /// sharing its kv head in a fixed order — deterministic, no atomics. At the calling thread's <see cref="Autocast"/>
+    /// precision, as the forward (the autograd engine runs a backward at its forward's).
     /// </remarks>
     public void AttentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, AttentionSpec spec, Tensor? dlse = null)
     {
@@ -60,7 +62,10 @@ public sealed partial class IlgpuBackend
     {
         AttentionMask.ValidateHeads(hq, hkv, d);
         AttentionMask.Validate(spec, b, t, s, hq, Device);
-        var sizes = new AttentionSizes { B = b, T = t, S = s, Hq = hq, Hkv = hkv, D = d, Scale = spec.ScaleFor(d) };
+        var sizes = new AttentionSizes
+        {
+            B = b, T = t, S = s, Hq = hq, Hkv = hkv, D = d, Scale = spec.ScaleFor(d), RoundBf16 = Autocast.Current == Precision.Bf16 ? 1 : 0,
+        };
         return (sizes, AttentionMaskDevice.Of(spec, t, s, hq, View<int>(lse).SubView(0, 0)));
     }
 
