@@ -38,10 +38,6 @@ public sealed class GpuEmbeddingTests
     public void BadInputIsRefusedNamingTheOp()
     {
         using var scope = new DisposeScope();
-        var w = Place(Uniform(new Random(1), 4 * 3, -1, 1), [4, 3]);
-        GpuOnBoth.Refuses((b, t) => b.EmbeddingGather(t[0], t[1], t[2]), [Output([2, 3]), w, Ids([1, 4], DType.I64)], "embedding", "token id 4 is outside the vocabulary of 4");
-        GpuOnBoth.Refuses((b, t) => b.EmbeddingGather(t[0], t[1], t[2]), [Output([2, 3]), w, Ids([-1, 0], DType.I32)], "embedding", "token id -1");
-        GpuOnBoth.Refuses((b, t) => b.EmbeddingScatterAdd(t[0], t[1], t[2]), [Output([4, 3]), Output([2, 3]), Ids([0, 9], DType.I64)], "embedding_backward", "token id 9");
         GpuOnBoth.Refuses((b, t) => b.EmbeddingScatterAdd(t[0], t[1], t[2]), [Output([4, 3], DType.BF16), Output([2, 3]), Ids([0, 1], DType.I64)], "embedding_backward", "dweight must be float32");
     }
 }

@@ -63,40 +63,58 @@ internal static unsafe class Embedding
     }
 
     /// <summary>
-    /// The gather's argument checks (every backend's): ids [N] I32/I64 inside the vocabulary (read on the host: a
-    /// device tensor's ids are copied down), weight [V, D] of any float dtype and strides, y [N, D] float32
-    /// contiguous. Returns the ids.
+    /// The gather's argument checks on the host: <see cref="CheckGatherShapes"/>, and every id inside the vocabulary
+    /// (read here; a device tensor's ids would be copied down). Returns the ids.
     /// </summary>
     public static long[] CheckGather(Tensor y, Tensor weight, Tensor ids)
     {
-        const string op = "embedding";
-        var idx = Ids(op, ids, weight);
-        Check.F32(op, y, "output");
-        Check.Shape(op, y, "output", idx.Length, weight.Shape[1]);
-        Check.Contiguous(op, y, "output");
-        Check.Float(op, weight, "weight");
-        return idx;
+        CheckGatherShapes(y, weight, ids);
+        return InVocabulary("embedding", ids, weight);
     }
 
-    /// <summary>The scatter-add's argument checks (every backend's): dweight [V, D] and dy [N, D] float32 contiguous. Returns the ids.</summary>
+    /// <summary>
+    /// The gather's checks that need no element (every backend's): ids [N] I32/I64, weight [V, D] of any float dtype and
+    /// strides, y [N, D] float32 contiguous. The ids' values are each backend's to check: the CPU reads them, a GPU
+    /// kernel reports one out of range.
+    /// </summary>
+    public static void CheckGatherShapes(Tensor y, Tensor weight, Tensor ids)
+    {
+        const string op = "embedding";
+        IdsShape(op, ids, weight);
+        Check.F32(op, y, "output");
+        Check.Shape(op, y, "output", ids.Shape[0], weight.Shape[1]);
+        Check.Contiguous(op, y, "output");
+        Check.Float(op, weight, "weight");
+    }
+
+    /// <summary>The scatter-add's argument checks on the host: <see cref="CheckScatterAddShapes"/> and the ids' range. Returns the ids.</summary>
     public static long[] CheckScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
     {
+        CheckScatterAddShapes(dweight, dy, ids);
+        return InVocabulary("embedding_backward", ids, dweight);
+    }
+
+    /// <summary>The scatter-add's checks that need no element (every backend's): dweight [V, D] and dy [N, D] float32 contiguous.</summary>
+    public static void CheckScatterAddShapes(Tensor dweight, Tensor dy, Tensor ids)
+    {
         const string op = "embedding_backward";
-        var idx = Ids(op, ids, dweight);
+        IdsShape(op, ids, dweight);
         Check.F32(op, dweight, "dweight");
         Check.F32(op, dy, "dy");
         Check.Contiguous(op, dweight, "dweight");
         Check.Contiguous(op, dy, "dy");
-        int d = dweight.Shape[1];
-        Check.Shape(op, dy, "dy", idx.Length, d);
-        return idx;
+        Check.Shape(op, dy, "dy", ids.Shape[0], dweight.Shape[1]);
     }
 
-    private static long[] Ids(string op, Tensor ids, Tensor table)
+    private static void IdsShape(string op, Tensor ids, Tensor table)
     {
         Check.Index(op, ids, "ids");
         Check.Rank(op, ids, "ids", 1);
         Check.Rank(op, table, "table [vocab, dim]", 2);
+    }
+
+    private static long[] InVocabulary(string op, Tensor ids, Tensor table)
+    {
         var idx = ids.DType == DType.I64 ? ids.ToArray<long>() : Array.ConvertAll(ids.ToArray<int>(), v => (long)v);
         int v = table.Shape[0];
         foreach (long i in idx)

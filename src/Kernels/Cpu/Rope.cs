@@ -31,10 +31,26 @@ internal static unsafe class Rope
     }
 
     /// <summary>
-    /// The argument checks (every backend's): float32 contiguous x/y [N, H, D] with D even, cos/sin [P, D/2], positions
-    /// [N] I32/I64 each inside the table (read on the host: a device tensor's positions are copied down). Returns them.
+    /// The argument checks on the host: <see cref="CheckShapes"/>, and every position inside the table (read here; a
+    /// device tensor's positions would be copied down). Returns them.
     /// </summary>
     public static long[] CheckArgs(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions)
+    {
+        CheckShapes(y, x, cos, sin, positions);
+        int p = cos.Shape[0];
+        var pos = positions.DType == DType.I64 ? positions.ToArray<long>() : Array.ConvertAll(positions.ToArray<int>(), v => (long)v);
+        foreach (long q in pos)
+            if (q < 0 || q >= p)
+                throw Check.Fail("rope", $"position {q} is outside the cos/sin table of {p} positions", positions, cos);
+        return pos;
+    }
+
+    /// <summary>
+    /// The checks that need no element (every backend's): float32 contiguous x/y [N, H, D] with D even, cos/sin
+    /// [P, D/2], positions [N] I32/I64. The positions' values are each backend's to check: the CPU reads them, a GPU
+    /// kernel reports one out of range.
+    /// </summary>
+    public static void CheckShapes(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions)
     {
         const string op = "rope";
         Check.F32(op, x, "input");
@@ -57,12 +73,6 @@ internal static unsafe class Rope
             throw Check.Fail(op, $"cos/sin must have head_dim/2 = {half} columns", cos, x);
         Check.SameShape(op, sin, cos);
         Check.Shape(op, positions, "positions", n);
-        int p = cos.Shape[0];
-        var pos = positions.DType == DType.I64 ? positions.ToArray<long>() : Array.ConvertAll(positions.ToArray<int>(), v => (long)v);
-        foreach (long q in pos)
-            if (q < 0 || q >= p)
-                throw Check.Fail(op, $"position {q} is outside the cos/sin table of {p} positions", positions, cos);
-        return pos;
     }
 
     /// <summary>

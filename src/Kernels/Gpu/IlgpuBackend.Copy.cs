@@ -89,7 +89,7 @@ public sealed partial class IlgpuBackend
         {
             long n = dst.Numel * dst.DType.Size();
             ContiguousBytes(src).SubView(0, n).CopyToCPU(Stream, ref *(byte*)dst.DataPointer, n);
-            Stream.Synchronize();
+            Synchronize(); // a read waits for the stream: where a kernel's fault report surfaces
             return;
         }
         using var host = Tensor.Empty(src.ShapeArray, src.DType, Device.Cpu).DetachFromScope();

@@ -5,10 +5,10 @@ using CpuKernels = RawLongLoRA.Kernels.Cpu;
 namespace RawLongLoRA.Kernels.Gpu;
 
 // The row kernels. Arguments are checked by the CPU backend's own check methods, so a bad call fails the same way on
-// both. Token ids and RoPE positions are range-checked on the host: the check copies them down (a small transfer and
-// a wait for the stream) before the launch, because a kernel cannot throw and an out-of-range id would read or write
-// outside the table. Cross-entropy targets need no such check: one outside the chunk (an ignore index included) simply
-// has no column there.
+// both. Token ids and RoPE positions stay on the device: the kernel checks each against its table and reports one out of
+// range through DeviceFault, thrown at the next read or synchronize (checking on the host would copy them down and wait
+// for the stream at every call). Cross-entropy targets need no such check: one outside the chunk (an ignore index
+// included) simply has no column there.
 public sealed partial class IlgpuBackend
 {
     /// <summary>Warps per group of the one-warp-per-row kernels (fewer where the accelerator's groups are smaller).</summary>
@@ -81,12 +81,13 @@ public sealed partial class IlgpuBackend
     public void Rope(Tensor y, Tensor x, Tensor cos, Tensor sin, Tensor positions, bool inverse)
     {
         Require("rope", y, x, cos, sin, positions);
-        CpuKernels.Rope.CheckArgs(y, x, cos, sin, positions);
+        CpuKernels.Rope.CheckShapes(y, x, cos, sin, positions);
         if (x.Numel == 0)
             return;
         int heads = x.Shape[1], half = x.Shape[2] / 2;
-        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Elems, int, int, float>(RopeKernels.Rotate));
-        k(Stream, Extent("rope", x.Numel / 2, y, x), View<float>(y), View<float>(x), View<float>(cos), View<float>(sin), Elems(positions), heads, half, inverse ? -1f : 1f);
+        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Elems, int, int, float, long, DeviceFault>(RopeKernels.Rotate));
+        k(Stream, Extent("rope", x.Numel / 2, y, x), View<float>(y), View<float>(x), View<float>(cos), View<float>(sin), Elems(positions), heads, half, inverse ? -1f : 1f,
+            cos.Shape[0], _faults.Param);
     }
 
     /// <inheritdoc/>
@@ -115,22 +116,24 @@ public sealed partial class IlgpuBackend
     public void EmbeddingGather(Tensor y, Tensor weight, Tensor ids)
     {
         Require("embedding", y, weight, ids);
-        CpuKernels.Embedding.CheckGather(y, weight, ids);
+        CpuKernels.Embedding.CheckGatherShapes(y, weight, ids);
         if (y.Numel == 0)
             return;
-        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Elems, long, long, Elems, long, int>(EmbeddingKernels.Gather));
-        k(Stream, Extent("embedding", y.Numel, y, weight), View<float>(y), Elems(weight), weight.Strides[0], weight.Strides[1], Elems(ids), ids.Strides[0], y.Shape[1]);
+        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, Elems, long, long, Elems, long, int, long, DeviceFault>(EmbeddingKernels.Gather));
+        k(Stream, Extent("embedding", y.Numel, y, weight), View<float>(y), Elems(weight), weight.Strides[0], weight.Strides[1], Elems(ids), ids.Strides[0], y.Shape[1],
+            weight.Shape[0], _faults.Param);
     }
 
     /// <inheritdoc/>
     public void EmbeddingScatterAdd(Tensor dweight, Tensor dy, Tensor ids)
     {
         Require("embedding_backward", dweight, dy, ids);
-        CpuKernels.Embedding.CheckScatterAdd(dweight, dy, ids);
+        CpuKernels.Embedding.CheckScatterAddShapes(dweight, dy, ids);
         if (dy.Numel == 0)
             return;
-        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, Elems, long, int>(EmbeddingKernels.ScatterAdd));
-        k(Stream, Extent("embedding_backward", dy.Numel, dweight, dy), View<float>(dweight), View<float>(dy), Elems(ids), ids.Strides[0], dy.Shape[1]);
+        var k = Kernel(static a => a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, Elems, long, int, long, DeviceFault>(EmbeddingKernels.ScatterAdd));
+        k(Stream, Extent("embedding_backward", dy.Numel, dweight, dy), View<float>(dweight), View<float>(dy), Elems(ids), ids.Strides[0], dy.Shape[1],
+            dweight.Shape[0], _faults.Param);
     }
 
     /// <inheritdoc/>

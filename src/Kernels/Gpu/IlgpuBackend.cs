@@ -23,6 +23,7 @@ public sealed partial class IlgpuBackend : IBackend
     private readonly Context? _ownedContext;
     private readonly ConcurrentDictionary<MethodInfo, Delegate> _kernels = new();
     private readonly GpuAllocator _allocator;
+    private readonly DeviceFaults _faults;
 
     /// <summary>
     /// A backend for <paramref name="device"/> over <paramref name="accelerator"/>, whose memory it may fill up to
@@ -42,6 +43,7 @@ public sealed partial class IlgpuBackend : IBackend
         Accelerator = accelerator;
         _ownedContext = owned;
         _allocator = new GpuAllocator(accelerator, DeviceMemory.Of(device), memoryLimit ?? accelerator.MemorySize);
+        _faults = new DeviceFaults(accelerator, device);
     }
 
     // The CUDA devices are served by this backend; made on first use of cuda:n, so the CPU path never loads CUDA.
@@ -115,7 +117,12 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <inheritdoc/>
-    public void Synchronize() => Stream.Synchronize();
+    /// <remarks>Throws here a fault a kernel reported since the last read or synchronize (<see cref="DeviceFault"/>).</remarks>
+    public void Synchronize()
+    {
+        Stream.Synchronize();
+        _faults.ThrowIfAny();
+    }
 
     /// <summary>
     /// The kernel <paramref name="load"/> makes on this accelerator, loaded (compiled) once per backend: the lambda's
