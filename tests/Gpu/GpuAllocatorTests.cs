@@ -18,8 +18,7 @@ public sealed class GpuAllocatorTests
     [Fact]
     public void AFreedBlockIsReusedAndCountedAsReservedNotLive()
     {
-        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1(1 << 21), memoryLimit: 64 << 20);
-        Backends.Register(b.Device, b);
+        var b = IlgpuDevice.Another(1, memoryLimit: 64 << 20);
         var memory = DeviceMemory.Of(b.Device);
         var first = b.Allocate(1000);
         first.Retain();
@@ -45,8 +44,7 @@ public sealed class GpuAllocatorTests
     [Fact]
     public void OutOfMemoryNamesTheRequestTheCountersAndTheOp()
     {
-        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1(1 << 22), memoryLimit: 8 << 20);
-        Backends.Register(b.Device, b);
+        var b = IlgpuDevice.Another(2, memoryLimit: 8 << 20);
         var held = b.Allocate(5 << 20); // a 6 MiB block
         held.Retain();
         var cached = b.Allocate(1000);

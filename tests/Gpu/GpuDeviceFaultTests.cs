@@ -12,12 +12,7 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 public sealed class GpuDeviceFaultTests
 {
-    private static readonly Lazy<IlgpuBackend> Own = new(() =>
-    {
-        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1(1 << 23));
-        Backends.Register(b.Device, b);
-        return b;
-    });
+    private static readonly Lazy<IlgpuBackend> Own = new(() => IlgpuDevice.Another(3));
 
     public static TheoryData<string, string> Cases() => new()
     {

@@ -15,12 +15,7 @@ namespace RawLongLoRA.Tests;
 public sealed class GpuGemmTests
 {
     /// <summary>A second CPU accelerator with 64-thread groups of warps of 8: 8 × 8 threads on 32 × 32 tiles, another warp size.</summary>
-    private static readonly Lazy<IlgpuBackend> Wide = new(() =>
-    {
-        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1((1 << 20) + 64), warpSize: 8, warpsPerGroup: 8, multiprocessors: 1);
-        Backends.Register(b.Device, b);
-        return b;
-    });
+    private static readonly Lazy<IlgpuBackend> Wide = new(() => IlgpuDevice.Another(64, warpSize: 8, warpsPerGroup: 8, multiprocessors: 1));
 
     [Theory]
     [InlineData(1, 1, 1, View.Contiguous, View.Contiguous, View.Contiguous, 1f, 0f)]

@@ -10,12 +10,18 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 internal static class IlgpuDevice
 {
-    private static readonly Lazy<IlgpuBackend> Made = new(() =>
+    private static readonly Lazy<IlgpuBackend> Made = new(() => Another(0));
+
+    /// <summary>
+    /// A further CPU-accelerator backend, registered as device PrivateUse1(2²⁰ + <paramref name="index"/>) (each caller
+    /// its own index): another group shape, a memory limit, or counters and faults no other test class shares.
+    /// </summary>
+    public static IlgpuBackend Another(int index, int warpSize = 4, int warpsPerGroup = 4, int multiprocessors = 2, long memoryLimit = 1L << 30)
     {
-        var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1(1 << 20));
+        var b = IlgpuBackend.ForCpuAccelerator(RawLongLoRA.Device.PrivateUse1((1 << 20) + index), warpSize, warpsPerGroup, multiprocessors, memoryLimit);
         Backends.Register(b.Device, b);
         return b;
-    });
+    }
 
     /// <summary>The backend (registered for its device on first use).</summary>
     public static IlgpuBackend Backend => Made.Value;
