@@ -34,7 +34,7 @@ internal static unsafe class CublasGemm
         {
             // cuBLAS multiplies one dtype: widen the 16-bit operand to float32 (exact), as the CPU's packing does.
             var narrow = a.DType == DType.F32 ? bt : a;
-            using var wide = Tensor.Empty(narrow.ShapeArray, DType.F32, b.Device);
+            using var wide = Tensor.Empty(narrow.ShapeArray, DType.F32, b.Device).DetachFromScope();
             b.Copy(wide, narrow);
             Call(b, c, ReferenceEquals(narrow, a) ? wide : a, ReferenceEquals(narrow, bt) ? wide : bt, alpha, beta, lt);
             return;

@@ -19,7 +19,7 @@ internal sealed class GpuAllocator : IBlockCache
     private readonly DeviceMemory _account;
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> _cached = [];
-    private long _reserved, _cachedBytes;
+    private long _cachedBytes;
 
     public GpuAllocator(Accelerator accelerator, DeviceMemory account, long limitBytes)
     {
@@ -33,7 +33,7 @@ internal sealed class GpuAllocator : IBlockCache
     public long LimitBytes { get; }
 
     /// <summary>Bytes of every block obtained and not given back: in use and cached.</summary>
-    public long ReservedBytes => Interlocked.Read(ref _reserved);
+    public long ReservedBytes => _account.ReservedBytes;
 
     /// <summary>Bytes of the blocks freed and kept for reuse.</summary>
     public long CachedBytes => Interlocked.Read(ref _cachedBytes);
@@ -91,7 +91,7 @@ internal sealed class GpuAllocator : IBlockCache
             bytes += b.Length;
             b.Dispose();
         }
-        Reserve(-bytes);
+        _account.AddReserved(-bytes);
         return bytes;
     }
 
@@ -102,7 +102,7 @@ internal sealed class GpuAllocator : IBlockCache
         try
         {
             var block = _accelerator.Allocate1D<byte>(size);
-            Reserve(size);
+            _account.AddReserved(size);
             return block;
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
@@ -121,11 +121,5 @@ internal sealed class GpuAllocator : IBlockCache
             $"{_account.Device}: out of memory allocating {mib(bytes)} (block {mib(size)}) for {IlgpuBackend.LastOp ?? "a tensor made before any op ran"}: " +
             $"{mib(_account.LiveBytes)} live in tensors, {mib(ReservedBytes)} reserved by the allocator " +
             $"(after giving back {mib(trimmed)} of cached blocks), peak {mib(_account.PeakBytes)}, limit {mib(LimitBytes)}");
-    }
-
-    private void Reserve(long bytes)
-    {
-        Interlocked.Add(ref _reserved, bytes);
-        _account.AddReserved(bytes);
     }
 }

@@ -58,13 +58,12 @@ public sealed partial class IlgpuBackend
         const string op = "rms_norm_backward";
         Require(op, dx, dweight, dy, x, weight, rstd);
         var (n, d) = CpuKernels.RmsNorm.CheckBackward(dx, dweight, dy, x, weight, rstd);
-        if (dweight is not null && (n == 0 || d == 0))
+        if (n == 0 || d == 0)
         {
-            Fill(dweight, 0);
+            if (dweight is not null)
+                Fill(dweight, 0);
             return;
         }
-        if (n == 0 || d == 0)
-            return;
         var k = Kernel(static a => a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, Elems, long, ArrayView<float>, int, int>(RmsNormKernels.Backward));
         k(Stream, RowGroups(op, n, dx, dy, x), View<float>(dx), View<float>(dy), View<float>(x), Elems(weight), weight.Strides[0], View<float>(rstd), (int)n, d);
         if (dweight is null)

@@ -10,9 +10,7 @@ public struct Strided
     /// <summary>The most dims a kernel parameter holds; higher ranks are collapsed first or refused.</summary>
     public const int MaxRank = 6;
 
-    /// <summary>Dims in use (the last <see cref="Rank"/> of the six; leading unused dims have size 1).</summary>
-    public int Rank;
-    /// <summary>Sizes of dims 0…5.</summary>
+    /// <summary>Sizes of dims 0…5 (a shape of lower rank fills the last ones; the leading dims have size 1).</summary>
     public int S0, S1, S2, S3, S4, S5;
     /// <summary>Element strides of dims 0…5.</summary>
     public long T0, T1, T2, T3, T4, T5;
@@ -53,7 +51,6 @@ public struct Strided
         }
         return new Strided
         {
-            Rank = shape.Length,
             S0 = s[0], S1 = s[1], S2 = s[2], S3 = s[3], S4 = s[4], S5 = s[5],
             T0 = st[0], T1 = st[1], T2 = st[2], T3 = st[3], T4 = st[4], T5 = st[5],
         };
