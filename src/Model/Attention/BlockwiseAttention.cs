@@ -39,15 +39,16 @@ public sealed class BlockwiseAttention : IAttention
             return q.Attention(k, v, spec);
         int start = spec.QueryStart;
         var whole = spec with { RowLength = spec.RowLength > 0 ? spec.RowLength : start + t };
+        var shards = new SequenceShards(t, ZigZag ? Blocks / 2 : Blocks, ZigZag);
         var outputs = new Tensor[Blocks];
-        foreach (int[] rank in Ranks())
-            foreach (int qb in rank)
+        for (int rank = 0; rank < shards.Ranks; rank++)
+            foreach (int qb in shards.BlocksOf(rank))
             {
-                var (q0, qn) = Range(qb, t);
+                var (q0, qn) = shards.Block(qb);
                 AttentionPart? merged = null;
-                foreach (int kb in KeyOrder(rank))
+                foreach (int kb in KeyOrder(shards, rank))
                 {
-                    var (k0, kn) = Range(kb, t);
+                    var (k0, kn) = shards.Block(kb);
                     if (k0 > q0 + qn - 1)
                         continue;
                     var part = q.Narrow(1, q0, qn).AttentionPart(k.Narrow(1, k0, kn), v.Narrow(1, k0, kn),
@@ -60,28 +61,11 @@ public sealed class BlockwiseAttention : IAttention
         return Cat.Concat(1, outputs);
     }
 
-    /// <summary>The blocks each rank holds, rank by rank.</summary>
-    private IEnumerable<int[]> Ranks()
-    {
-        int ranks = ZigZag ? Blocks / 2 : Blocks;
-        for (int r = 0; r < ranks; r++)
-            yield return ZigZag ? [r, Blocks - 1 - r] : [r];
-    }
-
     /// <summary>The key blocks in the order a ring hands them to <paramref name="rank"/>: its own, then the previous rank's, and so on.</summary>
-    private IEnumerable<int> KeyOrder(int[] rank)
+    private static IEnumerable<int> KeyOrder(SequenceShards shards, int rank)
     {
-        var ranks = Ranks().ToArray();
-        int own = Array.FindIndex(ranks, r => r[0] == rank[0]);
-        for (int step = 0; step < ranks.Length; step++)
-            foreach (int block in ranks[(own - step + ranks.Length) % ranks.Length])
+        for (int step = 0; step < shards.Ranks; step++)
+            foreach (int block in shards.BlocksOf((rank - step + shards.Ranks) % shards.Ranks))
                 yield return block;
-    }
-
-    /// <summary>Block <paramref name="block"/>'s first position and length within a row of <paramref name="t"/>.</summary>
-    private (int Start, int Length) Range(int block, int t)
-    {
-        int from = (int)((long)block * t / Blocks), to = (int)((long)(block + 1) * t / Blocks);
-        return (from, to - from);
     }
 }
