@@ -20,6 +20,13 @@ public interface ICommunicator : IDisposable
     /// <summary>In place: every rank's <paramref name="tensor"/> becomes the sum (or mean) over the ranks (F32, I32, I64).</summary>
     void AllReduce(Tensor tensor, ReduceKind kind = ReduceKind.Sum);
 
+    /// <summary>
+    /// Starts <see cref="AllReduce"/> and returns at once where the communicator can overlap it with compute (data
+    /// parallel issues a gradient bucket this way as soon as backward has finished it); the tensor may not be touched
+    /// until the request's <see cref="ICommRequest.Wait"/> returns.
+    /// </summary>
+    ICommRequest StartAllReduce(Tensor tensor, ReduceKind kind = ReduceKind.Sum);
+
     /// <summary><paramref name="dst"/> [Size · n] = every rank's <paramref name="src"/> [n], in rank order (any dtype).</summary>
     void AllGather(Tensor dst, Tensor src);
 

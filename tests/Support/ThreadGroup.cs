@@ -56,6 +56,13 @@ internal sealed class ThreadGroup : ICommunicator
         Write(tensor, 0, sum);
     }
 
+    // Threads run backward in step, so the reduction can happen now.
+    public ICommRequest StartAllReduce(Tensor tensor, ReduceKind kind = ReduceKind.Sum)
+    {
+        AllReduce(tensor, kind);
+        return new Pending(() => { });
+    }
+
     public void AllGather(Tensor dst, Tensor src)
     {
         Exchange(src, slots =>
