@@ -13,8 +13,11 @@ internal static class UlyssesScenarios
     /// <summary>Max |Ulysses − one call| over max |one call|, per tensor: float32 rounding, far below a wrong mask's or head's O(1).</summary>
     private const double Tolerance = 1e-5;
 
-    /// <summary>One check: batch, row length, heads, head dim, S2-Attn group (0 = off) and packed starts (null = none).</summary>
-    internal sealed record Case(string Name, int B, int T, int Hq, int Hkv, int D, int GroupSize = 0, int[]? Starts = null);
+    /// <summary>
+    /// One check: batch, row length, heads, head dim, S2-Attn group (0 = off), packed starts (null = none), and whether
+    /// the call runs as a checkpointed segment (its all-to-alls run again in backward).
+    /// </summary>
+    internal sealed record Case(string Name, int B, int T, int Hq, int Hkv, int D, int GroupSize = 0, int[]? Starts = null, bool Checkpointed = false);
 
     [Scenario("ulysses")]
     public static void Ulysses(ICommunicator world, string[] args)
@@ -26,7 +29,7 @@ internal static class UlyssesScenarios
     /// <summary>
     /// The cases for a group of <paramref name="ranks"/>: rows that do not divide by the ranks, B = 2, packed lengths
     /// that do not divide either, S2-Attn groups (4) straddling shards and, at 3 ranks, a rank whose heads straddle
-    /// the two S2 halves; GQA with Hkv/K KV heads per rank and with more ranks than KV heads.
+    /// the two S2 halves; GQA with Hkv/K KV heads per rank and with more ranks than KV heads; a checkpointed call.
     /// </summary>
     public static IEnumerable<Case> Cases(int ranks)
     {
@@ -36,6 +39,7 @@ internal static class UlyssesScenarios
         yield return new Case("packed", 2, 13, 2 * k, k, 8, Starts: [0, 5, 13, 16, 22]);
         yield return new Case("S2", 2, 12, 2 * k, 2 * k, 8, GroupSize: 4);
         yield return new Case("S2 packed", 2, 12, 2 * k, k, 8, GroupSize: 4, Starts: [0, 5, 12, 19]);
+        yield return new Case("S2 packed, checkpointed", 2, 12, 2 * k, k, 8, GroupSize: 4, Starts: [0, 5, 12, 19], Checkpointed: true);
         yield return new Case("GQA, Hkv/K KV heads per rank", 2, 10, 4 * k, 2 * k, 8, GroupSize: 2);
         yield return new Case("GQA, one KV head for all ranks", 2, 10, 2 * k, 1, 8);
         if (k % 2 == 0 && k > 2)
@@ -62,7 +66,10 @@ internal static class UlyssesScenarios
         var qs = Shard(q, start, length);
         var ks = Shard(k, start, length);
         var vs = Shard(v, start, length);
-        var os = new UlyssesAttention(group).Forward(qs, ks, vs, spec with { RowLength = c.T, QueryStart = start, KeyStart = start });
+        var ulysses = new UlyssesAttention(group);
+        var shardSpec = spec with { RowLength = c.T, QueryStart = start, KeyStart = start };
+        Func<Tensor[], Tensor> attend = x => ulysses.Forward(x[0], x[1], x[2], shardSpec);
+        var os = c.Checkpointed ? Checkpoint.Run(attend, qs, ks, vs) : attend([qs, ks, vs]);
         (os * w.Narrow(1, start, length)).Sum().Backward();
 
         var errors = new[] { ("o", os, o), ("dq", qs.Grad!, q.Grad!), ("dk", ks.Grad!, k.Grad!), ("dv", vs.Grad!, v.Grad!) }
