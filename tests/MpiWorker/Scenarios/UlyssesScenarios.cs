@@ -22,8 +22,11 @@ internal static class UlyssesScenarios
     [Scenario("ulysses")]
     public static void Ulysses(ICommunicator world, string[] args)
     {
-        foreach (var c in Cases(world.Size))
+        var cases = Cases(world.Size).ToList();
+        foreach (var c in cases)
             Run(world, c);
+        if (world.Rank == 0)
+            Console.WriteLine($"ulysses: {world.Size} ranks, {cases.Count} cases equal one process");
     }
 
     /// <summary>
