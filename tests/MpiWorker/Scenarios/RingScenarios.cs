@@ -22,6 +22,9 @@ internal static class RingScenarios
         // Groups of 4 (and shifted ones of 2 + 4 + …) straddle the blocks of 3 ranks (5, 5, 6) and of zig-zag's 2 or 3 positions.
         ["S2"] = new(B: 1, T: 16, Hq: 4, Hkv: 2, D: 8, GroupSize: 4, Starts: null),
         ["S2 packed"] = new(B: 2, T: 12, Hq: 4, Hkv: 4, D: 16, GroupSize: 6, Starts: [0, 7, 12, 15, 22]),
+        // Row 0's second sample starts mid-row, row 1 is one sequence: a later block's part over an earlier block is
+        // computed for row 1 while every query of row 0 sees none of its keys (lse −∞ on the whole block).
+        ["row masked"] = new(B: 2, T: 16, Hq: 2, Hkv: 2, D: 8, GroupSize: 0, Starts: [0, 8, 16]),
         ["GQA"] = new(B: 2, T: 11, Hq: 4, Hkv: 1, D: 16, GroupSize: 0, Starts: null),
     };
 
