@@ -10,10 +10,17 @@ namespace RawLongLoRA.Tests;
 /// Ring attention on ranks that are threads of this process (the "ring" scenario, which mpirun runs too): o, dq, dk
 /// and dv equal one process's attention over whole rows at 1 to 4 ranks, plain and zig-zag, under every mask case;
 /// pairs of blocks a mask makes empty are not computed, and zig-zag evens out the causal work; bad input fails
-/// naming what is wrong.
+/// naming what is wrong. The scenario runs under mpirun too, at 2 and 4 ranks.
 /// </summary>
+[Collection(MpiRun.Collection)]
 public class RingAttentionTests
 {
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void EqualsOneProcessUnderMpirun(int ranks)
+        => Assert.Contains($"ring: {ranks} ranks, {2 * RingScenarios.Cases.Count} cases equal one process", MpiRun.Pass(ranks, "ring"));
+
     public static TheoryData<int, string, string> RanksCasesLayouts()
     {
         var data = new TheoryData<int, string, string>();

@@ -30,7 +30,7 @@ internal static class RingScenarios
 
     /// <summary>
     /// Runs the case named by args[0] laid out as args[1] ("plain" or "zig-zag"); with no arguments, every case both
-    /// ways. Prints rank 0's errors.
+    /// ways. Prints rank 0's errors, and how many cases passed.
     /// </summary>
     [Scenario("ring")]
     public static void Ring(ICommunicator world, string[] args)
@@ -45,6 +45,8 @@ internal static class RingScenarios
                 Console.WriteLine($"ring {name} {(zigZag ? "zig-zag" : "plain")} on {world.Size} ranks, rank 0, max error / max value: " +
                     string.Join(", ", errors.Select(e => $"{e.Name} {e.Error:E1}")));
         }
+        if (world.Rank == 0)
+            Console.WriteLine($"ring: {world.Size} ranks, {runs.Length} cases equal one process");
     }
 
     /// <summary>Checks one case on the world's ranks; the relative error of o, dq, dk and dv at this rank's positions.</summary>
