@@ -37,6 +37,10 @@ public class RingAttentionTests
     public void EqualsOneProcess(int ranks, string name, string layout)
         => ThreadGroup.Run(ranks, world => RingScenarios.Ring(world, [name, layout]));
 
+    [Fact]
+    public void EqualsOneProcessInACheckpointedSegment()
+        => ThreadGroup.Run(3, world => RingScenarios.Ring(world, ["S2 packed", "zig-zag", "checkpointed"]));
+
     [Theory]
     [InlineData(false, new[] { 1, 2, 3, 4 })]
     [InlineData(true, new[] { 9, 9, 9, 9 })]

@@ -29,8 +29,9 @@ internal static class RingScenarios
     };
 
     /// <summary>
-    /// Runs the case named by args[0] laid out as args[1] ("plain" or "zig-zag"); with no arguments, every case both
-    /// ways. Prints rank 0's errors, and how many cases passed.
+    /// Runs the case named by args[0] laid out as args[1] ("plain" or "zig-zag"), inside a checkpointed segment if
+    /// args[2] is "checkpointed" (the ring runs again in backward); with no arguments, every case both ways. Prints
+    /// rank 0's errors, and how many cases passed.
     /// </summary>
     [Scenario("ring")]
     public static void Ring(ICommunicator world, string[] args)
@@ -38,9 +39,10 @@ internal static class RingScenarios
         var runs = args.Length >= 2
             ? [(args[0], args[1] == "zig-zag")]
             : Cases.Keys.SelectMany(name => new[] { (name, false), (name, true) }).ToArray();
+        bool checkpointed = args.Length >= 3 && args[2] == "checkpointed";
         foreach (var (name, zigZag) in runs)
         {
-            var errors = Check(world, Cases[name], zigZag, $"ring {name} {(zigZag ? "zig-zag" : "plain")}, rank {world.Rank} of {world.Size}");
+            var errors = Check(world, Cases[name], zigZag, checkpointed, $"ring {name} {(zigZag ? "zig-zag" : "plain")}, rank {world.Rank} of {world.Size}");
             if (world.Rank == 0)
                 Console.WriteLine($"ring {name} {(zigZag ? "zig-zag" : "plain")} on {world.Size} ranks, rank 0, max error / max value: " +
                     string.Join(", ", errors.Select(e => $"{e.Name} {e.Error:E1}")));
@@ -50,7 +52,7 @@ internal static class RingScenarios
     }
 
     /// <summary>Checks one case on the world's ranks; the relative error of o, dq, dk and dv at this rank's positions.</summary>
-    private static (string Name, double Error)[] Check(ICommunicator world, RingCase c, bool zigZag, string what)
+    private static (string Name, double Error)[] Check(ICommunicator world, RingCase c, bool zigZag, bool checkpointed, string what)
     {
         using var scope = new DisposeScope();
         var spec = c.Spec();
@@ -66,7 +68,9 @@ internal static class RingScenarios
         foreach (var x in local)
             x.RequiresGrad = true;
         var ring = new RingAttention(world, zigZag);
-        var ol = ring.Forward(local[0], local[1], local[2], spec);
+        var ol = checkpointed
+            ? Checkpoint.Run(x => ring.Forward(x[0], x[1], x[2], spec), local)
+            : ring.Forward(local[0], local[1], local[2], spec);
         ol.Backward(Local(dout, shards, world.Rank));
         return
         [
