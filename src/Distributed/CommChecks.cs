@@ -50,6 +50,13 @@ internal static class CommChecks
             throw new ArgumentOutOfRangeException(name, $"{op}: {name} {peer} is not a rank of this group (0 … {size - 1})");
     }
 
+    /// <summary>A colour of <see cref="ICommunicator.Split"/> (MPI reserves the negative ones).</summary>
+    public static void Color(int color)
+    {
+        if (color < 0)
+            throw new ArgumentOutOfRangeException(nameof(color), $"split: color {color} is negative; colours are 0 or more");
+    }
+
     /// <summary>One non-negative count per rank, adding up to <paramref name="t"/>'s elements.</summary>
     public static void Counts(string op, string name, ReadOnlySpan<int> counts, Tensor t, string tensorName, int size)
     {

@@ -180,8 +180,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     {
         const string op = "split";
         Ready(op);
-        if (color < 0)
-            throw new ArgumentOutOfRangeException(nameof(color), $"{op}: color {color} is negative; colours are 0 or more");
+        CommChecks.Color(color);
         // MPI_Comm_split blocks: meet first through a polled all-gather, so a rank that never comes is a timeout.
         using (var mine = Tensor.FromArray([color, key], dtype: DType.I32))
         using (var all = Tensor.Zeros([2 * Size], DType.I32))
