@@ -181,10 +181,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         const string op = "split";
         Ready(op);
         CommChecks.Color(color);
-        // MPI_Comm_split blocks: meet first through a polled all-gather, so a rank that never comes is a timeout.
-        using (var mine = Tensor.FromArray([color, key], dtype: DType.I32))
-        using (var all = Tensor.Zeros([2 * Size], DType.I32))
-            AllGather(all, mine);
+        // MPI_Comm_split blocks: meet first at a polled barrier, so a rank that never comes is a timeout.
+        Barrier();
         nint group;
         using (Gate.EnterScope())
             Check(op, MPI_Comm_split(_comm, color, key, out group));
@@ -212,7 +210,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     internal CommunicatorException Fail(string op, string peers, int code = 0, bool timedOut = false)
     {
         string what = timedOut
-            ? $"{op} timed out after {Timeout.TotalSeconds:0.###} s on rank {Rank} of {Size}, waiting for {peers} (a peer died, hangs, or is not making the same call)"
+            ? CommPoll.TimedOut(op, this, peers)
             : $"{op} failed on rank {Rank} of {Size} with {peers}: {ErrorText(code)}";
         _failure = what;
         Mpi.MarkFailed();
@@ -222,8 +220,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private void Ready(string op)
     {
         ObjectDisposedException.ThrowIf(_comm == 0, this);
-        if (_failure is not null)
-            throw new CommunicatorException($"{op} on rank {Rank}: this communicator failed earlier ({_failure}); its ranks are out of step");
+        CommChecks.NotFailed(op, Rank, _failure);
     }
 
     private void Check(string op, int code)
