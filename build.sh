@@ -48,17 +48,16 @@ ensure_tokenizers() {
 # The distributed tests start ranks under mpirun (OpenMPI). Installed here when root can; wherever mpirun is present,
 # RAWLORA_REQUIRE_MPI=1 makes those tests fail instead of skipping, so that CI runs them.
 ensure_mpi() {
-    if ! command -v mpirun >/dev/null; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            echo "installing OpenMPI for the distributed tests (openmpi-bin, libopenmpi-dev)..."
-            export DEBIAN_FRONTEND=noninteractive
-            apt-get update -qq && apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
-        else
-            echo "note: mpirun is missing; the mpirun tests will be skipped (apt-get install openmpi-bin libopenmpi-dev)" >&2
-            return
-        fi
+    if ! command -v mpirun >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing OpenMPI for the distributed tests (openmpi-bin, libopenmpi-dev)..."
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
     fi
-    export RAWLORA_REQUIRE_MPI=1
+    if command -v mpirun >/dev/null; then
+        export RAWLORA_REQUIRE_MPI=1
+    else
+        echo "note: mpirun is missing; the mpirun tests will be skipped (apt-get install openmpi-bin libopenmpi-dev)" >&2
+    fi
 }
 
 case "$verb" in

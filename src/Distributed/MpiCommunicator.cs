@@ -105,31 +105,10 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void Send(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "send";
-        Ready(op);
-        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
-        CommChecks.Peer(op, "peer", peer, Size);
-        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
-        using (Gate.EnterScope())
-            Check(op, MPI_Isend((void*)tensor.DataPointer, (int)tensor.Numel, Handles.Of(tensor.DType), peer, tag, _comm, request.Slot(0)));
-        request.Wait();
-    }
+    public void Send(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: false, tensor, peer, tag).Wait();
 
     /// <inheritdoc/>
-    public void Receive(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "receive";
-        Ready(op);
-        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
-        CommChecks.Peer(op, "peer", peer, Size);
-        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
-        nint type = Handles.Of(tensor.DType);
-        using (Gate.EnterScope())
-            Check(op, MPI_Irecv((void*)tensor.DataPointer, (int)tensor.Numel, type, peer, tag, _comm, request.Slot(0)));
-        request.ExpectReceived(0, (int)tensor.Numel, type, peer).Wait();
-    }
+    public void Receive(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: true, tensor, peer, tag).Wait();
 
     /// <inheritdoc/>
     public ICommRequest StartSendReceive(Tensor send, int to, Tensor receive, int from, int tag = 0)
@@ -199,6 +178,21 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             using (Gate.EnterScope())
                 MPI_Comm_free(ref _comm);
         _comm = 0;
+    }
+
+    private MpiRequest PointToPoint(bool receive, Tensor tensor, int peer, int tag)
+    {
+        string op = receive ? "receive" : "send";
+        Ready(op);
+        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
+        CommChecks.Peer(op, "peer", peer, Size);
+        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
+        nint type = Handles.Of(tensor.DType);
+        void* p = (void*)tensor.DataPointer;
+        int n = (int)tensor.Numel;
+        using (Gate.EnterScope())
+            Check(op, receive ? MPI_Irecv(p, n, type, peer, tag, _comm, request.Slot(0)) : MPI_Isend(p, n, type, peer, tag, _comm, request.Slot(0)));
+        return receive ? request.ExpectReceived(0, n, type, peer) : request;
     }
 
     private string Everyone => $"the other ranks of this group of {Size}";

@@ -26,13 +26,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     /// <summary>Wraps an initialised NCCL communicator; <paramref name="backend"/> is null only in tests of the argument checks.</summary>
     internal NcclCommunicator(nint comm, int rank, int size, Device device, nint stream, IlgpuBackend? backend, TimeSpan timeout)
     {
-        _comm = comm;
-        Rank = rank;
-        Size = size;
-        _device = device;
-        _stream = stream;
-        _backend = backend;
-        Timeout = timeout;
+        (_comm, Rank, Size, _device, _stream, _backend, Timeout) = (comm, rank, size, device, stream, backend, timeout);
     }
 
     /// <inheritdoc/>
@@ -133,26 +127,10 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void Send(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "send";
-        Begin(op);
-        CommChecks.Tensor(op, "tensor", tensor, _device);
-        CommChecks.Peer(op, "peer", peer, Size);
-        Check(op, ncclSend((void*)tensor.DataPointer, NcclNative.Count(tensor, tensor.Numel), DataType(tensor.DType), peer, _comm, _stream));
-        new Request(this, op).Wait();
-    }
+    public void Send(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: false, tensor, peer);
 
     /// <inheritdoc/>
-    public void Receive(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "receive";
-        Begin(op);
-        CommChecks.Tensor(op, "tensor", tensor, _device);
-        CommChecks.Peer(op, "peer", peer, Size);
-        Check(op, ncclRecv((void*)tensor.DataPointer, NcclNative.Count(tensor, tensor.Numel), DataType(tensor.DType), peer, _comm, _stream));
-        new Request(this, op).Wait();
-    }
+    public void Receive(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: true, tensor, peer);
 
     /// <inheritdoc/>
     public ICommRequest StartSendReceive(Tensor send, int to, Tensor receive, int from, int tag = 0)
@@ -213,6 +191,19 @@ public sealed unsafe class NcclCommunicator : ICommunicator
         else
             ncclCommAbort(_comm);
         _comm = 0;
+    }
+
+    private void PointToPoint(bool receive, Tensor tensor, int peer)
+    {
+        string op = receive ? "receive" : "send";
+        Begin(op);
+        CommChecks.Tensor(op, "tensor", tensor, _device);
+        CommChecks.Peer(op, "peer", peer, Size);
+        void* p = (void*)tensor.DataPointer;
+        nuint n = NcclNative.Count(tensor, tensor.Numel);
+        int type = DataType(tensor.DType);
+        Check(op, receive ? ncclRecv(p, n, type, peer, _comm, _stream) : ncclSend(p, n, type, peer, _comm, _stream));
+        new Request(this, op).Wait();
     }
 
     private static int Op(ReduceKind kind) => kind == ReduceKind.Avg ? Avg : NcclNative.Sum;

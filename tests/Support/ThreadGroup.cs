@@ -117,7 +117,7 @@ internal sealed class ThreadGroup : ICommunicator
         if (!_hub.Mailbox(peer, Rank, tag).TryTake(out var data, (int)Timeout.TotalMilliseconds, _hub.Cancel))
             throw new CommunicatorException($"receive: rank {peer} sent nothing with tag {tag} to rank {Rank} within {Timeout.TotalSeconds} s");
         if (data.Length != tensor.Numel)
-            throw new CommunicatorException($"receive: rank {peer} sent {data.Length} elements, rank {Rank} expects {tensor.Numel}");
+            throw new CommunicatorException($"receive: rank {peer} sent {data.Length} elements; rank {Rank} expects {tensor.Numel}");
         Write(tensor, 0, data);
     }
 

@@ -22,6 +22,9 @@ internal static class CollectiveScenarios
         BadInput(world);
         world.Barrier();
         Grid(world);
+        // Every rank of these jobs runs on this machine.
+        if (world is MpiCommunicator mpi)
+            Check.Equal(world, "local rank", world.Rank, mpi.LocalRank);
         if (world.Rank == 0)
             Console.WriteLine($"collectives: {world.Size} ranks, every member checked");
     }
@@ -98,6 +101,7 @@ internal static class CollectiveScenarios
     {
         int n = c.Size, r = c.Rank;
         using var sent = Tensor.FromArray([1f, 2, 3, 4, 5]);
+        using var three = Tensor.FromArray([1f, 2, 3]);
         if (r == 0)
             c.Send(sent, n - 1, tag: 7);
         if (r == n - 1)
@@ -105,6 +109,15 @@ internal static class CollectiveScenarios
             using var got = Tensor.Full([5], Poison);
             c.Receive(got, 0, tag: 7);
             Check.Equal(c, "send/receive 0 → last", [1f, 2, 3, 4, 5], got);
+        }
+
+        // A message shorter than the receive expects is an error, not a half-filled tensor.
+        if (r == 0)
+            c.Send(three, 1, tag: 9);
+        if (r == 1)
+        {
+            using var five = Tensor.Full([5], Poison);
+            Check.Refuses<CommunicatorException>(c, "receive of a short message", () => c.Receive(five, 0, tag: 9), "receive: rank 0 sent 3 elements; rank 1 expects 5");
         }
 
         // One ring step: every rank sends right and receives from the left.
