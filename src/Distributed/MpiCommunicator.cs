@@ -37,7 +37,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     /// <summary>
     /// This process's index among the ranks on its machine (the GPU it takes): from the launcher's environment
-    /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID), else from a shared-memory split of the world.
+    /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID), else from a shared-memory split of the world;
+    /// groups split from the world keep the world's value.
     /// </summary>
     public int LocalRank { get; internal set; }
 
@@ -166,7 +167,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         using (Gate.EnterScope())
             Check(op, MPI_Comm_split(_comm, color, key, out group));
         Check(op, MPI_Comm_set_errhandler(group, Handles.ErrorsReturn));
-        return new MpiCommunicator(group, world: false, Timeout);
+        return new MpiCommunicator(group, world: false, Timeout) { LocalRank = LocalRank };
     }
 
     /// <summary>Frees a split group; the world is finalised by <see cref="Mpi.Shutdown"/> (or at exit).</summary>
