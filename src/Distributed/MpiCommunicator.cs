@@ -120,6 +120,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         CommChecks.Tensor(op, "receive", receive, Device.Cpu);
         CommChecks.Peer(op, "to", to, Size);
         CommChecks.Peer(op, "from", from, Size);
+        CommChecks.Tag(op, tag);
         var request = new MpiRequest(this, op, $"rank {to} (send, tag {tag}) and rank {from} (receive)", 2, send, receive);
         nint receiveType = Handles.Of(receive.DType);
         using (Gate.EnterScope())
@@ -165,8 +166,10 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Barrier();
         nint group;
         using (Gate.EnterScope())
+        {
             Check(op, MPI_Comm_split(_comm, color, key, out group));
-        Check(op, MPI_Comm_set_errhandler(group, Handles.ErrorsReturn));
+            Check(op, MPI_Comm_set_errhandler(group, Handles.ErrorsReturn));
+        }
         return new MpiCommunicator(group, world: false, Timeout) { LocalRank = LocalRank };
     }
 
@@ -187,6 +190,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Ready(op);
         CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
         CommChecks.Peer(op, "peer", peer, Size);
+        CommChecks.Tag(op, tag);
         var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
         nint type = Handles.Of(tensor.DType);
         void* p = (void*)tensor.DataPointer;
