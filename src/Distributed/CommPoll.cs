@@ -5,18 +5,22 @@ namespace RawLongLoRA.Distributed;
 /// <summary>How communicators wait: poll, so that a peer that never answers is a timeout instead of a hang.</summary>
 internal static class CommPoll
 {
+    private const int YieldingMilliseconds = 20;
+
     /// <summary>
-    /// Calls <paramref name="done"/> until it returns true: at once for a while, then every millisecond, giving the
+    /// Calls <paramref name="done"/> until it returns true: at once for the first milliseconds, then every millisecond, giving the
     /// cores back; throws what <paramref name="timedOut"/> makes once <paramref name="timeout"/> has passed.
     /// </summary>
     public static void Until(Func<bool> done, TimeSpan timeout, Func<Exception> timedOut)
     {
         var clock = Stopwatch.StartNew();
-        for (int polls = 0; !done(); polls++)
+        while (!done())
         {
             if (clock.Elapsed > timeout)
                 throw timedOut();
-            if (polls < 200)
+            // MPI progresses a multi-round collective only inside its test calls: poll closely while transfers are
+            // likely still moving, then settle to once a millisecond for a long wait.
+            if (clock.ElapsedMilliseconds < YieldingMilliseconds)
                 Thread.Yield();
             else
                 Thread.Sleep(1);
