@@ -24,7 +24,10 @@ internal static class CollectiveScenarios
         Grid(world);
         // Every rank of these jobs runs on this machine.
         if (world is MpiCommunicator mpi)
+        {
             Check.Equal(world, "local rank", world.Rank, mpi.LocalRank);
+            Check.Equal(world, "local rank where no launcher says it", world.Rank, Mpi.SharedMemoryRank(mpi));
+        }
         if (world.Rank == 0)
             Console.WriteLine($"collectives: {world.Size} ranks, every member checked");
     }
