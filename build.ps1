@@ -32,9 +32,23 @@ function Ensure-Tokenizers {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
+# The distributed tests start ranks under mpirun (OpenMPI), installed here when root can; wherever mpirun is present,
+# RAWLORA_REQUIRE_MPI=1 makes those tests fail instead of skipping (as build.sh).
+function Ensure-Mpi {
+    if (-not (Get-Command mpirun -ErrorAction SilentlyContinue) -and $IsLinux -and (id -u) -eq "0") {
+        $env:DEBIAN_FRONTEND = "noninteractive"
+        apt-get update -qq; apt-get install -y -qq openmpi-bin libopenmpi-dev | Out-Null
+    }
+    if (Get-Command mpirun -ErrorAction SilentlyContinue) {
+        $env:RAWLORA_REQUIRE_MPI = "1"
+    } else {
+        Write-Warning "mpirun is missing; the mpirun tests will be skipped (apt-get install openmpi-bin libopenmpi-dev)"
+    }
+}
+
 switch ($Verb) {
     "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
-    "test" { Ensure-Tokenizers; dotnet test RawLongLoRA.sln -c Release @Rest }
+    "test" { Ensure-Tokenizers; Ensure-Mpi; dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
     "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.

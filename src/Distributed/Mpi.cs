@@ -115,11 +115,19 @@ public static unsafe class Mpi
         foreach (string v in LocalRankVariables)
             if (int.TryParse(Environment.GetEnvironmentVariable(v), CultureInfo.InvariantCulture, out int local))
                 return local;
-        // No launcher said: the rank among the processes that share this machine's memory.
+        return SharedMemoryRank(world);
+    }
+
+    /// <summary>This rank's index among the world's ranks that share its machine's memory (collective: every rank calls it).</summary>
+    internal static int SharedMemoryRank(MpiCommunicator world)
+    {
         const int commTypeShared = 0;
+        int code;
         nint node;
         using (MpiCommunicator.Gate.EnterScope())
-            MPI_Comm_split_type(MpiCommunicator.Handles.World, commTypeShared, world.Rank, MpiCommunicator.Handles.InfoNull, out node);
+            code = MPI_Comm_split_type(MpiCommunicator.Handles.World, commTypeShared, world.Rank, MpiCommunicator.Handles.InfoNull, out node);
+        if (code != 0)
+            throw new CommunicatorException($"mpi: the shared-memory split that finds the local rank failed: {MpiCommunicator.ErrorText(code)}");
         using var group = new MpiCommunicator(node, world: false, world.Timeout);
         return group.Rank;
     }
