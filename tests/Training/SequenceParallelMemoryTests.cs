@@ -1,4 +1,3 @@
-using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 using Xunit;
 
@@ -7,16 +6,8 @@ namespace RawLongLoRA.Tests;
 /// <summary>What Ulysses and Ring add to a rank's memory, against counts done by hand.</summary>
 public class SequenceParallelMemoryTests
 {
-    /// <summary>hidden 64, 4 heads of 16 (2 kv), 2 layers; 64 tokens a row.</summary>
-    private static StepShape Tiny(SequenceParallelKind kind, int sp, bool checkpointing) => new()
-    {
-        Config = StepMemoryTests.Config(64, 128, 2, 100),
-        Lora = new LoraConfig(),
-        Tokens = 64,
-        GradientCheckpointing = checkpointing,
-        SequenceKind = kind,
-        SequenceParallel = sp,
-    };
+    /// <summary>StepTrafficTests' tiny model on a row of 64 tokens.</summary>
+    private static StepShape Tiny(SequenceParallelKind kind, int sp, bool checkpointing) => StepTrafficTests.Tiny(kind, sp, checkpointing: checkpointing, tokens: 64);
 
     [Fact]
     public void UlyssesKeepsHeadShardsAndRingItsBlocksInFlight()

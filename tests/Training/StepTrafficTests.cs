@@ -8,11 +8,11 @@ namespace RawLongLoRA.Tests;
 public class StepTrafficTests
 {
     /// <summary>hidden 64, 4 heads of 16 (2 kv), 2 layers; r 8 on q,k,v,o and nothing else trained; one row of 16 tokens.</summary>
-    private static StepShape Tiny(SequenceParallelKind kind, int sp, int dp = 1, bool checkpointing = true) => new()
+    internal static StepShape Tiny(SequenceParallelKind kind, int sp, int dp = 1, bool checkpointing = true, int tokens = 16) => new()
     {
         Config = StepMemoryTests.Config(64, 128, 2, 100),
         Lora = new LoraConfig(),
-        Tokens = 16,
+        Tokens = tokens,
         GradientCheckpointing = checkpointing,
         SequenceKind = kind,
         SequenceParallel = sp,
