@@ -112,8 +112,8 @@ internal static class PlanCommand
             Row("trained tensors + AdamW state", i => CliRun.Bytes(plans[i].TrainedState)),
             Row("gradients (trained, in flight)", i => CliRun.Bytes(plans[i].Gradients)),
             Row("activations kept for backward", i => CliRun.Bytes(plans[i].Activations)),
-            Row("logits tile", i => AtPeak(plans[i].LogitsTile)),
-            Row("attention workspace", i => AtPeak(plans[i].AttentionWorkspace)),
+            Row("logits tile", i => BytesOrDash(plans[i].LogitsTile)),
+            Row("attention workspace", i => BytesOrDash(plans[i].AttentionWorkspace)),
             Row("allocator slack", i => CliRun.Bytes(plans[i].Slack)),
             Row("peak", i => CliRun.Bytes(plans[i].Total) + (plans[i].Total > budget ? " (does not fit)" : "")),
             Row("the peak is in", i => plans[i].PeakIn),
@@ -135,7 +135,7 @@ internal static class PlanCommand
 
     private static string Ranks(StepShape s)
     {
-        string sp = $"sequence parallel: {s.SequenceKind.ToString().ToLowerInvariant()} over {s.SequenceParallel} ranks (per rank below: T/{s.SequenceParallel} tokens' activations, every weight)";
+        string sp = $"sequence parallel ({s.SequenceKind.ToString().ToLowerInvariant()}) over {s.SequenceParallel} ranks (per rank below: T/{s.SequenceParallel} tokens' activations, every weight)";
         return (s.DataParallel, s.SequenceParallel) switch
         {
             (1, 1) => "",
@@ -150,7 +150,7 @@ internal static class PlanCommand
     {
         var traffic = ways.Select(w => StepTraffic.Of(shape with { GradientCheckpointing = w })).ToArray();
         string sp = shape.SequenceKind.ToString().ToLowerInvariant();
-        string[] Row(string name, Func<StepTraffic, double> cell) => [name, .. traffic.Select(t => CliRun.Bytes((long)cell(t)))];
+        string[] Row(string name, Func<StepTraffic, double> cell) => [name, .. traffic.Select(t => BytesOrDash((long)cell(t)))];
         var rows = new List<string[]> { Row($"gradient all-reduce over {shape.DataParallel * shape.SequenceParallel} ranks", t => t.Gradients) };
         if (shape.SequenceParallel > 1)
         {
@@ -181,7 +181,7 @@ internal static class PlanCommand
         return kind;
     }
 
-    private static string AtPeak(long bytes) => bytes > 0 ? CliRun.Bytes(bytes) : "—";
+    private static string BytesOrDash(long bytes) => bytes > 0 ? CliRun.Bytes(bytes) : "—";
 
     private static string Flops(double flops) => flops switch
     {
