@@ -13,6 +13,7 @@ var verbs = new Dictionary<string, Verb>
     ["tokenize"] = RawLongLoRA.Bench.Tokenize.TokenizeBench.Verb,
     ["profiler"] = RawLongLoRA.Bench.Profiling.ProfilerBench.Verb,
     ["gpu-check"] = RawLongLoRA.Bench.GpuCheck.GpuCheckBench.Verb,
+    ["sp"] = RawLongLoRA.Bench.Sp.SpBench.Verb,
 };
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

@@ -31,17 +31,17 @@ public static class StepMemory
         // Adapter and norm gradients appear layer by layer; counted whole from the first layer on.
         double layerGrads = F32 * (counts.Trained - (counts.EmbeddingTrained ? counts.Embedding : 0)) + headGrad;
         bool inputFrozen = !counts.EmbeddingTrained && !s.Lora.Saves("model.layers.0.input_layernorm");
-        double layers = s.GradientCheckpointing ? c.NumLayers * h : c.NumLayers * values.Layer - (inputFrozen ? values.FirstLayerUnrecorded : 0);
+        double layer = values.Layer + SequenceParallelMemory.LayerValues(s);
+        double layers = s.GradientCheckpointing ? c.NumLayers * h : c.NumLayers * layer - (inputFrozen ? values.FirstLayerUnrecorded : 0);
         double kept = F32 * n * (values.Beside + layers);
-        double recomputed = s.GradientCheckpointing ? F32 * n * values.Layer : 0;
+        double recomputed = s.GradientCheckpointing ? F32 * n * layer : 0;
         double tile = F32 * Math.Min(n, CrossEntropyOp.TokenChunk) * Math.Min(c.VocabSize, CrossEntropyOp.VocabChunk);
-        int rankTokens = (int)Math.Min(int.MaxValue, n / s.Batch);
-        long workspace = Attention.BackwardWorkspaceBytes(s.Batch, rankTokens, rankTokens, c.NumHeads, c.NumKvHeads, c.HeadDim, s.Device.IsCpu ? CpuThreads.Count : 1);
+        long workspace = SequenceParallelMemory.Workspace(s, s.Device.IsCpu ? CpuThreads.Count : 1);
         List<Moment> moments =
         [
             new("backward through the LM head", kept, F32 * n * (h + 1) + headGrad, tile, 0),
             new("backward through an MLP", kept + recomputed, layerGrads + F32 * n * values.MlpBackward, 0, 0),
-            new("backward through attention", kept + recomputed, layerGrads + F32 * n * values.AttentionBackward, 0, workspace),
+            new("backward through attention", kept + recomputed, layerGrads + F32 * n * (values.AttentionBackward + SequenceParallelMemory.AttentionBackwardValues(s)), 0, workspace),
         ];
         if (counts.EmbeddingTrained)
             moments.Add(new("the embedding's gradient", kept, layerGrads + F32 * (n * h + counts.Embedding), 0, 0));

@@ -36,5 +36,37 @@ public class PlanCliTests
         Assert.Contains("float32 frozen weights", output);
     }
 
+    [Fact]
+    public void ItPlansARingOfGpusPerRankWithTheBytesEachSends()
+    {
+        var (code, output, err) = CliTests.Run("plan", "--config", Path.Combine(ContextFitTests.Llama2Dir, "config.json"), "--sp", "ring", "--sp-size", "8",
+                                               "--dp", "2", "--gpu-memory", "80GiB", "--gradient-checkpointing", "true", "--context", "65536");
+
+        Assert.True(code == 0, err);
+        var shape = ContextFitTests.Llama2(true, spSize: 8) with { DataParallel = 2 };
+        int longest = ContextFit.Longest(shape, 80L << 30);
+        Assert.Contains($"longest context in 80.00 GiB a rank: {longest:N0} tokens a row ({longest / 8:N0} a rank) with gradient checkpointing", output);
+        var traffic = StepTraffic.Of(shape with { Tokens = 65536 });
+        Assert.Matches($@"
+gradient all-reduce over 16 ranks +{Regex((long)traffic.Gradients)}
+", output);
+        Assert.Matches($@"
+ring backward +{Regex((long)traffic.Backward)}
+", output);
+    }
+
+    [Theory]
+    [InlineData("--sp-size 8", "--sp-size 8: say how the ranks share a row, --sp ulysses or --sp ring")]
+    [InlineData("--sp ulysses --sp-size 3", "this model's 32 query heads and 32 KV heads do not divide among them")]
+    [InlineData("--sp tree --sp-size 2", "--sp: 'tree' is not one of none, ulysses, ring")]
+    [InlineData("--gpu-memory 80GB --device cpu", "--gpu-memory: it stands for --device cuda --memory")]
+    public void ItRefusesSequenceParallelismItCannotPlan(string flags, string message)
+    {
+        var (code, _, err) = CliTests.Run(["plan", "--config", Path.Combine(ContextFitTests.Llama2Dir, "config.json"), "--memory", "80GiB", .. flags.Split(' ')]);
+
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, err);
+    }
+
     private static string Regex(long bytes) => System.Text.RegularExpressions.Regex.Escape(RawLongLoRA.Cli.CliRun.Bytes(bytes));
 }

@@ -14,7 +14,7 @@ internal static class PlanCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A Hugging Face model folder, or its config.json (no weights are read)", Required = true };
+        var model = new Option<string>("--model", "--config") { Description = "A Hugging Face model folder, or its config.json (no weights are read)", Required = true };
         var context = new Option<int?>("--context") { Description = "Tokens per row to break down (default: the model's max_position_embeddings)" }
             .Expect(v => v >= 2, "a number of tokens, at least 2");
         var loraR = new Option<int>("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => 8 }.Expect(v => v >= 1, "a rank, at least 1");
@@ -25,17 +25,20 @@ internal static class PlanCommand
         var precision = new Option<string?>("--precision") { Description = "Frozen weights in f32, bf16 or f16 (default: f32 on cpu, bf16 on cuda); trained tensors and activations are float32" };
         var checkpointing = new Option<bool?>("--gradient-checkpointing") { Description = "Plan only with (true) or without (false) gradient checkpointing (default: both)" };
         var batch = new Option<int>("--batch") { Description = "Rows per batch", DefaultValueFactory = _ => 1 }.Expect(v => v >= 1, "a number of rows, at least 1");
+        var sp = new Option<string>("--sp") { Description = "Sequence parallelism: none, ulysses or ring (as train's --sp)", DefaultValueFactory = _ => "none" };
         var spSize = new Option<int>("--sp-size")
         {
-            Description = "Sequence-parallel ranks a row is split across (Ulysses or Ring, as the field does: each rank holds T/K tokens' activations and " +
-                          "every weight; memory and time are per rank). Sequence parallelism itself comes in a later version",
+            Description = "Sequence-parallel ranks a row is split across (each holds T/K tokens' activations and every weight; memory, time and bytes are per rank)",
             DefaultValueFactory = _ => 1,
         }.Expect(v => v >= 1, "a number of ranks, at least 1");
+        var dp = new Option<int>("--dp") { Description = "Data-parallel replicas (mpirun -np is --dp × --sp-size): they add the gradient all-reduce's bytes", DefaultValueFactory = _ => 1 }
+            .Expect(v => v >= 1, "a number of replicas, at least 1");
         var s2 = new Option<bool>("--s2-attn") { Description = "S2-Attn while training (changes the FLOPs, not the memory)", DefaultValueFactory = _ => true };
         var groupRatio = new Option<double>("--group-ratio") { Description = "S2-Attn group size as a fraction of the row", DefaultValueFactory = _ => 0.25 }
             .Expect(v => v is > 0 and <= 1, "a fraction in (0, 1]");
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var memory = new Option<string?>("--memory") { Description = "Memory to fit in, e.g. 80GiB, 24GB (default on cpu: what this machine has available; required for cuda)" };
+        var gpuMemory = new Option<string?>("--gpu-memory") { Description = "A GPU's memory to fit in, e.g. 80GB: --device cuda --memory 80GB" };
         var flops = new Option<string?>("--flops")
         {
             Description = "The rate a step runs at, e.g. 200T FLOP/s (default on cpu: a GEMM timed here × " +
@@ -47,13 +50,17 @@ internal static class PlanCommand
             "(validated against measured CPU steps to 15%); step time is an estimate from the FLOP count.\n\n" +
             "Examples:\n  rawlora plan --model ./Llama-2-7b-hf\n" +
             "  rawlora plan --model llama-2-7b/config.json --context 32768 --precision bf16 --device cuda --memory 80GiB --flops 400T\n" +
-            "  rawlora plan --model ./Qwen3-0.6B --context 65536 --sp-size 4 --device cuda --memory 24GiB")
+            "  rawlora plan --model ./Qwen3-0.6B --context 65536 --sp ulysses --sp-size 4 --device cuda --memory 24GiB\n" +
+            "  rawlora plan --config llama-2-7b/config.json --sp ring --sp-size 8 --gpu-memory 80GB --gradient-checkpointing true")
         {
-            model, context, loraR, dropout, targets, saves, precision, checkpointing, batch, spSize, s2, groupRatio, device, memory, flops,
+            model, context, loraR, dropout, targets, saves, precision, checkpointing, batch, sp, spSize, dp, s2, groupRatio, device, memory, gpuMemory, flops,
         };
         return command.NonEmpty(model).Runs(parse =>
         {
-            var target = ParseDevice(parse.GetValue(device)!);
+            string? perGpu = parse.GetValue(gpuMemory);
+            if (perGpu is not null && (parse.GetValue(memory) is not null || parse.GetResult(device) is { Implicit: false }))
+                throw new ArgumentException("--gpu-memory: it stands for --device cuda --memory; give it alone, without --device or --memory");
+            var target = perGpu is not null ? Device.Cuda() : ParseDevice(parse.GetValue(device)!);
             var config = Config(parse.GetValue(model)!);
             var lora = new TrainOptions
             {
@@ -69,9 +76,12 @@ internal static class PlanCommand
                 WeightDtype = parse.GetValue(precision) is { } p ? CliRun.ParseWeightDtype(p, "--precision") : target.IsCpu ? DType.F32 : DType.BF16,
                 GroupRatio = parse.GetValue(s2) ? parse.GetValue(groupRatio) : 0,
                 SequenceParallel = parse.GetValue(spSize),
+                SequenceKind = SequenceKind(parse.GetValue(sp)!, parse.GetValue(spSize), config),
+                DataParallel = parse.GetValue(dp),
                 Device = target,
             };
-            long budget = parse.GetValue(memory) is { } m ? Quantities.Bytes(m, "--memory")
+            long budget = perGpu is not null ? Quantities.Bytes(perGpu, "--gpu-memory")
+                : parse.GetValue(memory) is { } m ? Quantities.Bytes(m, "--memory")
                 : target.IsCpu ? StepMemory.Available() ?? throw new ArgumentException("--memory: this machine does not say how much memory it has available; give it, e.g. --memory 16GiB")
                 : throw new ArgumentException("--memory: give the GPU's memory for --device cuda, e.g. --memory 80GiB (no GPU is read)");
             double? rate = parse.GetValue(flops) is { } f ? Quantities.Rate(f, "--flops") : target.IsCpu ? StepTime.MeasureCpuGemm() * StepTime.CpuEfficiency : null;
@@ -87,10 +97,11 @@ internal static class PlanCommand
         Console.WriteLine($"{source}: {c.Family}, {c.NumLayers} layers, hidden {c.HiddenSize}, {c.NumHeads} heads ({c.NumKvHeads} kv), MLP {c.IntermediateSize}, vocabulary {c.VocabSize}");
         Console.WriteLine($"LoRA r {lora.R} on {string.Join(",", lora.TargetModules)}" + (lora.ModulesToSave.Count > 0 ? $", {string.Join(",", lora.ModulesToSave)} trained in full" : "") +
                           $"; dropout {lora.Dropout.ToString(CultureInfo.InvariantCulture)}; {shape.WeightDtype.TorchName()} frozen weights; batch {shape.Batch}; {shape.Device}" +
-                          (shape.SequenceParallel > 1 ? $"; sequence parallel over {shape.SequenceParallel} ranks (per rank below: T/{shape.SequenceParallel} tokens' activations, every weight)" : ""));
+                          Ranks(shape));
+        int k = shape.SequenceParallel;
         var fits = ways.Select(w => ContextFit.Longest(shape with { GradientCheckpointing = w }, budget)).ToArray();
-        Console.WriteLine($"longest context in {CliRun.Bytes(budget)}: " + string.Join(", ", ways.Select((w, i) =>
-            $"{(fits[i] > 0 ? $"{fits[i]:N0} tokens" : "none")} {(w ? "with" : "without")} gradient checkpointing")));
+        Console.WriteLine($"longest context in {CliRun.Bytes(budget)}{(k > 1 ? " a rank" : "")}: " + string.Join(", ", ways.Select((w, i) =>
+            $"{(fits[i] > 0 ? $"{fits[i]:N0} tokens" + (k > 1 ? $" a row ({fits[i] / k:N0} a rank)" : "") : "none")} {(w ? "with" : "without")} gradient checkpointing")));
         Console.WriteLine();
         var plans = ways.Select(w => StepMemory.Estimate(shape with { GradientCheckpointing = w })).ToArray();
         var work = ways.Select(w => StepFlops.Of(shape with { GradientCheckpointing = w }).Total / shape.SequenceParallel).ToArray();
@@ -101,8 +112,8 @@ internal static class PlanCommand
             Row("trained tensors + AdamW state", i => CliRun.Bytes(plans[i].TrainedState)),
             Row("gradients (trained, in flight)", i => CliRun.Bytes(plans[i].Gradients)),
             Row("activations kept for backward", i => CliRun.Bytes(plans[i].Activations)),
-            Row("logits tile", i => AtPeak(plans[i].LogitsTile)),
-            Row("attention workspace", i => AtPeak(plans[i].AttentionWorkspace)),
+            Row("logits tile", i => BytesOrDash(plans[i].LogitsTile)),
+            Row("attention workspace", i => BytesOrDash(plans[i].AttentionWorkspace)),
             Row("allocator slack", i => CliRun.Bytes(plans[i].Slack)),
             Row("peak", i => CliRun.Bytes(plans[i].Total) + (plans[i].Total > budget ? " (does not fit)" : "")),
             Row("the peak is in", i => plans[i].PeakIn),
@@ -111,6 +122,8 @@ internal static class PlanCommand
         };
         SummaryTable.Print($"a step of {shape.Batch} × {shape.Tokens:N0} tokens" + (shape.SequenceParallel > 1 ? ", per rank" : ""),
                            ["", .. ways.Select(w => w ? "checkpointing" : "no checkpointing")], rows);
+        if (k > 1 || shape.DataParallel > 1)
+            PrintTraffic(shape, ways);
         Console.WriteLine();
         Console.WriteLine($"— : not held at the peak (the logits tile, {CliRun.Bytes(plans[0].TileSize)}, lives in the loss; the attention workspace, " +
                           $"{CliRun.Bytes(plans[0].WorkspaceSize)}, in attention's backward). Weights count whether mapped from the checkpoint " +
@@ -120,7 +133,55 @@ internal static class PlanCommand
                               (rateGiven ? " (--flops)." : $" (a GEMM timed on this CPU × {StepTime.CpuEfficiency.ToString(CultureInfo.InvariantCulture)}, the share a whole step reaches in bench step)."));
     }
 
-    private static string AtPeak(long bytes) => bytes > 0 ? CliRun.Bytes(bytes) : "—";
+    private static string Ranks(StepShape s)
+    {
+        string sp = $"sequence parallel ({s.SequenceKind.ToString().ToLowerInvariant()}) over {s.SequenceParallel} ranks (per rank below: T/{s.SequenceParallel} tokens' activations, every weight)";
+        return (s.DataParallel, s.SequenceParallel) switch
+        {
+            (1, 1) => "",
+            (_, 1) => $"; data parallel over {s.DataParallel} ranks",
+            (1, _) => "; " + sp,
+            _ => $"; {s.DataParallel * s.SequenceParallel} ranks: data parallel {s.DataParallel} × " + sp,
+        };
+    }
+
+    /// <summary>The bytes a rank sends in the step (it receives as many), by what sends them (<see cref="StepTraffic"/>).</summary>
+    private static void PrintTraffic(StepShape shape, bool[] ways)
+    {
+        var traffic = ways.Select(w => StepTraffic.Of(shape with { GradientCheckpointing = w })).ToArray();
+        string sp = shape.SequenceKind.ToString().ToLowerInvariant();
+        string[] Row(string name, Func<StepTraffic, double> cell) => [name, .. traffic.Select(t => BytesOrDash((long)cell(t)))];
+        var rows = new List<string[]> { Row($"gradient all-reduce over {shape.DataParallel * shape.SequenceParallel} ranks", t => t.Gradients) };
+        if (shape.SequenceParallel > 1)
+        {
+            rows.Add(Row($"{sp} forward", t => t.Forward));
+            rows.Add(Row($"{sp} backward", t => t.Backward));
+            rows.Add(Row($"{sp} forward recomputed", t => t.Recompute));
+        }
+        rows.Add(Row("all", t => t.Total));
+        Console.WriteLine();
+        SummaryTable.Print($"bytes a rank sends (and receives) in a step of {shape.Batch} × {shape.Tokens:N0} tokens; docs/distributed.md derives them",
+                           ["", .. ways.Select(w => w ? "checkpointing" : "no checkpointing")], rows);
+    }
+
+    /// <summary>--sp as the planner's kind, refused where train would refuse it.</summary>
+    private static SequenceParallelKind SequenceKind(string text, int ranks, ModelConfig c)
+    {
+        var kind = text.Trim().ToLowerInvariant() switch
+        {
+            "none" when ranks == 1 => SequenceParallelKind.Ring, // one rank: no sequence parallelism, whatever the kind
+            "none" => throw new ArgumentException($"--sp-size {ranks}: say how the ranks share a row, --sp ulysses or --sp ring"),
+            "ring" => SequenceParallelKind.Ring,
+            "ulysses" => SequenceParallelKind.Ulysses,
+            _ => throw new FormatException($"--sp: '{text}' is not one of none, ulysses, ring"),
+        };
+        if (kind == SequenceParallelKind.Ulysses && (c.NumHeads % ranks != 0 || (c.NumKvHeads % ranks != 0 && ranks % c.NumKvHeads != 0)))
+            throw new ArgumentException($"--sp-size {ranks}: Ulysses shares heads among the ranks, and this model's {c.NumHeads} query heads and {c.NumKvHeads} KV heads " +
+                                        "do not divide among them (query heads must divide by the ranks, KV heads divide or be divided by them); use --sp ring");
+        return kind;
+    }
+
+    private static string BytesOrDash(long bytes) => bytes > 0 ? CliRun.Bytes(bytes) : "—";
 
     private static string Flops(double flops) => flops switch
     {

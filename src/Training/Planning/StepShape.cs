@@ -36,6 +36,12 @@ public sealed record StepShape
     /// </summary>
     public int SequenceParallel { get; init; } = 1;
 
+    /// <summary>How the sequence-parallel ranks attend across their shards: what they send and hold for it.</summary>
+    public SequenceParallelKind SequenceKind { get; init; } = SequenceParallelKind.Ring;
+
+    /// <summary>Data-parallel replicas, each of <see cref="Batch"/> rows: they change the traffic, not a rank's memory.</summary>
+    public int DataParallel { get; init; } = 1;
+
     /// <summary>Where the step runs: the attention workspace and the allocator's slack differ.</summary>
     public Device Device { get; init; } = Device.Cpu;
 
