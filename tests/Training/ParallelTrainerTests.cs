@@ -21,14 +21,14 @@ public class ParallelTrainerTests : IDisposable
         BatchSize = 1, LoraDropout = 0, DataCache = Path.Combine(_dir, "cache"),
     };
 
-    /// <summary>Runs <paramref name="options"/> on <paramref name="ranks"/> ranks (rank r's options from <paramref name="perRank"/>); rank 0's logs.</summary>
-    private static List<StepLog> Run(int ranks, TrainOptions options, int stopAfter = 0, Func<int, TrainOptions, TrainOptions>? perRank = null)
+    /// <summary>Runs <paramref name="options"/> on <paramref name="ranks"/> ranks; rank 0's logs.</summary>
+    private static List<StepLog> Run(int ranks, TrainOptions options, int stopAfter = 0)
     {
         var logs = new List<StepLog>();
         using var stop = new CancellationTokenSource();
         ThreadGroup.Run(ranks, world =>
         {
-            using var trainer = new Trainer(perRank?.Invoke(world.Rank, options) ?? options, s =>
+            using var trainer = new Trainer(options, s =>
             {
                 logs.Add(s);
                 if (s.Step == stopAfter)
@@ -55,11 +55,11 @@ public class ParallelTrainerTests : IDisposable
     public void Rank_0_alone_writes_logs_checkpoints_and_the_adapter_and_reports()
     {
         var said = new List<string>[2] { [], [] };
+        // Rank 1 is pointed at a folder of its own: whatever it wrote would show there.
+        var options = new[] { Options("lead", 2) with { SaveSteps = 1 }, Options("other", 2) with { SaveSteps = 1 } };
         ThreadGroup.Run(2, world =>
         {
-            // Rank 1 is pointed at a folder of its own: whatever it wrote would show there.
-            var options = Options(world.Rank == 0 ? "lead" : "other", 2) with { SaveSteps = 1 };
-            using var trainer = new Trainer(options, onMessage: said[world.Rank].Add, world: world);
+            using var trainer = new Trainer(options[world.Rank], onMessage: said[world.Rank].Add, world: world);
             trainer.Run();
         });
         foreach (string written in new[] { "checkpoint-2", "adapter", "metrics.jsonl", "loss.png", "train_options.json" })
