@@ -178,9 +178,10 @@ internal sealed class ThreadGroup : ICommunicator
             throw new ArgumentException("thread group: tensors must be contiguous host tensors");
         var result = new double[count];
         for (long i = 0; i < count; i++)
+            // The first arm's double makes the switch's type double (else float, which rounds I64 past 2^24).
             result[i] = t.DType switch
             {
-                DType.F32 => t.AsSpan<float>()[(int)(start + i)],
+                DType.F32 => (double)t.AsSpan<float>()[(int)(start + i)],
                 DType.I32 => t.AsSpan<int>()[(int)(start + i)],
                 DType.I64 => t.AsSpan<long>()[(int)(start + i)],
                 DType.BF16 or DType.F16 => t.AsSpan<ushort>()[(int)(start + i)],
