@@ -68,6 +68,10 @@ internal static class CliRun
             profile?.Finish(parse.GetValue(Quiet));
             return 0;
         }
+        catch (CliWorld.SilentExit exit)
+        {
+            return exit.Code;
+        }
         catch (OperationCanceledException) when (CliStop.Stopped is int code)
         {
             Console.Error.WriteLine("rawlora: stopped before anything was saved");

@@ -40,6 +40,29 @@ internal static class CliWorld
             throw new ArgumentException($"{command}: --sp ulysses gives each of the {spSize} ranks (--sp-size) a share of the model's {queryHeads} attention heads; {spSize} must divide {queryHeads}");
     }
 
+    /// <summary>
+    /// <see cref="CheckSizes(string, int, string, int, int)"/> on every rank of <paramref name="world"/>: every rank finds the same fault, so rank 0
+    /// says it and the others exit with the same code silently (one line, not one a rank).
+    /// </summary>
+    public static void CheckSizes(string command, ICommunicator world, string sp, int spSize, int queryHeads)
+    {
+        try
+        {
+            CheckSizes(command, world.Size, sp, spSize, queryHeads);
+        }
+        catch (ArgumentException) when (world.Rank != 0)
+        {
+            throw new SilentExit(1);
+        }
+    }
+
+    /// <summary>Ends a command with <paramref name="code"/> and prints nothing: another rank says why.</summary>
+    internal sealed class SilentExit(int code) : Exception
+    {
+        /// <summary>The exit code.</summary>
+        public int Code { get; } = code;
+    }
+
     /// <summary>Whether this process prints: a single process, or rank 0 of the world.</summary>
     public static bool Prints(ICommunicator? world) => world is null || world.Rank == 0;
 }

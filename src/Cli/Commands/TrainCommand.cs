@@ -47,7 +47,7 @@ internal static class TrainCommand
             Preflight(options);
             var world = CliWorld.Join("train", options.Sp);
             if (world is not null)
-                CliWorld.CheckSizes("train", world.Size, options.Sp, options.SpSize, ModelFolder.Config(options.Model).NumHeads);
+                CliWorld.CheckSizes("train", world, options.Sp, options.SpSize, ModelFolder.Config(options.Model).NumHeads);
             bool prints = CliWorld.Prints(world);
 
             using var stop = new CliStop();
