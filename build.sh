@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's build entry on Linux (build.ps1 does the same where PowerShell is installed).
 #   ./build.sh test              build in Release and run every test (no Python, no GPU needed;
-#                                fetches the real tokenizer files with npm once, installing node if root can)
+#                                fetches the real tokenizer files with npm once, installing node if root can;
+#                                installs OpenMPI if root can, and then runs the mpirun tests)
 #   ./build.sh bench VERB [ARGS] run a benchmark (installs the PyTorch peer first when root can)
 #   ./build.sh rawlora VERB ...  run the rawlora command line (inspect, forward, generate)
 #   ./build.sh build             build the solution in Release
@@ -44,9 +45,24 @@ ensure_tokenizers() {
     node tests/reference/tokenizers/fetch.mjs
 }
 
+# The distributed tests start ranks under mpirun (OpenMPI). Installed here when root can; wherever mpirun is present,
+# RAWLORA_REQUIRE_MPI=1 makes those tests fail instead of skipping, so that CI runs them.
+ensure_mpi() {
+    if ! command -v mpirun >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing OpenMPI for the distributed tests (openmpi-bin, libopenmpi-dev)..."
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
+    fi
+    if command -v mpirun >/dev/null; then
+        export RAWLORA_REQUIRE_MPI=1
+    else
+        echo "note: mpirun is missing; the mpirun tests will be skipped (apt-get install openmpi-bin libopenmpi-dev)" >&2
+    fi
+}
+
 case "$verb" in
     build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
-    test) ensure_tokenizers; dotnet test RawLongLoRA.sln -c Release "$@" ;;
+    test) ensure_tokenizers; ensure_mpi; dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
     rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.

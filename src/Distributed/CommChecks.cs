@@ -9,6 +9,13 @@ internal static class CommChecks
     /// <summary>The dtypes MPI reduces; any dtype moves as bytes.</summary>
     public static readonly DType[] HostReducible = [DType.F32, DType.I32, DType.I64];
 
+    /// <summary>A communicator whose call failed (<paramref name="failure"/>) refuses the next ones: its ranks are out of step.</summary>
+    public static void NotFailed(string op, int rank, string? failure)
+    {
+        if (failure is not null)
+            throw new CommunicatorException($"{op} on rank {rank}: this communicator failed earlier ({failure}); its ranks are out of step");
+    }
+
     /// <summary><paramref name="t"/> is alive, contiguous, on <paramref name="device"/>, and counts fit MPI's and NCCL's int.</summary>
     public static void Tensor(string op, string name, Tensor t, Device device)
     {
@@ -48,6 +55,13 @@ internal static class CommChecks
     {
         if (peer < 0 || peer >= size)
             throw new ArgumentOutOfRangeException(name, $"{op}: {name} {peer} is not a rank of this group (0 … {size - 1})");
+    }
+
+    /// <summary>A colour of <see cref="ICommunicator.Split"/> (MPI reserves the negative ones).</summary>
+    public static void Color(int color)
+    {
+        if (color < 0)
+            throw new ArgumentOutOfRangeException(nameof(color), $"split: color {color} is negative; colours are 0 or more");
     }
 
     /// <summary>One non-negative count per rank, adding up to <paramref name="t"/>'s elements.</summary>

@@ -83,7 +83,13 @@ internal static class DistributedLibraries
         throw new DllNotFoundException($"{what} ({string.Join(" / ", files)}) was not found; searched, in order: {string.Join(", ", searched)}; {install}.");
     }
 
-    private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path) => name is Mpi or Nccl ? Load(name) : 0;
+    // NCCL's poll calls the CUDA driver, found where the GPU backend finds it.
+    private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path) => name switch
+    {
+        Mpi or Nccl => Load(name),
+        Kernels.Cuda.CudaLibraries.Driver => Kernels.Cuda.CudaLibraries.Load(name),
+        _ => 0,
+    };
 
     private static nint? TryLoad(string path) => NativeLibrary.TryLoad(path, out var h) ? h : null;
 }

@@ -105,31 +105,10 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void Send(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "send";
-        Ready(op);
-        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
-        CommChecks.Peer(op, "peer", peer, Size);
-        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
-        using (Gate.EnterScope())
-            Check(op, MPI_Isend((void*)tensor.DataPointer, (int)tensor.Numel, Handles.Of(tensor.DType), peer, tag, _comm, request.Slot(0)));
-        request.Wait();
-    }
+    public void Send(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: false, tensor, peer, tag).Wait();
 
     /// <inheritdoc/>
-    public void Receive(Tensor tensor, int peer, int tag = 0)
-    {
-        const string op = "receive";
-        Ready(op);
-        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
-        CommChecks.Peer(op, "peer", peer, Size);
-        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
-        nint type = Handles.Of(tensor.DType);
-        using (Gate.EnterScope())
-            Check(op, MPI_Irecv((void*)tensor.DataPointer, (int)tensor.Numel, type, peer, tag, _comm, request.Slot(0)));
-        request.ExpectReceived(0, (int)tensor.Numel, type, peer).Wait();
-    }
+    public void Receive(Tensor tensor, int peer, int tag = 0) => PointToPoint(receive: true, tensor, peer, tag).Wait();
 
     /// <inheritdoc/>
     public ICommRequest StartSendReceive(Tensor send, int to, Tensor receive, int from, int tag = 0)
@@ -180,12 +159,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     {
         const string op = "split";
         Ready(op);
-        if (color < 0)
-            throw new ArgumentOutOfRangeException(nameof(color), $"{op}: color {color} is negative; colours are 0 or more");
-        // MPI_Comm_split blocks: meet first through a polled all-gather, so a rank that never comes is a timeout.
-        using (var mine = Tensor.FromArray([color, key], dtype: DType.I32))
-        using (var all = Tensor.Zeros([2 * Size], DType.I32))
-            AllGather(all, mine);
+        CommChecks.Color(color);
+        // MPI_Comm_split blocks: meet first at a polled barrier, so a rank that never comes is a timeout.
+        Barrier();
         nint group;
         using (Gate.EnterScope())
             Check(op, MPI_Comm_split(_comm, color, key, out group));
@@ -204,6 +180,21 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         _comm = 0;
     }
 
+    private MpiRequest PointToPoint(bool receive, Tensor tensor, int peer, int tag)
+    {
+        string op = receive ? "receive" : "send";
+        Ready(op);
+        CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
+        CommChecks.Peer(op, "peer", peer, Size);
+        var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
+        nint type = Handles.Of(tensor.DType);
+        void* p = (void*)tensor.DataPointer;
+        int n = (int)tensor.Numel;
+        using (Gate.EnterScope())
+            Check(op, receive ? MPI_Irecv(p, n, type, peer, tag, _comm, request.Slot(0)) : MPI_Isend(p, n, type, peer, tag, _comm, request.Slot(0)));
+        return receive ? request.ExpectReceived(0, n, type, peer) : request;
+    }
+
     private string Everyone => $"the other ranks of this group of {Size}";
 
     /// <summary>
@@ -213,7 +204,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     internal CommunicatorException Fail(string op, string peers, int code = 0, bool timedOut = false)
     {
         string what = timedOut
-            ? $"{op} timed out after {Timeout.TotalSeconds:0.###} s on rank {Rank} of {Size}, waiting for {peers} (a peer died, hangs, or is not making the same call)"
+            ? CommPoll.TimedOut(op, this, peers)
             : $"{op} failed on rank {Rank} of {Size} with {peers}: {ErrorText(code)}";
         _failure = what;
         Mpi.MarkFailed();
@@ -223,8 +214,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private void Ready(string op)
     {
         ObjectDisposedException.ThrowIf(_comm == 0, this);
-        if (_failure is not null)
-            throw new CommunicatorException($"{op} on rank {Rank}: this communicator failed earlier ({_failure}); its ranks are out of step");
+        CommChecks.NotFailed(op, Rank, _failure);
     }
 
     private void Check(string op, int code)

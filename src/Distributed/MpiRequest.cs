@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace RawLongLoRA.Distributed;
 
 /// <summary>
@@ -53,26 +51,8 @@ internal sealed unsafe class MpiRequest : ICommRequest
     {
         if (_done)
             return;
-        var clock = Stopwatch.StartNew();
-        for (int polls = 0; ; polls++)
-        {
-            int code, flag;
-            fixed (nint* requests = _requests)
-            fixed (MpiNative.Status* statuses = _statuses)
-                using (MpiCommunicator.Gate.EnterScope())
-                    code = MpiNative.MPI_Testall(_requests.Length, requests, out flag, statuses);
-            if (code != 0)
-                throw _owner.Fail(_op, _peers, _statuses.Select(s => s.Error).FirstOrDefault(e => e != 0, code));
-            if (flag != 0)
-                break;
-            if (clock.Elapsed > _owner.Timeout)
-                throw _owner.Fail(_op, _peers, timedOut: true);
-            // Progress happens inside MPI_Testall: poll at once for a while, then give the cores back.
-            if (polls < 200)
-                Thread.Yield();
-            else
-                Thread.Sleep(1);
-        }
+        // Progress happens inside MPI_Testall.
+        CommPoll.Until(Test, _owner.Timeout, () => _owner.Fail(_op, _peers, timedOut: true));
         _done = true;
         if (_receive is var (index, expected, type, peer))
         {
@@ -85,5 +65,17 @@ internal sealed unsafe class MpiRequest : ICommRequest
         }
         _then?.Invoke();
         GC.KeepAlive(_keep);
+    }
+
+    private bool Test()
+    {
+        int code, flag;
+        fixed (nint* requests = _requests)
+        fixed (MpiNative.Status* statuses = _statuses)
+            using (MpiCommunicator.Gate.EnterScope())
+                code = MpiNative.MPI_Testall(_requests.Length, requests, out flag, statuses);
+        if (code != 0)
+            throw _owner.Fail(_op, _peers, _statuses.Select(s => s.Error).FirstOrDefault(e => e != 0, code));
+        return flag != 0;
     }
 }

@@ -1,3 +1,4 @@
+using RawLongLoRA.Distributed;
 using Xunit;
 
 namespace RawLongLoRA.Tests.Distributed;
@@ -28,7 +29,7 @@ public sealed class MpiFailureTests
     [MpiFact]
     public void RankThatNeverComesTimesTheOthersOut()
     {
-        var (exitCode, output, _) = MpiRun.Run(2, "rank-absent", ["2"], timeoutSeconds: JobTimeout);
+        var (exitCode, output, _) = MpiRun.Run(2, "rank-absent", timeoutSeconds: JobTimeout, environment: new Dictionary<string, string> { [Mpi.TimeoutVariable] = "2" });
         Assert.NotEqual(0, exitCode);
         Assert.Contains("rank 0: CommunicatorException: all_reduce timed out after 2 s on rank 0 of 2", output);
     }

@@ -26,9 +26,10 @@ internal static class MpiRun
 
     /// <summary>
     /// Runs <paramref name="scenario"/> on <paramref name="ranks"/> ranks and returns mpirun's exit code, every rank's
-    /// output and how long the job took.
+    /// output and how long the job took; <paramref name="environment"/> adds variables that every rank sees.
     /// </summary>
-    public static (int ExitCode, string Output, TimeSpan Elapsed) Run(int ranks, string scenario, string[]? args = null, int timeoutSeconds = 60)
+    public static (int ExitCode, string Output, TimeSpan Elapsed) Run(int ranks, string scenario, string[]? args = null, int timeoutSeconds = 60,
+                                                                      IReadOnlyDictionary<string, string>? environment = null)
     {
         string mpirun = Launcher.Value ?? throw new InvalidOperationException(Missing);
         string worker = Path.Combine(AppContext.BaseDirectory, "RawLongLoRA.MpiWorker.dll");
@@ -37,15 +38,16 @@ internal static class MpiRun
             "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "dotnet", worker, scenario, .. args ?? [],
         ];
-        var environment = new Dictionary<string, string>
+        var variables = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
         {
             // One machine: shared memory and self only, no network probing; no TCP out-of-band beyond loopback.
             ["OMPI_MCA_btl"] = "self,vader",
             ["OMPI_MCA_oob_tcp_if_include"] = "lo",
             ["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none",
+            ["TERM"] = "dumb", // no terminal escapes from the ranks' consoles in the output
         };
         var clock = Stopwatch.StartNew();
-        var (exitCode, output) = ChildProcess.Run(mpirun, command, AppContext.BaseDirectory, environment, timeoutSeconds);
+        var (exitCode, output) = ChildProcess.Run(mpirun, command, AppContext.BaseDirectory, variables, timeoutSeconds);
         return (exitCode, output, clock.Elapsed);
     }
 

@@ -52,6 +52,8 @@ internal sealed class ThreadGroup : ICommunicator
 
     public void AllReduce(Tensor tensor, ReduceKind kind = ReduceKind.Sum)
     {
+        CommChecks.Tensor("all_reduce", "tensor", tensor, Device.Cpu);
+        CommChecks.Reducible("all_reduce", tensor, CommChecks.HostReducible);
         var sum = Collect(tensor, (slots, _) => Sum(slots.Cast<Tensor>(), 0, tensor.Numel, kind));
         Write(tensor, 0, sum);
     }
@@ -65,6 +67,7 @@ internal sealed class ThreadGroup : ICommunicator
 
     public void AllGather(Tensor dst, Tensor src)
     {
+        CommChecks.Gather("all_gather", dst, "dst", src, "src", Device.Cpu, Size);
         Exchange(src, slots =>
         {
             long n = src.Numel;
@@ -75,6 +78,8 @@ internal sealed class ThreadGroup : ICommunicator
 
     public void ReduceScatter(Tensor dst, Tensor src, ReduceKind kind = ReduceKind.Sum)
     {
+        CommChecks.Gather("reduce_scatter", src, "src", dst, "dst", Device.Cpu, Size);
+        CommChecks.Reducible("reduce_scatter", src, CommChecks.HostReducible);
         long n = dst.Numel;
         var part = Collect(src, (slots, _) => Sum(slots.Cast<Tensor>(), Rank * n, n, kind));
         Write(dst, 0, part);
@@ -82,6 +87,7 @@ internal sealed class ThreadGroup : ICommunicator
 
     public void AllToAll(Tensor dst, ReadOnlySpan<int> receiveCounts, Tensor src, ReadOnlySpan<int> sendCounts)
     {
+        CommChecks.AllToAll(dst, receiveCounts, src, sendCounts, Device.Cpu, Size);
         var receive = receiveCounts.ToArray();
         Exchange((src, sendCounts.ToArray()), slots =>
         {
@@ -97,14 +103,21 @@ internal sealed class ThreadGroup : ICommunicator
         });
     }
 
-    public void Send(Tensor tensor, int peer, int tag = 0) => _hub.Mailbox(Rank, peer, tag).Add(Read(tensor, 0, tensor.Numel));
+    public void Send(Tensor tensor, int peer, int tag = 0)
+    {
+        CommChecks.Tensor("send", "tensor", tensor, Device.Cpu);
+        CommChecks.Peer("send", "peer", peer, Size);
+        _hub.Mailbox(Rank, peer, tag).Add(Read(tensor, 0, tensor.Numel));
+    }
 
     public void Receive(Tensor tensor, int peer, int tag = 0)
     {
+        CommChecks.Tensor("receive", "tensor", tensor, Device.Cpu);
+        CommChecks.Peer("receive", "peer", peer, Size);
         if (!_hub.Mailbox(peer, Rank, tag).TryTake(out var data, (int)Timeout.TotalMilliseconds, _hub.Cancel))
             throw new CommunicatorException($"receive: rank {peer} sent nothing with tag {tag} to rank {Rank} within {Timeout.TotalSeconds} s");
         if (data.Length != tensor.Numel)
-            throw new CommunicatorException($"receive: rank {peer} sent {data.Length} elements, rank {Rank} expects {tensor.Numel}");
+            throw new CommunicatorException($"receive: rank {peer} sent {data.Length} elements; rank {Rank} expects {tensor.Numel}");
         Write(tensor, 0, data);
     }
 
@@ -114,16 +127,22 @@ internal sealed class ThreadGroup : ICommunicator
         return new Pending(() => Receive(receive, from, tag));
     }
 
-    public void Broadcast(Tensor tensor, int root) => Exchange(tensor, slots =>
+    public void Broadcast(Tensor tensor, int root)
     {
-        if (Rank != root)
-            Write(tensor, 0, Read((Tensor)slots[root]!, 0, tensor.Numel));
-    });
+        CommChecks.Tensor("broadcast", "tensor", tensor, Device.Cpu);
+        CommChecks.Peer("broadcast", "root", root, Size);
+        Exchange(tensor, slots =>
+        {
+            if (Rank != root)
+                Write(tensor, 0, Read((Tensor)slots[root]!, 0, tensor.Numel));
+        });
+    }
 
     public void Barrier() => _hub.Meet(Timeout);
 
     public ICommunicator Split(int color, int key)
     {
+        CommChecks.Color(color);
         ThreadGroup? made = null;
         Exchange((color, key), slots =>
         {

@@ -22,4 +22,25 @@ internal static class Check
     }
 
     private static string Show<T>(IEnumerable<T> values) => string.Join(", ", values.Select(v => string.Format(CultureInfo.InvariantCulture, "{0}", v)));
+
+    /// <summary><paramref name="call"/> refuses with an <see cref="ArgumentException"/> whose message holds <paramref name="message"/>.</summary>
+    public static void Refuses(ICommunicator group, string what, Action call, string message) => Refuses<ArgumentException>(group, what, call, message);
+
+    /// <summary><paramref name="call"/> throws <typeparamref name="TError"/> with a message that holds <paramref name="message"/>.</summary>
+    public static void Refuses<TError>(ICommunicator group, string what, Action call, string message) where TError : Exception
+    {
+        try
+        {
+            call();
+        }
+        catch (TError e) when (e.Message.Contains(message, StringComparison.Ordinal))
+        {
+            return;
+        }
+        catch (TError e)
+        {
+            throw new InvalidOperationException($"{what} on rank {group.Rank}: refused with '{e.Message}', expected a message with '{message}'", e);
+        }
+        throw new InvalidOperationException($"{what} on rank {group.Rank}: was accepted; expected a refusal with '{message}'");
+    }
 }

@@ -19,8 +19,12 @@ internal static class CollectiveScenarios
         AllToAllUneven(world);
         PointToPoint(world);
         Broadcast(world);
+        BadInput(world);
         world.Barrier();
         Grid(world);
+        // Every rank of these jobs runs on this machine.
+        if (world is MpiCommunicator mpi)
+            Check.Equal(world, "local rank", world.Rank, mpi.LocalRank);
         if (world.Rank == 0)
             Console.WriteLine($"collectives: {world.Size} ranks, every member checked");
     }
@@ -97,6 +101,7 @@ internal static class CollectiveScenarios
     {
         int n = c.Size, r = c.Rank;
         using var sent = Tensor.FromArray([1f, 2, 3, 4, 5]);
+        using var three = Tensor.FromArray([1f, 2, 3]);
         if (r == 0)
             c.Send(sent, n - 1, tag: 7);
         if (r == n - 1)
@@ -104,6 +109,15 @@ internal static class CollectiveScenarios
             using var got = Tensor.Full([5], Poison);
             c.Receive(got, 0, tag: 7);
             Check.Equal(c, "send/receive 0 → last", [1f, 2, 3, 4, 5], got);
+        }
+
+        // A message shorter than the receive expects is an error, not a half-filled tensor.
+        if (r == 0)
+            c.Send(three, 1, tag: 9);
+        if (r == 1)
+        {
+            using var five = Tensor.Full([5], Poison);
+            Check.Refuses<CommunicatorException>(c, "receive of a short message", () => c.Receive(five, 0, tag: 9), "receive: rank 0 sent 3 elements; rank 1 expects 5");
         }
 
         // One ring step: every rank sends right and receives from the left.
@@ -121,6 +135,29 @@ internal static class CollectiveScenarios
         using var t = c.Rank == root ? Tensor.FromArray([3.5f, -1, 7]) : Tensor.Full([3], Poison);
         c.Broadcast(t, root);
         Check.Equal(c, $"broadcast from rank {root}", [3.5f, -1, 7], t);
+    }
+
+    /// <summary>Every rank refuses the same bad calls before moving anything, so the group stays in step.</summary>
+    private static void BadInput(ICommunicator c)
+    {
+        int n = c.Size;
+        using var matrix = Tensor.Zeros([2, 3]);
+        using var transposed = matrix.Transpose(0, 1);
+        Check.Refuses(c, "all_reduce of a non-contiguous view", () => c.AllReduce(transposed), "all_reduce: tensor [3, 2] is not contiguous");
+        using var bf16 = Tensor.Zeros([2], DType.BF16);
+        Check.Refuses(c, "all_reduce of BF16", () => c.AllReduce(bf16), "all_reduce: cannot reduce BF16");
+        using var part = Tensor.Zeros([3]);
+        using var wrong = Tensor.Zeros([3 * n + 1]);
+        Check.Refuses(c, "all_gather into a wrong size", () => c.AllGather(wrong, part), $"all_gather: dst has {3 * n + 1} elements; expected {n} ranks × 3 (src) = {3 * n}");
+        using var ints = Tensor.Zeros([3 * n], DType.I32);
+        Check.Refuses(c, "reduce_scatter across dtypes", () => c.ReduceScatter(part, ints), "reduce_scatter: dst is I32 and src is F32");
+        int[] perRank = [.. Enumerable.Repeat(3, n)], tooMany = [.. Enumerable.Repeat(3, n + 1)], offByOne = [.. Enumerable.Repeat(3, n - 1), 4];
+        using var whole = Tensor.Zeros([3 * n]);
+        Check.Refuses(c, "all_to_all with a count per rank too many", () => c.AllToAll(whole, perRank, whole, tooMany), $"all_to_all: sendCounts has {n + 1} entries; expected one per rank ({n})");
+        Check.Refuses(c, "all_to_all with counts that miss the tensor", () => c.AllToAll(whole, offByOne, whole, perRank), $"all_to_all: receiveCounts add up to {3 * n + 1} elements but dst has {3 * n}");
+        Check.Refuses(c, "send to a rank past the group", () => c.Send(part, n), $"send: peer {n} is not a rank of this group (0 … {n - 1})");
+        Check.Refuses(c, "broadcast from rank -1", () => c.Broadcast(part, -1), $"broadcast: root -1 is not a rank of this group");
+        Check.Refuses(c, "split with a negative colour", () => c.Split(-1, 0), "split: color -1 is negative");
     }
 
     /// <summary>A DP × SP grid (SP groups of 2 consecutive ranks), collectives on both, and a split that reverses order by key.</summary>
