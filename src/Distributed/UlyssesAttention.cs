@@ -62,8 +62,8 @@ public sealed class UlyssesAttention(ICommunicator group) : IAttention
 
     /// <summary>
     /// The KV heads each rank needs for its Hq/K query heads: Hkv/K of them when K divides Hkv; the one its query
-    /// heads share when Hkv divides K (ranks K/Hkv apart share a head); otherwise no split serves, and the error says
-    /// which sizes would.
+    /// heads share when Hkv divides K (each run of K/Hkv consecutive ranks holds a copy of one head); otherwise no
+    /// split serves, and the error says which sizes would.
     /// </summary>
     private static (int Start, int Count)[] KvHeads(int hq, int hkv, int ranks)
     {

@@ -8,10 +8,18 @@ namespace RawLongLoRA.Tests;
 /// <summary>
 /// Ulysses attention on in-process ranks (ThreadGroup) equals one process's attention over the whole tensors, in o
 /// and in dq, dk, dv, for every case of the "ulysses" scenario at 2, 3 and 4 ranks; its all-to-all moves exactly the
-/// right values; sizes it cannot split, and calls it cannot serve, fail with one clear error.
+/// right values; sizes it cannot split, and calls it cannot serve, fail with one clear error. The scenario runs under
+/// mpirun too, at 2 and 4 ranks.
 /// </summary>
+[Collection(MpiRun.Collection)]
 public class UlyssesAttentionTests
 {
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void EqualsOneProcessUnderMpirun(int ranks)
+        => Assert.Contains($"ulysses: {ranks} ranks, {UlyssesScenarios.Cases(ranks).Count()} cases equal one process", MpiRun.Pass(ranks, "ulysses"));
+
     public static TheoryData<int, string> RanksAndCases()
     {
         var data = new TheoryData<int, string>();

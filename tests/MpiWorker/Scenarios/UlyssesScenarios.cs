@@ -1,5 +1,6 @@
 using RawLongLoRA.Distributed;
 using RawLongLoRA.Model;
+using RawLongLoRA.Training.Checks;
 
 namespace RawLongLoRA.MpiWorker;
 
@@ -22,8 +23,11 @@ internal static class UlyssesScenarios
     [Scenario("ulysses")]
     public static void Ulysses(ICommunicator world, string[] args)
     {
-        foreach (var c in Cases(world.Size))
+        var cases = Cases(world.Size).ToList();
+        foreach (var c in cases)
             Run(world, c);
+        if (world.Rank == 0)
+            Console.WriteLine($"ulysses: {world.Size} ranks, {cases.Count} cases equal one process");
     }
 
     /// <summary>
@@ -72,9 +76,9 @@ internal static class UlyssesScenarios
         var os = c.Checkpointed ? Checkpoint.Run(attend, qs, ks, vs) : attend([qs, ks, vs]);
         (os * w.Narrow(1, start, length)).Sum().Backward();
 
-        var errors = new[] { ("o", os, o), ("dq", qs.Grad!, q.Grad!), ("dk", ks.Grad!, k.Grad!), ("dv", vs.Grad!, v.Grad!) }
-            .Select(x => (x.Item1, Error: RelativeError(x.Item2, x.Item3.Narrow(1, start, length)))).ToList();
-        string line = $"ulysses rank {group.Rank} of {group.Size}, {c.Name}: max error / max |one call| " + string.Join(", ", errors.Select(e => $"{e.Item1} {e.Error:E2}"));
+        (string Name, Tensor Shard, Tensor Whole)[] compared = [("o", os, o), ("dq", qs.Grad!, q.Grad!), ("dk", ks.Grad!, k.Grad!), ("dv", vs.Grad!, v.Grad!)];
+        var errors = compared.Select(x => (x.Name, Error: MaxRelativeError.Of(x.Shard.ToFloatArray(), x.Whole.Narrow(1, start, length).ToFloatArray()))).ToList();
+        string line = $"ulysses rank {group.Rank} of {group.Size}, {c.Name}: max error / max |one call| " + string.Join(", ", errors.Select(e => $"{e.Name} {e.Error:E2}"));
         Console.WriteLine(line);
         if (errors.Any(e => !(e.Error <= Tolerance)))
             throw new InvalidOperationException($"{line}; tolerance {Tolerance:E0}");
@@ -86,21 +90,5 @@ internal static class UlyssesScenarios
         var shard = whole.Narrow(1, start, length).Contiguous().Detach();
         shard.RequiresGrad = true;
         return shard;
-    }
-
-    /// <summary>Max |actual − expected| over max |expected|; NaN when expected is all zeros (nothing to compare) or either holds a NaN.</summary>
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        float[] a = actual.ToFloatArray(), e = expected.ToFloatArray();
-        if (a.Length != e.Length)
-            return double.NaN;
-        double scale = 0, error = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            scale = Math.Max(scale, Math.Abs((double)e[i]));
-            double d = Math.Abs((double)a[i] - e[i]);
-            error = double.IsNaN(d) || double.IsNaN(error) ? double.NaN : Math.Max(error, d);
-        }
-        return scale > 0 ? error / scale : double.NaN;
     }
 }
