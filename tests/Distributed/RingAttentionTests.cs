@@ -10,10 +10,17 @@ namespace RawLongLoRA.Tests;
 /// Ring attention on ranks that are threads of this process (the "ring" scenario, which mpirun runs too): o, dq, dk
 /// and dv equal one process's attention over whole rows at 1 to 4 ranks, plain and zig-zag, under every mask case;
 /// pairs of blocks a mask makes empty are not computed, and zig-zag evens out the causal work; bad input fails
-/// naming what is wrong.
+/// naming what is wrong. The scenario runs under mpirun too, at 2 and 4 ranks.
 /// </summary>
+[Collection(MpiRun.Collection)]
 public class RingAttentionTests
 {
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void EqualsOneProcessUnderMpirun(int ranks)
+        => Assert.Contains($"ring: {ranks} ranks, {2 * RingScenarios.Cases.Count} cases equal one process", MpiRun.Pass(ranks, "ring"));
+
     public static TheoryData<int, string, string> RanksCasesLayouts()
     {
         var data = new TheoryData<int, string, string>();
@@ -29,6 +36,48 @@ public class RingAttentionTests
     [MemberData(nameof(RanksCasesLayouts))]
     public void EqualsOneProcess(int ranks, string name, string layout)
         => ThreadGroup.Run(ranks, world => RingScenarios.Ring(world, [name, layout]));
+
+    [Fact]
+    public void EqualsOneProcessInACheckpointedSegment()
+        => ThreadGroup.Run(3, world => RingScenarios.Ring(world, ["S2 packed", "zig-zag", "checkpointed"]));
+
+    [Fact]
+    public void WithoutRecordingGivesTheSameOutput()
+    {
+        // Evaluation runs the ring with nothing recorded: what the op saves for backward is let go at once.
+        ThreadGroup.Run(2, world =>
+        {
+            using var scope = new DisposeScope();
+            var spec = RingScenarios.Cases["S2 packed"].Spec();
+            var shards = new SequenceShards(spec.RowLength, 2, zigZag: true);
+            var x = new[] { 4, 4, 4 }.Select((h, i) => Tensor.Randn([2, shards.LocalLength(world.Rank), h, 16], new Generator((ulong)(20 + i)), requiresGrad: true)).ToArray();
+            var ring = new RingAttention(world, zigZag: true);
+            var recorded = ring.Forward(x[0], x[1], x[2], spec);
+            Tensor plain;
+            using (Autograd.NoGrad())
+                plain = ring.Forward(x[0], x[1], x[2], spec);
+            Assert.True(recorded.RequiresGrad);
+            Assert.False(plain.RequiresGrad);
+            Assert.Equal(recorded.ToFloatArray(), plain.ToFloatArray());
+        });
+    }
+
+    [Fact]
+    public void TheMergeOfPartsCannotOverflow()
+    {
+        // The ring merges through the backend's AttentionMerge: log-sum-exps far past e^88 (float's limit) merge as
+        // weights e^(lse_part − lse), and a part that saw no key (−∞) weighs nothing.
+        using var scope = new DisposeScope();
+        float[] lseA = [1000f, 1000f, float.NegativeInfinity], lseB = [999f, float.NegativeInfinity, float.NegativeInfinity];
+        var oA = Tensor.Full([1, 3, 1, 2], 1.0);
+        var oB = Tensor.Full([1, 3, 1, 2], 3.0);
+        var o = Tensor.Empty([1, 3, 1, 2]);
+        var lse = Tensor.Empty([1, 1, 3]);
+        Device.Cpu.Backend.AttentionMerge(o, lse, oA, Tensor.FromArray(lseA, [1, 1, 3]), oB, Tensor.FromArray(lseB, [1, 1, 3]));
+        double wB = 1 / (1 + Math.E);
+        Assert.Equal([(float)(1000 + Math.Log(1 + 1 / Math.E)), 1000f, float.NegativeInfinity], lse.ToFloatArray(), (a, b) => Math.Abs(a - b) <= 1e-4 || a == b);
+        Assert.Equal([(float)(1 + 2 * wB), (float)(1 + 2 * wB), 1f, 1f, 0f, 0f], o.ToFloatArray(), (a, b) => Math.Abs(a - b) <= 1e-6);
+    }
 
     [Theory]
     [InlineData(false, new[] { 1, 2, 3, 4 })]
