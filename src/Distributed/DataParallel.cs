@@ -3,8 +3,9 @@ namespace RawLongLoRA.Distributed;
 /// <summary>
 /// Data parallelism's gradient reduction: after backward every trainable tensor's gradient becomes its sum over the
 /// group, in buckets of about <see cref="DefaultBucketBytes"/> filled in reverse parameter order (the order backward
-/// finishes them, as PyTorch's DDP), each bucket's all-reduce started before the next is filled and all waited for
-/// before clipping.
+/// finishes them, as PyTorch's DDP). Inside <see cref="Watch"/> (the backward of a step's last batch) a bucket's
+/// all-reduce starts as soon as its gradients are final, overlapping the rest of backward where the communicator
+/// allows; <see cref="ReduceGradients"/> starts the rest and waits for all, before clipping.
 /// <para>
 /// Which group: the gradient a rank holds is the derivative of its own loss term, (sum of its token losses) / (counted
 /// targets over every rank), so the step's gradient is the plain sum of every rank's. Under sequence parallelism a
@@ -14,9 +15,11 @@ namespace RawLongLoRA.Distributed;
 /// data-parallel group (then the world too) otherwise.
 /// </para>
 /// <para>
-/// Issued after backward rather than during it: with checkpointed layers a parameter's gradient is accumulated inside
-/// nested backward passes, and with gradient accumulation only the last batch's backward finishes it, so the
-/// autograd cannot tell the moment a gradient is final without a per-step count of its uses.
+/// When a gradient is final: the graph does not say it directly (checkpointed layers accumulate inside nested backward
+/// passes), so, as DDP's static graph does, the first watched backward counts each parameter's accumulations
+/// (<see cref="Autograd.OnGradientAccumulated"/>) and later ones start a bucket when every member has had its count.
+/// Buckets start in order, so every rank issues the same collectives in the same order; the first step reduces
+/// after backward.
 /// </para>
 /// </summary>
 public sealed class DataParallel : IDisposable
@@ -26,6 +29,11 @@ public sealed class DataParallel : IDisposable
 
     private readonly ICommunicator _group;
     private readonly List<GradientBucket> _buckets = [];
+    private readonly Dictionary<Tensor, int> _slot = new(ReferenceEqualityComparer.Instance);
+    private readonly int[] _seen;
+    private int[]? _uses;
+    private bool _watched;
+    private int _started;
 
     /// <summary>
     /// Buckets for the gradients of <paramref name="parameters"/> (float32 tensors on one device; the same list in the
@@ -41,6 +49,9 @@ public sealed class DataParallel : IDisposable
             if (p.DType != DType.F32 || p.Device != parameters[0].Device)
                 throw new ArgumentException($"data parallel: trained tensors must be float32 on one device; {p.Describe()} is not (the first is on {parameters[0].Device})", nameof(parameters));
         _group = group;
+        for (int i = 0; i < parameters.Count; i++)
+            _slot[parameters[i]] = i;
+        _seen = new int[parameters.Count];
         long limit = bucketBytes / sizeof(float);
         var open = new List<Tensor>();
         long filled = 0;
@@ -68,16 +79,41 @@ public sealed class DataParallel : IDisposable
         }
     }
 
+    /// <summary>Buckets started since the last <see cref="ReduceGradients"/>: during a watched backward, those already final.</summary>
+    internal int Started => _started;
+
     /// <summary>The buckets' parameters, in the order their reductions start.</summary>
     public IEnumerable<IReadOnlyList<Tensor>> Buckets => _buckets.Select(b => b.Parameters);
 
-    /// <summary>Every gradient becomes its sum over the group; returns once all are.</summary>
+    /// <summary>
+    /// Watches the backward passes run until disposed (on this thread): the step's last batch's, whose gradients are
+    /// final when they end. Buckets whose gradients are final start their all-reduce there and then.
+    /// </summary>
+    public IDisposable Watch()
+    {
+        Array.Clear(_seen);
+        _watched = true;
+        return Autograd.OnGradientAccumulated(p =>
+        {
+            if (!_slot.TryGetValue(p, out int i))
+                return; // a checkpointed segment's detached input, or a tensor not trained
+            _seen[i]++;
+            while (_uses is not null && _started < _buckets.Count && _buckets[_started].Parameters.All(m => _seen[_slot[m]] >= _uses[_slot[m]]))
+                _buckets[_started++].Start(_group);
+        });
+    }
+
+    /// <summary>Every gradient becomes its sum over the group (the buckets not started yet start now); returns once all are.</summary>
     public void ReduceGradients()
     {
-        foreach (var bucket in _buckets)
-            bucket.Start(_group);
+        if (_watched)
+            _uses ??= (int[])_seen.Clone();
+        _watched = false;
+        for (; _started < _buckets.Count; _started++)
+            _buckets[_started].Start(_group);
         foreach (var bucket in _buckets)
             bucket.Finish();
+        _started = 0;
     }
 
     /// <summary>Frees the buckets' buffers.</summary>

@@ -67,15 +67,17 @@ public sealed class ParallelStep : IDisposable
         if (_grid is not null)
             counted = WorldSum(counted);
         var backend = _model.Device.Backend;
-        foreach (var batch in batches)
+        for (int b = 0; b < batches.Count; b++)
         {
             using var scope = new DisposeScope();
             Tensor sum;
             using (Autocast.Scope(precision))
-                sum = BatchLoss.Sum(_model, batch, groupSize, shards, spRank);
+                sum = BatchLoss.Sum(_model, batches[b], groupSize, shards, spRank);
             var share = sum.Scale((float)(1.0 / counted));
             backend.Binary(BinaryOp.Add, lossOut, lossOut, share.Reshape(1));
-            share.Backward();
+            // The last batch's backward finishes the gradients: buckets may start reducing during it.
+            using (b == batches.Count - 1 ? _dataParallel?.Watch() : null)
+                share.Backward();
         }
         if (_grid is null)
             return;

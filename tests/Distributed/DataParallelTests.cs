@@ -49,6 +49,35 @@ public class DataParallelTests
     }
 
     [Fact]
+    public void Once_the_first_backward_has_counted_each_gradients_uses_later_ones_start_every_bucket_before_backward_ends()
+    {
+        ThreadGroup.Run(2, world =>
+        {
+            using var tiny = new TinyTrainingStep(Device.Cpu);
+            tiny.Model.GradientCheckpointing = true; // gradients accumulated inside the segments' own backward passes
+            var trainable = tiny.Model.TrainableParameters().Select(p => p.Tensor).ToArray();
+            using var dp = new DataParallel(world, trainable, bucketBytes: 256);
+            var random = new Random(world.Rank);
+            long[] ids = [.. Enumerable.Range(0, 16).Select(_ => (long)random.Next(32))];
+            var batch = new TrainingBatch(1, 16, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, 16).Select(i => (long)i)], [0]);
+            for (int step = 0; step < 2; step++)
+            {
+                foreach (var p in trainable)
+                {
+                    p.Grad?.Dispose();
+                    p.Grad = null;
+                }
+                using (new DisposeScope())
+                using (dp.Watch())
+                    BatchLoss.Of(tiny.Model, batch).Backward();
+                Assert.Equal(step == 0 ? 0 : dp.Buckets.Count(), dp.Started);
+                dp.ReduceGradients();
+            }
+            Assert.True(dp.Buckets.Count() > 2);
+        });
+    }
+
+    [Fact]
     public void The_grid_puts_consecutive_ranks_in_a_sequence_parallel_group_and_strided_ranks_in_a_data_parallel_one()
     {
         var places = new (int Sp, int SpSize, int Dp, int DpSize)[4];

@@ -122,11 +122,23 @@ internal static class TrainingScenarios
         return (loss, Gradients(model));
     }
 
+    /// <summary>
+    /// The step twice on the same parameters, the second's result: the first backward learns when each gradient is
+    /// final, the second starts gradient buckets during backward (the path every later training step takes).
+    /// </summary>
     private static (float Loss, Dictionary<string, float[]> Grads) Parallel(ParallelGrid grid, SequenceParallel kind, bool zigZag, TrainingBatch[] step, int groupSize)
     {
         using var model = Model();
-        using var parallel = new ParallelStep(model, [.. model.TrainableParameters().Select(p => p.Tensor)], grid, kind, zigZag);
+        var trainable = model.TrainableParameters().Select(p => p.Tensor).ToArray();
+        using var parallel = new ParallelStep(model, trainable, grid, kind, zigZag);
         using var loss = Tensor.Zeros([1], DType.F32, model.Device);
+        parallel.Run(step, groupSize, Precision.F32, loss);
+        foreach (var p in trainable)
+        {
+            p.Grad?.Dispose();
+            p.Grad = null;
+        }
+        loss.Fill(0);
         parallel.Run(step, groupSize, Precision.F32, loss);
         return (loss.ToFloatArray()[0], Gradients(model));
     }
