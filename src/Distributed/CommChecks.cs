@@ -64,6 +64,13 @@ internal static class CommChecks
             throw new ArgumentOutOfRangeException(nameof(color), $"split: color {color} is negative; colours are 0 or more");
     }
 
+    /// <summary>A message tag every MPI accepts (0 … 32767; MPI_TAG_UB is at least that).</summary>
+    public static void Tag(string op, int tag)
+    {
+        if (tag is < 0 or > 32767)
+            throw new ArgumentOutOfRangeException(nameof(tag), $"{op}: tag {tag} is outside 0 … 32767");
+    }
+
     /// <summary>One non-negative count per rank, adding up to <paramref name="t"/>'s elements.</summary>
     public static void Counts(string op, string name, ReadOnlySpan<int> counts, Tensor t, string tensorName, int size)
     {

@@ -37,7 +37,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     /// <summary>
     /// This process's index among the ranks on its machine (the GPU it takes): from the launcher's environment
-    /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID), else from a shared-memory split of the world.
+    /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID), else from a shared-memory split of the world;
+    /// groups split from the world keep the world's value.
     /// </summary>
     public int LocalRank { get; internal set; }
 
@@ -119,6 +120,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         CommChecks.Tensor(op, "receive", receive, Device.Cpu);
         CommChecks.Peer(op, "to", to, Size);
         CommChecks.Peer(op, "from", from, Size);
+        CommChecks.Tag(op, tag);
         var request = new MpiRequest(this, op, $"rank {to} (send, tag {tag}) and rank {from} (receive)", 2, send, receive);
         nint receiveType = Handles.Of(receive.DType);
         using (Gate.EnterScope())
@@ -164,9 +166,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Barrier();
         nint group;
         using (Gate.EnterScope())
+        {
             Check(op, MPI_Comm_split(_comm, color, key, out group));
-        Check(op, MPI_Comm_set_errhandler(group, Handles.ErrorsReturn));
-        return new MpiCommunicator(group, world: false, Timeout);
+            Check(op, MPI_Comm_set_errhandler(group, Handles.ErrorsReturn));
+        }
+        return new MpiCommunicator(group, world: false, Timeout) { LocalRank = LocalRank };
     }
 
     /// <summary>Frees a split group; the world is finalised by <see cref="Mpi.Shutdown"/> (or at exit).</summary>
@@ -186,6 +190,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Ready(op);
         CommChecks.Tensor(op, "tensor", tensor, Device.Cpu);
         CommChecks.Peer(op, "peer", peer, Size);
+        CommChecks.Tag(op, tag);
         var request = new MpiRequest(this, op, $"rank {peer} (tag {tag})", 1, tensor);
         nint type = Handles.Of(tensor.DType);
         void* p = (void*)tensor.DataPointer;

@@ -15,7 +15,7 @@ try
 {
     world = Mpi.World();
 }
-catch (Exception e) when (e is InvalidOperationException or DllNotFoundException or CommunicatorException)
+catch (Exception e) when (e is InvalidOperationException or ArgumentException or DllNotFoundException or CommunicatorException)
 {
     Console.Error.WriteLine(e.Message);
     return 3;

@@ -107,6 +107,7 @@ internal sealed class ThreadGroup : ICommunicator
     {
         CommChecks.Tensor("send", "tensor", tensor, Device.Cpu);
         CommChecks.Peer("send", "peer", peer, Size);
+        CommChecks.Tag("send", tag);
         _hub.Mailbox(Rank, peer, tag).Add(Read(tensor, 0, tensor.Numel));
     }
 
@@ -114,6 +115,7 @@ internal sealed class ThreadGroup : ICommunicator
     {
         CommChecks.Tensor("receive", "tensor", tensor, Device.Cpu);
         CommChecks.Peer("receive", "peer", peer, Size);
+        CommChecks.Tag("receive", tag);
         if (!_hub.Mailbox(peer, Rank, tag).TryTake(out var data, (int)Timeout.TotalMilliseconds, _hub.Cancel))
             throw new CommunicatorException($"receive: rank {peer} sent nothing with tag {tag} to rank {Rank} within {Timeout.TotalSeconds} s");
         if (data.Length != tensor.Numel)

@@ -156,6 +156,7 @@ internal static class CollectiveScenarios
         Check.Refuses(c, "all_to_all with a count per rank too many", () => c.AllToAll(whole, perRank, whole, tooMany), $"all_to_all: sendCounts has {n + 1} entries; expected one per rank ({n})");
         Check.Refuses(c, "all_to_all with counts that miss the tensor", () => c.AllToAll(whole, offByOne, whole, perRank), $"all_to_all: receiveCounts add up to {3 * n + 1} elements but dst has {3 * n}");
         Check.Refuses(c, "send to a rank past the group", () => c.Send(part, n), $"send: peer {n} is not a rank of this group (0 … {n - 1})");
+        Check.Refuses(c, "receive with a negative tag", () => c.Receive(part, 0, tag: -1), "receive: tag -1 is outside 0 … 32767");
         Check.Refuses(c, "broadcast from rank -1", () => c.Broadcast(part, -1), $"broadcast: root -1 is not a rank of this group");
         Check.Refuses(c, "split with a negative colour", () => c.Split(-1, 0), "split: color -1 is negative");
     }
