@@ -50,11 +50,15 @@ internal static class CliWorld
         {
             CheckSizes(command, world.Size, sp, spSize, queryHeads);
         }
-        catch (ArgumentException) when (world.Rank != 0)
+        catch (ArgumentException e)
         {
-            throw new SilentExit(1);
+            Refuse(world, e.Message);
         }
     }
+
+    /// <summary>A fault every rank of <paramref name="world"/> finds: rank 0 throws it as one line, the others exit silently with the same code.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public static void Refuse(ICommunicator world, string message) => throw (world.Rank == 0 ? new ArgumentException(message) : new SilentExit(1));
 
     /// <summary>Ends a command with <paramref name="code"/> and prints nothing: another rank says why.</summary>
     internal sealed class SilentExit(int code) : Exception

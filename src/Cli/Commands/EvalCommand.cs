@@ -91,6 +91,9 @@ internal static class EvalCommand
             };
             options.Validate();
             model.Check(parse);
+            // Greedy decoding with a KV cache has no sequence-parallel form here: each rank would repeat the whole run.
+            if (CliWorld.Join("eval passkey", "none") is { } world)
+                CliWorld.Refuse(world, "eval passkey: runs in one process (decoding with a KV cache is not shared among ranks); run it without mpirun. eval ppl shares long windows among mpirun's ranks");
             string? png = parse.GetValue(plot);
             if (png is not null)
                 OutputPaths.File(png, "--plot");
