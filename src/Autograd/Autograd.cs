@@ -11,6 +11,21 @@ namespace RawLongLoRA;
 /// </summary>
 public static class Autograd
 {
+    [ThreadStatic]
+    private static Action<Tensor>? _onAccumulated;
+
+    /// <summary>
+    /// Calls <paramref name="hook"/> on this thread, until disposed, each time backward has added into a leaf's
+    /// <see cref="Tensor.Grad"/> (checkpointed segments' inner backward passes included): data parallelism counts these
+    /// calls to start a gradient bucket's all-reduce as soon as its gradients are final.
+    /// </summary>
+    public static IDisposable OnGradientAccumulated(Action<Tensor> hook)
+    {
+        var outer = _onAccumulated;
+        _onAccumulated = hook;
+        return new Restore(() => _onAccumulated = outer);
+    }
+
     /// <summary>Turns recording off on this thread until disposed (as torch.no_grad).</summary>
     public static IDisposable NoGrad() => GradMode.Disable();
 
@@ -133,10 +148,18 @@ public static class Autograd
             leaf.Grad = owned ? g : Contiguous(g).DetachFromScope();
             if (!owned)
                 g.Dispose();
-            return;
         }
-        Graph.Backend("accumulate_grad", leaf.Grad, g).Binary(BinaryOp.Add, leaf.Grad, leaf.Grad, g);
-        g.Dispose();
+        else
+        {
+            Graph.Backend("accumulate_grad", leaf.Grad, g).Binary(BinaryOp.Add, leaf.Grad, leaf.Grad, g);
+            g.Dispose();
+        }
+        _onAccumulated?.Invoke(leaf);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
     }
 
     private static Tensor Sum(Tensor a, Tensor b)

@@ -68,6 +68,10 @@ internal static class CliRun
             profile?.Finish(parse.GetValue(Quiet));
             return 0;
         }
+        catch (CliWorld.SilentExit exit)
+        {
+            return exit.Code;
+        }
         catch (OperationCanceledException) when (CliStop.Stopped is int code)
         {
             Console.Error.WriteLine("rawlora: stopped before anything was saved");
@@ -89,7 +93,8 @@ internal static class CliRun
     }
 
     private static bool IsUserError(Exception e) => e is SafeTensorsException or ConfigException or TokenizerException
-        or Training.DataException or Training.TrainingException or ArgumentException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException;
+        or Training.DataException or Training.TrainingException or ArgumentException or IOException or UnauthorizedAccessException or FormatException or InvalidOperationException
+        or Distributed.CommunicatorException;
 
     /// <summary>"1,2,3" → ids, with the offending item named when one is not an integer.</summary>
     public static long[] ParseIds(string text, string option)

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace RawLongLoRA.Training;
 
 /// <summary>
-/// What makes a run the one a checkpoint continues: the seed, the data (its <see cref="DataFingerprint"/>), the batch,
-/// the row length, the LoRA options, the schedule and the total steps. A checkpoint keeps it in its
+/// What makes a run the one a checkpoint continues: the seed, the data (its <see cref="DataFingerprint"/>), the batch
+/// (and the data-parallel ranks that share it), the row length, the LoRA options, the schedule and the total steps. A checkpoint keeps it in its
 /// <see cref="TrainerState"/>, and --resume refuses a run that differs in any of them: its steps would not continue the
 /// checkpoint's.
 /// </summary>
@@ -16,6 +16,8 @@ public sealed record RunIdentity
     public string Data { get; init; } = "";
     /// <summary>batch_size.</summary>
     public int BatchSize { get; init; }
+    /// <summary>Data-parallel ranks: each global batch holds batch_size rows for every one (1 for a single process).</summary>
+    public int DataParallel { get; init; } = 1;
     /// <summary>grad_accum.</summary>
     public int GradAccum { get; init; }
     /// <summary>max_length.</summary>
@@ -27,12 +29,16 @@ public sealed record RunIdentity
     /// <summary>The optimizer steps the run makes.</summary>
     public int TotalSteps { get; init; }
 
-    /// <summary>The identity of a run with <paramref name="o"/> over data of fingerprint <paramref name="data"/>.</summary>
-    public static RunIdentity Of(TrainOptions o, string data, int totalSteps) => new()
+    /// <summary>
+    /// The identity of a run with <paramref name="o"/> over data of fingerprint <paramref name="data"/> on
+    /// <paramref name="dataParallel"/> data-parallel ranks.
+    /// </summary>
+    public static RunIdentity Of(TrainOptions o, string data, int totalSteps, int dataParallel = 1) => new()
     {
         Seed = o.Seed,
         Data = data,
         BatchSize = o.BatchSize,
+        DataParallel = dataParallel,
         GradAccum = o.GradAccum,
         MaxLength = o.MaxLength,
         Lora = string.Create(CultureInfo.InvariantCulture,
@@ -57,6 +63,7 @@ public sealed record RunIdentity
         if (Data != run.Data)
             differ.Add("the data differ (another tokenizer, other files or other samples)");
         Compare("batch_size", BatchSize, run.BatchSize);
+        Compare("data-parallel ranks", DataParallel, run.DataParallel);
         Compare("grad_accum", GradAccum, run.GradAccum);
         Compare("max_length", MaxLength, run.MaxLength);
         // The option lists compare option by option, so the message names the one that changed.

@@ -99,6 +99,27 @@ public sealed record TrainOptions
     /// <summary>batch_size (--batch-size): packed rows per batch.</summary>
     [Description("Packed rows per batch.")]
     public int BatchSize { get; init; } = 1;
+    /// <summary>
+    /// sp (--sp): sequence parallelism under mpirun: "none", "ulysses" (all-to-all between sequence and head shards) or
+    /// "ring" (key/value blocks passed around the group).
+    /// </summary>
+    [Description("Sequence parallelism under mpirun: none, ulysses (all-to-all between sequence and head shards) or ring (key/value blocks passed around the group).")]
+    public string Sp { get; init; } = "none";
+
+    /// <summary>
+    /// sp_size (--sp-size): ranks that share each row under --sp; the ranks of mpirun -np N form N / sp_size
+    /// data-parallel groups.
+    /// </summary>
+    [Description("Ranks that share each row under --sp; mpirun's N ranks form N / sp-size data-parallel replicas.")]
+    public int SpSize { get; init; } = 1;
+
+    /// <summary>
+    /// ring_layout (--ring-layout): how --sp ring cuts rows: "zigzag" (rank i holds chunks i and 2N−1−i, balanced
+    /// causal work) or "plain" (rank i holds chunk i).
+    /// </summary>
+    [Description("How --sp ring cuts rows: zigzag (rank i holds chunks i and 2N-1-i: balanced causal work) or plain (chunk i).")]
+    public string RingLayout { get; init; } = "zigzag";
+
     /// <summary>grad_accum (--grad-accum): batches per optimizer step.</summary>
     [Description("Batches per optimizer step (gradient accumulation).")]
     public int GradAccum { get; init; } = 1;
@@ -296,6 +317,10 @@ public sealed record TrainOptions
                 $"gives S2-Attn groups of {GroupSize} tokens; they must be even and divide max_length ({MaxLength})");
         Require(BatchSize >= 1, "batch_size", "must be at least 1");
         Require(GradAccum >= 1, "grad_accum", "must be at least 1");
+        Require(SpKind is not null, "sp", $"is '{Sp}'; expected none, ulysses or ring");
+        Require(SpSize >= 1, "sp_size", "must be at least 1");
+        Require(SpSize == 1 || SpKind is not (null or Distributed.SequenceParallel.None), "sp_size", $"is {SpSize}, but sp is none; give --sp ulysses or --sp ring to share rows among ranks");
+        Require(RingLayout is "zigzag" or "plain", "ring_layout", $"is '{RingLayout}'; expected zigzag or plain");
         Require(MaxSteps is null || MaxSteps >= 1, "max_steps", "must be at least 1");
         Require(Epochs >= 1, "epochs", "must be at least 1");
         Require(Lr > 0 && float.IsFinite(Lr), "lr", "must be a positive number");
@@ -321,6 +346,20 @@ public sealed record TrainOptions
     /// <summary>The device <see cref="Device"/> names (the CPU where it names none: <see cref="Validate"/> refuses those).</summary>
     [JsonIgnore]
     public RawLongLoRA.Device TargetDevice => RawLongLoRA.Device.TryParse(Device, out var d) ? d : RawLongLoRA.Device.Cpu;
+
+    /// <summary>The sequence parallelism <see cref="Sp"/> names, or null where it names none.</summary>
+    [JsonIgnore]
+    public Distributed.SequenceParallel? SpKind => Sp switch
+    {
+        "none" => Distributed.SequenceParallel.None,
+        "ulysses" => Distributed.SequenceParallel.Ulysses,
+        "ring" => Distributed.SequenceParallel.Ring,
+        _ => null,
+    };
+
+    /// <summary>Whether <see cref="RingLayout"/> is zig-zag.</summary>
+    [JsonIgnore]
+    public bool RingZigZag => RingLayout != "plain";
 
     /// <summary>The dtype <see cref="WeightDtype"/> names.</summary>
     [JsonIgnore]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RawLongLoRA.Distributed;
 using RawLongLoRA.Model;
 using RawLongLoRA.Profiling;
 
@@ -11,6 +12,16 @@ namespace RawLongLoRA.Training;
 /// the end. A step whose loss or gradient is NaN/Inf is skipped and counted; too many in a row stop
 /// the run with the last good checkpoint untouched. Cancelling writes a checkpoint after the step in
 /// flight, then returns.
+/// <para>
+/// On more than one rank (a world communicator: mpirun's, or in-process ranks in tests) the ranks form a
+/// <see cref="ParallelGrid"/> of data-parallel replicas of sequence-parallel groups (<see cref="TrainOptions.SpSize"/>):
+/// every rank reads the same global batches (batch_size rows per data-parallel rank, in the order one process with
+/// that batch size would read them) and <see cref="ParallelStep"/> takes its rows and shard of them. Rank 0 alone
+/// claims the output folder, tokenizes into the token cache first (the others then reuse it), and writes logs,
+/// metrics.jsonl, loss.png, checkpoints, train_options.json and the adapter; after each checkpoint the ranks meet, so
+/// none runs ahead of a checkpoint that may yet fail. Every rank resumes from rank 0's checkpoint in the same folder:
+/// ranks on several machines need that folder on a file system they all see.
+/// </para>
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -37,6 +48,9 @@ public sealed class Trainer : IDisposable
     private readonly TrainingCheckpoints _checkpoints;
     private readonly IReadOnlyList<(string Name, Tensor Tensor)> _trainable;
     private readonly string _dataFingerprint = "";
+    private readonly ICommunicator? _world;
+    private readonly ParallelGrid? _grid;
+    private readonly ParallelStep _step;
     private TrainerState _state;
 
     /// <summary>
@@ -45,17 +59,28 @@ public sealed class Trainer : IDisposable
     /// the token cache, or reused from it) and, with <see cref="TrainOptions.Resume"/>, the newest
     /// checkpoint, refused when another run wrote it (<see cref="RunIdentity"/>; a folder with no checkpoint is
     /// claimed as a fresh run's). <paramref name="cancel"/> stops the preparation between batches of documents.
+    /// With <paramref name="world"/> (which the trainer uses, not owns) this process is one rank of a parallel run:
+    /// every rank constructs its trainer with the same options, and only rank 0 reports through the callbacks.
     /// </summary>
     public Trainer(TrainOptions options, Action<StepLog>? onStep = null, Action<string>? onMessage = null,
-                   IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default)
+                   IProgress<DataProgress>? dataProgress = null, CancellationToken cancel = default, ICommunicator? world = null)
     {
         options.Validate();
+        var kind = options.SpKind!.Value;
+        if (kind != SequenceParallel.None && world is null)
+            throw new ArgumentException($"train: sp (--sp) is {options.Sp}, which shares rows among ranks, but this is a single process; launch it under mpirun -np N");
+        _world = world;
+        if (!IsLead)
+            (onStep, onMessage, dataProgress) = (null, null, null);
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
-        if (options.MemoryCheck)
+        if (options.MemoryCheck && IsLead)
             StepMemory.Check(ModelFolder.Config(options.Model), options);
+        // Rank 0 claims the folder and fills the token cache before the others look at either.
+        if (!IsLead)
+            world!.Barrier();
         // --resume with no checkpoint to continue is a fresh run, and claims the folder as one.
         var resume = options.Resume ? new CheckpointStore(options.Output, 1).Latest() : null;
-        if (resume is null && OutputFolder.Claim(options.Output, Written, options.Overwrite, options.Resume
+        if (resume is null && IsLead && OutputFolder.Claim(options.Output, Written, options.Overwrite, options.Resume
                     ? "it holds no checkpoint to resume; pass --overwrite instead of --resume to start again there (deletes only what a run wrote)"
                     : "pass --overwrite to start again there (deletes only what a run wrote) or --resume to continue its run", Leftovers))
             onMessage?.Invoke($"{options.Output} held a run that stopped before its first checkpoint; starting it again");
@@ -76,14 +101,20 @@ public sealed class Trainer : IDisposable
             _model.Dispose();
             throw;
         }
+        if (IsLead)
+            world?.Barrier();
         try
         {
-            if (_dataset.RowCount < options.BatchSize)
-                throw new ArgumentException($"train: the data packs into {_dataset.RowCount} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}");
+            _grid = world is null ? null : new ParallelGrid(world, options.SpSize);
+            int globalBatch = options.BatchSize * (_grid?.DpSize ?? 1);
+            if (_dataset.RowCount < globalBatch)
+                throw new ArgumentException($"train: the data packs into {_dataset.RowCount} rows of {options.MaxLength} tokens, fewer than batch_size {options.BatchSize}" +
+                                            (globalBatch > options.BatchSize ? $" × {_grid!.DpSize} data-parallel ranks = {globalBatch}" : ""));
             _model.GradientCheckpointing = options.GradientCheckpointing;
             _model.Train();
             _trainable = _model.TrainableParameters();
-            TotalSteps = options.MaxSteps ?? Math.Max(1, options.Epochs * (_dataset.RowCount / options.BatchSize) / options.GradAccum);
+            _step = new ParallelStep(_model, [.. _trainable.Select(p => p.Tensor)], _grid, kind, options.RingZigZag);
+            TotalSteps = options.MaxSteps ?? Math.Max(1, options.Epochs * (_dataset.RowCount / globalBatch) / options.GradAccum);
             _schedule = LrSchedule.Parse(options.Schedule, options.Lr, options.WarmupSteps, TotalSteps);
             _optimizer = new AdamW(_trainable, new AdamWOptions
             {
@@ -91,19 +122,24 @@ public sealed class Trainer : IDisposable
                 Decays = AdamWOptions.ExceptBiasesNormsEmbedding,
             });
             _checkpoints = new TrainingCheckpoints(options.Output, options.SaveTotalLimit, _trainable, _optimizer);
-            _state = new TrainerState { Seed = options.Seed, Run = RunIdentity.Of(options, _dataFingerprint, TotalSteps) };
+            _state = new TrainerState { Seed = options.Seed, Run = RunIdentity.Of(options, _dataFingerprint, TotalSteps, _grid?.DpSize ?? 1) };
             Generator.Default.ManualSeed(options.Seed);
             if (resume is not null)
                 Restore(resume.Path);
-            _loader = new DataLoader(_dataset, options.BatchSize, options.Seed, _state.Cursor);
+            _loader = new DataLoader(_dataset, globalBatch, options.Seed, _state.Cursor);
         }
         catch
         {
+            _step?.Dispose();
+            _grid?.Dispose();
             _model.Dispose();
             _dataset.Dispose();
             throw;
         }
     }
+
+    /// <summary>Whether this process writes the run's files and reports: a single process, or rank 0 of the world.</summary>
+    public bool IsLead => _world is null || _world.Rank == 0;
 
     /// <summary>The model being trained (owned by the trainer: disposed with it).</summary>
     public CausalLM Model => _model;
@@ -133,38 +169,44 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public bool Run(CancellationToken stop = default)
     {
-        Directory.CreateDirectory(_o.Output);
-        File.WriteAllText(Path.Combine(_o.Output, OptionsFile), _o.ToJson());
-        // Steps logged after the checkpoint this run continues from are done again: their old lines go.
-        MetricsLog.KeepUpTo(MetricsPath, _state.Step);
+        if (IsLead)
+        {
+            Directory.CreateDirectory(_o.Output);
+            File.WriteAllText(Path.Combine(_o.Output, OptionsFile), _o.ToJson());
+            // Steps logged after the checkpoint this run continues from are done again: their old lines go.
+            MetricsLog.KeepUpTo(MetricsPath, _state.Step);
+        }
         int first = _state.Step;
         bool alreadyDone = first >= TotalSteps, finished;
-        using (var metrics = new MetricsLog(MetricsPath))
+        using (var metrics = IsLead ? new MetricsLog(MetricsPath) : null)
             finished = RunSteps(metrics, stop);
         if (alreadyDone)
             _onMessage?.Invoke($"the run had finished already (step {_state.Step} of {TotalSteps})");
         else if (_state.Step > first)
             Save();
-        if (finished && !(alreadyDone && Directory.Exists(AdapterDir)))
+        if (finished && IsLead && !(alreadyDone && Directory.Exists(AdapterDir)))
             SaveAdapter(AdapterDir);
         else if (!finished)
             _onMessage?.Invoke(_state.Step > first
                 ? $"stopped at step {_state.Step}; checkpoint written, run again with --resume to continue"
                 : $"stopped before step {_state.Step + 1}; nothing new to save");
-        WritePlot();
+        if (IsLead)
+            WritePlot();
+        // No rank returns before the adapter and the plot are there.
+        _world?.Barrier();
         return finished;
     }
 
-    private bool RunSteps(MetricsLog metrics, CancellationToken stop)
+    private bool RunSteps(MetricsLog? metrics, CancellationToken stop)
     {
         while (_state.Step < TotalSteps)
         {
-            if (stop.IsCancellationRequested)
+            if (Stopped(stop))
                 return false;
             var entry = Step();
             if (entry.Step % _o.LoggingSteps == 0 || entry.Skipped || entry.Step == TotalSteps)
             {
-                metrics.Write(entry);
+                metrics?.Write(entry);
                 _onStep?.Invoke(entry);
             }
             if (_state.BadStepsInARow >= _o.MaxBadSteps)
@@ -176,6 +218,19 @@ public sealed class Trainer : IDisposable
                 Save();
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether to stop before the next step: cancelled here or, on more than one rank, on any rank (a signal may reach
+    /// only some), so that all stop after the same step.
+    /// </summary>
+    private bool Stopped(CancellationToken stop)
+    {
+        if (_world is null)
+            return stop.IsCancellationRequested;
+        using var any = Tensor.FromArray(new[] { stop.IsCancellationRequested ? 1 : 0 }, device: _model.Device);
+        _world.AllReduce(any);
+        return any.ToArray<int>()[0] > 0;
     }
 
     /// <summary>
@@ -197,10 +252,10 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// One optimizer step over grad_accum batches. The loss is the mean over every counted target of
-    /// those batches: each batch's mean weighted by its share of the targets. The losses are summed and
-    /// the gradients clipped on the model's device; the loss and the gradient norm come back in one read,
-    /// the only one of the step.
+    /// One optimizer step over grad_accum (global) batches. The loss is the mean over every counted target of
+    /// those batches (<see cref="ParallelStep"/>: on several ranks the gradients and the loss are summed over them
+    /// before clipping, so every rank clips and steps alike). The losses are summed and the gradients clipped on the
+    /// model's device; the loss and the gradient norm come back in one read, the only one of the step.
     /// </summary>
     public StepLog Step()
     {
@@ -208,21 +263,11 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         Storage.ResetPeak();
         var batches = Enumerable.Range(0, _o.GradAccum).Select(_ => _loader.Next()).ToList();
-        long counted = batches.Sum(b => (long)b.CountedTargets);
         var backend = _model.Device.Backend;
         // [loss, grad norm]: filled on the device, read once.
         using var result = Tensor.Zeros([2], DType.F32, _model.Device);
-        using var loss = result.Narrow(0, 0, 1);
-        foreach (var batch in batches)
-        {
-            using var scope = new DisposeScope();
-            Tensor batchLoss;
-            using (Autocast.Scope(_o.ComputePrecision))
-                batchLoss = BatchLoss.Of(_model, batch, _o.GroupSize);
-            var share = batchLoss.Scale((float)((double)batch.CountedTargets / counted));
-            backend.Binary(BinaryOp.Add, loss, loss, share.Reshape(1));
-            share.Backward();
-        }
+        using (var loss = result.Narrow(0, 0, 1))
+            _step.Run(batches, _o.GroupSize, _o.ComputePrecision, loss);
         var grads = _trainable.Select(p => p.Tensor.Grad).OfType<Tensor>().ToList();
         if (grads.Count > 0)
         {
@@ -250,8 +295,16 @@ public sealed class Trainer : IDisposable
                            Storage.PeakBytes, ProcessMemory.ResidentBytes, ProcessMemory.PeakResidentBytes, Storage.MappedBytes);
     }
 
-    /// <summary>Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>.</summary>
-    public void Save() => _checkpoints.Save(_state.Step, _state);
+    /// <summary>
+    /// Writes checkpoint-&lt;step&gt;: the trained tensors, the optimizer state and <see cref="TrainerState"/>. On several
+    /// ranks rank 0 writes (the others hold the same tensors) and every rank returns once it is written.
+    /// </summary>
+    public void Save()
+    {
+        if (IsLead)
+            _checkpoints.Save(_state.Step, _state);
+        _world?.Barrier();
+    }
 
     private void Restore(string path)
     {
@@ -273,6 +326,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Frees the model, the optimizer state and the data (unmapping the token cache).</summary>
     public void Dispose()
     {
+        _step?.Dispose();
+        _grid?.Dispose();
         _optimizer?.Dispose();
         _model.Dispose();
         _dataset.Dispose();

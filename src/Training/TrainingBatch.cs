@@ -16,4 +16,17 @@ public sealed record TrainingBatch(int Rows, int Length, long[] Ids, long[] Targ
 
     /// <summary>How many targets count in the loss.</summary>
     public int CountedTargets => Targets.Count(t => t != IgnoreIndex);
+
+    /// <summary>
+    /// Rows [<paramref name="first"/>, first + <paramref name="count"/>) as a batch of their own: a data-parallel rank's
+    /// share of a global batch, with the sequence starts that fall in them.
+    /// </summary>
+    public TrainingBatch RowsOf(int first, int count)
+    {
+        if (first < 0 || count < 1 || first + count > Rows)
+            throw new ArgumentOutOfRangeException(nameof(count), $"training batch: rows [{first}, {first + count}) are not within its {Rows} rows");
+        int from = first * Length, size = count * Length;
+        return new TrainingBatch(count, Length, Ids[from..(from + size)], Targets[from..(from + size)], Positions[from..(from + size)],
+                                 [.. SequenceStarts.Where(s => s >= from && s < from + size).Select(s => s - from)]);
+    }
 }

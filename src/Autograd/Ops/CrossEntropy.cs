@@ -54,9 +54,11 @@ public static class CrossEntropyOp
         /// <summary>
         /// Loss of the LM head hidden [..., d] @ weight [V, d]ᵀ against targets [...] without the full
         /// logits: tiles of tokenChunk × vocabChunk logits are made, folded into the loss and dropped, and
-        /// made again in backward (one extra GEMM for a [tokens × vocab] buffer never allocated).
+        /// made again in backward (one extra GEMM for a [tokens × vocab] buffer never allocated). With
+        /// <paramref name="sum"/> the loss is the sum over the counted targets instead of their mean (0, not NaN, when
+        /// none count): data and sequence parallel ranks divide it by the count over every rank.
         /// </summary>
-        public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = VocabChunk, int tokenChunk = TokenChunk)
+        public Tensor LinearCrossEntropy(Tensor weight, Tensor targets, int ignoreIndex = IgnoreIndex, int vocabChunk = VocabChunk, int tokenChunk = TokenChunk, bool sum = false)
         {
             const string op = "linear_cross_entropy";
             using var profile = Profiler.Op(op, hidden, weight, targets);
@@ -71,7 +73,7 @@ public static class CrossEntropyOp
             if (vocabChunk < 1 || tokenChunk < 1)
                 throw new ArgumentOutOfRangeException(nameof(vocabChunk), $"{op}: chunk sizes must be positive, got vocab {vocabChunk}, tokens {tokenChunk}");
             int n = checked((int)(hidden.Numel / d));
-            var (tc, weights, nanIfNone) = Targets(op, targets, n, v, ignoreIndex, hidden);
+            var (tc, weights, nanIfNone) = Targets(op, targets, n, v, ignoreIndex, hidden, sum);
             var hc = Graph.ContiguousData(hidden);
             var h2 = hc.Restride(Layout.Contiguous([n, d], hc.Layout.Offset));
             hc.Dispose();
@@ -151,8 +153,9 @@ public static class CrossEntropyOp
     /// <summary>
     /// Flattened targets, the per-row weight 1/count (0 where ignored) that turns row losses into the mean, and a
     /// [1] term that is 0, or NaN when no target counts — all made on the targets' device, so nothing is read back.
+    /// With <paramref name="sum"/> the weight is 1 where a target counts and the term is 0.
     /// </summary>
-    private static (Tensor Targets, Tensor Weights, Tensor NaNIfNone) Targets(string op, Tensor targets, int n, int vocab, int ignoreIndex, Tensor like)
+    private static (Tensor Targets, Tensor Weights, Tensor NaNIfNone) Targets(string op, Tensor targets, int n, int vocab, int ignoreIndex, Tensor like, bool sum = false)
     {
         Check.Index(op, targets, "targets");
         if (targets.Numel != n)
@@ -172,6 +175,8 @@ public static class CrossEntropyOp
         backend.Unary(UnaryOp.Abs, weights, weights);
         using var one = Tensor.Full([1], 1, DType.F32, dev);
         backend.Binary(BinaryOp.Minimum, weights, weights, one);
+        if (sum)
+            return (flat, weights, Tensor.Zeros([1], DType.F32, dev));
         using var count = Tensor.Empty([1], DType.F32, dev);
         backend.Reduce(ReduceOp.Sum, count, weights);
         var nanIfNone = Tensor.Empty([1], DType.F32, dev);

@@ -31,7 +31,8 @@ internal static class EvalCommand
         var command = new Command("ppl", "Sliding-window perplexity of long documents (Hugging Face's recipe: each token scored once, with the window before it as context)\n\n" +
             "Examples:\n  rawlora eval ppl ./Llama-2-7b-hf --data pg19-test.jsonl --window 8192 --stride 4096\n" +
             "  rawlora eval ppl ./Llama-2-7b-hf --adapter ./run/adapter --data proofpile/ --window 32768 --json ppl.json\n" +
-            "  rawlora eval ppl ./Llama-2-7b-hf --data book.txt --window 16384 --context 16384 --rope-scaling yarn")
+            "  rawlora eval ppl ./Llama-2-7b-hf --data book.txt --window 16384 --context 16384 --rope-scaling yarn\n" +
+            "  mpirun -np 4 rawlora eval ppl ./Llama-2-7b-hf --adapter ./run/adapter --data pg19/ --window 65536  (Ring attention: each rank holds a quarter of a window)")
         {
             data, window, stride, textField,
         };
@@ -48,9 +49,14 @@ internal static class EvalCommand
             model.Check(parse);
             DataFiles.Expand(parse.GetValue(data)!);
             var tokenizer = ModelFolder.Tokenizer(parse.GetValue(model.Dir)!);
-            using var lm = model.Load(parse);
+            // Under mpirun the ranks share each window by Ring attention; rank 0 prints and writes.
+            var world = CliWorld.Join("eval ppl", "none");
+            bool prints = CliWorld.Prints(world);
+            using var lm = model.Load(parse, prints);
             using var precision = model.Autocast(parse);
-            var result = Training.Perplexity.Evaluate(lm, tokenizer, parse.GetValue(data)!, options);
+            var result = Training.Perplexity.Evaluate(lm, tokenizer, parse.GetValue(data)!, options, group: world);
+            if (!prints)
+                return;
             Print(result);
             model.WriteJson(parse, lm, result);
         });
@@ -85,6 +91,9 @@ internal static class EvalCommand
             };
             options.Validate();
             model.Check(parse);
+            // Greedy decoding with a KV cache has no sequence-parallel form here: each rank would repeat the whole run.
+            if (CliWorld.Join("eval passkey", "none") is { } world)
+                CliWorld.Refuse(world, "eval passkey: runs in one process (decoding with a KV cache is not shared among ranks); run it without mpirun. eval ppl shares long windows among mpirun's ranks");
             string? png = parse.GetValue(plot);
             if (png is not null)
                 OutputPaths.File(png, "--plot");
@@ -184,7 +193,7 @@ internal static class EvalCommand
         /// <summary>The <see cref="RawLongLoRA.Autocast"/> scope --precision asks for, around the evaluation.</summary>
         public IDisposable Autocast(ParseResult parse) => RawLongLoRA.Autocast.Scope(ComputePrecision(parse));
 
-        public CausalLM Load(ParseResult parse)
+        public CausalLM Load(ParseResult parse, bool print = true)
         {
             var kind = Scaling(parse);
             var model = CausalLM.Load(parse.GetValue(Dir)!, CliRun.ParseWeightDtype(parse.GetValue(WeightDtype)!));
@@ -203,7 +212,8 @@ internal static class EvalCommand
                 model.Dispose();
                 throw;
             }
-            Console.WriteLine($"model: {model.Config.SourceName}, context {ContextExtension.Reach(model.Config)} (rope {model.Config.Rope.Type.JsonName()}" +
+            if (print)
+                Console.WriteLine($"model: {model.Config.SourceName}, context {ContextExtension.Reach(model.Config)} (rope {model.Config.Rope.Type.JsonName()}" +
                               (model.Config.Rope.Type == RopeType.Default ? "" : $" factor {model.Config.Rope.Factor?.ToString(CultureInfo.InvariantCulture)}") + ")" +
                               (model.ActiveAdapter is null ? "" : $", adapter {parse.GetValue(Adapter)}"));
             return model;

@@ -13,7 +13,8 @@ namespace RawLongLoRA.Cli;
 /// rawlora train: a LongLoRA run. Every <see cref="TrainOptions"/> property is a flag (max_length →
 /// --max-length) and a key of the --config JSON file; flags given on the command line win over the
 /// file. Ctrl-C or SIGTERM while loading or tokenizing stops at once (nothing to save); during training
-/// it finishes the step in flight, writes a checkpoint and exits (see <see cref="CliStop"/>).
+/// it finishes the step in flight, writes a checkpoint and exits (see <see cref="CliStop"/>). Under mpirun every rank
+/// runs the command: data parallel, or with --sp ulysses|ring --sp-size K a DP × SP grid; rank 0 alone prints.
 /// </summary>
 internal static class TrainCommand
 {
@@ -22,7 +23,8 @@ internal static class TrainCommand
         var config = new Option<string?>("--config") { Description = "A JSON file of these options (snake_case keys); flags override it" };
         var command = new Command("train", "Fine-tune a model for a longer context with LongLoRA (LoRA + trainable embedding and norms + S2-Attn)\n\n" +
             "Examples:\n  rawlora train --model ./llama --data books.jsonl --output run1 --max-length 8192 --max-steps 1000\n" +
-            "  rawlora train --config train.json --resume\n  rawlora train --model ./qwen --data alpaca.jsonl --format sft --output sft1 --lr 2e-4")
+            "  rawlora train --config train.json --resume\n  rawlora train --model ./qwen --data alpaca.jsonl --format sft --output sft1 --lr 2e-4\n" +
+            "  mpirun -np 4 rawlora train --model ./llama --data books.jsonl --output run2 --max-length 65536 --sp ring --sp-size 2")
         {
             config,
         };
@@ -43,16 +45,20 @@ internal static class TrainCommand
                     json[SnakeCase(property.Name)] = JsonSerializer.SerializeToNode(result.GetValueOrDefault<object?>(), TrainOptionsJson);
             var options = JsonSerializer.Deserialize<TrainOptions>(json.ToJsonString(), TrainOptionsJson)!;
             Preflight(options);
+            var world = CliWorld.Join("train", options.Sp);
+            if (world is not null)
+                CliWorld.CheckSizes("train", world, options.Sp, options.SpSize, ModelFolder.Config(options.Model).NumHeads);
+            bool prints = CliWorld.Prints(world);
 
             using var stop = new CliStop();
-            using var progress = CliProgress.For(parse);
+            using var progress = prints ? CliProgress.For(parse) : new CliProgress(quiet: true);
             var steps = new List<StepLog>();
             var tokenizing = new DataProgressBar(progress);
             using var trainer = new Trainer(options, s =>
             {
                 steps.Add(s);
                 progress.Update(s.Step, Status(s));
-            }, progress.Message, tokenizing, stop.Token);
+            }, progress.Message, tokenizing, stop.Token, world);
             tokenizing.Done();
             stop.Graceful = true;
             progress.Message($"data: {trainer.Data}");
@@ -61,7 +67,8 @@ internal static class TrainCommand
             progress.Start(trainer.TotalSteps, "step", trainer.State.Step);
             bool finished = trainer.Run(stop.Token);
             progress.Done();
-            PrintSummary(trainer, steps, finished);
+            if (prints)
+                PrintSummary(trainer, steps, finished);
         });
     }
 
