@@ -57,15 +57,15 @@ public static class SpBench
         var single = Single(config, seq, steps);
         report.Add(new Record($"train step T={seq}", "1 process", single.Seconds, "s")
         {
-            Note = $"tensors' peak {Mib(single.PeakBytes)} (plan {Mib(StepMemory.Estimate(Shape(config, seq, 1, SequenceParallelKind.Ring)).Tensors)}); " +
-                   $"longest row in budget {ContextFit.Longest(Shape(config, seq, 1, SequenceParallelKind.Ring), budget):N0}",
+            Note = $"tensors' peak {Mib(single.PeakBytes)} (plan {Mib(StepMemory.Estimate(Shape(config, seq, 1, SequenceParallel.None)).Tensors)}); " +
+                   $"longest row in budget {ContextFit.Longest(Shape(config, seq, 1, SequenceParallel.None), budget):N0}",
         });
         if (Launcher() is not { } mpirun)
         {
             report.Note("mpirun is not on PATH: the Ulysses and Ring rows need it (apt-get install openmpi-bin libopenmpi-dev)");
             return 0;
         }
-        foreach (var kind in new[] { SequenceParallelKind.Ulysses, SequenceParallelKind.Ring })
+        foreach (var kind in new[] { SequenceParallel.Ulysses, SequenceParallel.Ring })
             foreach (int k in ranks)
             {
                 var shape = Shape(config, seq, k, kind);
@@ -76,7 +76,7 @@ public static class SpBench
                     return 1;
                 }
                 var formula = StepTraffic.Of(shape);
-                report.Add(new Record($"train step T={seq}", $"{name}{(kind == SequenceParallelKind.Ring ? " zig-zag" : "")}, {k} ranks", r.Seconds, "s")
+                report.Add(new Record($"train step T={seq}", $"{name}{(kind == SequenceParallel.Ring ? " zig-zag" : "")}, {k} ranks", r.Seconds, "s")
                 {
                     Peer = "one process",
                     PeerValue = single.Seconds,
@@ -88,7 +88,7 @@ public static class SpBench
     }
 
     /// <summary>The step the planner sees for <paramref name="ranks"/> ranks of <paramref name="kind"/>.</summary>
-    private static StepShape Shape(ModelConfig config, int seq, int ranks, SequenceParallelKind kind) => new()
+    private static StepShape Shape(ModelConfig config, int seq, int ranks, SequenceParallel kind) => new()
     {
         Config = config,
         Lora = Lora,
@@ -100,7 +100,7 @@ public static class SpBench
 
     private static Result Single(ModelConfig config, int seq, int steps)
     {
-        using var step = new SpStep(config, Lora, seq, null, SequenceParallelKind.Ring);
+        using var step = new SpStep(config, Lora, seq, null, SequenceParallel.None);
         step.Run();
         Storage.ResetPeak();
         double seconds = Median([.. Enumerable.Range(0, steps).Select(_ => step.Run())]);
@@ -108,7 +108,7 @@ public static class SpBench
     }
 
     /// <summary>One rank of the job: times the steps, then rank 0 prints the slowest rank's median, its bytes a step and the largest peak.</summary>
-    private static int Worker(ModelConfig config, int seq, int steps, SequenceParallelKind kind)
+    private static int Worker(ModelConfig config, int seq, int steps, SequenceParallel kind)
     {
         var world = Mpi.World();
         try
@@ -120,7 +120,7 @@ public static class SpBench
             Storage.ResetPeak();
             double seconds = Median([.. Enumerable.Range(0, steps).Select(_ => step.Run())]);
             var counts = group.Counts;
-            long sequence = counts.GetValueOrDefault(kind == SequenceParallelKind.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
+            long sequence = counts.GetValueOrDefault(kind == SequenceParallel.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
             long gradients = counts.GetValueOrDefault(CommOp.AllReduce).SentBytes / steps;
             using var scope = new DisposeScope();
             var mine = Tensor.FromArray([(float)seconds, Storage.PeakBytes / (float)(1 << 20)]);
@@ -184,10 +184,10 @@ public static class SpBench
     private static string? Launcher() => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
 
-    private static SequenceParallelKind Kind(string text) => text switch
+    private static SequenceParallel Kind(string text) => text switch
     {
-        "ulysses" => SequenceParallelKind.Ulysses,
-        "ring" => SequenceParallelKind.Ring,
+        "ulysses" => SequenceParallel.Ulysses,
+        "ring" => SequenceParallel.Ring,
         _ => throw new ArgumentException($"bench sp: --worker must be ulysses or ring, not '{text}'"),
     };
 

@@ -23,7 +23,7 @@ internal sealed class SpStep : IDisposable
     private int _steps;
 
     /// <summary>A step on <paramref name="group"/>'s ranks with <paramref name="kind"/>'s attention, or on one process when it is null.</summary>
-    public SpStep(ModelConfig config, LoraConfig lora, int seq, CountingCommunicator? group, SequenceParallelKind kind)
+    public SpStep(ModelConfig config, LoraConfig lora, int seq, CountingCommunicator? group, SequenceParallel kind)
     {
         (_config, _seq, _group) = (config, seq, group);
         _model = new CausalLM(config, new RandomParameters(0));
@@ -32,7 +32,7 @@ internal sealed class SpStep : IDisposable
         _model.GradientCheckpointing = true;
         if (group is not null)
         {
-            bool zigZag = kind == SequenceParallelKind.Ring;
+            bool zigZag = kind == SequenceParallel.Ring;
             _shards = new SequenceShards(seq, group.Size, zigZag);
             _model.AttentionStrategy = zigZag ? new RingAttention(group, zigZag) : new UlyssesAttention(group);
         }

@@ -36,8 +36,8 @@ public sealed record StepShape
     /// </summary>
     public int SequenceParallel { get; init; } = 1;
 
-    /// <summary>How the sequence-parallel ranks attend across their shards: what they send and hold for it.</summary>
-    public SequenceParallelKind SequenceKind { get; init; } = SequenceParallelKind.Ring;
+    /// <summary>How the sequence-parallel ranks attend across their shards: what they send and hold for it (None without sequence parallelism).</summary>
+    public Distributed.SequenceParallel SequenceKind { get; init; } = Distributed.SequenceParallel.None;
 
     /// <summary>Data-parallel replicas, each of <see cref="Batch"/> rows: they change the traffic, not a rank's memory.</summary>
     public int DataParallel { get; init; } = 1;
