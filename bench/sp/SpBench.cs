@@ -8,9 +8,10 @@ using RawLongLoRA.Training;
 namespace RawLongLoRA.Bench.Sp;
 
 /// <summary>
-/// `bench sp`: a LongLoRA training step of a small model (bench/sp/sp-small.json; LoRA r 8 on q, k, v, o, embedding
-/// and norms trained, S2-Attn G = T/4, gradient checkpointing) split across ranks by Ulysses and by Ring (zig-zag), at
-/// 2 and 4 ranks, beside the same step in one process. The verb starts `mpirun` on itself for each configuration
+/// `bench sp`: the trainer's LongLoRA training step (<see cref="ParallelStep"/>, then AdamW) on a small model
+/// (bench/sp/sp-small.json; LoRA r 8 on q, k, v, o, embedding and norms trained, S2-Attn G = T/4, gradient
+/// checkpointing) split across ranks by Ulysses and by Ring (zig-zag), at 2 and 4 ranks, beside the same step in one
+/// process. The verb starts `mpirun` on itself for each configuration
 /// (each rank runs this verb with --worker) and prints one table: the step's time (the slowest rank's median), the
 /// bytes a rank sent, counted by <see cref="CountingCommunicator"/>, beside <see cref="StepTraffic"/>'s formula, the
 /// tensors' peak on a rank measured beside <see cref="StepMemory"/>'s, and the longest row that fits a memory budget
@@ -113,15 +114,18 @@ public static class SpBench
         var world = Mpi.World();
         try
         {
-            var group = new CountingCommunicator(world);
-            using var step = new SpStep(config, Lora, seq, group, kind);
+            var counting = new CountingCommunicator(world);
+            using var step = new SpStep(config, Lora, seq, counting, kind);
+            // The grid's SP group, split from the counting world, counts attention's calls apart from the world's.
+            var sp = (CountingCommunicator)step.Sp!;
             step.Run();
-            group.Reset();
+            counting.Reset();
+            sp.Reset();
             Storage.ResetPeak();
             double seconds = Median([.. Enumerable.Range(0, steps).Select(_ => step.Run())]);
-            var counts = group.Counts;
-            long sequence = counts.GetValueOrDefault(kind == SequenceParallel.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
-            long gradients = counts.GetValueOrDefault(CommOp.AllReduce).SentBytes / steps;
+            long sequence = sp.Counts.GetValueOrDefault(kind == SequenceParallel.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
+            // The gradient buckets' started all-reduces, not the loss's and token count's blocking ones the formula leaves out.
+            long gradients = counting.Counts.GetValueOrDefault(CommOp.StartAllReduce).SentBytes / steps;
             using var scope = new DisposeScope();
             var mine = Tensor.FromArray([(float)seconds, Storage.PeakBytes / (float)(1 << 20)]);
             var all = Tensor.Zeros([2 * world.Size]);
