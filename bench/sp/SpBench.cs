@@ -8,9 +8,10 @@ using RawLongLoRA.Training;
 namespace RawLongLoRA.Bench.Sp;
 
 /// <summary>
-/// `bench sp`: a LongLoRA training step of a small model (bench/sp/sp-small.json; LoRA r 8 on q, k, v, o, embedding
-/// and norms trained, S2-Attn G = T/4, gradient checkpointing) split across ranks by Ulysses and by Ring (zig-zag), at
-/// 2 and 4 ranks, beside the same step in one process. The verb starts `mpirun` on itself for each configuration
+/// `bench sp`: the trainer's LongLoRA training step (<see cref="ParallelStep"/>, then AdamW) on a small model
+/// (bench/sp/sp-small.json; LoRA r 8 on q, k, v, o, embedding and norms trained, S2-Attn G = T/4, gradient
+/// checkpointing) split across ranks by Ulysses and by Ring (zig-zag), at 2 and 4 ranks, beside the same step in one
+/// process. The verb starts `mpirun` on itself for each configuration
 /// (each rank runs this verb with --worker) and prints one table: the step's time (the slowest rank's median), the
 /// bytes a rank sent, counted by <see cref="CountingCommunicator"/>, beside <see cref="StepTraffic"/>'s formula, the
 /// tensors' peak on a rank measured beside <see cref="StepMemory"/>'s, and the longest row that fits a memory budget
@@ -57,15 +58,15 @@ public static class SpBench
         var single = Single(config, seq, steps);
         report.Add(new Record($"train step T={seq}", "1 process", single.Seconds, "s")
         {
-            Note = $"tensors' peak {Mib(single.PeakBytes)} (plan {Mib(StepMemory.Estimate(Shape(config, seq, 1, SequenceParallelKind.Ring)).Tensors)}); " +
-                   $"longest row in budget {ContextFit.Longest(Shape(config, seq, 1, SequenceParallelKind.Ring), budget):N0}",
+            Note = $"tensors' peak {Mib(single.PeakBytes)} (plan {Mib(StepMemory.Estimate(Shape(config, seq, 1, SequenceParallel.None)).Tensors)}); " +
+                   $"longest row in budget {ContextFit.Longest(Shape(config, seq, 1, SequenceParallel.None), budget):N0}",
         });
         if (Launcher() is not { } mpirun)
         {
             report.Note("mpirun is not on PATH: the Ulysses and Ring rows need it (apt-get install openmpi-bin libopenmpi-dev)");
             return 0;
         }
-        foreach (var kind in new[] { SequenceParallelKind.Ulysses, SequenceParallelKind.Ring })
+        foreach (var kind in new[] { SequenceParallel.Ulysses, SequenceParallel.Ring })
             foreach (int k in ranks)
             {
                 var shape = Shape(config, seq, k, kind);
@@ -76,7 +77,7 @@ public static class SpBench
                     return 1;
                 }
                 var formula = StepTraffic.Of(shape);
-                report.Add(new Record($"train step T={seq}", $"{name}{(kind == SequenceParallelKind.Ring ? " zig-zag" : "")}, {k} ranks", r.Seconds, "s")
+                report.Add(new Record($"train step T={seq}", $"{name}{(kind == SequenceParallel.Ring ? " zig-zag" : "")}, {k} ranks", r.Seconds, "s")
                 {
                     Peer = "one process",
                     PeerValue = single.Seconds,
@@ -88,7 +89,7 @@ public static class SpBench
     }
 
     /// <summary>The step the planner sees for <paramref name="ranks"/> ranks of <paramref name="kind"/>.</summary>
-    private static StepShape Shape(ModelConfig config, int seq, int ranks, SequenceParallelKind kind) => new()
+    private static StepShape Shape(ModelConfig config, int seq, int ranks, SequenceParallel kind) => new()
     {
         Config = config,
         Lora = Lora,
@@ -100,7 +101,7 @@ public static class SpBench
 
     private static Result Single(ModelConfig config, int seq, int steps)
     {
-        using var step = new SpStep(config, Lora, seq, null, SequenceParallelKind.Ring);
+        using var step = new SpStep(config, Lora, seq, null, SequenceParallel.None);
         step.Run();
         Storage.ResetPeak();
         double seconds = Median([.. Enumerable.Range(0, steps).Select(_ => step.Run())]);
@@ -108,20 +109,23 @@ public static class SpBench
     }
 
     /// <summary>One rank of the job: times the steps, then rank 0 prints the slowest rank's median, its bytes a step and the largest peak.</summary>
-    private static int Worker(ModelConfig config, int seq, int steps, SequenceParallelKind kind)
+    private static int Worker(ModelConfig config, int seq, int steps, SequenceParallel kind)
     {
         var world = Mpi.World();
         try
         {
-            var group = new CountingCommunicator(world);
-            using var step = new SpStep(config, Lora, seq, group, kind);
+            var counting = new CountingCommunicator(world);
+            using var step = new SpStep(config, Lora, seq, counting, kind);
+            // The grid's SP group, split from the counting world, counts attention's calls apart from the world's.
+            var sp = (CountingCommunicator)step.Sp!;
             step.Run();
-            group.Reset();
+            counting.Reset();
+            sp.Reset();
             Storage.ResetPeak();
             double seconds = Median([.. Enumerable.Range(0, steps).Select(_ => step.Run())]);
-            var counts = group.Counts;
-            long sequence = counts.GetValueOrDefault(kind == SequenceParallelKind.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
-            long gradients = counts.GetValueOrDefault(CommOp.AllReduce).SentBytes / steps;
+            long sequence = sp.Counts.GetValueOrDefault(kind == SequenceParallel.Ring ? CommOp.SendReceive : CommOp.AllToAll).SentBytes / steps;
+            // The gradient buckets' started all-reduces, not the loss's and token count's blocking ones the formula leaves out.
+            long gradients = counting.Counts.GetValueOrDefault(CommOp.StartAllReduce).SentBytes / steps;
             using var scope = new DisposeScope();
             var mine = Tensor.FromArray([(float)seconds, Storage.PeakBytes / (float)(1 << 20)]);
             var all = Tensor.Zeros([2 * world.Size]);
@@ -184,10 +188,10 @@ public static class SpBench
     private static string? Launcher() => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
         .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
 
-    private static SequenceParallelKind Kind(string text) => text switch
+    private static SequenceParallel Kind(string text) => text switch
     {
-        "ulysses" => SequenceParallelKind.Ulysses,
-        "ring" => SequenceParallelKind.Ring,
+        "ulysses" => SequenceParallel.Ulysses,
+        "ring" => SequenceParallel.Ring,
         _ => throw new ArgumentException($"bench sp: --worker must be ulysses or ring, not '{text}'"),
     };
 

@@ -6,63 +6,56 @@ using RawLongLoRA.Training;
 namespace RawLongLoRA.Bench.Sp;
 
 /// <summary>
-/// One LongLoRA training step on one rank's share of a row — forward, backward with gradient checkpointing, the
-/// trained tensors' gradients summed over the ranks, AdamW — or on the whole row in one process. Every rank draws the
-/// same random row and takes its positions (<see cref="SequenceShards"/>); targets are shifted on the whole row first,
-/// so a shard's last token predicts the next shard's first. The loss is each rank's mean: the bench times the step, it
-/// does not train.
+/// One LongLoRA training step as the trainer runs it — <see cref="ParallelStep"/> on a <see cref="ParallelGrid"/> whose
+/// ranks all share the row (forward, backward with gradient checkpointing, the gradients summed over the ranks), then
+/// AdamW — or on the whole row in one process. Every rank draws the same random row, one document of the whole length.
 /// </summary>
 internal sealed class SpStep : IDisposable
 {
-    private readonly ModelConfig _config;
     private readonly int _seq;
-    private readonly CountingCommunicator? _group;
-    private readonly SequenceShards? _shards;
+    private readonly int _vocab;
     private readonly CausalLM _model;
+    private readonly ParallelGrid? _grid;
+    private readonly ParallelStep _step;
     private readonly AdamW _optimizer;
     private int _steps;
 
-    /// <summary>A step on <paramref name="group"/>'s ranks with <paramref name="kind"/>'s attention, or on one process when it is null.</summary>
-    public SpStep(ModelConfig config, LoraConfig lora, int seq, CountingCommunicator? group, SequenceParallelKind kind)
+    /// <summary>A step on <paramref name="world"/>'s ranks with <paramref name="kind"/>'s attention (Ring zig-zag), or on one process when it is null.</summary>
+    public SpStep(ModelConfig config, LoraConfig lora, int seq, ICommunicator? world, SequenceParallel kind)
     {
-        (_config, _seq, _group) = (config, seq, group);
+        (_seq, _vocab) = (seq, config.VocabSize);
         _model = new CausalLM(config, new RandomParameters(0));
-        _model.ExtendContext(seq);
-        _model.AddAdapter("default", lora, seed: 0);
-        _model.GradientCheckpointing = true;
-        if (group is not null)
+        try
         {
-            bool zigZag = kind == SequenceParallelKind.Ring;
-            _shards = new SequenceShards(seq, group.Size, zigZag);
-            _model.AttentionStrategy = zigZag ? new RingAttention(group, zigZag) : new UlyssesAttention(group);
+            _model.ExtendContext(seq);
+            _model.AddAdapter("default", lora, seed: 0);
+            _model.GradientCheckpointing = true;
+            _model.Train();
+            var trainable = _model.TrainableParameters();
+            _grid = world is null ? null : new ParallelGrid(world, world.Size);
+            _step = new ParallelStep(_model, [.. trainable.Select(p => p.Tensor)], _grid, kind);
+            _optimizer = new AdamW(trainable, new AdamWOptions { Lr = 1e-4f });
         }
-        _optimizer = new AdamW(_model.TrainableParameters(), new AdamWOptions { Lr = 1e-4f });
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The group that shares the row (its attention traffic goes there), or null in one process.</summary>
+    public ICommunicator? Sp => _grid?.Sp;
 
     /// <summary>One step; its seconds on this rank.</summary>
     public double Run()
     {
         var random = new Random(_steps++);
-        long[] ids = [.. Enumerable.Range(0, _seq).Select(_ => (long)random.Next(_config.VocabSize))];
-        long[] targets = [.. ids.Skip(1), TrainingBatch.IgnoreIndex];
-        long[] positions = [.. Enumerable.Range(0, _seq).Select(p => (long)p)];
-        int rank = _group?.Rank ?? 0;
-        if (_shards is not null)
-            (ids, targets, positions) = (_shards.Take(ids, rank), _shards.Take(targets, rank), _shards.Take(positions, rank));
-        var spec = new AttentionSpec { GroupSize = _seq / 4, RowLength = _seq };
-        _group?.Barrier();
+        long[] ids = [.. Enumerable.Range(0, _seq).Select(_ => (long)random.Next(_vocab))];
+        var row = new TrainingBatch(1, _seq, ids, [.. ids.Skip(1), TrainingBatch.IgnoreIndex], [.. Enumerable.Range(0, _seq).Select(p => (long)p)], [0]);
+        _grid?.World.Barrier();
         var clock = Stopwatch.StartNew();
-        using (var scope = new DisposeScope())
-        {
-            var hidden = _model.Hidden(Tensor.FromArray(ids, [1, ids.Length]), Tensor.FromArray(positions), spec, positionEnd: _seq);
-            var loss = hidden.Reshape(ids.Length, -1).LinearCrossEntropy(_model.HeadWeight, Tensor.FromArray(targets));
-            loss.Backward();
-        }
-        // Every rank saw part of the row: its gradients are partial sums, as a data-parallel rank's are.
-        if (_group is not null)
-            foreach (var (_, parameter) in _model.TrainableParameters())
-                if (parameter.Grad is { } grad)
-                    _group.AllReduce(grad);
+        using (var loss = Tensor.Zeros([1]))
+            _step.Run([row], _seq / 4, Precision.F32, loss);
         _optimizer.Step();
         _optimizer.ZeroGrad();
         return clock.Elapsed.TotalSeconds;
@@ -70,7 +63,9 @@ internal sealed class SpStep : IDisposable
 
     public void Dispose()
     {
-        _optimizer.Dispose();
+        _optimizer?.Dispose();
+        _step?.Dispose();
+        _grid?.Dispose();
         _model.Dispose();
     }
 }

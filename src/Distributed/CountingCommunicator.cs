@@ -65,7 +65,7 @@ public sealed class CountingCommunicator(ICommunicator inner) : ICommunicator
     /// <inheritdoc/>
     public ICommRequest StartAllReduce(Tensor tensor, ReduceKind kind = ReduceKind.Sum)
     {
-        CountRing(CommOp.AllReduce, 2 * Bytes(tensor));
+        CountRing(CommOp.StartAllReduce, 2 * Bytes(tensor));
         return Inner.StartAllReduce(tensor, kind);
     }
 
@@ -155,8 +155,14 @@ public sealed class CountingCommunicator(ICommunicator inner) : ICommunicator
 /// <summary>The kinds of call a <see cref="CountingCommunicator"/> counts apart.</summary>
 public enum CommOp : byte
 {
-    /// <summary><see cref="ICommunicator.AllReduce"/> and <see cref="ICommunicator.StartAllReduce"/>.</summary>
+    /// <summary><see cref="ICommunicator.AllReduce"/>: a step's loss and token count, for one.</summary>
     AllReduce,
+
+    /// <summary>
+    /// <see cref="ICommunicator.StartAllReduce"/>, counted apart from the blocking kind: data parallelism's gradient
+    /// buckets start theirs this way, so a step's gradient traffic is this count alone.
+    /// </summary>
+    StartAllReduce,
 
     /// <summary><see cref="ICommunicator.AllGather"/>.</summary>
     AllGather,

@@ -81,18 +81,27 @@ public static class StepMemory
         public double Tensors => Activations + Gradients + Tile;
     }
 
-    /// <summary>Throws, in one line, when the step needs more than the machine has available.</summary>
-    public static void Check(ModelConfig c, TrainOptions o)
+    /// <summary>
+    /// Throws, in one line, when the step of one rank of <paramref name="ranks"/> (1: one process; see
+    /// <see cref="StepShape.Of"/>) needs more than the machine has available.
+    /// </summary>
+    public static void Check(ModelConfig c, TrainOptions o, int ranks = 1)
     {
-        if (Available() is not { } available)
-            return;
-        var need = Estimate(StepShape.Of(c, o));
+        if (Available() is { } available)
+            Check(c, o, ranks, available);
+    }
+
+    /// <summary>Throws, in one line, when the step of one rank of <paramref name="ranks"/> needs more than <paramref name="available"/> bytes.</summary>
+    internal static void Check(ModelConfig c, TrainOptions o, int ranks, long available)
+    {
+        var need = Estimate(StepShape.Of(c, o, ranks));
         if (need.Total <= available)
             return;
+        bool split = o.SpSize > 1;
         throw new ArgumentException(
-            $"train: max_length {o.MaxLength} × batch_size {o.BatchSize} needs about {Gib(need.Total)} for a step ({need.Describe()}); " +
-            $"this machine has {Gib(available)} available. Lower --max-length or --batch-size" +
-            (o.GradientCheckpointing ? "" : ", or turn --gradient-checkpointing on") + " (--memory-check false skips this estimate)");
+            $"train: max_length {o.MaxLength} × batch_size {o.BatchSize}{(split ? $" split across sp_size {o.SpSize} ranks" : "")} needs about {Gib(need.Total)}" +
+            $"{(split ? " a rank" : "")} for a step ({need.Describe()}); this machine has {Gib(available)} available. Lower --max-length or --batch-size" +
+            (o.GradientCheckpointing ? "" : ", or turn --gradient-checkpointing on") + (split ? ", or raise --sp-size" : "") + " (--memory-check false skips this estimate)");
     }
 
     /// <summary>

@@ -74,7 +74,7 @@ public sealed class Trainer : IDisposable
             (onStep, onMessage, dataProgress) = (null, null, null);
         (_o, _onStep, _onMessage) = (options, onStep, onMessage);
         if (options.MemoryCheck && IsLead)
-            StepMemory.Check(ModelFolder.Config(options.Model), options);
+            StepMemory.Check(ModelFolder.Config(options.Model), options, world?.Size ?? 1);
         // Rank 0 claims the folder and fills the token cache before the others look at either.
         if (!IsLead)
             world!.Barrier();

@@ -18,8 +18,10 @@ public sealed class CountingCommunicatorTests
         counting.AllReduce(sum);
         Assert.Equal(10f, sum.AsSpan<float>()[0]);
         Assert.Equal(new Traffic(1, 48, 48), counting.Counts[CommOp.AllReduce]);
+        // The started kind (data parallelism's gradient buckets) counts apart.
         counting.StartAllReduce(Tensor.Zeros([8])).Wait();
-        Assert.Equal(new Traffic(2, 96, 96), counting.Counts[CommOp.AllReduce]);
+        Assert.Equal(new Traffic(1, 48, 48), counting.Counts[CommOp.AllReduce]);
+        Assert.Equal(new Traffic(1, 48, 48), counting.Counts[CommOp.StartAllReduce]);
 
         // All-gather into 4 × 2 floats (32 B) and reduce-scatter of 8 floats: 3/4 · 32 = 24 B each way.
         counting.AllGather(Tensor.Zeros([8]), Tensor.Zeros([2]));

@@ -1,3 +1,4 @@
+using RawLongLoRA.Distributed;
 using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 using Xunit;
@@ -18,6 +19,7 @@ public class ContextFitTests
         WeightDtype = DType.BF16,
         GradientCheckpointing = checkpointing,
         SequenceParallel = spSize,
+        SequenceKind = spSize > 1 ? SequenceParallel.Ring : SequenceParallel.None,
         Device = Device.Cuda(),
     };
 

@@ -1,3 +1,4 @@
+using RawLongLoRA.Distributed;
 using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
 using RawLongLoRA.Training;
@@ -172,6 +173,31 @@ public class StepMemoryTests(ITestOutputHelper output)
         Assert.StartsWith("train: max_length 2000000000 × batch_size 4 needs about ", e.Message);
         Assert.Matches(@"this machine has [\d.]+ GiB available\. Lower --max-length or --batch-size", e.Message);
         Assert.True(StepMemory.Estimate(StepShape.Of(config, options)).Total > StepMemory.Available());
+    }
+
+    [Fact]
+    public void ARowThatFitsOnlySplitIsAcceptedWithSequenceParallelismAndRefusedWithout()
+    {
+        var config = Config(128, 300, 2, 1000);
+        var whole = new TrainOptions { Model = "m", Data = ["d"], Output = "o", MaxLength = 65536 };
+        var ring = whole with { Sp = "ring", SpSize = 4 };
+        var ulysses = whole with { Sp = "ulysses", SpSize = 4 };
+        // mpirun -np 8: two data-parallel replicas of four sequence-parallel ranks.
+        var shape = StepShape.Of(config, ring, ranks: 8);
+        Assert.Equal((4, SequenceParallel.Ring, 2), (shape.SequenceParallel, shape.SequenceKind, shape.DataParallel));
+        long split = Math.Max(StepMemory.Estimate(shape).Total, StepMemory.Estimate(StepShape.Of(config, ulysses, ranks: 8)).Total);
+        long unsplit = StepMemory.Estimate(StepShape.Of(config, whole, ranks: 8)).Total;
+        Assert.True(2 * split < unsplit, $"{split} a rank split, {unsplit} whole");
+        long budget = (split + unsplit) / 2;
+
+        StepMemory.Check(config, ring, 8, budget);
+        StepMemory.Check(config, ulysses, 8, budget);
+        var e = Assert.Throws<ArgumentException>(() => StepMemory.Check(config, whole, 8, budget));
+        Assert.StartsWith("train: max_length 65536 × batch_size 1 needs about ", e.Message);
+        var tight = Assert.Throws<ArgumentException>(() => StepMemory.Check(config, ring with { SpSize = 2 }, 4, split));
+        Assert.StartsWith("train: max_length 65536 × batch_size 1 split across sp_size 2 ranks needs about ", tight.Message);
+        Assert.Contains(" a rank for a step (", tight.Message);
+        Assert.Contains("or raise --sp-size", tight.Message);
     }
 
     [Fact]

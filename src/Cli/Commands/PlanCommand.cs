@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using RawLongLoRA.Distributed;
 using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 
@@ -165,17 +166,17 @@ internal static class PlanCommand
     }
 
     /// <summary>--sp as the planner's kind, refused where train would refuse it.</summary>
-    private static SequenceParallelKind SequenceKind(string text, int ranks, ModelConfig c)
+    private static SequenceParallel SequenceKind(string text, int ranks, ModelConfig c)
     {
         var kind = text.Trim().ToLowerInvariant() switch
         {
-            "none" when ranks == 1 => SequenceParallelKind.Ring, // one rank: no sequence parallelism, whatever the kind
+            "none" when ranks == 1 => SequenceParallel.None,
             "none" => throw new ArgumentException($"--sp-size {ranks}: say how the ranks share a row, --sp ulysses or --sp ring"),
-            "ring" => SequenceParallelKind.Ring,
-            "ulysses" => SequenceParallelKind.Ulysses,
+            "ring" => SequenceParallel.Ring,
+            "ulysses" => SequenceParallel.Ulysses,
             _ => throw new FormatException($"--sp: '{text}' is not one of none, ulysses, ring"),
         };
-        if (kind == SequenceParallelKind.Ulysses && (c.NumHeads % ranks != 0 || (c.NumKvHeads % ranks != 0 && ranks % c.NumKvHeads != 0)))
+        if (kind == SequenceParallel.Ulysses && (c.NumHeads % ranks != 0 || (c.NumKvHeads % ranks != 0 && ranks % c.NumKvHeads != 0)))
             throw new ArgumentException($"--sp-size {ranks}: Ulysses shares heads among the ranks, and this model's {c.NumHeads} query heads and {c.NumKvHeads} KV heads " +
                                         "do not divide among them (query heads must divide by the ranks, KV heads divide or be divided by them); use --sp ring");
         return kind;

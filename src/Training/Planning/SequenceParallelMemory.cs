@@ -1,3 +1,4 @@
+using RawLongLoRA.Distributed;
 using RawLongLoRA.Kernels.Cpu;
 
 namespace RawLongLoRA.Training;
@@ -14,11 +15,11 @@ internal static class SequenceParallelMemory
 {
     /// <summary>Values a token adds to what one recorded layer keeps for backward.</summary>
     public static double LayerValues(StepShape s) =>
-        s.SequenceParallel > 1 && s.SequenceKind == SequenceParallelKind.Ulysses ? HeadShardValues(s) : 0;
+        s.SequenceParallel > 1 && s.SequenceKind == SequenceParallel.Ulysses ? HeadShardValues(s) : 0;
 
     /// <summary>Values a token adds to the gradients in flight while attention runs backward.</summary>
     public static double AttentionBackwardValues(StepShape s) => s.SequenceParallel <= 1 ? 0
-        : s.SequenceKind == SequenceParallelKind.Ulysses ? HeadShardValues(s)
+        : s.SequenceKind == SequenceParallel.Ulysses ? HeadShardValues(s)
         : 8.0 * s.Config.NumKvHeads * s.Config.HeadDim;
 
     /// <summary>The attention kernel's backward workspace on one rank, for the shape it runs on.</summary>
@@ -26,7 +27,7 @@ internal static class SequenceParallelMemory
     {
         var c = s.Config;
         int k = s.SequenceParallel, rankTokens = (int)Math.Min(int.MaxValue, s.RankTokens / s.Batch);
-        return k > 1 && s.SequenceKind == SequenceParallelKind.Ulysses
+        return k > 1 && s.SequenceKind == SequenceParallel.Ulysses
             ? Attention.BackwardWorkspaceBytes(s.Batch, s.Tokens, s.Tokens, Math.Max(1, c.NumHeads / k), Math.Max(c.NumKvHeads, k) / k, c.HeadDim, threads)
             : Attention.BackwardWorkspaceBytes(s.Batch, rankTokens, rankTokens, c.NumHeads, c.NumKvHeads, c.HeadDim, threads);
     }

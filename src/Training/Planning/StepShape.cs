@@ -36,8 +36,8 @@ public sealed record StepShape
     /// </summary>
     public int SequenceParallel { get; init; } = 1;
 
-    /// <summary>How the sequence-parallel ranks attend across their shards: what they send and hold for it.</summary>
-    public SequenceParallelKind SequenceKind { get; init; } = SequenceParallelKind.Ring;
+    /// <summary>How the sequence-parallel ranks attend across their shards: what they send and hold for it (None without sequence parallelism).</summary>
+    public Distributed.SequenceParallel SequenceKind { get; init; } = Distributed.SequenceParallel.None;
 
     /// <summary>Data-parallel replicas, each of <see cref="Batch"/> rows: they change the traffic, not a rank's memory.</summary>
     public int DataParallel { get; init; } = 1;
@@ -48,8 +48,11 @@ public sealed record StepShape
     /// <summary>Tokens one rank holds activations for: batch × ⌈tokens / K⌉.</summary>
     public long RankTokens => Batch * (((long)Tokens + SequenceParallel - 1) / SequenceParallel);
 
-    /// <summary>The step <c>rawlora train</c> will run with these options.</summary>
-    public static StepShape Of(ModelConfig config, TrainOptions o) => new()
+    /// <summary>
+    /// The step <c>rawlora train</c> will run with these options on one rank of <paramref name="ranks"/> (mpirun's
+    /// -np; 1 for one process): a row's tokens split across sp_size of them, the groups they form data-parallel replicas.
+    /// </summary>
+    public static StepShape Of(ModelConfig config, TrainOptions o, int ranks = 1) => new()
     {
         Config = config,
         Lora = o.Lora,
@@ -58,5 +61,8 @@ public sealed record StepShape
         WeightDtype = o.WeightDType,
         GradientCheckpointing = o.GradientCheckpointing,
         GroupRatio = o.S2Attn ? o.GroupRatio : 0,
+        SequenceParallel = o.SpSize,
+        SequenceKind = o.SpKind ?? Distributed.SequenceParallel.None,
+        DataParallel = Math.Max(1, ranks / o.SpSize),
     };
 }

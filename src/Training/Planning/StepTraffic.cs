@@ -43,7 +43,7 @@ public sealed record StepTraffic(double Gradients, double Forward, double Backwa
         double forward, backward;
         if (k == 1)
             (forward, backward) = (0, 0);
-        else if (s.SequenceKind == SequenceParallelKind.Ulysses)
+        else if (s.SequenceKind == Distributed.SequenceParallel.Ulysses)
         {
             double allToAll = (k - 1.0) / k * headBlock * (2 * c.NumHeads + 2 * Math.Max(c.NumKvHeads, k));
             (forward, backward) = (allToAll, allToAll);
