@@ -26,7 +26,7 @@ public static class StepMemory
         double n = s.RankTokens, h = c.HiddenSize;
         // The RoPE tables grow to the row's length: cos and sin, head_dim / 2 each per position.
         double weights = counts.FrozenMatrices * (double)s.WeightDtype.Size() + F32 * (counts.FrozenFloat32 + (double)s.Tokens * c.HeadDim);
-        double trained = 3 * F32 * counts.Trained;
+        double trained = 3 * F32 * counts.Trained + GradientBuckets(s, counts);
         double headGrad = counts.HeadTrained ? F32 * counts.Embedding : 0;
         // Adapter and norm gradients appear layer by layer; counted whole from the first layer on.
         double layerGrads = F32 * (counts.Trained - (counts.EmbeddingTrained ? counts.Embedding : 0)) + headGrad;
@@ -62,6 +62,18 @@ public static class StepMemory
             PeakIn = peak.Name,
             Tensors = Bytes(tensors),
         };
+    }
+
+    /// <summary>
+    /// With more than one rank, data parallelism's buckets: a float32 copy of every trained gradient smaller than a
+    /// bucket, kept for the run (a gradient of a bucket's size or more, such as a trained embedding's, is reduced in place).
+    /// </summary>
+    private static double GradientBuckets(StepShape s, ParameterCounts counts)
+    {
+        if (s.SequenceParallel * s.DataParallel == 1)
+            return 0;
+        bool embeddingInPlace = counts.EmbeddingTrained && F32 * counts.Embedding >= Distributed.DataParallel.DefaultBucketBytes;
+        return F32 * (counts.Trained - (embeddingInPlace ? counts.Embedding : 0));
     }
 
     /// <summary>

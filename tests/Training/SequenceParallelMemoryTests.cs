@@ -1,4 +1,5 @@
 using RawLongLoRA.Distributed;
+using RawLongLoRA.Model;
 using RawLongLoRA.Training;
 using Xunit;
 
@@ -41,5 +42,22 @@ public class SequenceParallelMemoryTests
         var s = Tiny(SequenceParallel.Ulysses, 2, true);
         Assert.Equal(RawLongLoRA.Kernels.Cpu.Attention.BackwardWorkspaceBytes(1, 64, 64, 2, 1, 16, 3), SequenceParallelMemory.Workspace(s, 3));
         Assert.Equal(RawLongLoRA.Kernels.Cpu.Attention.BackwardWorkspaceBytes(1, 32, 32, 4, 2, 16, 3), SequenceParallelMemory.Workspace(s with { SequenceKind = SequenceParallel.Ring }, 3));
+    }
+
+    [Fact]
+    public void MoreThanOneRankKeepsGradientBucketsOfTheTrainedTensors()
+    {
+        var shape = Tiny(SequenceParallel.None, 1, true);
+        var counts = new ParameterCounts(shape.Config, shape.Lora);
+        long single = StepMemory.Estimate(shape).TrainedState;
+        // Every trained tensor of the tiny model is smaller than a bucket: each has a float32 copy in one.
+        Assert.Equal(4 * counts.Trained, StepMemory.Estimate(Tiny(SequenceParallel.Ring, 2, true)).TrainedState - single);
+        Assert.Equal(4 * counts.Trained, StepMemory.Estimate(shape with { DataParallel = 2 }).TrainedState - single);
+        // A trained embedding of a bucket's size or more is reduced in place: no copy of it.
+        var wide = shape with { Config = StepMemoryTests.Config(64, 128, 2, 1 << 17), Lora = new LoraConfig { ModulesToSave = ["embed_tokens"] } };
+        var wideCounts = new ParameterCounts(wide.Config, wide.Lora);
+        Assert.True(wideCounts.EmbeddingTrained && 4 * wideCounts.Embedding >= DataParallel.DefaultBucketBytes);
+        Assert.Equal(4 * (wideCounts.Trained - wideCounts.Embedding),
+                     StepMemory.Estimate(wide with { DataParallel = 2 }).TrainedState - StepMemory.Estimate(wide).TrainedState);
     }
 }

@@ -11,7 +11,10 @@ public sealed record MemoryPlan
     /// <summary>Frozen weights in their dtype, frozen norms and biases, the RoPE tables.</summary>
     public long Weights { get; init; }
 
-    /// <summary>The trained tensors' float32 values and AdamW's two moments of each.</summary>
+    /// <summary>
+    /// The trained tensors' float32 values and AdamW's two moments of each; with more than one rank, also data
+    /// parallelism's gradient buckets.
+    /// </summary>
     public long TrainedState { get; init; }
 
     /// <summary>At the peak: the trained tensors' gradients made so far and the activation gradients in flight.</summary>
