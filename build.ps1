@@ -1,5 +1,5 @@
 #!/usr/bin/env pwsh
-# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench, gpu-check (the GPU machine's one command: scripts/gpu-check.sh), pack [ARGS].
+# The project's build entry. Verbs: build, test (default), bench VERB [ARGS], rawlora VERB [ARGS], fixtures, publish-bench, gpu-check (the GPU machine's one command: scripts/gpu-check.sh), pack [ARGS], kernels (kernels.cu/*.cu → the committed PTX).
 # build.sh is the same for machines without PowerShell.
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest = @())
 $ErrorActionPreference = "Stop"
@@ -46,9 +46,28 @@ function Ensure-Mpi {
     }
 }
 
+# nvcc and ptxas for the CUDA C kernels' PTX checks (as build.sh): Debian's nvidia-cuda-toolkit from non-free, with
+# clang-14 as nvcc 11.8's host compiler; wherever both are present RAWLORA_REQUIRE_NVCC=1 makes those tests fail, not skip.
+function Ensure-CudaToolkit {
+    $have = (Get-Command nvcc -ErrorAction SilentlyContinue) -and (Get-Command clang-14 -ErrorAction SilentlyContinue)
+    if (-not $have -and $IsLinux -and (id -u) -eq "0") {
+        $env:DEBIAN_FRONTEND = "noninteractive"
+        if (-not (Select-String -Quiet -Pattern "non-free" -Path /etc/apt/sources.list, /etc/apt/sources.list.d/* -ErrorAction SilentlyContinue)) {
+            "Types: deb`nURIs: http://deb.debian.org/debian`nSuites: bookworm bookworm-updates`nComponents: contrib non-free`nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg`n" |
+                Set-Content /etc/apt/sources.list.d/rawlora-non-free.sources
+        }
+        apt-get update -qq; apt-get install -y -qq nvidia-cuda-toolkit clang-14 | Out-Null
+    }
+    if ((Get-Command nvcc -ErrorAction SilentlyContinue) -and (Get-Command clang-14 -ErrorAction SilentlyContinue)) {
+        $env:RAWLORA_REQUIRE_NVCC = "1"
+    } else {
+        Write-Warning "nvcc or clang-14 is missing; the PTX freshness and ptxas budget tests will be skipped"
+    }
+}
+
 switch ($Verb) {
     "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
-    "test" { Ensure-Tokenizers; Ensure-Mpi; dotnet test RawLongLoRA.sln -c Release @Rest }
+    "test" { Ensure-Tokenizers; Ensure-Mpi; Ensure-CudaToolkit; dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
     "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.
@@ -57,6 +76,7 @@ switch ($Verb) {
         & /usr/bin/python3 tests/reference/make_models.py
         Get-ChildItem tests/reference/*.py | Where-Object Name -ne "make_models.py" | ForEach-Object { & /usr/bin/python3 $_.FullName }
     }
+    "kernels" { Ensure-CudaToolkit; & bash kernels.cu/build-ptx.sh; if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE } }
     "publish-bench" {
         Remove-Item -Recurse -Force .dev/bench -ErrorAction SilentlyContinue
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
@@ -70,6 +90,6 @@ switch ($Verb) {
     "gpu-check" { bash scripts/gpu-check.sh @Rest }
     # The libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed.
     "pack" { dotnet pack RawLongLoRA.sln -c Release -o .dev/packages @Rest }
-    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack)"; exit 2 }
+    default { Write-Error "unknown verb '$Verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack, kernels)"; exit 2 }
 }
 exit $LASTEXITCODE

@@ -12,6 +12,7 @@
 #   ./build.sh gpu-check         on the GPU machine (no .NET there): scripts/gpu-check.sh — gpu-check, the
 #                                step benchmark on llama2-7b vs transformers + PEFT, JSON under $OUT
 #   ./build.sh pack [ARGS]       the libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed
+#   ./build.sh kernels           kernels.cu/*.cu → the committed PTX in kernels.cu/ptx (nvcc; installed if root can)
 set -euo pipefail
 cd "$(dirname "$0")"
 verb="${1:-test}"
@@ -60,9 +61,29 @@ ensure_mpi() {
     fi
 }
 
+# The CUDA C kernels' PTX is checked against nvcc and ptxas (Debian's nvidia-cuda-toolkit, in the non-free component;
+# nvcc 11.8 wants clang-14 as its host compiler). Wherever nvcc is present, RAWLORA_REQUIRE_NVCC=1 makes those tests
+# fail instead of skipping.
+ensure_cuda_toolkit() {
+    if ! { command -v nvcc && command -v clang-14; } >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing nvcc and ptxas for the PTX checks (nvidia-cuda-toolkit from non-free, clang-14)..."
+        if ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+                > /etc/apt/sources.list.d/rawlora-non-free.sources
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nvidia-cuda-toolkit clang-14 >/dev/null
+    fi
+    if command -v nvcc >/dev/null && command -v clang-14 >/dev/null; then
+        export RAWLORA_REQUIRE_NVCC=1
+    else
+        echo "note: nvcc or clang-14 is missing; the PTX freshness and ptxas budget tests will be skipped" >&2
+    fi
+}
+
 case "$verb" in
     build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
-    test) ensure_tokenizers; ensure_mpi; dotnet test RawLongLoRA.sln -c Release "$@" ;;
+    test) ensure_tokenizers; ensure_mpi; ensure_cuda_toolkit; dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
     rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.
@@ -77,6 +98,7 @@ case "$verb" in
         done
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;
     gpu-check) scripts/gpu-check.sh "$@" ;;
+    kernels) ensure_cuda_toolkit; kernels.cu/build-ptx.sh ;;
     pack) dotnet pack RawLongLoRA.sln -c Release -o .dev/packages "$@" ;;
-    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack)" >&2; exit 2 ;;
+    *) echo "unknown verb '$verb' (build, test, bench, rawlora, fixtures, publish-bench, gpu-check, pack, kernels)" >&2; exit 2 ;;
 esac

@@ -2,21 +2,15 @@ using Xunit;
 
 namespace RawLongLoRA.Tests;
 
-/// <summary>
-/// A theory that needs NVIDIA's PTX assembler: skipped, saying why, where no `ptxas` is on the PATH (Debian's comes with
-/// nvidia-cuda-toolkit from the non-free component; see ../shared/GPU.md).
-/// </summary>
+/// <summary>A theory that needs NVIDIA's PTX assembler (see <see cref="CudaToolkit"/>).</summary>
 public sealed class PtxasTheoryAttribute : TheoryAttribute
 {
     /// <summary>The ptxas found on the PATH, or null.</summary>
-    public static readonly string? Path = (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-        .Select(d => System.IO.Path.Combine(d, "ptxas"))
-        .FirstOrDefault(File.Exists);
+    public static string? Path => CudaToolkit.Ptxas;
 
     public PtxasTheoryAttribute()
     {
-        if (Path is null)
-            Skip = "ptxas is not installed (apt-get install nvidia-cuda-toolkit, from Debian's non-free component)";
+        if (CudaToolkit.Missing(needsNvcc: false) is { } why && !CudaToolkit.Required)
+            Skip = why;
     }
 }
