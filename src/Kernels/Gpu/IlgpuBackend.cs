@@ -96,6 +96,12 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>True on CUDA (a real GPU), false on ILGPU's CPU accelerator.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
 
+    /// <summary>
+    /// Whether a primitive that kernels.cu has a tensor-core kernel for runs it on CUDA (true, the default) or runs the
+    /// ILGPU kernel (false: for benches and comparisons). Attention under bf16 autocast with head dim 64 or 128 is one.
+    /// </summary>
+    public bool UseCudaCKernels { get; set; } = true;
+
     /// <summary>Bytes the caching allocator holds (in use and cached).</summary>
     public long ReservedBytes => _allocator.ReservedBytes;
 
