@@ -17,6 +17,9 @@ internal static class EmuKernels
     private static readonly ConcurrentDictionary<string, Lazy<nint>> Loaded = new();
     private static readonly Lazy<string> Cache = new(CacheFolder);
 
+    /// <summary>Why the emulated kernel tests are skipped off Linux.</summary>
+    public const string NotLinux = "the host emulation of kernels.cu/ is built by g++ as a Linux shared library";
+
     /// <summary>kernels.cu/ of the checkout the tests were built from.</summary>
     public static string SourceFolder => Path.Combine(Repository.Root, "kernels.cu");
 

@@ -73,7 +73,7 @@ public sealed unsafe class CollectiveLayoutTests
         })];
     }
 
-    [Fact]
+    [EmuFact]
     public void Mma_computes_A_times_B_plus_C_from_fragments_where_the_ISA_places_them()
     {
         var random = new Random(15);
@@ -86,7 +86,7 @@ public sealed unsafe class CollectiveLayoutTests
             Assert.Equal(Product(a[t], b[t], c[t]), d[t]);
     }
 
-    [Fact]
+    [EmuFact]
     public void Mma_reads_each_A_element_from_the_lane_and_register_the_ISA_gives_it()
     {
         // Block e has a single 1 in A, at (e/16, e%16); B's entries are distinct, so D's only nonzero row is A's row
@@ -98,7 +98,7 @@ public sealed unsafe class CollectiveLayoutTests
             Assert.Equal(Matrix(16, 8, (r, n) => r == e / 16 ? b[e % 16, n] : 0), d[e]);
     }
 
-    [Fact]
+    [EmuFact]
     public void Mma_reads_each_B_element_from_the_lane_and_register_the_ISA_gives_it()
     {
         float[,] a = Matrix(16, 16, (r, k) => r * 16 + k + 1);
@@ -111,7 +111,7 @@ public sealed unsafe class CollectiveLayoutTests
     // PTX ISA (9.7.14.5.15 in ISA 8.x), "Warp-level matrix load instruction: ldmatrix", .m8n8 .b16: threads 8i..8i+7
     // give the row addresses of matrix i (threads 0-7 for .x1, 0-15 for .x2); thread l receives of each matrix its row
     // l/4, elements 2(l%4) and 2(l%4)+1, in register i; with .trans the matrix is read column-major, i.e. its transpose.
-    [Theory]
+    [EmuTheory]
     [InlineData(1, false)]
     [InlineData(2, false)]
     [InlineData(4, false)]
@@ -141,7 +141,7 @@ public sealed unsafe class CollectiveLayoutTests
             }
     }
 
-    [Fact]
+    [EmuFact]
     public void Cp_async_ldmatrix_and_mma_together_compute_a_tile_product_the_way_a_kernel_does()
     {
         var random = new Random(16);
@@ -169,7 +169,7 @@ public sealed unsafe class CollectiveLayoutTests
         };
     }
 
-    [Theory]
+    [EmuTheory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]

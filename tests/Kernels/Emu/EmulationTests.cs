@@ -12,7 +12,7 @@ namespace RawLongLoRA.Tests.Kernels.Emu;
 /// </summary>
 public sealed unsafe class EmulationTests(ITestOutputHelper output)
 {
-    [Fact]
+    [EmuFact]
     public void Syncthreads_orders_shared_memory_across_warps_in_every_block_of_a_3d_grid()
     {
         var launch = new KernelLaunch(2, 3, 2, 32, 2, 2, SharedBytes: 128 * 4);
@@ -39,7 +39,7 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         Assert.All(firstWords, w => Assert.Equal(uint.MaxValue, w));
     }
 
-    [Fact]
+    [EmuFact]
     public void Cp_async_completes_a_group_only_at_the_wait_for_it_and_zero_fills_past_the_source_size()
     {
         var random = new Random(18);
@@ -68,14 +68,14 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         return counter;
     }
 
-    [Fact]
+    [EmuFact]
     public void AtomicAdd_counts_every_thread_of_every_block() => Assert.Equal(1024f, Count(Blocks(4, 256)));
 
-    [Fact]
+    [EmuFact]
     public void Launches_from_several_threads_at_once_each_get_their_own_results()
         => Parallel.For(0, 6, i => Assert.Equal(64f * (i + 1), Count(Blocks((uint)i + 1, 64))));
 
-    [Theory]
+    [EmuTheory]
     [InlineData(0, "thread (3,0,0): ldmatrix row address")]
     [InlineData(1, "cp.async shared address")]
     [InlineData(2, "1 of the 64 threads of the block reached the end of the kernel while the others wait")]
@@ -91,7 +91,7 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         AtomicAdd_counts_every_thread_of_every_block();
     }
 
-    [Fact]
+    [EmuFact]
     public void A_launch_shape_no_GPU_runs_is_refused_with_the_shape()
     {
         var tooMany = Assert.Throws<InvalidOperationException>(() => Count(Blocks(1, 2048)));
@@ -100,7 +100,7 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         Assert.Contains("dynamic shared memory 300000 bytes is more than a block may have", tooMuch.Message);
     }
 
-    [Fact]
+    [EmuFact]
     public void A_kernel_or_file_without_a_host_entry_is_named_in_the_error()
     {
         var kernel = Assert.Throws<ArgumentException>(() => Run("probe_missing", Blocks(1, 32), new Fault()));
@@ -109,7 +109,7 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         Assert.Contains("missing.cu", file.Message);
     }
 
-    [Fact]
+    [EmuFact]
     public void A_compile_error_shows_the_compiler_output()
     {
         using var folder = new TempFolder("emu-bad-");
@@ -120,7 +120,7 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
         Assert.Equal(["bad.cu"], Directory.GetFiles(folder.Path).Select(Path.GetFileName));
     }
 
-    [Fact]
+    [EmuFact]
     public void A_128_thread_block_of_ldmatrix_mma_and_syncthreads_runs_in_well_under_a_second()
     {
         const int Steps = 100;  // per warp: 100 ldmatrix.x4, 400 mma; per block: 100 __syncthreads
