@@ -27,7 +27,36 @@
 // Requirements (checked by the launcher, src/Kernels/Cuda/LoraKernels.cs): n and k multiples of 8 (16-byte rows for
 // cp.async), cols_per_block a multiple of 64, pointers 16-byte aligned, p.partial [splits × (n+k) × r] float32.
 //
-// budget: lora_fwd_r8 registers<=0 shared<=0
+// Budgets (ptxas -v -arch=sm_90; registers rounded up to 8 above the larger of sm_80 and sm_90, static shared exact):
+// budget: lora_fwd_r8 registers<=64 shared<=31104
+// budget: lora_bwd_r8 registers<=64 shared<=30720
+// budget: lora_xa_r8 registers<=56 shared<=31104
+// budget: lora_y_r8 registers<=64 shared<=2048
+// budget: lora_dxa_r8 registers<=56 shared<=30720
+// budget: lora_dx_r8 registers<=64 shared<=2304
+// budget: lora_wgrad_r8 registers<=56 shared<=30720
+// budget: lora_fwd_r16 registers<=72 shared<=34560
+// budget: lora_bwd_r16 registers<=72 shared<=36864
+// budget: lora_xa_r16 registers<=56 shared<=34560
+// budget: lora_y_r16 registers<=64 shared<=6144
+// budget: lora_dxa_r16 registers<=64 shared<=36864
+// budget: lora_dx_r16 registers<=56 shared<=4608
+// budget: lora_wgrad_r16 registers<=64 shared<=36864
+// budget: lora_fwd_r32 registers<=72 shared<=41472
+// budget: lora_bwd_r32 registers<=80 shared<=43008
+// budget: lora_xa_r32 registers<=72 shared<=41472
+// budget: lora_y_r32 registers<=72 shared<=10240
+// budget: lora_dxa_r32 registers<=72 shared<=43008
+// budget: lora_dx_r32 registers<=72 shared<=9216
+// budget: lora_wgrad_r32 registers<=72 shared<=43008
+// budget: lora_fwd_r64 registers<=96 shared<=36864
+// budget: lora_bwd_r64 registers<=96 shared<=36864
+// budget: lora_xa_r64 registers<=88 shared<=36864
+// budget: lora_y_r64 registers<=80 shared<=18432
+// budget: lora_dxa_r64 registers<=96 shared<=36864
+// budget: lora_dx_r64 registers<=72 shared<=18432
+// budget: lora_wgrad_r64 registers<=112 shared<=36864
+// budget: lora_reduce registers<=32 shared<=0
 #include "common.cuh"
 
 struct LoraParams {
