@@ -146,12 +146,11 @@ public sealed unsafe class CollectiveLayoutTests
     {
         var random = new Random(16);
         float[,] a = Matrix(16, 16, (_, _) => Small(random)), b = Matrix(16, 8, (_, _) => Small(random)), c = Matrix(16, 8, (_, _) => Small(random));
-        ushort[] ra = [.. a.Cast<float>().Select(Bf16)], rb = [.. b.Cast<float>().Select(Bf16)];
+        using Aligned<ushort> ra = new([.. a.Cast<float>().Select(Bf16)]), rb = new([.. b.Cast<float>().Select(Bf16)]);
         float[] rc = [.. c.Cast<float>()];
         var d = new float[16 * 8];
-        fixed (ushort* pa = ra, pb = rb)
         fixed (float* pc = rc, pd = d)
-            Run("probe_tile_product", Blocks(1, 32), new TileProduct { A = pa, B = pb, C = pc, D = pd });
+            Run("probe_tile_product", Blocks(1, 32), new TileProduct { A = ra.Pointer, B = rb.Pointer, C = pc, D = pd });
         Assert.Equal(Product(a, b, c).Cast<float>(), d);
     }
 

@@ -43,14 +43,15 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
     public void Cp_async_completes_a_group_only_at_the_wait_for_it_and_zero_fills_past_the_source_size()
     {
         var random = new Random(18);
-        var src = new byte[32 * 16];
-        random.NextBytes(src);
+        using var source = new Aligned<byte>(new byte[32 * 16]);
+        random.NextBytes(source.Span);
+        byte[] src = source.Span.ToArray();
         int[] srcBytes = [.. Enumerable.Range(0, 32).Select(i => i < 4 ? 16 * (i % 2) : 4 * random.Next(0, 5))];
         var afterWait1 = new byte[src.Length];
         var afterWait0 = new byte[src.Length];
-        fixed (byte* ps = src, p1 = afterWait1, p0 = afterWait0)
+        fixed (byte* p1 = afterWait1, p0 = afterWait0)
         fixed (int* pb = srcBytes)
-            Run("probe_cp_async", Blocks(1, 32), new CpAsync { Src = ps, SrcBytes = pb, AfterWait1 = p1, AfterWait0 = p0 });
+            Run("probe_cp_async", Blocks(1, 32), new CpAsync { Src = source.Pointer, SrcBytes = pb, AfterWait1 = p1, AfterWait0 = p0 });
         for (int i = 0; i < 32; i++)
         {
             byte[] copied = [.. Enumerable.Range(16 * i, 16).Select(k => k - 16 * i < srcBytes[i] ? src[k] : (byte)0)];

@@ -17,6 +17,26 @@ internal static unsafe class Probe
     /// <summary>Multiples of 1/16 in [-2, 2]: their products and sums of 16 of them are exact in float, in any order.</summary>
     public static float Small(Random random) => random.Next(-32, 33) / 16f;
 
+    /// <summary>
+    /// Native memory for <paramref name="values"/>, 64-byte aligned as a GPU's allocations are (a managed array is only
+    /// 8-byte aligned, and cp.async wants 16), freed on dispose.
+    /// </summary>
+    public sealed class Aligned<T> : IDisposable where T : unmanaged
+    {
+        public Aligned(ReadOnlySpan<T> values)
+        {
+            Pointer = (T*)NativeMemory.AlignedAlloc((nuint)(values.Length * sizeof(T)), 64);
+            Length = values.Length;
+            values.CopyTo(Span);
+        }
+
+        public T* Pointer { get; }
+        public int Length { get; }
+        public Span<T> Span => new(Pointer, Length);
+
+        public void Dispose() => NativeMemory.AlignedFree(Pointer);
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     public struct Mma { public uint* A; public uint* B; public float* C; public float* D; }
 
