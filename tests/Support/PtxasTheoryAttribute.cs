@@ -9,10 +9,7 @@ namespace RawLongLoRA.Tests;
 public sealed class PtxasTheoryAttribute : TheoryAttribute
 {
     /// <summary>The ptxas found on the PATH, or null.</summary>
-    public static readonly string? Path = (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-        .Select(d => System.IO.Path.Combine(d, "ptxas"))
-        .FirstOrDefault(File.Exists);
+    public static readonly string? Path = ProgramPath.Find("ptxas");
 
     public PtxasTheoryAttribute()
     {
