@@ -24,14 +24,14 @@
 //
 // Dynamic shared memory (bytes): forward 40960 (d64) / 49152 (d128); dkdv 38912 / 71680 (d128 past 48 KB: the
 // launcher opts in); dq 49152 / 65536 (d128 opts in); prep none.
-// budget: flash_attention_forward_d64 registers<=168 shared<=40960
-// budget: flash_attention_forward_d128 registers<=168 shared<=49152
+// budget: flash_attention_forward_d64 registers<=176 shared<=40960
+// budget: flash_attention_forward_d128 registers<=176 shared<=49152
 // budget: flash_attention_backward_prep_d64 registers<=32 shared<=0
 // budget: flash_attention_backward_prep_d128 registers<=32 shared<=0
-// budget: flash_attention_backward_dkdv_d64 registers<=168 shared<=38912
+// budget: flash_attention_backward_dkdv_d64 registers<=176 shared<=38912
 // budget: flash_attention_backward_dkdv_d128 registers<=255 shared<=71680
-// budget: flash_attention_backward_dq_d64 registers<=168 shared<=49152
-// budget: flash_attention_backward_dq_d128 registers<=255 shared<=65536
+// budget: flash_attention_backward_dq_d64 registers<=176 shared<=49152
+// budget: flash_attention_backward_dq_d128 registers<=176 shared<=65536
 #include "common.cuh"
 
 // One parameter struct for every kernel of the file (FlashAttentionParams.cs mirrors it); a kernel reads what it uses.
