@@ -11,7 +11,7 @@ namespace RawLongLoRA.Tests.Kernels.Emu;
 /// GPU uses too), against the CPU backend at float32 on the same bf16-rounded q, k, v and dout, for every mask of
 /// AttentionSpec, both head dims, grouped-query heads, query counts off the tiles, dlse, and both backward paths; every
 /// output and scratch buffer starts NaN, so an element left unwritten fails. The kernels round P (and dS) to bf16 before
-/// their products, as FlashAttention does, each a rounding of at most 2⁻⁹ of the value; the bound is
+/// their products, as FlashAttention does, each a rounding of at most 2⁻⁸ of the value (half a bf16 step); the bound is
 /// AttentionBf16KernelTests' (one bf16 step, 2⁻⁷, times each output's sum of magnitudes, from AttentionReference, plus
 /// float32 summation), which holds them with room.
 /// </summary>
