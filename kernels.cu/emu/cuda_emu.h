@@ -39,6 +39,7 @@
 #define __shared__ static
 #define __constant__
 #define __align__(n) __attribute__((aligned(n)))
+#define __grid_constant__
 #define RAWLORA_EXPORT extern "C" __attribute__((visibility("default")))
 
 // A kernel's assert fails the launch with a message instead of aborting the test process.
@@ -47,6 +48,19 @@
 
 struct uint3 { unsigned x, y, z; };
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
+// The vector types kernels use for 8- and 16-byte loads and stores, aligned as CUDA's.
+struct __align__(8) uint2 { unsigned x, y; };
+struct __align__(8) int2 { int x, y; };
+struct __align__(8) float2 { float x, y; };
+struct __align__(16) uint4 { unsigned x, y, z, w; };
+struct __align__(16) int4 { int x, y, z, w; };
+struct __align__(16) float4 { float x, y, z, w; };
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline int2 make_int2(int x, int y) { return {x, y}; }
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 
 // The launch shape the C# side passes (KernelLaunch mirrors it).
 struct EmuLaunch { uint32_t grid[3]; uint32_t block[3]; uint32_t shared_bytes; };
@@ -511,7 +525,7 @@ std::string check_shape(const EmuLaunch& l)
     return {};
 }
 
-void run_launch(const char* kernel, const EmuLaunch& shape, void (*body)(const void*), const void* params)
+void launch_checked(const char* kernel, const EmuLaunch& shape, void (*body)(const void*), const void* params)
 {
     last_error = check_shape(shape);
     if (!last_error.empty())
@@ -542,6 +556,19 @@ void run_launch(const char* kernel, const EmuLaunch& shape, void (*body)(const v
     poison_shared(launch);
     pool.run(launch);
     last_error = launch.error;
+}
+
+// Nothing may leave the exported entry as an exception: the caller is .NET.
+void run_launch(const char* kernel, const EmuLaunch& shape, void (*body)(const void*), const void* params)
+{
+    try
+    {
+        launch_checked(kernel, shape, body, params);
+    }
+    catch (const std::exception& e)
+    {
+        last_error = std::string("kernel ") + kernel + ": the emulation could not launch it: " + e.what();
+    }
 }
 
 }  // namespace

@@ -99,6 +99,29 @@ extern "C" __global__ void probe_tile_product(ProbeTileProduct p)
 }
 RAWLORA_HOST_ENTRY(probe_tile_product, ProbeTileProduct)
 
+// The scalar helpers over n values: bf16[i] = float_to_bf16(in[i]), back[i] = bf16_to_float(bf16[i]),
+// packed[i] = pack_bf16x2(in[i], in[(i+1) % n]), exp2[i] = fast_exp2(in[i]).
+struct ProbeConvert {
+    const float* in;
+    uint16_t* bf16;
+    float* back;
+    uint32_t* packed;
+    float* exp2;
+    int n;
+};
+
+extern "C" __global__ void probe_convert(ProbeConvert p)
+{
+    for (int i = threadIdx.x + blockIdx.x * blockDim.x; i < p.n; i += blockDim.x * gridDim.x)
+    {
+        p.bf16[i] = float_to_bf16(p.in[i]);
+        p.back[i] = bf16_to_float(p.bf16[i]);
+        p.packed[i] = pack_bf16x2(p.in[i], p.in[(i + 1) % p.n]);
+        p.exp2[i] = fast_exp2(p.in[i]);
+    }
+}
+RAWLORA_HOST_ENTRY(probe_convert, ProbeConvert)
+
 // Every shuffle of a float and of an unsigned, and the votes, over the block's warps: thread i shuffles in[i] (and
 // in[i] as bits) with arg[i]; out_f[i], out_u[i] get the results, votes[i] = ballot, any, all of in[i] > 0.
 struct ProbeShuffle {

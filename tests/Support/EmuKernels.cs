@@ -12,7 +12,10 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 internal static class EmuKernels
 {
-    private static readonly string[] Flags = ["-std=c++20", "-O2", "-g", "-shared", "-fPIC", "-pthread", "-fvisibility=hidden", "-DRAWLORA_HOST_EMU"];
+    // -fno-strict-aliasing: kernels move bf16 words through uint4 and uint32_t pointers, as CUDA C allows.
+    // -fvisibility=hidden: only the emu_ entries are exported, so libraries loaded side by side share nothing.
+    private static readonly string[] Flags =
+        ["-std=c++20", "-O2", "-g", "-shared", "-fPIC", "-pthread", "-fno-strict-aliasing", "-fvisibility=hidden", "-DRAWLORA_HOST_EMU"];
 
     private static readonly ConcurrentDictionary<string, Lazy<nint>> Loaded = new();
     private static readonly Lazy<string> Cache = new(CacheFolder);

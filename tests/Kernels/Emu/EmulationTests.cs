@@ -69,6 +69,36 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
     }
 
     [EmuFact]
+    public void Bf16_conversions_round_to_nearest_even_as_the_engine_does_and_fast_exp2_is_2_to_the_x()
+    {
+        var random = new Random(19);
+        // Zeros, denormals, infinities, NaNs (quiet and signalling), halfway cases (to even, both ways), just above and
+        // below halfway, and the largest floats, which round to infinity or to bf16's largest.
+        uint[] special = [0, 0x80000000, 0x00000001, 0x807fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0xffa00001, 0x7f800001,
+                          0x3f808000, 0x3f818000, 0x3f808001, 0x3f7fffff, 0x7f7fffff, 0x7f7f8000, 0x7f7f7fff];
+        float[] input = [.. special.Concat(Enumerable.Range(0, 3000).Select(_ => (uint)random.NextInt64(0, 1L << 32))).Select(BitConverter.UInt32BitsToSingle),
+                         .. Enumerable.Range(0, 1000).Select(_ => (float)(random.NextDouble() * 60 - 30))];
+        int n = input.Length;
+        var bf16 = new ushort[n];
+        var back = new float[n];
+        var packed = new uint[n];
+        var exp2 = new float[n];
+        fixed (float* pi = input, pb = back, pe = exp2)
+        fixed (ushort* ph = bf16)
+        fixed (uint* pp = packed)
+            Run("probe_convert", Blocks(3, 128), new Probe.Convert { In = pi, Bf16 = ph, Back = pb, Packed = pp, Exp2 = pe, N = n });
+        for (int i = 0; i < n; i++)
+        {
+            ushort expected = Numerics.FloatToBf16(input[i]);
+            Assert.True(expected == bf16[i], $"{BitConverter.SingleToUInt32Bits(input[i]):x8}: expected {expected:x4}, got {bf16[i]:x4}");
+            Assert.Equal(BitConverter.SingleToUInt32Bits(Numerics.Bf16ToFloat(expected)), BitConverter.SingleToUInt32Bits(back[i]));
+            Assert.Equal(expected | (uint)Numerics.FloatToBf16(input[(i + 1) % n]) << 16, packed[i]);
+            if (i >= n - 1000)
+                Assert.Equal(MathF.Pow(2, input[i]), exp2[i], MathF.Pow(2, input[i]) * 1e-6f);
+        }
+    }
+
+    [EmuFact]
     public void AtomicAdd_counts_every_thread_of_every_block() => Assert.Equal(1024f, Count(Blocks(4, 256)));
 
     [EmuFact]

@@ -47,6 +47,9 @@ internal static unsafe class Probe
     public struct TileProduct { public ushort* A; public ushort* B; public float* C; public float* D; }
 
     [StructLayout(LayoutKind.Sequential)]
+    public struct Convert { public float* In; public ushort* Bf16; public float* Back; public uint* Packed; public float* Exp2; public int N; }
+
+    [StructLayout(LayoutKind.Sequential)]
     public struct Shuffle { public float* In; public int* Arg; public float* OutF; public uint* OutU; public uint* Votes; public int Op, Width; }
 
     [StructLayout(LayoutKind.Sequential)]
