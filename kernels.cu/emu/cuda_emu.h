@@ -86,13 +86,15 @@ void fail(Launch& launch, const std::string& what);
 bool aborted(const Launch& launch);
 std::string where_block();
 
-// A barrier whose arrivals say why they came: weight 1 for a collective (__syncthreads, a warp collective), kEnd for a
-// thread that finished the kernel. A phase that mixes the two faults the launch (a thread returned early, or lanes took
-// different paths), and a fault wakes every waiter, so nothing hangs. Built on atomic wait/notify (futexes).
+// Why a thread arrives at a barrier. Every thread arrives at its warp's barrier for each warp collective, and also
+// (without waiting there) on its way to __syncthreads or out of the kernel; at the block's barrier for __syncthreads and
+// at the end of the kernel. A phase whose arrivals differ faults the launch: lanes that diverged around a collective,
+// or a thread that returned while the others wait, would otherwise wait on each other forever.
+enum class Arrival : unsigned { Collective, Syncthreads, End };
+
+// A barrier that counts arrivals by kind (16 bits each), on atomic wait/notify (futexes); a fault releases every waiter.
 class Barrier {
 public:
-    static constexpr uint32_t kEnd = 1u << 16;
-
     void reset(Launch* launch, unsigned expected, const char* what)
     {
         launch_ = launch;
@@ -103,19 +105,21 @@ public:
 
     // Arrives; waits for the phase to complete unless `wait` is false. The last arriver runs `on_complete` first.
     template <class F>
-    void arrive(uint32_t weight, bool wait, F on_complete)
+    void arrive(Arrival kind, bool wait, F on_complete)
     {
         if (aborted(*launch_))
             throw Abort{};
         uint32_t phase = phase_.load(std::memory_order_acquire);
-        uint32_t v = count_.fetch_add(weight, std::memory_order_acq_rel) + weight;
-        unsigned collectives = v & (kEnd - 1), ends = v >> 16;
-        if (collectives + ends == expected_)
+        uint64_t one = uint64_t{1} << (16 * static_cast<unsigned>(kind));
+        uint64_t v = count_.fetch_add(one, std::memory_order_acq_rel) + one;
+        unsigned n[3] = {unsigned(v & 0xffff), unsigned(v >> 16 & 0xffff), unsigned(v >> 32 & 0xffff)};
+        if (n[0] + n[1] + n[2] == expected_)
         {
             count_.store(0, std::memory_order_relaxed);
-            if (collectives != 0 && ends != 0)
-                fail(*launch_, where_block() + std::to_string(ends) + " of the " + std::to_string(expected_) + " threads of " + what_ +
-                               " reached the end of the kernel while the others wait in a collective: a thread returned early or skipped it");
+            if (n[0] != expected_ && n[1] != expected_ && n[2] != expected_)
+                fail(*launch_, where_block() + "the " + std::to_string(expected_) + " threads of " + what_ + " parted ways: " + std::to_string(n[0]) +
+                               " in a warp collective, " + std::to_string(n[1]) + " at __syncthreads, " + std::to_string(n[2]) +
+                               " at the end of the kernel (a thread returned early, or lanes took different branches around a collective)");
             else
                 on_complete();
             release();
@@ -129,8 +133,6 @@ public:
             throw Abort{};
     }
 
-    void arrive_and_wait() { arrive(1, true, [] {}); }
-
     // Ends the current phase for everyone (after a fault).
     void release()
     {
@@ -142,7 +144,7 @@ private:
     Launch* launch_ = nullptr;
     unsigned expected_ = 0;
     const char* what_ = "";
-    std::atomic<uint32_t> count_{0};
+    std::atomic<uint64_t> count_{0};
     std::atomic<uint32_t> phase_{0};
 };
 
@@ -256,7 +258,7 @@ const Slot* exchange(Op op, uint32_t mask, uint32_t variant, Fill fill)
     fill(mine);
     if ((mask & full_mask(w)) != full_mask(w))
         fault("the emulation runs warp collectives on the whole warp only, but the mask is " + std::to_string(mask));
-    w.barrier.arrive_and_wait();
+    w.barrier.arrive(Arrival::Collective, true, [] {});
     for (unsigned l = 0; l < w.lanes; ++l)
         if (slots[l].op != op || slots[l].mask != mask || slots[l].variant != variant)
             fault("lane " + std::to_string(l) + " of the warp is in a different warp collective (or the same with another mask or shape): "
@@ -264,7 +266,12 @@ const Slot* exchange(Op op, uint32_t mask, uint32_t variant, Fill fill)
     return slots;
 }
 
-void sync_block() { current().block_barrier.arrive_and_wait(); }
+void sync_block()
+{
+    Launch& launch = current();
+    self.warp->barrier.arrive(Arrival::Syncthreads, false, [] {});
+    launch.block_barrier.arrive(Arrival::Syncthreads, true, [] {});
+}
 
 void sync_warp(uint32_t mask) { exchange(Op::SyncWarp, mask, 0, [](Slot&) {}); }
 
@@ -443,8 +450,8 @@ void run_thread(Launch& launch, unsigned tid)
                 try
                 {
                     launch.body(launch.params);
-                    self.warp->barrier.arrive(Barrier::kEnd, false, [] {});
-                    launch.block_barrier.arrive(Barrier::kEnd, true, [&] { poison_shared(launch); });
+                    self.warp->barrier.arrive(Arrival::End, false, [] {});
+                    launch.block_barrier.arrive(Arrival::End, true, [&] { poison_shared(launch); });
                 }
                 catch (const Abort&)
                 {

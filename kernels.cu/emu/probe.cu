@@ -311,6 +311,12 @@ extern "C" __global__ void probe_fault(ProbeFault p)
         else
             ldmatrix_x1(r, tile);
         break;
+    case 6:  // half a warp in a shuffle, the other half at __syncthreads
+        if (i % 32 < 16)
+            r[0] = __shfl_xor_sync(0xffffffffu, i, 1);
+        else
+            __syncthreads();
+        break;
     default:  // a thread that faults while the others are further on, looping over barriers
         for (int k = 0; k < 100; ++k)
         {
