@@ -20,6 +20,8 @@
 #include <atomic>
 #include <bit>
 #include <cassert>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -177,12 +179,15 @@ struct Launch {
     Barrier block_barrier;
     std::unique_ptr<Warp[]> warps;
     unsigned warp_count;
-    std::byte* shared;
+    std::vector<std::byte> shared_storage;
+    std::byte* shared;  // 128-byte aligned in shared_storage
     uint32_t shared_bytes;
     std::atomic<bool> failed{false};
     std::mutex error_lock;
     std::string error;
-    std::atomic<unsigned> finished{0};
+    std::mutex done_lock;
+    std::condition_variable done;
+    unsigned finished = 0;  // threads done, under done_lock
 };
 
 bool aborted(const Launch& launch) { return launch.failed.load(std::memory_order_acquire); }
@@ -478,26 +483,41 @@ void run_thread(Launch& launch, unsigned tid)
 // exit does not wait for or destroy threads blocked in a wait.
 class Pool {
 public:
-    void run(Launch& launch)
+    // Runs the launch; false if some of its threads were still running `timeout` after it began and had not stopped
+    // 2 s after the launch was failed: those workers are then abandoned to the launch (which must then outlive them)
+    // and replaced, so that a kernel looping forever fails its test instead of hanging the run.
+    bool run(Launch& launch, std::chrono::duration<double> timeout)
     {
         while (workers_.size() < launch.threads)
-        {
-            auto* w = new Worker();
-            std::thread([w, i = static_cast<unsigned>(workers_.size())] { w->loop(i); }).detach();
-            workers_.push_back(w);
-        }
+            workers_.push_back(start(static_cast<unsigned>(workers_.size())));
         for (unsigned i = 0; i < launch.threads; ++i)
         {
+            workers_[i]->busy.store(true, std::memory_order_relaxed);
             workers_[i]->job.store(&launch, std::memory_order_release);
             workers_[i]->job.notify_one();
         }
-        for (unsigned f = launch.finished.load(std::memory_order_acquire); f != launch.threads; f = launch.finished.load(std::memory_order_acquire))
-            launch.finished.wait(f, std::memory_order_acquire);
+        std::unique_lock lock(launch.done_lock);
+        auto all_done = [&] { return launch.finished == launch.threads; };
+        if (launch.done.wait_for(lock, timeout, all_done))
+            return true;
+        lock.unlock();
+        char seconds[32];
+        snprintf(seconds, sizeof seconds, "%g", timeout.count());
+        fail(launch, std::string("kernel ") + launch.kernel + " did not finish within " + seconds +
+                         " s: a thread loops forever, or waits for something no thread of the block does");
+        lock.lock();
+        if (launch.done.wait_for(lock, std::chrono::seconds(2), all_done))
+            return true;
+        for (unsigned i = 0; i < launch.threads; ++i)
+            if (workers_[i]->busy.load(std::memory_order_acquire))
+                workers_[i] = start(i);
+        return false;
     }
 
 private:
     struct Worker {
         std::atomic<Launch*> job{nullptr};
+        std::atomic<bool> busy{false};
 
         void loop(unsigned i)
         {
@@ -506,16 +526,29 @@ private:
                 job.wait(nullptr, std::memory_order_acquire);
                 Launch* launch = job.exchange(nullptr, std::memory_order_acq_rel);
                 run_thread(*launch, i);
-                if (launch->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == launch->threads)
-                    launch->finished.notify_all();
+                busy.store(false, std::memory_order_release);
+                // Under the lock, so that the launcher, which may free the launch once it sees the count, sees it only
+                // after this thread is done with it.
+                std::lock_guard lock(launch->done_lock);
+                if (++launch->finished == launch->threads)
+                    launch->done.notify_all();
             }
         }
     };
+
+    static Worker* start(unsigned i)
+    {
+        auto* w = new Worker();
+        std::thread([w, i] { w->loop(i); }).detach();
+        return w;
+    }
+
     std::vector<Worker*> workers_;
 };
 
 std::mutex launch_lock;  // one launch at a time: static __shared__ and the pool are the library's
 thread_local std::string last_error;
+std::atomic<double> timeout_seconds{120};
 
 std::string check_shape(const EmuLaunch& l)
 {
@@ -542,27 +575,29 @@ void launch_checked(const char* kernel, const EmuLaunch& shape, void (*body)(con
     }
     static Pool& pool = *new Pool();
     std::lock_guard lock(launch_lock);
-    Launch launch;
-    launch.kernel = kernel;
-    launch.body = body;
-    launch.params = params;
-    launch.grid = {shape.grid[0], shape.grid[1], shape.grid[2]};
-    launch.block = {shape.block[0], shape.block[1], shape.block[2]};
-    launch.threads = shape.block[0] * shape.block[1] * shape.block[2];
-    launch.warp_count = (launch.threads + 31) / 32;
-    launch.warps = std::make_unique<Warp[]>(launch.warp_count);
-    launch.block_barrier.reset(&launch, launch.threads, "the block");
-    for (unsigned w = 0; w < launch.warp_count; ++w)
+    auto launch = std::make_unique<Launch>();
+    launch->kernel = kernel;
+    launch->body = body;
+    launch->params = params;
+    launch->grid = {shape.grid[0], shape.grid[1], shape.grid[2]};
+    launch->block = {shape.block[0], shape.block[1], shape.block[2]};
+    launch->threads = shape.block[0] * shape.block[1] * shape.block[2];
+    launch->warp_count = (launch->threads + 31) / 32;
+    launch->warps = std::make_unique<Warp[]>(launch->warp_count);
+    launch->block_barrier.reset(launch.get(), launch->threads, "the block");
+    for (unsigned w = 0; w < launch->warp_count; ++w)
     {
-        launch.warps[w].lanes = std::min(32u, launch.threads - 32 * w);
-        launch.warps[w].barrier.reset(&launch, launch.warps[w].lanes, "a warp");
+        launch->warps[w].lanes = std::min(32u, launch->threads - 32 * w);
+        launch->warps[w].barrier.reset(launch.get(), launch->warps[w].lanes, "a warp");
     }
-    std::unique_ptr<std::byte[]> shared(new (std::align_val_t{128}) std::byte[std::max<uint32_t>(shape.shared_bytes, 16)]);
-    launch.shared = shared.get();
-    launch.shared_bytes = shape.shared_bytes;
-    poison_shared(launch);
-    pool.run(launch);
-    last_error = launch.error;
+    launch->shared_storage.resize(shape.shared_bytes + 128);
+    launch->shared = launch->shared_storage.data() + (128 - reinterpret_cast<uintptr_t>(launch->shared_storage.data()) % 128) % 128;
+    launch->shared_bytes = shape.shared_bytes;
+    poison_shared(*launch);
+    bool finished = pool.run(*launch, std::chrono::duration<double>(timeout_seconds.load()));
+    last_error = launch->error;
+    if (!finished)
+        launch.release();  // abandoned threads still use it
 }
 
 // Nothing may leave the exported entry as an exception: the caller is .NET.
@@ -586,6 +621,9 @@ RAWLORA_EXPORT __attribute__((weak)) const char* emu_last_error()
 {
     return emu::last_error.empty() ? nullptr : emu::last_error.c_str();
 }
+
+// How long a launch may run before it fails as hung (120 s unless set; per library).
+RAWLORA_EXPORT __attribute__((weak)) void emu_set_timeout(double seconds) { emu::timeout_seconds.store(seconds); }
 
 #define RAWLORA_HOST_ENTRY(kernel, Params)                                                                            \
     RAWLORA_EXPORT void emu_##kernel(const EmuLaunch* launch, const Params* p)                                        \
