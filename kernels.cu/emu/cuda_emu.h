@@ -262,7 +262,11 @@ const Slot* exchange(Op op, uint32_t mask, uint32_t variant, Fill fill)
     mine.variant = variant;
     fill(mine);
     if ((mask & full_mask(w)) != full_mask(w))
-        fault("the emulation runs warp collectives on the whole warp only, but the mask is " + std::to_string(mask));
+    {
+        char hex[16];
+        snprintf(hex, sizeof hex, "0x%08x", mask);
+        fault(std::string("the emulation runs warp collectives on the whole warp only, but the mask is ") + hex);
+    }
     w.barrier.arrive(Arrival::Collective, true, [] {});
     for (unsigned l = 0; l < w.lanes; ++l)
         if (slots[l].op != op || slots[l].mask != mask || slots[l].variant != variant)
