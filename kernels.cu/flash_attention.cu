@@ -236,6 +236,39 @@ __device__ __forceinline__ int acc_col(int n, int e) { return n * 8 + (threadIdx
 
 // ---- forward ----
 
+// The block of the forward and dq kernels: query tile blockIdx.x of query head blockIdx.y in batch row blockIdx.z, its
+// S2-Attn half, where its rows of q, dO and o start (row·Hq·D apart) and the K/V rows of the kv head it reads.
+template <int D>
+struct QueryBlock {
+    int qt, h, b;
+    bool shifted;
+    long long head, q_stride, kv_stride;
+    const uint16_t* kg;
+    const uint16_t* vg;
+
+    __device__ __forceinline__ explicit QueryBlock(const FlashAttentionParams& p)
+    {
+        qt = blockIdx.x;
+        h = blockIdx.y;
+        b = blockIdx.z;
+        shifted = h >= p.first_shifted;
+        head = (long long)b * p.queries * p.heads + h;
+        q_stride = (long long)p.heads * D;
+        kv_stride = (long long)p.kv_heads * D;
+        const long long kv_head = (long long)b * p.keys * p.kv_heads + h / (p.heads / p.kv_heads);
+        kg = p.k + kv_head * D;
+        vg = p.v + kv_head * D;
+    }
+};
+
+// K and V of key tile kt into buffer buf of kv_s ([2 buffers][K, V][Bc × D]).
+template <int Bc, int D>
+__device__ __forceinline__ void load_kv(uint16_t* kv_s, const QueryBlock<D>& blk, int kt, int buf, int keys)
+{
+    load_tile<Bc, D>(kv_s + (2 * buf) * Bc * D, blk.kg, blk.kv_stride, kt * Bc, keys);
+    load_tile<Bc, D>(kv_s + (2 * buf + 1) * Bc * D, blk.vg, blk.kv_stride, kt * Bc, keys);
+}
+
 template <int D>
 struct ForwardTiles {
     static constexpr int Br = 64, Bc = D == 64 ? 64 : 32;
@@ -248,25 +281,15 @@ __device__ __forceinline__ void forward(const FlashAttentionParams& p)
     DYNAMIC_SHARED(uint16_t, smem);
     uint16_t* q_s = smem;
     uint16_t* kv_s = q_s + Br * D;   // [2 buffers][K, V][Bc × D]
-    const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x >> 5;
-    const int hk = h / (p.heads / p.kv_heads);
-    const bool shifted = h >= p.first_shifted;
-    const long long q_stride = (long long)p.heads * D, kv_stride = (long long)p.kv_heads * D;
-    const uint16_t* qg = p.q + ((long long)b * p.queries * p.heads + h) * D;
-    const uint16_t* kg = p.k + ((long long)b * p.keys * p.kv_heads + hk) * D;
-    const uint16_t* vg = p.v + ((long long)b * p.keys * p.kv_heads + hk) * D;
-
-    const int t0 = qt * Br;
+    const QueryBlock<D> blk(p);
+    const int h = blk.h, b = blk.b, warp = threadIdx.x >> 5, t0 = blk.qt * Br;
+    const bool shifted = blk.shifted;
     const QueryTile tile = query_tile<Br, Bc>(p, b, shifted, t0);
     const int kt_begin = tile.kt_begin, kt_end = tile.kt_end;
 
-    auto load_kv = [&](int kt, int buf) {
-        load_tile<Bc, D>(kv_s + (2 * buf) * Bc * D, kg, kv_stride, kt * Bc, p.keys);
-        load_tile<Bc, D>(kv_s + (2 * buf + 1) * Bc * D, vg, kv_stride, kt * Bc, p.keys);
-    };
-    load_tile<Br, D>(q_s, qg, q_stride, t0, p.queries);
+    load_tile<Br, D>(q_s, p.q + blk.head * D, blk.q_stride, t0, p.queries);
     if (kt_begin < kt_end)
-        load_kv(kt_begin, 0);
+        load_kv<Bc>(kv_s, blk, kt_begin, 0, p.keys);
     cp_async_commit();
 
     const RowBounds rows[2] = {row_bounds(p, b, shifted, t0 + warp * 16 + acc_row(0)), row_bounds(p, b, shifted, t0 + warp * 16 + acc_row(2))};
@@ -282,7 +305,7 @@ __device__ __forceinline__ void forward(const FlashAttentionParams& p)
     for (int kt = kt_begin; kt < kt_end; ++kt) {
         const int buf = (kt - kt_begin) & 1, j0 = kt * Bc;
         if (kt + 1 < kt_end)
-            load_kv(kt + 1, buf ^ 1);
+            load_kv<Bc>(kv_s, blk, kt + 1, buf ^ 1, p.keys);
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
@@ -552,26 +575,16 @@ __device__ __forceinline__ void backward_dq(const FlashAttentionParams& p)
     uint16_t* q_s = smem;
     uint16_t* do_s = q_s + Br * D;
     uint16_t* kv_s = do_s + Br * D;   // [2 buffers][K, V][Bc × D]
-    const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x >> 5;
-    const int hk = h / (p.heads / p.kv_heads);
-    const bool shifted = h >= p.first_shifted;
-    const long long q_stride = (long long)p.heads * D, kv_stride = (long long)p.kv_heads * D;
-    const long long head = (long long)b * p.queries * p.heads + h;
-    const uint16_t* kg = p.k + ((long long)b * p.keys * p.kv_heads + hk) * D;
-    const uint16_t* vg = p.v + ((long long)b * p.keys * p.kv_heads + hk) * D;
-
-    const int t0 = qt * Br;
-    const QueryTile tile = query_tile<Br, Bc>(p, b, shifted, t0);
+    const QueryBlock<D> blk(p);
+    const int b = blk.b, warp = threadIdx.x >> 5, t0 = blk.qt * Br;
+    const long long head = blk.head;
+    const QueryTile tile = query_tile<Br, Bc>(p, b, blk.shifted, t0);
     const int kt_begin = tile.kt_begin, kt_end = tile.kt_end;
 
-    auto load_kv = [&](int kt, int buf) {
-        load_tile<Bc, D>(kv_s + (2 * buf) * Bc * D, kg, kv_stride, kt * Bc, p.keys);
-        load_tile<Bc, D>(kv_s + (2 * buf + 1) * Bc * D, vg, kv_stride, kt * Bc, p.keys);
-    };
-    load_tile<Br, D>(q_s, p.q + head * D, q_stride, t0, p.queries);
-    load_tile<Br, D>(do_s, p.dout_bf16 + head * D, q_stride, t0, p.queries);
+    load_tile<Br, D>(q_s, p.q + head * D, blk.q_stride, t0, p.queries);
+    load_tile<Br, D>(do_s, p.dout_bf16 + head * D, blk.q_stride, t0, p.queries);
     if (kt_begin < kt_end)
-        load_kv(kt_begin, 0);
+        load_kv<Bc>(kv_s, blk, kt_begin, 0, p.keys);
     cp_async_commit();
 
     RowBounds rows[2];
@@ -579,8 +592,8 @@ __device__ __forceinline__ void backward_dq(const FlashAttentionParams& p)
     for (int r = 0; r < 2; ++r) {
         const int t = t0 + warp * 16 + acc_row(2 * r);
         const bool in = t < p.queries;
-        const long long at = ((long long)b * p.heads + h) * p.queries + t;
-        rows[r] = row_bounds(p, b, shifted, t);
+        const long long at = ((long long)b * p.heads + blk.h) * p.queries + t;
+        rows[r] = row_bounds(p, b, blk.shifted, t);
         lse2[r] = in ? p.lse[at] * kLog2e : 0.0f;
         delta[r] = in ? p.delta[at] : 0.0f;
     }
@@ -591,7 +604,7 @@ __device__ __forceinline__ void backward_dq(const FlashAttentionParams& p)
     for (int kt = kt_begin; kt < kt_end; ++kt) {
         const int buf = (kt - kt_begin) & 1, j0 = kt * Bc;
         if (kt + 1 < kt_end)
-            load_kv(kt + 1, buf ^ 1);
+            load_kv<Bc>(kv_s, blk, kt + 1, buf ^ 1, p.keys);
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();

@@ -28,19 +28,11 @@ internal static class LoraKernels
     /// <summary>y (+)= s·(x·Aᵀ)·Bᵀ, storing x·Aᵀ (bf16) in xa.</summary>
     public static void Forward(IKernelRunner runner, LoraShape shape, LoraForwardBuffers buffers, float scale, LoraOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(runner);
         options ??= LoraOptions.Default;
-        Check(shape, scale, options);
-        Address(buffers.X, "buffers.X");
-        Address(buffers.A, "buffers.A");
-        Address(buffers.B, "buffers.B");
+        var p = Parameters(runner, shape, scale, options, buffers.X, buffers.A, buffers.B);
         Address(buffers.Y, "buffers.Y");
         if (options.Form == LoraForm.TwoKernel || buffers.Xa != 0)
             Address(buffers.Xa, "buffers.Xa", options.Form == LoraForm.TwoKernel ? "; the two-kernel form passes x·Aᵀ through it" : "");
-        var p = Parameters(shape, scale, options);
-        p.X = buffers.X;
-        p.A = buffers.A;
-        p.B = buffers.B;
         p.Y = buffers.Y;
         p.Xa = buffers.Xa;
         uint rows = Blocks(shape.M, Tile);
@@ -59,12 +51,8 @@ internal static class LoraKernels
     /// </summary>
     public static void Backward(IKernelRunner runner, LoraShape shape, LoraBackwardBuffers buffers, float scale, LoraOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(runner);
         options ??= LoraOptions.Default;
-        Check(shape, scale, options);
-        Address(buffers.X, "buffers.X");
-        Address(buffers.A, "buffers.A");
-        Address(buffers.B, "buffers.B");
+        var p = Parameters(runner, shape, scale, options, buffers.X, buffers.A, buffers.B);
         Address(buffers.Dy, "buffers.Dy");
         Address(buffers.Xa, "buffers.Xa", "; the backward reads the forward's x·Aᵀ from it");
         Address(buffers.Dx, "buffers.Dx");
@@ -72,10 +60,6 @@ internal static class LoraKernels
         Address(buffers.DB, "buffers.DB");
         Address(buffers.Scratch, "buffers.Scratch");
         int splits = Splits(shape, options.Splits);
-        var p = Parameters(shape, scale, options);
-        p.X = buffers.X;
-        p.A = buffers.A;
-        p.B = buffers.B;
         p.Dy = buffers.Dy;
         p.Xa = buffers.Xa;
         p.Dx = buffers.Dx;
@@ -148,18 +132,30 @@ internal static class LoraKernels
             throw new ArgumentException($"{name}: must be 16-byte aligned (cp.async copies 16-byte pieces); got 0x{address:x}", name);
     }
 
-    private static LoraParams Parameters(LoraShape shape, float scale, LoraOptions options) => new()
+    /// <summary>The parameters every kernel shares, after checking the runner, the shape, the options and x, A, B.</summary>
+    private static LoraParams Parameters(IKernelRunner runner, LoraShape shape, float scale, LoraOptions options, nint x, nint a, nint b)
     {
-        M = shape.M,
-        N = shape.N,
-        K = shape.K,
-        R = shape.Rank,
-        ColsPerBlock = options.ColumnsPerBlock,
-        Splits = 1,
-        Scale = scale,
-        AccumulateOut = options.AccumulateOutput ? 1 : 0,
-        AccumulateGrads = options.AccumulateWeightGradients ? 1 : 0,
-    };
+        ArgumentNullException.ThrowIfNull(runner);
+        Check(shape, scale, options);
+        Address(x, "buffers.X");
+        Address(a, "buffers.A");
+        Address(b, "buffers.B");
+        return new()
+        {
+            X = x,
+            A = a,
+            B = b,
+            M = shape.M,
+            N = shape.N,
+            K = shape.K,
+            R = shape.Rank,
+            ColsPerBlock = options.ColumnsPerBlock,
+            Splits = 1,
+            Scale = scale,
+            AccumulateOut = options.AccumulateOutput ? 1 : 0,
+            AccumulateGrads = options.AccumulateWeightGradients ? 1 : 0,
+        };
+    }
 
     private static long DxaBytes(LoraShape shape)
         => ((long)shape.M * shape.Rank * sizeof(ushort) + ScratchAlignment - 1) / ScratchAlignment * ScratchAlignment;
