@@ -269,6 +269,20 @@ __device__ __forceinline__ void load_kv(uint16_t* kv_s, const QueryBlock<D>& blk
     load_tile<Bc, D>(kv_s + (2 * buf + 1) * Bc * D, blk.vg, blk.kv_stride, kt * Bc, keys);
 }
 
+// One step of the forward's and dq's key loop: start K/V tile kt + 1 into the other buffer, wait for tile kt, and
+// return its K (its V follows).
+template <int Bc, int D>
+__device__ __forceinline__ const uint16_t* kv_step(uint16_t* kv_s, const QueryBlock<D>& blk, int kt, int kt_begin, int kt_end, int keys)
+{
+    const int buf = (kt - kt_begin) & 1;
+    if (kt + 1 < kt_end)
+        load_kv<Bc>(kv_s, blk, kt + 1, buf ^ 1, keys);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    return kv_s + (2 * buf) * Bc * D;
+}
+
 template <int D>
 struct ForwardTiles {
     static constexpr int Br = 64, Bc = D == 64 ? 64 : 32;
@@ -303,13 +317,8 @@ __device__ __forceinline__ void forward(const FlashAttentionParams& p)
         load_a<D>(qf[kd], q_s, warp * 16, kd * 16);
 
     for (int kt = kt_begin; kt < kt_end; ++kt) {
-        const int buf = (kt - kt_begin) & 1, j0 = kt * Bc;
-        if (kt + 1 < kt_end)
-            load_kv<Bc>(kv_s, blk, kt + 1, buf ^ 1, p.keys);
-        cp_async_commit();
-        cp_async_wait<1>();
-        __syncthreads();
-        const uint16_t* k_s = kv_s + (2 * buf) * Bc * D;
+        const int j0 = kt * Bc;
+        const uint16_t* k_s = kv_step<Bc>(kv_s, blk, kt, kt_begin, kt_end, p.keys);
         const uint16_t* v_s = k_s + Bc * D;
 
         float s[NC][4];
@@ -602,13 +611,8 @@ __device__ __forceinline__ void backward_dq(const FlashAttentionParams& p)
     zero(dq);
 
     for (int kt = kt_begin; kt < kt_end; ++kt) {
-        const int buf = (kt - kt_begin) & 1, j0 = kt * Bc;
-        if (kt + 1 < kt_end)
-            load_kv<Bc>(kv_s, blk, kt + 1, buf ^ 1, p.keys);
-        cp_async_commit();
-        cp_async_wait<1>();
-        __syncthreads();
-        const uint16_t* k_s = kv_s + (2 * buf) * Bc * D;
+        const int j0 = kt * Bc;
+        const uint16_t* k_s = kv_step<Bc>(kv_s, blk, kt, kt_begin, kt_end, p.keys);
         const uint16_t* v_s = k_s + Bc * D;
 
         float s[NC][4], dp[NC][4];
