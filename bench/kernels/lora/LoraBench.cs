@@ -1,0 +1,183 @@
+using System.Globalization;
+
+namespace RawLongLoRA.Bench.Kernels;
+
+/// <summary>
+/// `bench lora --device cuda`: the LoRA projection y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ at the shape of Llama-2-7B's q_proj (K = N =
+/// 4096, M = 8192 tokens, r = 8 and 16), forward and forward+backward (dX, dA, dB; W frozen), at bf16 autocast. Each
+/// variant of <see cref="LoraVariants"/> is validated against the host reference on a small problem first
+/// (<see cref="LoraValidation"/>), then timed with CUDA events (<see cref="DeviceTiming"/>) beside the plain projection
+/// x·Wᵀ alone; the ratio of their times is issue 15's target (within 10%). `--device ilgpu-cpu` runs the same harness
+/// on ILGPU's CPU accelerator at a tiny shape.
+/// </summary>
+public static class LoraBench
+{
+    /// <summary>Issue 15's target: the LoRA projection within 10% of the plain projection's time.</summary>
+    public const double Target = 1.10;
+
+    private const int Seed = 16;
+
+    public static readonly Verb Verb = new(
+        "lora",
+        "the LoRA projection x·Wᵀ + s·(x·Aᵀ)·Bᵀ on a GPU, forward and forward+backward, each variant validated, vs the plain projection's time",
+        [
+            ("--device D", $"cuda, cuda:N (default cuda:0); {BenchDevice.CpuAccelerator}: the harness on ILGPU's CPU accelerator at a tiny shape"),
+            ("--variant NAME", $"a variant's name or all (default): {LoraVariants.All.Names}"),
+            ("--tokens M", "rows of x (default 8192; 64 on ilgpu-cpu)"),
+            ("--features K", "in- and out-features, K = N (default 4096: Llama-2-7B's q_proj; 96 on ilgpu-cpu)"),
+            ("--rank LIST", "LoRA ranks (default 8,16; 8 on ilgpu-cpu)"),
+            ("--quick", "shorter timing"),
+        ],
+        Run);
+
+    private static int Run(Options options, Report report)
+    {
+        if (BenchDevice.Resolve(options.Value("--device") ?? "cuda:0", allowCpu: false, out string? why) is not { } device)
+        {
+            Console.Error.WriteLine($"bench lora: {why}");
+            return 1;
+        }
+        bool cuda = BenchDevice.IsCuda(device);
+        string variant = options.Value("--variant") ?? "all";
+        if (LoraVariants.All.Select(variant) is not { } chosen)
+        {
+            Console.Error.WriteLine($"bench lora: unknown variant '{variant}' ({LoraVariants.All.Names})");
+            return 2;
+        }
+        if (!AttentionBench.TryInts(options.Value("--tokens") ?? (cuda ? "8192" : "64"), out int[] m) || m.Length != 1
+            || !AttentionBench.TryInts(options.Value("--features") ?? (cuda ? "4096" : "96"), out int[] k) || k.Length != 1
+            || !AttentionBench.TryInts(options.Value("--rank") ?? (cuda ? "8,16" : "8"), out int[] ranks))
+        {
+            Console.Error.WriteLine("bench lora: --tokens and --features want one positive integer each, --rank positive integers separated by commas");
+            return 2;
+        }
+        var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
+        return Measure(device, ranks.Select(r => new LoraShape(m[0], k[0], k[0], r)).ToList(), chosen, plan, report);
+    }
+
+    /// <summary>Validates and times <paramref name="variants"/> and the plain projection at each shape; 1 if one failed its validation or threw.</summary>
+    internal static int Measure(IBackend device, IReadOnlyList<LoraShape> shapes, KernelVariant<LoraProjection>[] variants, DeviceTiming.Plan plan, Report report)
+    {
+        foreach (string line in LoraVariants.All.Header())
+            report.Note($"variant {line}");
+        report.Note($"baseline {LoraVariants.Plain.Name}: {LoraVariants.Plain.What}");
+        report.Note($"device: {device.Device}; bf16 autocast; x, dY, A, B float32 and W bf16, all holding bf16 values; s = {LoraTensors.Alpha:G} / r; "
+            + "no peer: the plain projection in the same run is the yardstick");
+        report.Note("FLOPs: 2 per multiply-add; forward x·Wᵀ, x·Aᵀ, ·Bᵀ; backward dY·W, dY·B, u·A, uᵀ·x, dYᵀ·t (no dW: W is frozen). The ratio to the plain "
+            + $"projection is of times (target ≤ {Target:F2})");
+        report.Note($"validation: before timing, on a problem of at most M={LoraValidation.MaxM} K={LoraValidation.MaxK} N={LoraValidation.MaxN} "
+            + $"(same rank) against the host's float64; outputs the variant makes come from freed blocks filled with NaN; tolerance {AttentionValidation.Bf16Tolerance:G3} of the largest value");
+        report.Note(DeviceTiming.Describe(device, plan));
+
+        int rc = 0;
+        using var autocast = Autocast.Bf16();
+        foreach (var shape in shapes)
+        {
+            var passed = new List<KernelVariant<LoraProjection>>();
+            var small = LoraValidation.Small(shape);
+            using (var t = LoraTensors.Make(small, device.Device, Seed))
+            {
+                var expected = LoraValidation.Expected(LoraVariants.All.All[0].Kernel, t);
+                var plainExpected = LoraValidation.Expected(LoraVariants.PlainReference, t);
+                foreach (var v in variants.Prepend(LoraVariants.Plain))
+                {
+                    if (v.Kernel.Unavailable(device) is { } whyNot)
+                    {
+                        report.Note($"{v.Name}: not run on {device.Device} ({whyNot})");
+                        continue;
+                    }
+                    if (Validate(v, t, v == LoraVariants.Plain ? plainExpected : expected, report))
+                        passed.Add(v);
+                    else
+                        rc = 1;
+                }
+            }
+            if (passed.FirstOrDefault() != LoraVariants.Plain || !passed.Any(v => v.Kernel.Timed && v != LoraVariants.Plain))
+                continue;
+            rc |= Time(device, shape, passed, plan, report);
+        }
+        return rc;
+    }
+
+    private static bool Validate(KernelVariant<LoraProjection> v, LoraTensors t, float[][] expected, Report report)
+    {
+        string name = $"validation {t.Shape}";
+        try
+        {
+            double[] errors = LoraValidation.Errors(v.Kernel, t, expected);
+            double worst = errors.Aggregate(0.0, Math.Max);
+            bool ok = worst <= AttentionValidation.Bf16Tolerance;
+            string[] names = LoraValidation.Names(expected.Length);
+            report.Add(new Record(name, v.Name, worst, "max error")
+            {
+                Note = $"{(ok ? "ok" : "FAILED, not timed")}: {string.Join(", ", errors.Select((e, i) => $"{names[i]} {e:0.0e+00}"))} (tolerance {AttentionValidation.Bf16Tolerance:G3})",
+            });
+            return ok;
+        }
+        catch (Exception e)
+        {
+            report.Add(new Record(name, v.Name, double.NaN, "max error") { Note = $"FAILED, not timed: threw {e.Message.ReplaceLineEndings(" ")}" });
+            return false;
+        }
+    }
+
+    /// <summary>The plain projection (first in <paramref name="passed"/>) and each timed variant, forward and forward+backward.</summary>
+    private static int Time(IBackend device, LoraShape shape, List<KernelVariant<LoraProjection>> passed, DeviceTiming.Plan plan, Report report)
+    {
+        int rc = 0;
+        var sets = new List<LoraTensors>();
+        try
+        {
+            sets.Add(LoraTensors.Make(shape, device.Device, Seed));
+            int copies = DeviceTiming.Copies(sets[0].Bytes, DeviceTiming.CacheBytes(device));
+            while (sets.Count < copies)
+                sets.Add(sets[0].Copy());
+            DeviceTiming.Timed plainForward = default, plainBoth = default;
+            foreach (var v in passed.Where(v => v.Kernel.Timed))
+            {
+                bool plain = v == LoraVariants.Plain;
+                try
+                {
+                    var forward = DeviceTiming.Median(device, plan, i =>
+                    {
+                        using var o = v.Kernel.Forward(sets[i % sets.Count]);
+                    });
+                    var both = DeviceTiming.Median(device, plan, i =>
+                    {
+                        using var o = v.Kernel.ForwardBackward(sets[i % sets.Count]);
+                    });
+                    if (plain)
+                        (plainForward, plainBoth) = (forward, both);
+                    string what = plain ? $"projection {shape.Projection}" : $"lora {shape}";
+                    Add(report, $"{what} fwd", v.Name, plain ? shape.PlainForwardFlops : shape.ForwardFlops, forward, sets.Count, plain ? null : plainForward);
+                    Add(report, $"{what} fwd+bwd", v.Name, plain ? shape.PlainForwardBackwardFlops : shape.ForwardBackwardFlops, both, sets.Count, plain ? null : plainBoth);
+                }
+                catch (Exception e)
+                {
+                    report.Add(new Record($"lora {shape} fwd+bwd", v.Name, 0, "TFLOP/s") { Note = $"error while timing: {e.Message.ReplaceLineEndings(" ")}" });
+                    if (plain)
+                        return 1;
+                    rc = 1;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var t in sets)
+                t.Dispose();
+        }
+        return rc;
+    }
+
+    private static void Add(Report report, string name, string variant, double flops, DeviceTiming.Timed timed, int copies, DeviceTiming.Timed? plain)
+    {
+        string how = $"{DeviceTiming.Format(timed.Seconds)}, median of {timed.Runs} on {copies} copies";
+        report.Add(new Record(name, variant, flops / timed.Seconds / 1e12, "TFLOP/s") { Note = how });
+        if (plain is { } p)
+            report.Add(new Record($"{name} / plain", variant, timed.Seconds / p.Seconds, "× plain time")
+            {
+                Note = string.Format(CultureInfo.InvariantCulture, "{0} vs the plain projection's {1}; target ≤ {2:F2}: {3}",
+                    DeviceTiming.Format(timed.Seconds), DeviceTiming.Format(p.Seconds), Target, timed.Seconds / p.Seconds <= Target ? "met" : "not met"),
+            });
+    }
+}
