@@ -41,6 +41,12 @@ public sealed class Report(string verb, Machine machine)
 
     public Machine Machine => machine;
 
+    /// <summary>The records so far, in the order they were added.</summary>
+    public IReadOnlyList<Record> Records => _records;
+
+    /// <summary>The notes so far.</summary>
+    public IReadOnlyList<string> Notes => _notes;
+
     /// <summary>Adds a record and prints it at once, so a long run shows progress.</summary>
     public void Add(Record r)
     {

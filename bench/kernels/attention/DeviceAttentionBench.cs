@@ -25,12 +25,7 @@ internal static class DeviceAttentionBench
 
     public static int Run(Options options, Report report, string deviceName)
     {
-        if (BenchDevice.Resolve(deviceName, allowCpu: false, out string? why) is not { } device)
-        {
-            Console.Error.WriteLine($"bench attention: {why}");
-            return 1;
-        }
-        bool cuda = BenchDevice.IsCuda(device);
+        bool cuda = deviceName != BenchDevice.CpuAccelerator;
         string variant = options.Value("--variant") ?? "all";
         if (AttentionVariants.All.Select(variant) is not { } chosen)
         {
@@ -47,6 +42,11 @@ internal static class DeviceAttentionBench
         {
             Console.Error.WriteLine($"bench attention: --precision is '{precision}'; on a device the bench runs bf16 autocast only");
             return 2;
+        }
+        if (BenchDevice.Resolve(deviceName, allowCpu: false, out string? why) is not { } device)
+        {
+            Console.Error.WriteLine($"bench attention: {why}");
+            return 1;
         }
         var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
         string reason = !cuda ? "the SDPA peer runs on a GPU" : "--no-peer";

@@ -32,12 +32,8 @@ public static class LoraBench
 
     private static int Run(Options options, Report report)
     {
-        if (BenchDevice.Resolve(options.Value("--device") ?? "cuda:0", allowCpu: false, out string? why) is not { } device)
-        {
-            Console.Error.WriteLine($"bench lora: {why}");
-            return 1;
-        }
-        bool cuda = BenchDevice.IsCuda(device);
+        string deviceName = options.Value("--device") ?? "cuda:0";
+        bool cuda = deviceName != BenchDevice.CpuAccelerator;
         string variant = options.Value("--variant") ?? "all";
         if (LoraVariants.All.Select(variant) is not { } chosen)
         {
@@ -50,6 +46,11 @@ public static class LoraBench
         {
             Console.Error.WriteLine("bench lora: --tokens and --features want one positive integer each, --rank positive integers separated by commas");
             return 2;
+        }
+        if (BenchDevice.Resolve(deviceName, allowCpu: false, out string? why) is not { } device)
+        {
+            Console.Error.WriteLine($"bench lora: {why}");
+            return 1;
         }
         var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
         return Measure(device, ranks.Select(r => new LoraShape(m[0], k[0], k[0], r)).ToList(), chosen, plan, report);
