@@ -34,6 +34,7 @@ public sealed class Report(string verb, Machine machine)
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // keep × and ᵀ readable; the file is never embedded in HTML
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, // a validation's NaN error ("NaN": an output left unwritten)
     };
 
     private readonly List<Record> _records = [];

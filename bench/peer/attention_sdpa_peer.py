@@ -6,8 +6,8 @@ Full causal: is_causal=True. S2-Attn with groups of G: LongLoRA's (longlora_s2.p
 
 Protocol (peer_protocol.py, as a GPU peer: no OpenBLAS probe): one JSON line about itself ({"torch", "gpu", ...} or
 {"error": reason}), then each JSON line on stdin {"t", "heads", "kv_heads", "head_dim", "kind": "causal" | "s2",
-"group", "pass": "forward" | "forward_backward", "copies", "target_seconds", "min_runs", "max_runs"} is answered with
-{"seconds": median, "runs": count}, or {"error": reason} where the GPU cannot run it (out of memory).
+"group", "pass": "forward" | "forward_backward", "copies", "target_seconds", "min_runs", "max_runs", "once_above"} is
+answered with {"seconds": median, "runs": count}, or {"error": reason} where the GPU cannot run it (out of memory).
 """
 import argparse
 
@@ -48,7 +48,7 @@ def make_call(torch, req):
 def run(torch, req):
     try:
         fn = make_call(torch, req)
-        seconds, runs = cuda_timed(torch, fn, req["copies"], req["target_seconds"], req["min_runs"], req["max_runs"])
+        seconds, runs = cuda_timed(torch, fn, req["copies"], req["target_seconds"], req["min_runs"], req["max_runs"], req["once_above"])
         return {"seconds": seconds, "runs": runs}
     except torch.cuda.OutOfMemoryError as e:
         return {"error": f"out of memory: {str(e).splitlines()[0]}"}

@@ -116,10 +116,11 @@ def timed(fn, min_time, min_runs, max_runs, warmup=True):
     return statistics.median(times), len(times)
 
 
-def cuda_timed(torch, fn, copies, target_seconds, min_runs, max_runs):
+def cuda_timed(torch, fn, copies, target_seconds, min_runs, max_runs, once_above):
     """Median seconds of fn(c) on the GPU, c the copy a run takes (run i takes copy i mod copies), CUDA events around
     each run, every run queued before one wait; one warm-up run sizes the rest as bench/kernels/DeviceTiming.cs does:
-    as many as target_seconds holds, at least min_runs, at most max_runs. Returns (median, runs)."""
+    as many as target_seconds holds, at least min_runs, at most max_runs, none past a warm-up of once_above seconds
+    (then the warm-up is the one run). Returns (median, runs)."""
     def runs(n, first):
         events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
         for i, (start, end) in enumerate(events):
@@ -130,6 +131,8 @@ def cuda_timed(torch, fn, copies, target_seconds, min_runs, max_runs):
         return [start.elapsed_time(end) / 1e3 for start, end in events]
 
     warmup = runs(1, 0)[0]
+    if warmup >= once_above:
+        return warmup, 1
     n = min(max(math.ceil(target_seconds / max(warmup, 1e-9)), min_runs), max_runs)
     return statistics.median(runs(n, 1)), n
 

@@ -114,6 +114,34 @@ public sealed class AttentionDeviceBenchTests
     }
 
     [Fact]
+    public void Past_max_seconds_the_variants_are_validated_but_not_timed()
+    {
+        var report = new Report("attention", Machine.Describe());
+        var spent = DeviceTiming.Plan.Harness with { Until = DateTime.UtcNow.AddSeconds(-1) };
+        int rc = DeviceAttentionBench.Measure(Device.Cpu.Backend, [Shape with { T = 16 }], [Variants()[0]], spent, _ => throw new InvalidOperationException("the peer is not asked"), report);
+
+        Assert.Equal(0, rc);
+        Assert.Contains("timing skipped at T=16 d64 H4/2: --max-seconds is spent", report.Notes);
+        Assert.Equal(2, report.Records.Count(r => r.Unit == "max error"));
+        Assert.DoesNotContain(report.Records, r => r.Unit == "TFLOP/s");
+    }
+
+    [Fact]
+    public void A_timing_takes_the_next_copy_each_run_after_a_warm_up_and_a_slow_warm_up_is_the_one_run()
+    {
+        var taken = new List<int>();
+        var timed = DeviceTiming.Median(Device.Cpu.Backend, new DeviceTiming.Plan(0, 3, 100, double.MaxValue), taken.Add);
+        Assert.Equal([0, 1, 2, 3], taken);
+        Assert.Equal(3, timed.Runs);
+        Assert.Equal("median of 3", timed.How);
+
+        taken.Clear();
+        var slow = DeviceTiming.Median(Device.Cpu.Backend, new DeviceTiming.Plan(10, 3, 100, OnceAbove: 0), taken.Add);
+        Assert.Equal([0], taken);
+        Assert.Equal("one run (slow)", slow.How);
+    }
+
+    [Fact]
     public void The_flops_follow_flash_attentions_convention()
     {
         var s = new AttentionShape(16384, 16, 16, 128);

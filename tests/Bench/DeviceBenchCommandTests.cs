@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using RawLongLoRA.Bench;
 using Xunit;
 
@@ -47,38 +48,51 @@ public sealed class DeviceBenchCommandTests
     }
 
     [Fact]
-    public void Attention_on_the_cpu_accelerator_validates_and_times_the_ilgpu_variant_into_json()
+    public void On_the_cpu_accelerator_both_benches_validate_and_time_into_the_json_the_gpu_check_summary_reads()
     {
-        using var dir = new TempFolder("rawlora-attn-");
+        using var dir = new TempFolder("rawlora-kernels-");
         var (exit, output) = Bench("attention", "--device", BenchDevice.CpuAccelerator, "--seq", "32", "--json", dir.File("attention.json"));
         Assert.True(exit == 0, output);
         Assert.Contains("cuda-c: not run on privateuseone:0 (kernels.cu's kernels run on CUDA only)", output);
-        var records = JsonNode.Parse(File.ReadAllText(dir.File("attention.json")))!["records"]!.AsArray().Select(r => r!).ToList();
+        var records = Records(dir.File("attention.json"));
         foreach (string mask in new[] { "causal", "S2-Attn" })
         {
             foreach (string variant in new[] { "cpu-reference", "ilgpu" })
-                Assert.StartsWith("ok: ", records.Single(r => r["name"]!.GetValue<string>() == "validation T=32 d64 H2/2" && r["variant"]!.GetValue<string>() == $"{mask} {variant}")["note"]!.GetValue<string>());
+                Assert.StartsWith("ok: ", Single(records, "validation T=32 d64 H2/2", $"{mask} {variant}")["note"]!.GetValue<string>());
             foreach (string pass in new[] { "fwd", "fwd+bwd" })
-                Assert.True(records.Single(r => r["name"]!.GetValue<string>() == $"{pass} T=32 d64 H4/4" && r["variant"]!.GetValue<string>() == $"{mask} ilgpu")["value"]!.GetValue<double>() > 0);
+                Assert.True(Single(records, $"{pass} T=32 d64 H4/4", $"{mask} ilgpu")["value"]!.GetValue<double>() > 0);
         }
         Assert.Single(records, r => r["name"]!.GetValue<string>() == "S2 speed-up T=32 d64 H4/4");
-    }
 
-    [Fact]
-    public void Lora_on_the_cpu_accelerator_validates_and_times_the_op_against_the_plain_projection_into_json()
-    {
-        using var dir = new TempFolder("rawlora-lora-");
-        var (exit, output) = Bench("lora", "--device", BenchDevice.CpuAccelerator, "--tokens", "32", "--features", "48", "--json", dir.File("lora.json"));
+        (exit, output) = Bench("lora", "--device", BenchDevice.CpuAccelerator, "--tokens", "32", "--features", "48", "--json", dir.File("lora.json"));
         Assert.True(exit == 0, output);
-        var records = JsonNode.Parse(File.ReadAllText(dir.File("lora.json")))!["records"]!.AsArray().Select(r => r!).ToList();
+        records = Records(dir.File("lora.json"));
         Assert.Equal(3, records.Count(r => r["name"]!.GetValue<string>() == "validation M=32 K=48 N=48 r=8" && r["note"]!.GetValue<string>().StartsWith("ok: ")));
         foreach (string pass in new[] { "fwd", "fwd+bwd" })
         {
-            var ratio = records.Single(r => r["name"]!.GetValue<string>() == $"lora M=32 K=48 N=48 r=8 {pass} / plain");
-            Assert.Equal(("cublas", "× plain time"), (ratio["variant"]!.GetValue<string>(), ratio["unit"]!.GetValue<string>()));
+            var ratio = Single(records, $"lora M=32 K=48 N=48 r=8 {pass} / plain", "cublas");
+            Assert.Equal("× plain time", ratio["unit"]!.GetValue<string>());
             Assert.True(ratio["value"]!.GetValue<double>() > 0);
         }
+
+        var (summaryExit, summary) = ChildProcess.Run("python3", [Path.Combine(Project, "peer", "gpu_check_summary.py"), dir.Path, "0", "0", "0", "0"], dir.Path);
+        Assert.True(summaryExit == 0, summary);
+        var lines = summary.Split('\n').Select(l => l.TrimEnd()).ToList();
+        Assert.Contains("bench attention (exit 0) on no GPU named:", lines);
+        Assert.Contains("bench lora (exit 0):", lines);
+        foreach (string row in new[]
+        {
+            @"  fwd\+bwd T=32 d64 H4/4 +causal ilgpu +[0-9.]+ TFLOP/s", @"  S2 speed-up T=32 d64 H4/4 +ilgpu +×[0-9.]+",
+            @"  lora M=32 K=48 N=48 r=8 fwd\+bwd / plain +cublas +×[0-9.]+ \(target ≤ 1.1: (met|not met)\)",
+        })
+            Assert.Contains(lines, l => Regex.IsMatch(l, $"^{row}$"));
+        Assert.DoesNotContain(lines, l => l.Contains("FAILED"));
     }
+
+    private static List<JsonNode> Records(string json) => JsonNode.Parse(File.ReadAllText(json))!["records"]!.AsArray().Select(r => r!).ToList();
+
+    private static JsonNode Single(List<JsonNode> records, string name, string variant) =>
+        records.Single(r => r["name"]!.GetValue<string>() == name && r["variant"]!.GetValue<string>() == variant);
 
     [Fact]
     public void The_sdpa_peer_without_a_gpu_says_why_in_one_json_line()

@@ -27,6 +27,7 @@ public static class AttentionBench
             ("--no-peer", "do not run the PyTorch peer"),
             ("--device D", $"cpu (default: this kernel); cuda, cuda:N: the GPU variants at bf16 vs PyTorch SDPA; {BenchDevice.CpuAccelerator}: the same harness on ILGPU's CPU accelerator at a tiny shape"),
             ("--variant NAME", "with --device: a variant's name or all (default)"),
+            ("--max-seconds S", "with --device: time nothing more after S seconds (what is left is noted as skipped; the figures so far are kept)"),
         ],
         Run);
 

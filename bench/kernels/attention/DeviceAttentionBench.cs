@@ -48,12 +48,14 @@ internal static class DeviceAttentionBench
             Console.Error.WriteLine($"bench attention: {why}");
             return 1;
         }
+        if (!TryMaxSeconds(options, "attention", out double? maxSeconds))
+            return 2;
         var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
         string reason = !cuda ? "the SDPA peer runs on a GPU" : "--no-peer";
         using var peer = !cuda || options.Flag("--no-peer") ? null : Peer.StartGpu("attention_sdpa_peer.py", out reason);
         report.Note(peer is null ? $"peer: skipped ({reason})" : $"peer: {peer.Name}: torch.nn.functional.scaled_dot_product_attention, bf16, is_causal "
             + "(S2-Attn as LongLoRA runs it: half the heads rolled by G/2, T/G groups of causal SDPA), CUDA events, inputs rotated as ours");
-        return Measure(device, shapes, chosen, plan, peer is null ? null : peer.Ask, report);
+        return Measure(device, shapes, chosen, plan.Within(maxSeconds), peer is null ? null : peer.Ask, report);
     }
 
     /// <summary>
@@ -109,6 +111,11 @@ internal static class DeviceAttentionBench
         }
         if (!validated.Values.Any(v => v.Any(x => x.Kernel.Timed)))
             return rc;
+        if (plan.Expired)
+        {
+            report.Note($"timing skipped at {Label(shape)}: --max-seconds is spent");
+            return rc;
+        }
 
         var sets = new List<AttentionTensors>();
         try
@@ -220,7 +227,7 @@ internal static class DeviceAttentionBench
         {
             Peer = peerSeconds is null ? null : PeerName,
             PeerValue = flops / peerSeconds / 1e12,
-            Note = $"{DeviceTiming.Format(timed.Seconds)}, median of {timed.Runs} on {copies} copies"
+            Note = $"{DeviceTiming.Format(timed.Seconds)}, {timed.How} on {copies} copies"
                 + (peerSeconds is { } p ? $"; peer {DeviceTiming.Format(p)}" : ""),
         });
 
@@ -246,7 +253,7 @@ internal static class DeviceAttentionBench
             ["t"] = shape.T, ["heads"] = shape.Hq, ["kv_heads"] = shape.Hkv, ["head_dim"] = shape.D,
             ["kind"] = mask.Spec.GroupSize > 0 ? "s2" : "causal", ["group"] = mask.Spec.GroupSize > 0 ? mask.Spec.GroupSize : shape.T,
             ["pass"] = pass, ["copies"] = DeviceTiming.Copies(peerSetBytes, cacheBytes),
-            ["target_seconds"] = plan.TargetSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns,
+            ["target_seconds"] = plan.TargetSeconds, ["min_runs"] = plan.MinRuns, ["max_runs"] = plan.MaxRuns, ["once_above"] = Math.Min(plan.OnceAbove, 1e9),
         };
     }
 
@@ -272,5 +279,20 @@ internal static class DeviceAttentionBench
             shapes.AddRange(seqs.Select(t => new AttentionShape(t, heads[0], kv[0], d)));
         }
         return shapes;
+    }
+
+    /// <summary>--max-seconds: a positive number of seconds, or absent; false (and one line) if malformed.</summary>
+    internal static bool TryMaxSeconds(Options options, string verb, out double? seconds)
+    {
+        seconds = null;
+        if (options.Value("--max-seconds") is not { } text)
+            return true;
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0)
+        {
+            seconds = s;
+            return true;
+        }
+        Console.Error.WriteLine($"bench {verb}: --max-seconds wants a positive number of seconds, not '{text}'");
+        return false;
     }
 }

@@ -27,6 +27,7 @@ public static class LoraBench
             ("--features K", "in- and out-features, K = N (default 4096: Llama-2-7B's q_proj; 96 on ilgpu-cpu)"),
             ("--rank LIST", "LoRA ranks (default 8,16; 8 on ilgpu-cpu)"),
             ("--quick", "shorter timing"),
+            ("--max-seconds S", "time nothing more after S seconds (what is left is noted as skipped; the figures so far are kept)"),
         ],
         Run);
 
@@ -47,13 +48,15 @@ public static class LoraBench
             Console.Error.WriteLine("bench lora: --tokens and --features want one positive integer each, --rank positive integers separated by commas");
             return 2;
         }
+        if (!DeviceAttentionBench.TryMaxSeconds(options, "lora", out double? maxSeconds))
+            return 2;
         if (BenchDevice.Resolve(deviceName, allowCpu: false, out string? why) is not { } device)
         {
             Console.Error.WriteLine($"bench lora: {why}");
             return 1;
         }
         var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
-        return Measure(device, ranks.Select(r => new LoraShape(m[0], k[0], k[0], r)).ToList(), chosen, plan, report);
+        return Measure(device, ranks.Select(r => new LoraShape(m[0], k[0], k[0], r)).ToList(), chosen, plan.Within(maxSeconds), report);
     }
 
     /// <summary>Validates and times <paramref name="variants"/> and the plain projection at each shape; 1 if one failed its validation or threw.</summary>
@@ -95,6 +98,11 @@ public static class LoraBench
             }
             if (passed.FirstOrDefault() != LoraVariants.Plain || !passed.Any(v => v.Kernel.Timed && v != LoraVariants.Plain))
                 continue;
+            if (plan.Expired)
+            {
+                report.Note($"timing skipped at {shape}: --max-seconds is spent");
+                continue;
+            }
             rc |= Time(device, shape, passed, plan, report);
         }
         return rc;
@@ -172,7 +180,7 @@ public static class LoraBench
 
     private static void Add(Report report, string name, string variant, double flops, DeviceTiming.Timed timed, int copies, DeviceTiming.Timed? plain)
     {
-        string how = $"{DeviceTiming.Format(timed.Seconds)}, median of {timed.Runs} on {copies} copies";
+        string how = $"{DeviceTiming.Format(timed.Seconds)}, {timed.How} on {copies} copies";
         report.Add(new Record(name, variant, flops / timed.Seconds / 1e12, "TFLOP/s") { Note = how });
         if (plain is { } p)
             report.Add(new Record($"{name} / plain", variant, timed.Seconds / p.Seconds, "× plain time")
