@@ -65,9 +65,21 @@ function Ensure-CudaToolkit {
     }
 }
 
+# The emulated CUDA C kernel tests build kernels.cu/ as host C++ with g++ (on Linux; elsewhere they are skipped),
+# installed here when root can (as build.sh).
+function Ensure-Gxx {
+    if (-not (Get-Command g++ -ErrorAction SilentlyContinue) -and $IsLinux -and (id -u) -eq "0") {
+        $env:DEBIAN_FRONTEND = "noninteractive"
+        apt-get update -qq; apt-get install -y -qq g++ | Out-Null
+    }
+    if ($IsLinux -and -not (Get-Command g++ -ErrorAction SilentlyContinue)) {
+        Write-Warning "g++ is missing; the emulated kernel tests will fail (apt-get install g++)"
+    }
+}
+
 switch ($Verb) {
     "build" { dotnet build RawLongLoRA.sln -c Release @Rest }
-    "test" { Ensure-Tokenizers; Ensure-Mpi; Ensure-CudaToolkit; dotnet test RawLongLoRA.sln -c Release @Rest }
+    "test" { Ensure-Tokenizers; Ensure-Mpi; Ensure-CudaToolkit; Ensure-Gxx; dotnet test RawLongLoRA.sln -c Release @Rest }
     "bench" { Ensure-Torch; dotnet run -c Release --project bench -- @Rest }
     "rawlora" { dotnet run -c Release --project src/Cli -- @Rest }
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.

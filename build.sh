@@ -2,7 +2,8 @@
 # The project's build entry on Linux (build.ps1 does the same where PowerShell is installed).
 #   ./build.sh test              build in Release and run every test (no Python, no GPU needed;
 #                                fetches the real tokenizer files with npm once, installing node if root can;
-#                                installs OpenMPI if root can, and then runs the mpirun tests)
+#                                installs OpenMPI and g++ if root can, and then runs the mpirun tests and the
+#                                emulated CUDA C kernel tests)
 #   ./build.sh bench VERB [ARGS] run a benchmark (installs the PyTorch peer first when root can)
 #   ./build.sh rawlora VERB ...  run the rawlora command line (inspect, forward, generate)
 #   ./build.sh build             build the solution in Release
@@ -82,9 +83,20 @@ ensure_cuda_toolkit() {
     fi
 }
 
+# The emulated CUDA C kernel tests (tests/Kernels/Emu and the kernels.cu/ tests) build kernels.cu/ as host C++ with
+# g++; installed here when root can, and where it is missing those tests fail saying so.
+ensure_gxx() {
+    if ! command -v g++ >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing g++ for the emulated CUDA kernel tests..."
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+    fi
+    command -v g++ >/dev/null || echo "note: g++ is missing; the emulated kernel tests will fail (apt-get install g++)" >&2
+}
+
 case "$verb" in
     build) dotnet build RawLongLoRA.sln -c Release "$@" ;;
-    test) ensure_tokenizers; ensure_mpi; ensure_cuda_toolkit; dotnet test RawLongLoRA.sln -c Release "$@" ;;
+    test) ensure_tokenizers; ensure_mpi; ensure_cuda_toolkit; ensure_gxx; dotnet test RawLongLoRA.sln -c Release "$@" ;;
     bench) ensure_torch; dotnet run -c Release --project bench -- "$@" ;;
     rawlora) dotnet run -c Release --project src/Cli -- "$@" ;;
     # make_models.py first: make_lora.py and make_peft.py read the model folders it writes.

@@ -12,23 +12,18 @@ internal static class CudaToolkit
     public const string RequireVariable = "RAWLORA_REQUIRE_NVCC";
 
     /// <summary>ptxas on the PATH, or null.</summary>
-    public static readonly string? Ptxas = Find("ptxas");
+    public static readonly string? Ptxas = ProgramPath.Find("ptxas");
 
     /// <summary>nvcc on the PATH, or null.</summary>
-    public static readonly string? Nvcc = Find("nvcc");
+    public static readonly string? Nvcc = ProgramPath.Find("nvcc");
 
     /// <summary>Why the PTX tests cannot run here, or null.</summary>
     public static string? Missing(bool needsNvcc)
         => Ptxas is null ? "ptxas is not installed (apt-get install nvidia-cuda-toolkit, from Debian's non-free component; ./build.sh test does it as root)"
-         : needsNvcc && (Nvcc is null || Find("clang-14") is null) ? "nvcc or clang-14 is not installed (apt-get install nvidia-cuda-toolkit clang-14; ./build.sh test does it as root)"
+         : needsNvcc && (Nvcc is null || ProgramPath.Find("clang-14") is null) ? "nvcc or clang-14 is not installed (apt-get install nvidia-cuda-toolkit clang-14; ./build.sh test does it as root)"
          : null;
 
     public static bool Required => Environment.GetEnvironmentVariable(RequireVariable) == "1";
-
-    private static string? Find(string program) => (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-        .Select(d => Path.Combine(d, program))
-        .FirstOrDefault(File.Exists);
 }
 
 /// <summary>A test that needs nvcc, ptxas and clang-14 (see <see cref="CudaToolkit"/>).</summary>
