@@ -67,7 +67,8 @@ public sealed class DeviceBenchCommandTests
         (exit, output) = Bench("lora", "--device", BenchDevice.CpuAccelerator, "--tokens", "32", "--features", "48", "--json", dir.File("lora.json"));
         Assert.True(exit == 0, output);
         records = Records(dir.File("lora.json"));
-        Assert.Equal(3, records.Count(r => r["name"]!.GetValue<string>() == "validation M=32 K=48 N=48 r=8" && r["note"]!.GetValue<string>().StartsWith("ok: ")));
+        Assert.Equal(4, records.Count(r => r["name"]!.GetValue<string>() == "validation M=32 K=48 N=48 r=8" && r["note"]!.GetValue<string>().StartsWith("ok: ")));
+        Assert.Contains("cuda-c-fused: not run on privateuseone:0 (kernels.cu's kernels run on CUDA only)", output);
         foreach (string pass in new[] { "fwd", "fwd+bwd" })
         {
             var ratio = Single(records, $"lora M=32 K=48 N=48 r=8 {pass} / plain", "cublas");

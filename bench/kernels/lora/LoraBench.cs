@@ -56,19 +56,23 @@ public static class LoraBench
             return 1;
         }
         var plan = !cuda ? DeviceTiming.Plan.Harness : options.Flag("--quick") ? DeviceTiming.Plan.GpuQuick : DeviceTiming.Plan.Gpu;
-        return Measure(device, ranks.Select(r => new LoraShape(m[0], k[0], k[0], r)).ToList(), chosen, plan.Within(maxSeconds), report);
+        return Measure(device, ranks.Select(r => new LoraProjectionShape(m[0], k[0], k[0], r)).ToList(), chosen, plan.Within(maxSeconds), report);
     }
 
-    /// <summary>Validates and times <paramref name="variants"/> and the plain projection at each shape; 1 if one failed its validation or threw.</summary>
-    internal static int Measure(IBackend device, IReadOnlyList<LoraShape> shapes, KernelVariant<LoraProjection>[] variants, DeviceTiming.Plan plan, Report report)
+    /// <summary>
+    /// Validates and times <paramref name="variants"/> and the plain projections (<see cref="LoraVariants.Plains"/>) at
+    /// each shape; 1 if one failed its validation or threw.
+    /// </summary>
+    internal static int Measure(IBackend device, IReadOnlyList<LoraProjectionShape> shapes, KernelVariant<LoraProjection>[] variants, DeviceTiming.Plan plan, Report report)
     {
         foreach (string line in LoraVariants.All.Header())
             report.Note($"variant {line}");
-        report.Note($"baseline {LoraVariants.Plain.Name}: {LoraVariants.Plain.What}");
-        report.Note($"device: {device.Device}; bf16 autocast; x, dY, A, B float32 and W bf16, all holding bf16 values; s = {LoraTensors.Alpha:G} / r; "
-            + "no peer: the plain projection in the same run is the yardstick");
+        foreach (var plain in LoraVariants.Plains)
+            report.Note($"baseline {plain.Name}: {plain.What}");
+        report.Note($"device: {device.Device}; bf16 autocast; x, dY, A, B float32 and W bf16, all holding bf16 values, and bf16 copies of x, dY, A, B; "
+            + $"s = {LoraTensors.Alpha:G} / r; no peer: the plain projections in the same run are the yardstick");
         report.Note("FLOPs: 2 per multiply-add; forward x·Wᵀ, x·Aᵀ, ·Bᵀ; backward dY·W, dY·B, u·A, uᵀ·x, dYᵀ·t (no dW: W is frozen). The ratio to the plain "
-            + $"projection is of times (target ≤ {Target:F2})");
+            + $"projection of the same operands is of times (target ≤ {Target:F2})");
         report.Note($"validation: before timing, on a problem of at most M={LoraValidation.MaxM} K={LoraValidation.MaxK} N={LoraValidation.MaxN} "
             + $"(same rank) against the host's float64; outputs the variant makes come from freed blocks filled with NaN; tolerance {AttentionValidation.Bf16Tolerance:G3} of the largest value");
         report.Note(DeviceTiming.Describe(device, plan));
@@ -78,25 +82,24 @@ public static class LoraBench
         foreach (var shape in shapes)
         {
             var passed = new List<KernelVariant<LoraProjection>>();
-            var small = LoraValidation.Small(shape);
-            using (var t = LoraTensors.Make(small, device.Device, Seed))
+            using (var t = LoraTensors.Make(LoraValidation.Small(shape), device.Device, Seed))
             {
                 var expected = LoraValidation.Expected(LoraVariants.All.All[0].Kernel, t);
                 var plainExpected = LoraValidation.Expected(LoraVariants.PlainReference, t);
-                foreach (var v in variants.Prepend(LoraVariants.Plain))
+                foreach (var v in LoraVariants.Plains.Concat(variants))
                 {
                     if (v.Kernel.Unavailable(device) is { } whyNot)
                     {
                         report.Note($"{v.Name}: not run on {device.Device} ({whyNot})");
                         continue;
                     }
-                    if (Validate(v, t, v == LoraVariants.Plain ? plainExpected : expected, report))
+                    if (Validate(v, t, LoraVariants.Plains.Contains(v) ? plainExpected : expected, report))
                         passed.Add(v);
                     else
                         rc = 1;
                 }
             }
-            if (passed.FirstOrDefault() != LoraVariants.Plain || !passed.Any(v => v.Kernel.Timed && v != LoraVariants.Plain))
+            if (!passed.Any(v => v.Kernel.Timed && !LoraVariants.Plains.Contains(v)))
                 continue;
             if (plan.Expired)
             {
@@ -130,8 +133,11 @@ public static class LoraBench
         }
     }
 
-    /// <summary>The plain projection (first in <paramref name="passed"/>) and each timed variant, forward and forward+backward.</summary>
-    private static int Time(IBackend device, LoraShape shape, List<KernelVariant<LoraProjection>> passed, DeviceTiming.Plan plan, Report report)
+    /// <summary>
+    /// The plain projections, then each timed variant, forward and forward+backward; a variant's time over its plain
+    /// projection's (the one of its operands), where that was timed.
+    /// </summary>
+    private static int Time(IBackend device, LoraProjectionShape shape, List<KernelVariant<LoraProjection>> passed, DeviceTiming.Plan plan, Report report)
     {
         int rc = 0;
         var sets = new List<LoraTensors>();
@@ -141,10 +147,10 @@ public static class LoraBench
             int copies = DeviceTiming.Copies(sets[0].Bytes, DeviceTiming.CacheBytes(device));
             while (sets.Count < copies)
                 sets.Add(sets[0].Copy());
-            DeviceTiming.Timed plainForward = default, plainBoth = default;
+            var plains = new Dictionary<bool, (KernelVariant<LoraProjection> Plain, DeviceTiming.Timed Forward, DeviceTiming.Timed Both)>();
             foreach (var v in passed.Where(v => v.Kernel.Timed))
             {
-                bool plain = v == LoraVariants.Plain;
+                bool plain = LoraVariants.Plains.Contains(v);
                 try
                 {
                     var forward = DeviceTiming.Median(device, plan, i =>
@@ -156,16 +162,22 @@ public static class LoraBench
                         using var o = v.Kernel.ForwardBackward(sets[i % sets.Count]);
                     });
                     if (plain)
-                        (plainForward, plainBoth) = (forward, both);
-                    string what = plain ? $"projection {shape.Projection}" : $"lora {shape}";
-                    Add(report, $"{what} fwd", v.Name, plain ? shape.PlainForwardFlops : shape.ForwardFlops, forward, sets.Count, plain ? null : plainForward);
-                    Add(report, $"{what} fwd+bwd", v.Name, plain ? shape.PlainForwardBackwardFlops : shape.ForwardBackwardFlops, both, sets.Count, plain ? null : plainBoth);
+                    {
+                        plains[v.Kernel.Bf16Operands] = (v, forward, both);
+                        Add(report, $"projection {shape.Projection} fwd", v.Name, shape.PlainForwardFlops, forward, sets.Count, null);
+                        Add(report, $"projection {shape.Projection} fwd+bwd", v.Name, shape.PlainForwardBackwardFlops, both, sets.Count, null);
+                        continue;
+                    }
+                    var baseline = plains.TryGetValue(v.Kernel.Bf16Operands, out var b) ? b : default;
+                    Add(report, $"lora {shape} fwd", v.Name, shape.ForwardFlops, forward, sets.Count, baseline.Plain is null ? null : (baseline.Plain.Name, baseline.Forward));
+                    Add(report, $"lora {shape} fwd+bwd", v.Name, shape.ForwardBackwardFlops, both, sets.Count, baseline.Plain is null ? null : (baseline.Plain.Name, baseline.Both));
                 }
                 catch (Exception e)
                 {
-                    report.Add(new Record($"lora {shape} fwd+bwd", v.Name, 0, "TFLOP/s") { Note = $"error while timing: {e.Message.ReplaceLineEndings(" ")}" });
-                    if (plain)
-                        return 1;
+                    report.Add(new Record($"{(plain ? $"projection {shape.Projection}" : $"lora {shape}")} fwd+bwd", v.Name, 0, "TFLOP/s")
+                    {
+                        Note = $"error while timing: {e.Message.ReplaceLineEndings(" ")}",
+                    });
                     rc = 1;
                 }
             }
@@ -178,15 +190,15 @@ public static class LoraBench
         return rc;
     }
 
-    private static void Add(Report report, string name, string variant, double flops, DeviceTiming.Timed timed, int copies, DeviceTiming.Timed? plain)
+    private static void Add(Report report, string name, string variant, double flops, DeviceTiming.Timed timed, int copies, (string Name, DeviceTiming.Timed Timed)? plain)
     {
         string how = $"{DeviceTiming.Format(timed.Seconds)}, {timed.How} on {copies} copies";
         report.Add(new Record(name, variant, flops / timed.Seconds / 1e12, "TFLOP/s") { Note = how });
         if (plain is { } p)
-            report.Add(new Record($"{name} / plain", variant, timed.Seconds / p.Seconds, "× plain time")
+            report.Add(new Record($"{name} / plain", variant, timed.Seconds / p.Timed.Seconds, "× plain time")
             {
-                Note = string.Format(CultureInfo.InvariantCulture, "{0} vs the plain projection's {1}; target ≤ {2:F2}: {3}",
-                    DeviceTiming.Format(timed.Seconds), DeviceTiming.Format(p.Seconds), Target, timed.Seconds / p.Seconds <= Target ? "met" : "not met"),
+                Note = string.Format(CultureInfo.InvariantCulture, "{0} vs {1}'s {2}; target ≤ {3:F2}: {4}", DeviceTiming.Format(timed.Seconds), p.Name,
+                    DeviceTiming.Format(p.Timed.Seconds), Target, timed.Seconds / p.Timed.Seconds <= Target ? "met" : "not met"),
             });
     }
 }

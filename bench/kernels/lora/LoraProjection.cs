@@ -1,5 +1,3 @@
-using RawLongLoRA.Kernels.Gpu;
-
 namespace RawLongLoRA.Bench.Kernels;
 
 /// <summary>What a LoRA projection variant returns: y, and after a backward dX, dA and dB; the caller disposes them.</summary>
@@ -32,6 +30,12 @@ public abstract class LoraProjection
     /// <summary>Why the variant cannot run on <paramref name="device"/>, or null where it can.</summary>
     public virtual string? Unavailable(IBackend device) => null;
 
+    /// <summary>
+    /// Whether it multiplies the bf16 copies (X16, DY16, ...): then it is held against the plain projection of bf16
+    /// operands, else against the engine's of float32 activations (<see cref="LoraVariants.Plains"/>).
+    /// </summary>
+    public virtual bool Bf16Operands => false;
+
     /// <summary>y, as inference runs it (no gradient recorded).</summary>
     public abstract LoraOutputs Forward(LoraTensors t);
 
@@ -45,9 +49,6 @@ public abstract class LoraProjection
 /// </summary>
 public sealed class OpLoraProjection : LoraProjection
 {
-    /// <inheritdoc/>
-    public override string? Unavailable(IBackend device) => device is IlgpuBackend ? null : $"runs on the GPU backend, not {device.Device}";
-
     /// <inheritdoc/>
     public override LoraOutputs Forward(LoraTensors t)
     {
@@ -73,17 +74,21 @@ public sealed class OpLoraProjection : LoraProjection
 }
 
 /// <summary>
-/// The plain projection x·Wᵀ alone (<see cref="LinearOp"/>, cuBLAS on CUDA), forward and dX = dY·W: the baseline the
-/// LoRA projection's time is held against. Its y and dX are the reference's without the update.
+/// The plain projection x·Wᵀ alone, forward and dX = dY·W, through cuBLAS on CUDA: the baseline the LoRA projection's
+/// time is held against. Of float32 activations as the engine runs it (<see cref="LinearOp"/>; W is widened to float32
+/// for cuBLAS), or of the bf16 copies (one bf16 GEMM each), which is what kernels.cu's side path adds to. Its y and dX
+/// are the reference's without the update.
 /// </summary>
-public sealed class PlainProjection : LoraProjection
+public sealed class PlainProjection(bool bf16) : LoraProjection
 {
     /// <inheritdoc/>
-    public override string? Unavailable(IBackend device) => device is IlgpuBackend ? null : $"runs on the GPU backend, not {device.Device}";
+    public override bool Bf16Operands => bf16;
 
     /// <inheritdoc/>
     public override LoraOutputs Forward(LoraTensors t)
     {
+        if (bf16)
+            return new(Product(t));
         using (Autograd.NoGrad())
             return new(t.X.Linear(t.W));
     }
@@ -91,9 +96,28 @@ public sealed class PlainProjection : LoraProjection
     /// <inheritdoc/>
     public override LoraOutputs ForwardBackward(LoraTensors t)
     {
+        if (bf16)
+            return new(Product(t), InputGradient(t));
         var y = t.X.Linear(t.W);
         y.Backward(t.DY);
         return new(y, OpLoraProjection.TakeGrad(t.X));
+    }
+
+    /// <summary>y = x·Wᵀ [M, N] from the bf16 copy of x.</summary>
+    internal static Tensor Product(LoraTensors t)
+    {
+        var y = Tensor.Empty([t.Shape.M, t.Shape.N], DType.F32, t.X.Device);
+        using var wt = t.W.Transpose(0, 1);
+        t.X.Device.Backend.Gemm(y, t.X16, wt);
+        return y;
+    }
+
+    /// <summary>dX = dY·W [M, K] from the bf16 copy of dY.</summary>
+    internal static Tensor InputGradient(LoraTensors t)
+    {
+        var dx = Tensor.Empty([t.Shape.M, t.Shape.K], DType.F32, t.X.Device);
+        t.X.Device.Backend.Gemm(dx, t.DY16, t.W);
+        return dx;
     }
 }
 

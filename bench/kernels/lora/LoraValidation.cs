@@ -18,7 +18,7 @@ internal static class LoraValidation
     public const int MaxM = 256, MaxK = 384, MaxN = 320;
 
     /// <summary>The validation problem for a timed <paramref name="shape"/>: at most <see cref="MaxM"/> × <see cref="MaxK"/> → <see cref="MaxN"/>, the same rank.</summary>
-    public static LoraShape Small(LoraShape shape) => new(Math.Min(shape.M, MaxM), Math.Min(shape.K, MaxK), Math.Min(shape.N, MaxN), shape.R);
+    public static LoraProjectionShape Small(LoraProjectionShape shape) => new(Math.Min(shape.M, MaxM), Math.Min(shape.K, MaxK), Math.Min(shape.N, MaxN), shape.R);
 
     /// <summary>The names of the errors <see cref="Errors"/> returns.</summary>
     public static string[] Names(int outputs) => ["fwd y", .. LoraOutputs.Names.Take(outputs)];
