@@ -34,16 +34,17 @@ echo "== 1/4 bench gpu-check"
 timeout "${GPU_CHECK_TIMEOUT:-180}" "$bench" gpu-check --out "$out" 2>&1 | tee "$out/gpu-check.log"
 check=${PIPESTATUS[0]}
 
-# The kernel benches stop timing at --max-seconds and still write their JSON; timeout is the backstop.
-attention_seconds="${GPU_ATTENTION_SECONDS:-100}"
+# The kernel benches stop timing at --max-seconds and still write their JSON; timeout is the backstop. Together at
+# most about 3 minutes (startup, validation and the peer's start come on top of the timing).
+attention_seconds="${GPU_ATTENTION_SECONDS:-90}"
 echo "== 2/4 bench attention --device cuda:0 --variant all (at most $attention_seconds s of timing)"
-timeout $((attention_seconds + 60)) "$bench" attention --device cuda:0 --variant all --seq 16384,4096 --head-dim 128,64 \
+timeout $((attention_seconds + 45)) "$bench" attention --device cuda:0 --variant all --seq 16384,4096 --head-dim 128,64 \
     --max-seconds "$attention_seconds" --json "$out/attention.json" 2>&1 | tee "$out/attention.log"
 attention=${PIPESTATUS[0]}
 
-lora_seconds="${GPU_LORA_SECONDS:-30}"
+lora_seconds="${GPU_LORA_SECONDS:-25}"
 echo "== 3/4 bench lora --device cuda:0 --variant all (at most $lora_seconds s of timing)"
-timeout $((lora_seconds + 40)) "$bench" lora --device cuda:0 --variant all --max-seconds "$lora_seconds" --json "$out/lora.json" 2>&1 | tee "$out/lora.log"
+timeout $((lora_seconds + 35)) "$bench" lora --device cuda:0 --variant all --max-seconds "$lora_seconds" --json "$out/lora.json" 2>&1 | tee "$out/lora.log"
 lora=${PIPESTATUS[0]}
 
 echo "== 4/4 bench step --device cuda:0, llama2-7b, T = $seq, bf16, vs transformers + PEFT"

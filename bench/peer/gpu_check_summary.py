@@ -27,6 +27,8 @@ def kernels(attention, attention_exit, lora, lora_exit):
     LoRA ratios, and the targets met or not."""
     if attention is not None:
         print(f"bench attention (exit {attention_exit}) on {attention['machine'].get('gpu') or 'no GPU named'}:")
+        if not attention["records"]:
+            print("  no figures; see attention.log")
         failed(attention)
         for r in attention["records"]:
             if r["unit"] == "TFLOP/s" and r["name"].startswith("fwd+bwd "):
@@ -50,6 +52,8 @@ def kernels(attention, attention_exit, lora, lora_exit):
                 print(line)
     if lora is not None:
         print(f"bench lora (exit {lora_exit}):")
+        if not lora["records"]:
+            print("  no figures; see lora.log")
         failed(lora)
         for r in lora["records"]:
             if r["unit"] == "× plain time":

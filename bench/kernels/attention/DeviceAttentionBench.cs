@@ -137,6 +137,11 @@ internal static class DeviceAttentionBench
                 }
                 foreach (var v in validated[mask].Where(v => v.Kernel.Timed))
                 {
+                    if (plan.Expired)
+                    {
+                        report.Note($"timing of {v.Name} skipped at {Label(shape)} {mask.Name}: --max-seconds is spent");
+                        continue;
+                    }
                     try
                     {
                         var forward = DeviceTiming.Median(device, plan, i => v.Kernel.Forward(sets[i % sets.Count], mask.Spec));

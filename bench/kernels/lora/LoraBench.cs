@@ -150,6 +150,11 @@ public static class LoraBench
             var plains = new Dictionary<bool, (KernelVariant<LoraProjection> Plain, DeviceTiming.Timed Forward, DeviceTiming.Timed Both)>();
             foreach (var v in passed.Where(v => v.Kernel.Timed))
             {
+                if (plan.Expired)
+                {
+                    report.Note($"timing of {v.Name} skipped at {shape}: --max-seconds is spent");
+                    continue;
+                }
                 bool plain = LoraVariants.Plains.Contains(v);
                 try
                 {
