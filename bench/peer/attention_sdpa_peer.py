@@ -7,7 +7,7 @@ Full causal: is_causal=True. S2-Attn with groups of G: LongLoRA's (longlora_s2.p
 Protocol (peer_protocol.py, as a GPU peer: no OpenBLAS probe): one JSON line about itself ({"torch", "gpu", ...} or
 {"error": reason}), then each JSON line on stdin {"t", "heads", "kv_heads", "head_dim", "kind": "causal" | "s2",
 "group", "pass": "forward" | "forward_backward", "copies", "target_seconds", "min_runs", "max_runs", "once_above"} is
-answered with {"seconds": median, "runs": count}, or {"error": reason} where the GPU cannot run it (out of memory).
+answered with {"seconds": median, "runs": count}, or {"error": reason} where torch cannot run it (out of memory).
 """
 import argparse
 
@@ -52,6 +52,8 @@ def run(torch, req):
         return {"seconds": seconds, "runs": runs}
     except torch.cuda.OutOfMemoryError as e:
         return {"error": f"out of memory: {str(e).splitlines()[0]}"}
+    except Exception as e:  # one request that torch refuses must not end the peer: the bench goes on without its figure
+        return {"error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"}
 
 
 def main():

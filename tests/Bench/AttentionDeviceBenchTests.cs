@@ -100,15 +100,18 @@ public sealed class AttentionDeviceBenchTests
         Assert.All(requests, r => Assert.True(r["copies"]!.GetValue<int>() >= 2));
     }
 
-    [Fact]
-    public void A_peer_that_cannot_run_a_pass_leaves_a_note_and_no_peer_figure()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_peer_that_cannot_run_a_pass_or_has_exited_leaves_a_note_and_no_peer_figure(bool exited)
     {
         var report = new Report("attention", Machine.Describe());
         int rc = DeviceAttentionBench.Measure(Device.Cpu.Backend, [Shape with { T = 16 }], [Variants()[0]], DeviceTiming.Plan.Harness,
-                                              _ => new JsonObject { ["error"] = "out of memory: test" }, report);
+                                              _ => exited ? throw new InvalidOperationException("peer test exited (code 1)") : new JsonObject { ["error"] = "out of memory: test" },
+                                              report);
 
         Assert.Equal(0, rc);
-        Assert.Contains("peer: no forward_backward at T=16 d64 H4/2 causal: out of memory: test", report.Notes);
+        Assert.Contains($"peer: no forward_backward at T=16 d64 H4/2 causal: {(exited ? "peer test exited (code 1)" : "out of memory: test")}", report.Notes);
         Assert.All(report.Records.Where(r => r.Unit == "TFLOP/s"), r => Assert.Null(r.PeerValue));
         Assert.Contains(report.Records, r => r.Name == "fwd+bwd T=16 d64 H4/2" && r.Value > 0);
     }

@@ -236,13 +236,22 @@ internal static class DeviceAttentionBench
                 + (peerSeconds is { } p ? $"; peer {DeviceTiming.Format(p)}" : ""),
         });
 
-    /// <summary>The peer's median seconds of one pass, or null (and a note) where it could not run it.</summary>
+    /// <summary>The peer's median seconds of one pass, or null (and a note) where it could not run it or is gone.</summary>
     private static double? AskPeer(Func<JsonObject, JsonNode> peer, AttentionShape shape, AttentionCase mask, string pass, DeviceTiming.Plan plan, long cache, Report report)
     {
-        var answer = peer(PeerRequest(shape, mask, pass, plan, cache));
-        if (answer["seconds"] is { } seconds)
-            return seconds.GetValue<double>();
-        report.Note($"peer: no {pass} at {Label(shape)} {mask.Name}: {answer["error"]?.GetValue<string>() ?? answer.ToJsonString()}");
+        string why;
+        try
+        {
+            var answer = peer(PeerRequest(shape, mask, pass, plan, cache));
+            if (answer["seconds"] is { } seconds)
+                return seconds.GetValue<double>();
+            why = answer["error"]?.GetValue<string>() ?? answer.ToJsonString();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            why = e.Message.ReplaceLineEndings(" "); // the peer exited: ours are still timed
+        }
+        report.Note($"peer: no {pass} at {Label(shape)} {mask.Name}: {why}");
         return null;
     }
 
