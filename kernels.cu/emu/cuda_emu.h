@@ -20,6 +20,8 @@
 #include <atomic>
 #include <bit>
 #include <cassert>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -86,13 +88,15 @@ void fail(Launch& launch, const std::string& what);
 bool aborted(const Launch& launch);
 std::string where_block();
 
-// A barrier whose arrivals say why they came: weight 1 for a collective (__syncthreads, a warp collective), kEnd for a
-// thread that finished the kernel. A phase that mixes the two faults the launch (a thread returned early, or lanes took
-// different paths), and a fault wakes every waiter, so nothing hangs. Built on atomic wait/notify (futexes).
+// Why a thread arrives at a barrier. Every thread arrives at its warp's barrier for each warp collective, and also
+// (without waiting there) on its way to __syncthreads or out of the kernel; at the block's barrier for __syncthreads and
+// at the end of the kernel. A phase whose arrivals differ faults the launch: lanes that diverged around a collective,
+// or a thread that returned while the others wait, would otherwise wait on each other forever.
+enum class Arrival : unsigned { Collective, Syncthreads, End };
+
+// A barrier that counts arrivals by kind (16 bits each), on atomic wait/notify (futexes); a fault releases every waiter.
 class Barrier {
 public:
-    static constexpr uint32_t kEnd = 1u << 16;
-
     void reset(Launch* launch, unsigned expected, const char* what)
     {
         launch_ = launch;
@@ -103,19 +107,21 @@ public:
 
     // Arrives; waits for the phase to complete unless `wait` is false. The last arriver runs `on_complete` first.
     template <class F>
-    void arrive(uint32_t weight, bool wait, F on_complete)
+    void arrive(Arrival kind, bool wait, F on_complete)
     {
         if (aborted(*launch_))
             throw Abort{};
         uint32_t phase = phase_.load(std::memory_order_acquire);
-        uint32_t v = count_.fetch_add(weight, std::memory_order_acq_rel) + weight;
-        unsigned collectives = v & (kEnd - 1), ends = v >> 16;
-        if (collectives + ends == expected_)
+        uint64_t one = uint64_t{1} << (16 * static_cast<unsigned>(kind));
+        uint64_t v = count_.fetch_add(one, std::memory_order_acq_rel) + one;
+        unsigned n[3] = {unsigned(v & 0xffff), unsigned(v >> 16 & 0xffff), unsigned(v >> 32 & 0xffff)};
+        if (n[0] + n[1] + n[2] == expected_)
         {
             count_.store(0, std::memory_order_relaxed);
-            if (collectives != 0 && ends != 0)
-                fail(*launch_, where_block() + std::to_string(ends) + " of the " + std::to_string(expected_) + " threads of " + what_ +
-                               " reached the end of the kernel while the others wait in a collective: a thread returned early or skipped it");
+            if (n[0] != expected_ && n[1] != expected_ && n[2] != expected_)
+                fail(*launch_, where_block() + "the " + std::to_string(expected_) + " threads of " + what_ + " parted ways: " + std::to_string(n[0]) +
+                               " in a warp collective, " + std::to_string(n[1]) + " at __syncthreads, " + std::to_string(n[2]) +
+                               " at the end of the kernel (a thread returned early, or lanes took different branches around a collective)");
             else
                 on_complete();
             release();
@@ -129,8 +135,6 @@ public:
             throw Abort{};
     }
 
-    void arrive_and_wait() { arrive(1, true, [] {}); }
-
     // Ends the current phase for everyone (after a fault).
     void release()
     {
@@ -142,7 +146,7 @@ private:
     Launch* launch_ = nullptr;
     unsigned expected_ = 0;
     const char* what_ = "";
-    std::atomic<uint32_t> count_{0};
+    std::atomic<uint64_t> count_{0};
     std::atomic<uint32_t> phase_{0};
 };
 
@@ -175,12 +179,15 @@ struct Launch {
     Barrier block_barrier;
     std::unique_ptr<Warp[]> warps;
     unsigned warp_count;
-    std::byte* shared;
+    std::vector<std::byte> shared_storage;
+    std::byte* shared;  // 128-byte aligned in shared_storage
     uint32_t shared_bytes;
     std::atomic<bool> failed{false};
     std::mutex error_lock;
     std::string error;
-    std::atomic<unsigned> finished{0};
+    std::mutex done_lock;
+    std::condition_variable done;
+    unsigned finished = 0;  // threads done, under done_lock
 };
 
 bool aborted(const Launch& launch) { return launch.failed.load(std::memory_order_acquire); }
@@ -255,8 +262,12 @@ const Slot* exchange(Op op, uint32_t mask, uint32_t variant, Fill fill)
     mine.variant = variant;
     fill(mine);
     if ((mask & full_mask(w)) != full_mask(w))
-        fault("the emulation runs warp collectives on the whole warp only, but the mask is " + std::to_string(mask));
-    w.barrier.arrive_and_wait();
+    {
+        char hex[16];
+        snprintf(hex, sizeof hex, "0x%08x", mask);
+        fault(std::string("the emulation runs warp collectives on the whole warp only, but the mask is ") + hex);
+    }
+    w.barrier.arrive(Arrival::Collective, true, [] {});
     for (unsigned l = 0; l < w.lanes; ++l)
         if (slots[l].op != op || slots[l].mask != mask || slots[l].variant != variant)
             fault("lane " + std::to_string(l) + " of the warp is in a different warp collective (or the same with another mask or shape): "
@@ -264,7 +275,12 @@ const Slot* exchange(Op op, uint32_t mask, uint32_t variant, Fill fill)
     return slots;
 }
 
-void sync_block() { current().block_barrier.arrive_and_wait(); }
+void sync_block()
+{
+    Launch& launch = current();
+    self.warp->barrier.arrive(Arrival::Syncthreads, false, [] {});
+    launch.block_barrier.arrive(Arrival::Syncthreads, true, [] {});
+}
 
 void sync_warp(uint32_t mask) { exchange(Op::SyncWarp, mask, 0, [](Slot&) {}); }
 
@@ -443,8 +459,8 @@ void run_thread(Launch& launch, unsigned tid)
                 try
                 {
                     launch.body(launch.params);
-                    self.warp->barrier.arrive(Barrier::kEnd, false, [] {});
-                    launch.block_barrier.arrive(Barrier::kEnd, true, [&] { poison_shared(launch); });
+                    self.warp->barrier.arrive(Arrival::End, false, [] {});
+                    launch.block_barrier.arrive(Arrival::End, true, [&] { poison_shared(launch); });
                 }
                 catch (const Abort&)
                 {
@@ -471,26 +487,41 @@ void run_thread(Launch& launch, unsigned tid)
 // exit does not wait for or destroy threads blocked in a wait.
 class Pool {
 public:
-    void run(Launch& launch)
+    // Runs the launch; false if some of its threads were still running `timeout` after it began and had not stopped
+    // 2 s after the launch was failed: those workers are then abandoned to the launch (which must then outlive them)
+    // and replaced, so that a kernel looping forever fails its test instead of hanging the run.
+    bool run(Launch& launch, std::chrono::duration<double> timeout)
     {
         while (workers_.size() < launch.threads)
-        {
-            auto* w = new Worker();
-            std::thread([w, i = static_cast<unsigned>(workers_.size())] { w->loop(i); }).detach();
-            workers_.push_back(w);
-        }
+            workers_.push_back(start(static_cast<unsigned>(workers_.size())));
         for (unsigned i = 0; i < launch.threads; ++i)
         {
+            workers_[i]->busy.store(true, std::memory_order_relaxed);
             workers_[i]->job.store(&launch, std::memory_order_release);
             workers_[i]->job.notify_one();
         }
-        for (unsigned f = launch.finished.load(std::memory_order_acquire); f != launch.threads; f = launch.finished.load(std::memory_order_acquire))
-            launch.finished.wait(f, std::memory_order_acquire);
+        std::unique_lock lock(launch.done_lock);
+        auto all_done = [&] { return launch.finished == launch.threads; };
+        if (launch.done.wait_for(lock, timeout, all_done))
+            return true;
+        lock.unlock();
+        char seconds[32];
+        snprintf(seconds, sizeof seconds, "%g", timeout.count());
+        fail(launch, std::string("kernel ") + launch.kernel + " did not finish within " + seconds +
+                         " s: a thread loops forever, or waits for something no thread of the block does");
+        lock.lock();
+        if (launch.done.wait_for(lock, std::chrono::seconds(2), all_done))
+            return true;
+        for (unsigned i = 0; i < launch.threads; ++i)
+            if (workers_[i]->busy.load(std::memory_order_acquire))
+                workers_[i] = start(i);
+        return false;
     }
 
 private:
     struct Worker {
         std::atomic<Launch*> job{nullptr};
+        std::atomic<bool> busy{false};
 
         void loop(unsigned i)
         {
@@ -499,16 +530,29 @@ private:
                 job.wait(nullptr, std::memory_order_acquire);
                 Launch* launch = job.exchange(nullptr, std::memory_order_acq_rel);
                 run_thread(*launch, i);
-                if (launch->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == launch->threads)
-                    launch->finished.notify_all();
+                busy.store(false, std::memory_order_release);
+                // Under the lock, so that the launcher, which may free the launch once it sees the count, sees it only
+                // after this thread is done with it.
+                std::lock_guard lock(launch->done_lock);
+                if (++launch->finished == launch->threads)
+                    launch->done.notify_all();
             }
         }
     };
+
+    static Worker* start(unsigned i)
+    {
+        auto* w = new Worker();
+        std::thread([w, i] { w->loop(i); }).detach();
+        return w;
+    }
+
     std::vector<Worker*> workers_;
 };
 
 std::mutex launch_lock;  // one launch at a time: static __shared__ and the pool are the library's
 thread_local std::string last_error;
+std::atomic<double> timeout_seconds{120};
 
 std::string check_shape(const EmuLaunch& l)
 {
@@ -535,27 +579,29 @@ void launch_checked(const char* kernel, const EmuLaunch& shape, void (*body)(con
     }
     static Pool& pool = *new Pool();
     std::lock_guard lock(launch_lock);
-    Launch launch;
-    launch.kernel = kernel;
-    launch.body = body;
-    launch.params = params;
-    launch.grid = {shape.grid[0], shape.grid[1], shape.grid[2]};
-    launch.block = {shape.block[0], shape.block[1], shape.block[2]};
-    launch.threads = shape.block[0] * shape.block[1] * shape.block[2];
-    launch.warp_count = (launch.threads + 31) / 32;
-    launch.warps = std::make_unique<Warp[]>(launch.warp_count);
-    launch.block_barrier.reset(&launch, launch.threads, "the block");
-    for (unsigned w = 0; w < launch.warp_count; ++w)
+    auto launch = std::make_unique<Launch>();
+    launch->kernel = kernel;
+    launch->body = body;
+    launch->params = params;
+    launch->grid = {shape.grid[0], shape.grid[1], shape.grid[2]};
+    launch->block = {shape.block[0], shape.block[1], shape.block[2]};
+    launch->threads = shape.block[0] * shape.block[1] * shape.block[2];
+    launch->warp_count = (launch->threads + 31) / 32;
+    launch->warps = std::make_unique<Warp[]>(launch->warp_count);
+    launch->block_barrier.reset(launch.get(), launch->threads, "the block");
+    for (unsigned w = 0; w < launch->warp_count; ++w)
     {
-        launch.warps[w].lanes = std::min(32u, launch.threads - 32 * w);
-        launch.warps[w].barrier.reset(&launch, launch.warps[w].lanes, "a warp");
+        launch->warps[w].lanes = std::min(32u, launch->threads - 32 * w);
+        launch->warps[w].barrier.reset(launch.get(), launch->warps[w].lanes, "a warp");
     }
-    std::unique_ptr<std::byte[]> shared(new (std::align_val_t{128}) std::byte[std::max<uint32_t>(shape.shared_bytes, 16)]);
-    launch.shared = shared.get();
-    launch.shared_bytes = shape.shared_bytes;
-    poison_shared(launch);
-    pool.run(launch);
-    last_error = launch.error;
+    launch->shared_storage.resize(shape.shared_bytes + 128);
+    launch->shared = launch->shared_storage.data() + (128 - reinterpret_cast<uintptr_t>(launch->shared_storage.data()) % 128) % 128;
+    launch->shared_bytes = shape.shared_bytes;
+    poison_shared(*launch);
+    bool finished = pool.run(*launch, std::chrono::duration<double>(timeout_seconds.load()));
+    last_error = launch->error;
+    if (!finished)
+        launch.release();  // abandoned threads still use it
 }
 
 // Nothing may leave the exported entry as an exception: the caller is .NET.
@@ -579,6 +625,9 @@ RAWLORA_EXPORT __attribute__((weak)) const char* emu_last_error()
 {
     return emu::last_error.empty() ? nullptr : emu::last_error.c_str();
 }
+
+// How long a launch may run before it fails as hung (120 s unless set; per library).
+RAWLORA_EXPORT __attribute__((weak)) void emu_set_timeout(double seconds) { emu::timeout_seconds.store(seconds); }
 
 #define RAWLORA_HOST_ENTRY(kernel, Params)                                                                            \
     RAWLORA_EXPORT void emu_##kernel(const EmuLaunch* launch, const Params* p)                                        \

@@ -274,6 +274,7 @@ RAWLORA_HOST_ENTRY(probe_busy, ProbeBusy)
 
 // Faults the emulation must report instead of hanging, chosen by `mode`; the block has 64 threads.
 struct ProbeFault {
+    const volatile int* spin_until;  // mode 8: thread 0 spins until *spin_until is nonzero
     int mode;
 };
 
@@ -311,7 +312,19 @@ extern "C" __global__ void probe_fault(ProbeFault p)
         else
             ldmatrix_x1(r, tile);
         break;
-    default:  // a thread that faults while the others are further on, looping over barriers
+    case 6:  // half a warp in a shuffle, the other half at __syncthreads
+        if (i % 32 < 16)
+            r[0] = __shfl_xor_sync(0xffffffffu, i, 1);
+        else
+            __syncthreads();
+        break;
+    case 8:  // a thread that spins (for as long as the test wants) while the others wait at __syncthreads
+        while (i == 0 && *p.spin_until == 0)
+        {
+        }
+        __syncthreads();
+        break;
+    case 7:  // a thread that faults while the others are further on, looping over barriers
         for (int k = 0; k < 100; ++k)
         {
             assert(!(i == 63 && k == 50));

@@ -20,29 +20,53 @@ public static class LoraLinearOp
         /// <see cref="DropoutOp"/> draws it.
         /// </summary>
         public Tensor LoraLinear(Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scale, float dropout = 0f, Generator? generator = null)
+            => Apply(x, weight, bias, loraA, loraB, scale, dropout, generator, null);
+    }
+
+    /// <summary>
+    /// <see cref="LoraLinear"/> with the update through <paramref name="sidePath"/> wherever it covers the call, whatever
+    /// the operands' backend: the tests run a backend's side path on host tensors this way.
+    /// </summary>
+    internal static Tensor LoraLinearThrough(ILoraSidePath sidePath, Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scale)
+        => Apply(x, weight, bias, loraA, loraB, scale, 0f, null, sidePath);
+
+    /// <summary>
+    /// The op; the update goes through <paramref name="sidePath"/> (default: the backend's, where it has one) when it
+    /// covers the call and there is no dropout, else through two GEMMs.
+    /// </summary>
+    private static Tensor Apply(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scale, float dropout, Generator? generator, ILoraSidePath? sidePath)
+    {
+        const string op = "lora_linear";
+        using var profile = Profiler.Op(op, x, weight, bias, loraA, loraB);
+        var (outF, inF) = LinearOp.CheckOperands(op, x, weight, bias);
+        Check.Alive(op, loraA, loraB);
+        Check.SameDevice(op, x, loraA, loraB);
+        Check.Float(op, loraA, "lora_A");
+        Check.Float(op, loraB, "lora_B");
+        Check.Rank(op, loraA, "lora_A [r, in]", 2);
+        int r = loraA.Shape[0];
+        Check.Shape(op, loraA, "lora_A [r, in]", r, inF);
+        Check.Shape(op, loraB, "lora_B [out, r]", outF, r);
+        if (dropout < 0 || dropout >= 1)
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"{op}: dropout must be in [0, 1)");
+        var outShape = x.ShapeArray;
+        outShape[^1] = outF;
+        var backend = Graph.Backend(op, x, weight, bias, loraA, loraB);
+        sidePath ??= backend as ILoraSidePath;
+        Tensor y, x2;
+        Tensor? t = null, xa = null, mask = null, dropped = null;
+        using (Autograd.NoGrad())
         {
-            const string op = "lora_linear";
-            using var profile = Profiler.Op(op, x, weight, bias, loraA, loraB);
-            var (outF, inF) = LinearOp.CheckOperands(op, x, weight, bias);
-            Check.Alive(op, loraA, loraB);
-            Check.SameDevice(op, x, loraA, loraB);
-            Check.Float(op, loraA, "lora_A");
-            Check.Float(op, loraB, "lora_B");
-            Check.Rank(op, loraA, "lora_A [r, in]", 2);
-            int r = loraA.Shape[0];
-            Check.Shape(op, loraA, "lora_A [r, in]", r, inF);
-            Check.Shape(op, loraB, "lora_B [out, r]", outF, r);
-            if (dropout < 0 || dropout >= 1)
-                throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"{op}: dropout must be in [0, 1)");
-            var outShape = x.ShapeArray;
-            outShape[^1] = outF;
-            var backend = Graph.Backend(op, x, weight, bias, loraA, loraB);
-            Tensor y, x2, t;
-            Tensor? mask = null, dropped = null;
-            using (Autograd.NoGrad())
+            using (var xr = Graph.ContiguousData(x))
+                x2 = xr.Reshape(-1, inF);
+            if (dropout == 0 && sidePath is not null && sidePath.Covers(x2, loraA, loraB))
             {
-                using (var xr = Graph.ContiguousData(x))
-                    x2 = xr.Reshape(-1, inF);
+                using var y1 = LinearOp.Rows(op, x2, weight, bias);
+                xa = sidePath.Forward(y1, x2, loraA, loraB, scale);
+                y = y1.Reshape(outShape);
+            }
+            else
+            {
                 if (dropout > 0)
                 {
                     mask = Tensor.Bernoulli(x2.ShapeArray, 1 - dropout, generator, x.Device);
@@ -58,10 +82,14 @@ public static class LoraLinearOp
                     backend.Gemm(y2, t, bt, alpha: scale, beta: 1f);
                 y = y2.Reshape(outShape);
             }
-            Tensor[] saved = mask is null ? [x2, t] : [x2, t, mask, dropped!];
-            return Graph.Record(y, op, [x, weight, bias, loraA, loraB], saved, (g, need) =>
-                Backward(op, g, need, x, x2, weight, loraA, loraB, t, mask, dropped ?? x2, scale));
         }
+        if (xa is not null)
+            return Graph.Record(y, op, [x, weight, bias, loraA, loraB], [x2, xa], (g, need) =>
+                SidePathBackward(op, g, need, x, x2, weight, loraA, loraB, xa, scale, sidePath!));
+        var product = t!;
+        Tensor[] saved = mask is null ? [x2, product] : [x2, product, mask, dropped!];
+        return Graph.Record(y, op, [x, weight, bias, loraA, loraB], saved, (g, need) =>
+            Backward(op, g, need, x, x2, weight, loraA, loraB, product, mask, dropped ?? x2, scale));
     }
 
     /// <summary>
@@ -95,13 +123,7 @@ public static class LoraLinearOp
             }
             dx = dx2.Reshape(x.ShapeArray);
         }
-        if (need[1])
-        {
-            dw = Graph.Empty([outF, inF], g2);
-            backend.Gemm(dw, g2t, x2);
-        }
-        if (need[2])
-            db = g2.Sum([0]);
+        (dw, db) = FrozenGradients(backend, need, g2, g2t, x2);
         if (need[3])
         {
             da = Graph.Empty([r, inF], g2);
@@ -114,5 +136,43 @@ public static class LoraLinearOp
             backend.Gemm(dbB, g2t, t, alpha: scale);
         }
         return [dx, dw, db, da, dbB];
+    }
+
+    /// <summary>dW = dYᵀ·x and db = Σ dY, where asked: the frozen projection's part of either backward.</summary>
+    private static (Tensor? Dw, Tensor? Db) FrozenGradients(IBackend backend, bool[] need, Tensor g2, Tensor g2t, Tensor x2)
+    {
+        Tensor? dw = null;
+        if (need[1])
+        {
+            dw = Graph.Empty([g2.Shape[1], x2.Shape[1]], g2);
+            backend.Gemm(dw, g2t, x2);
+        }
+        return (dw, need[2] ? g2.Sum([0]) : null);
+    }
+
+    /// <summary>
+    /// The backward of the side path's forward: dX = dY·W (the frozen GEMM) plus the update's part, dA and dB from the
+    /// side path (which makes both together), dW and db where asked.
+    /// </summary>
+    private static Tensor?[] SidePathBackward(string op, Tensor g, bool[] need, Tensor x, Tensor x2, Tensor weight, Tensor loraA, Tensor loraB,
+                                              Tensor xa, float scale, ILoraSidePath sidePath)
+    {
+        int outF = weight.Shape[0], inF = weight.Shape[1], r = loraA.Shape[0];
+        var backend = Graph.Backend(op, g, x2);
+        using var gr = Graph.ContiguousData(g);
+        using var g2 = gr.Reshape(-1, outF);
+        using var g2t = g2.Transpose(0, 1);
+        using var dx2 = need[0] ? Graph.Empty([g2.Shape[0], inF], g2) : null;
+        if (dx2 is not null)
+            backend.Gemm(dx2, g2, weight);
+        var da = Graph.Empty([r, inF], g2);
+        var dbB = Graph.Empty([outF, r], g2);
+        sidePath.Backward(dx2, da, dbB, g2, x2, xa, loraA, loraB, scale);
+        var (dw, db) = FrozenGradients(backend, need, g2, g2t, x2);
+        if (!need[3])
+            da.Dispose();
+        if (!need[4])
+            dbB.Dispose();
+        return [dx2?.Reshape(x.ShapeArray), dw, db, need[3] ? da : null, need[4] ? dbB : null];
     }
 }

@@ -15,6 +15,6 @@ internal static class CudaHandles
     /// <summary>The CUstream of the backend's one stream (ILGPU's default stream is CUDA's null stream, 0).</summary>
     public static nint Stream(IlgpuBackend b) => ((CudaStream)b.Stream).StreamPtr;
 
-    /// <summary>The device address of <paramref name="t"/>'s first element.</summary>
+    /// <summary>The address of <paramref name="t"/>'s first element in its storage's memory (the device's; the host's for a host tensor).</summary>
     public static nint Address(Tensor t) => t.Storage.Handle + (nint)(t.Layout.Offset * t.DType.Size());
 }

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using RawLongLoRA.Kernels.Cpu;
+using RawLongLoRA.Kernels.Cuda;
 
 namespace RawLongLoRA.Kernels.Gpu;
 
@@ -11,7 +12,8 @@ public sealed partial class IlgpuBackend
     /// At the calling thread's <see cref="Autocast"/> precision: under bf16 the kernels round the products' operands
     /// as the CPU's bf16 passes do (AttentionSizes.RoundBf16): ILGPU has no bf16 arithmetic, so the rounding buys no
     /// speed, only a bf16 run that computes the same numbers on either backend. The operands' checks are the CPU backend's;
-    /// SequenceStarts must be on this device.
+    /// SequenceStarts must be on this device. On CUDA under bf16 autocast with head dim 64 or 128, kernels.cu's
+    /// tensor-core kernel runs instead (CudaFlashAttention), unless <see cref="UseCudaCKernels"/> is false.
     /// </remarks>
     public void AttentionForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec)
     {
@@ -19,6 +21,11 @@ public sealed partial class IlgpuBackend
         Require(op, o, lse, q, k, v);
         var (b, t, s, hq, hkv, d) = AttentionCall.ForwardDims(o, lse, q, k, v);
         var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
+        if (CudaFlashAttention.Covers(this, d, o, lse))
+        {
+            CudaFlashAttention.Forward(this, KernelRunner, o, lse, q, k, v, spec, (b, t, s, hq, hkv, d));
+            return;
+        }
         sizes = Tiled(op, sizes, AttentionForwardKernels.TileArrays, [o, lse, q, k, v]);
         var kernel = Kernel(static a => a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionSizes, AttentionMaskDevice>(
             AttentionForwardKernels.Forward));
@@ -27,7 +34,8 @@ public sealed partial class IlgpuBackend
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Two kernels (AttentionBackwardKernels): dq per query tile, then dk and dv per key tile summed over the query heads
+    /// On CUDA under bf16 autocast with head dim 64 or 128, kernels.cu's tensor-core kernels (CudaFlashAttention). Else
+    /// two kernels (AttentionBackwardKernels): dq per query tile, then dk and dv per key tile summed over the query heads
     /// sharing its kv head in a fixed order — deterministic, no atomics. At the calling thread's <see cref="Autocast"/>
     /// precision, as the forward (the autograd engine runs a backward at its forward's).
     /// </remarks>
@@ -44,6 +52,11 @@ public sealed partial class IlgpuBackend
         Tensor[] all = dlse is null ? [dq, dk, dv, dout, q, k, v, o, lse] : [dq, dk, dv, dout, q, k, v, o, lse, dlse];
 
         var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
+        if (CudaFlashAttention.Covers(this, d, dq, dk, dv, dout, o, lse, dlse))
+        {
+            CudaFlashAttention.Backward(this, KernelRunner, dq, dk, dv, dout, q, k, v, o, lse, spec, dlse, (b, t, s, hq, hkv, d), DeterministicAttention);
+            return;
+        }
 
         var dqSizes = Tiled(op, sizes, AttentionBackwardKernels.DqTileArrays, all);
         var dqKernel = Kernel(static a => a.LoadKernel<ArrayView<float>, AttentionInputs, AttentionSizes, AttentionMaskDevice>(AttentionBackwardKernels.Dq));

@@ -102,6 +102,17 @@ public sealed partial class IlgpuBackend : IBackend
     /// </summary>
     public bool UseCudaCKernels { get; set; } = true;
 
+    /// <summary>
+    /// Whether kernels.cu's attention backward sums dq in a fixed order (true, the default: the same bits every run, as
+    /// a resumed run needs) or with float atomics from the dk/dv kernel (false: one pass over the scores fewer).
+    /// </summary>
+    public bool DeterministicAttention { get; set; } = true;
+
+    /// <summary>The runner of kernels.cu's kernels on this backend's context and stream, made on first use (CUDA only).</summary>
+    internal Cuda.CudaKernelRunner KernelRunner => _kernelRunner ??= new Cuda.CudaKernelRunner(this);
+
+    private Cuda.CudaKernelRunner? _kernelRunner;
+
     /// <summary>Bytes the caching allocator holds (in use and cached).</summary>
     public long ReservedBytes => _allocator.ReservedBytes;
 

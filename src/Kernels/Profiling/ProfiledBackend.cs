@@ -11,7 +11,7 @@ namespace RawLongLoRA.Kernels.Profiling;
 /// is done, and for ILGPU's CPU accelerator; on CUDA a kernel's times come from CUDA events recorded on
 /// the backend's stream around it (<see cref="CudaTimeline"/>), and every range is also an NVTX range.
 /// </summary>
-internal sealed class ProfiledBackend(IBackend inner) : IBackend
+internal sealed class ProfiledBackend(IBackend inner) : IBackend, ILoraSidePath
 {
     private readonly string _prefix = inner.Device.Type.ToString().ToLowerInvariant() + "::";
     private readonly Dictionary<string, string> _names = [];
@@ -190,5 +190,21 @@ internal sealed class ProfiledBackend(IBackend inner) : IBackend
     {
         using (Kernel("adamw", null, Bytes(param, grad, m, v) + Bytes(param, m, v), param, grad, m, v))
             inner.AdamW(param, grad, m, v, step);
+    }
+
+    // The LoRA side path of a backend that has one (CUDA's kernels.cu/lora.cu), recorded as kernels: without it here,
+    // a profiled run would time the composed GEMMs instead of what an unprofiled run does.
+    public bool Covers(Tensor x, Tensor loraA, Tensor loraB) => inner is ILoraSidePath side && side.Covers(x, loraA, loraB);
+
+    public Tensor Forward(Tensor y, Tensor x, Tensor loraA, Tensor loraB, float scale)
+    {
+        using (Kernel("lora_side_path", 2.0 * x.Shape[0] * loraA.Shape[0] * (x.Shape[1] + y.Shape[1]), Bytes(y, x, loraA, loraB), x, loraA, loraB))
+            return ((ILoraSidePath)inner).Forward(y, x, loraA, loraB, scale);
+    }
+
+    public void Backward(Tensor? dx, Tensor dA, Tensor dB, Tensor dy, Tensor x, Tensor saved, Tensor loraA, Tensor loraB, float scale)
+    {
+        using (Kernel("lora_side_path_backward", 4.0 * x.Shape[0] * loraA.Shape[0] * (x.Shape[1] + dy.Shape[1]), Bytes(dx, dA, dB, dy, x, saved, loraA, loraB), dy, x, loraA, loraB))
+            ((ILoraSidePath)inner).Backward(dx, dA, dB, dy, x, saved, loraA, loraB, scale);
     }
 }

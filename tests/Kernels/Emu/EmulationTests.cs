@@ -108,11 +108,12 @@ public sealed unsafe class EmulationTests(ITestOutputHelper output)
     [EmuTheory]
     [InlineData(0, "thread (3,0,0): ldmatrix row address")]
     [InlineData(1, "cp.async shared address")]
-    [InlineData(2, "1 of the 64 threads of the block reached the end of the kernel while the others wait")]
-    [InlineData(3, "1 of the 32 threads of a warp reached the end of the kernel while the others wait")]
+    [InlineData(2, "parted ways: 0 in a warp collective, ")]
+    [InlineData(3, "the 32 threads of a warp parted ways: 31 in a warp collective, 0 at __syncthreads, 1 at the end of the kernel")]
     [InlineData(4, "thread (40,0,0): assert(i != 40) failed at")]
     [InlineData(5, "is in a different warp collective")]
-    [InlineData(6, "thread (63,0,0): assert(!(i == 63 && k == 50)) failed")]
+    [InlineData(6, "the 32 threads of a warp parted ways: 16 in a warp collective, 16 at __syncthreads, 0 at the end of the kernel")]
+    [InlineData(7, "thread (63,0,0): assert(!(i == 63 && k == 50)) failed")]
     public void A_fault_in_a_kernel_thread_fails_the_launch_with_its_message_and_the_next_launch_runs(int mode, string message)
     {
         var e = Assert.Throws<InvalidOperationException>(() => Run("probe_fault", Blocks(1, 64), new Fault { Mode = mode }));

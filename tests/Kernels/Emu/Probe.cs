@@ -65,5 +65,5 @@ internal static unsafe class Probe
     public struct Busy { public float* Out; public int Steps; }
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct Fault { public int Mode; }
+    public struct Fault { public int* SpinUntil; public int Mode; }
 }
