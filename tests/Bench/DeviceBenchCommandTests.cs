@@ -34,7 +34,7 @@ public sealed class DeviceBenchCommandTests
     }
 
     [Theory]
-    [InlineData("attention --device cuda --variant flash9", "bench attention: unknown variant 'flash9' (cpu-reference, ilgpu, cuda-c, all)")]
+    [InlineData("attention --device cuda --variant flash9", "bench attention: unknown variant 'flash9' (cpu-reference, ilgpu, cuda-c, cuda-c-atomic, all)")]
     [InlineData("attention --variant ilgpu", "bench attention: --variant picks among the device variants; give --device too")]
     [InlineData("attention --device cuda --head-dim 96", "bench attention: --seq wants positive integers")]
     [InlineData("lora --rank 8,x", "bench lora: --tokens and --features want one positive integer each")]
@@ -68,7 +68,8 @@ public sealed class DeviceBenchCommandTests
         Assert.True(exit == 0, output);
         records = Records(dir.File("lora.json"));
         Assert.Equal(4, records.Count(r => r["name"]!.GetValue<string>() == "validation M=32 K=48 N=48 r=8" && r["note"]!.GetValue<string>().StartsWith("ok: ")));
-        Assert.Contains("cuda-c-fused: not run on privateuseone:0 (kernels.cu's kernels run on CUDA only)", output);
+        foreach (string name in new[] { "cuda-c-fused", "cuda-c-two-kernel", "cuda-c-op" })
+            Assert.Contains($"{name}: not run on privateuseone:0 (kernels.cu's kernels run on CUDA only)", output);
         foreach (string pass in new[] { "fwd", "fwd+bwd" })
         {
             var ratio = Single(records, $"lora M=32 K=48 N=48 r=8 {pass} / plain", "cublas");

@@ -24,9 +24,10 @@ public abstract class AttentionKernel
 
 /// <summary>
 /// The device's backend (<see cref="IBackend.AttentionForward"/> and its backward), with kernels.cu's kernels on or off
-/// (<see cref="IlgpuBackend.UseCudaCKernels"/>); <paramref name="cudaOnly"/> where the variant exists only on CUDA.
+/// (<see cref="IlgpuBackend.UseCudaCKernels"/>) and their backward's dq summed in a fixed order or by atomics
+/// (<see cref="IlgpuBackend.DeterministicAttention"/>); <paramref name="cudaOnly"/> where the variant exists only on CUDA.
 /// </summary>
-public sealed class BackendAttention(bool useCudaCKernels, bool cudaOnly) : AttentionKernel
+public sealed class BackendAttention(bool useCudaCKernels, bool cudaOnly, bool deterministic = true) : AttentionKernel
 {
     /// <inheritdoc/>
     public override string? Unavailable(IBackend device) =>
@@ -44,6 +45,7 @@ public sealed class BackendAttention(bool useCudaCKernels, bool cudaOnly) : Atte
     {
         var backend = (IlgpuBackend)t.Device.Backend;
         backend.UseCudaCKernels = useCudaCKernels;
+        backend.DeterministicAttention = deterministic;
         return backend;
     }
 }

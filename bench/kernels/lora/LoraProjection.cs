@@ -1,3 +1,5 @@
+using RawLongLoRA.Kernels.Gpu;
+
 namespace RawLongLoRA.Bench.Kernels;
 
 /// <summary>What a LoRA projection variant returns: y, and after a backward dX, dA and dB; the caller disposes them.</summary>
@@ -44,14 +46,21 @@ public abstract class LoraProjection
 }
 
 /// <summary>
-/// The engine's LoRA projection (<see cref="LoraLinearOp"/>) through autograd on the device's backend: on CUDA its
-/// GEMMs go through cuBLAS (the update's scale and sum ride on the second GEMM's alpha and beta).
+/// The engine's LoRA projection (<see cref="LoraLinearOp"/>) through autograd on the device's backend, its update by
+/// two GEMMs (cuBLAS on CUDA; the update's scale and sum ride on the second one's alpha and beta), or with
+/// <paramref name="useCudaCKernels"/> on CUDA by the backend's side path through kernels.cu/lora.cu
+/// (<see cref="IlgpuBackend.UseCudaCKernels"/>).
 /// </summary>
-public sealed class OpLoraProjection : LoraProjection
+public sealed class OpLoraProjection(bool useCudaCKernels) : LoraProjection
 {
+    /// <inheritdoc/>
+    public override string? Unavailable(IBackend device) =>
+        useCudaCKernels && !BenchDevice.IsCuda(device) ? "kernels.cu's kernels run on CUDA only" : null;
+
     /// <inheritdoc/>
     public override LoraOutputs Forward(LoraTensors t)
     {
+        Configure(t);
         using (Autograd.NoGrad())
             return new(t.X.LoraLinear(t.W, null, t.A, t.B, t.Scale));
     }
@@ -59,9 +68,16 @@ public sealed class OpLoraProjection : LoraProjection
     /// <inheritdoc/>
     public override LoraOutputs ForwardBackward(LoraTensors t)
     {
+        Configure(t);
         var y = t.X.LoraLinear(t.W, null, t.A, t.B, t.Scale);
         y.Backward(t.DY);
         return new(y, TakeGrad(t.X), TakeGrad(t.A), TakeGrad(t.B));
+    }
+
+    private void Configure(LoraTensors t)
+    {
+        if (t.X.Device.Backend is IlgpuBackend backend)
+            backend.UseCudaCKernels = useCudaCKernels;
     }
 
     /// <summary>The leaf's gradient, handed over: the next run's starts afresh instead of adding to it.</summary>
