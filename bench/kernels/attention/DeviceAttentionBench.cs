@@ -135,7 +135,8 @@ internal static class DeviceAttentionBench
                     if (peerForwardBackward is { } p)
                         fwdBwd[(mask, PeerName)] = p;
                 }
-                foreach (var v in validated[mask].Where(v => v.Kernel.Timed))
+                // Newest first: where --max-seconds runs out, it costs the oldest variants, whose figures are known.
+                foreach (var v in validated[mask].Where(v => v.Kernel.Timed).Reverse())
                 {
                     if (plan.Expired)
                     {
