@@ -75,6 +75,9 @@ internal static class DeviceAttentionBench
             + $"with the same mask, head dim and heads per kv head (at most 2 kv heads); outputs poisoned with NaN; tolerance {AttentionValidation.Bf16Tolerance:G3} of the largest value");
         report.Note(DeviceTiming.Describe(device, plan));
 
+        foreach (var v in variants.Where(v => v.Kernel.Unavailable(device) is not null))
+            report.Note($"{v.Name}: not run on {device.Device} ({v.Kernel.Unavailable(device)})");
+        variants = variants.Where(v => v.Kernel.Unavailable(device) is null).ToArray();
         int rc = 0;
         var validations = new Dictionary<(AttentionShape, string), KernelVariant<AttentionKernel>[]>();
         using var autocast = Autocast.Bf16();
@@ -186,7 +189,7 @@ internal static class DeviceAttentionBench
 
     /// <summary>
     /// Validates each variant on the small problem of <paramref name="shape"/>'s kind and records its errors; returns
-    /// those that passed, and whether any failed (or threw). A variant the device cannot run is a note.
+    /// those that passed, and whether any failed (or threw).
     /// </summary>
     private static (KernelVariant<AttentionKernel>[] Passed, bool Failed) Validate(IBackend device, AttentionShape shape, AttentionCase timedMask,
                                                                                   KernelVariant<AttentionKernel>[] variants, Report report)
@@ -199,11 +202,6 @@ internal static class DeviceAttentionBench
         bool failed = false;
         foreach (var v in variants)
         {
-            if (v.Kernel.Unavailable(device) is { } why)
-            {
-                report.Note($"{v.Name}: not run on {device.Device} ({why})");
-                continue;
-            }
             string name = $"validation {Label(small)}";
             try
             {

@@ -77,6 +77,9 @@ public static class LoraBench
             + $"(same rank) against the host's float64; outputs the variant makes come from freed blocks filled with NaN; tolerance {AttentionValidation.Bf16Tolerance:G3} of the largest value");
         report.Note(DeviceTiming.Describe(device, plan));
 
+        var runnable = LoraVariants.Plains.Concat(variants).Where(v => v.Kernel.Unavailable(device) is null).ToList();
+        foreach (var v in LoraVariants.Plains.Concat(variants).Except(runnable))
+            report.Note($"{v.Name}: not run on {device.Device} ({v.Kernel.Unavailable(device)})");
         int rc = 0;
         using var autocast = Autocast.Bf16();
         foreach (var shape in shapes)
@@ -86,13 +89,8 @@ public static class LoraBench
             {
                 var expected = LoraValidation.Expected(LoraVariants.All.All[0].Kernel, t);
                 var plainExpected = LoraValidation.Expected(LoraVariants.PlainReference, t);
-                foreach (var v in LoraVariants.Plains.Concat(variants))
+                foreach (var v in runnable)
                 {
-                    if (v.Kernel.Unavailable(device) is { } whyNot)
-                    {
-                        report.Note($"{v.Name}: not run on {device.Device} ({whyNot})");
-                        continue;
-                    }
                     if (Validate(v, t, LoraVariants.Plains.Contains(v) ? plainExpected : expected, report))
                         passed.Add(v);
                     else
