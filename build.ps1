@@ -94,7 +94,7 @@ switch ($Verb) {
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
         # The GPU path needs these in the bundle; a trimmed or broken publish fails here, not on the GPU machine.
-        foreach ($f in "ILGPU.dll", "RawLongLoRA.Kernels.dll", "peer/peft_check.py", "peer/hf_step_peer.py", "peer/gpu_check_summary.py", "peer/configs/llama2-7b.json") {
+        foreach ($f in "ILGPU.dll", "RawLongLoRA.Kernels.dll", "peer/peft_check.py", "peer/hf_step_peer.py", "peer/gpu_check_summary.py", "peer/configs/llama2-7b.json", "peer/attention_sdpa_peer.py", "peer/longlora_s2.py", "peer/peer_protocol.py") {
             if (-not (Test-Path ".dev/bench/$f")) { Write-Error "publish-bench: .dev/bench/$f is missing"; exit 1 }
         }
         tar czf .dev/bench.tgz -C .dev bench

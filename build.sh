@@ -11,7 +11,8 @@
 #   ./build.sh publish-bench     self-contained bench for a GPU machine: .dev/bench.tgz (ILGPU, the peer scripts
 #                                and configs inside)
 #   ./build.sh gpu-check         on the GPU machine (no .NET there): scripts/gpu-check.sh — gpu-check, the
-#                                step benchmark on llama2-7b vs transformers + PEFT, JSON under $OUT
+#                                attention and LoRA kernel variants, the step benchmark on llama2-7b vs
+#                                transformers + PEFT, JSON under $OUT
 #   ./build.sh pack [ARGS]       the libraries as NuGet packages (+ symbols) in .dev/packages, a folder feed
 #   ./build.sh kernels           kernels.cu/*.cu → the committed PTX in kernels.cu/ptx (nvcc; installed if root can)
 set -euo pipefail
@@ -105,7 +106,8 @@ case "$verb" in
         rm -rf .dev/bench
         dotnet publish bench -c Release -r linux-x64 --self-contained -o .dev/bench
         # The GPU path needs these in the bundle; a trimmed or broken publish fails here, not on the GPU machine.
-        for f in ILGPU.dll RawLongLoRA.Kernels.dll peer/peft_check.py peer/hf_step_peer.py peer/gpu_check_summary.py peer/configs/llama2-7b.json; do
+        for f in ILGPU.dll RawLongLoRA.Kernels.dll peer/peft_check.py peer/hf_step_peer.py peer/gpu_check_summary.py peer/configs/llama2-7b.json \
+                 peer/attention_sdpa_peer.py peer/longlora_s2.py peer/peer_protocol.py; do
             [ -f ".dev/bench/$f" ] || { echo "publish-bench: .dev/bench/$f is missing" >&2; exit 1; }
         done
         tar czf .dev/bench.tgz -C .dev bench && echo ".dev/bench.tgz" ;;

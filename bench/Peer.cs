@@ -57,9 +57,14 @@ public sealed class Peer : IDisposable
     /// <summary>The Python of the GPU peers (torch with CUDA, transformers, peft): $RAWLORA_PYTHON, else python3 on the PATH.</summary>
     public static string GpuPython => Environment.GetEnvironmentVariable("RAWLORA_PYTHON") ?? "python3";
 
-    /// <summary>Starts the GPU peer bench/peer/{script} (Hugging Face transformers + PEFT on CUDA), or returns null and why not.</summary>
+    /// <summary>
+    /// Starts the GPU peer bench/peer/{script} (PyTorch on CUDA; Hugging Face transformers + PEFT where it says it has them),
+    /// or returns null and why not.
+    /// </summary>
     public static Peer? StartGpu(string script, out string reason) =>
-        Start(GpuPython, script, [], [], hello => hello["torch"] is null ? null : $"PyTorch {hello["torch"]}, transformers {hello["transformers"]}, peft {hello["peft"]} on {hello["gpu"]}", out reason);
+        Start(GpuPython, script, [], [], hello => hello["torch"] is null ? null
+            : $"PyTorch {hello["torch"]}" + (hello["transformers"] is { } t ? $", transformers {t}" : "") + (hello["peft"] is { } p ? $", peft {p}" : "") + $" on {hello["gpu"]}",
+            out reason);
 
     /// <summary>
     /// Starts <paramref name="program"/> on bench/peer/{script}; <paramref name="describe"/> names the peer

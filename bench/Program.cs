@@ -8,6 +8,7 @@ var verbs = new Dictionary<string, Verb>
 {
     ["gemm"] = GemmBench.Verb,
     ["attention"] = AttentionBench.Verb,
+    ["lora"] = LoraBench.Verb,
     ["ops"] = OpsBench.Verb,
     ["step"] = RawLongLoRA.Bench.Step.StepBench.Verb,
     ["tokenize"] = RawLongLoRA.Bench.Tokenize.TokenizeBench.Verb,

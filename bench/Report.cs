@@ -34,12 +34,19 @@ public sealed class Report(string verb, Machine machine)
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // keep × and ᵀ readable; the file is never embedded in HTML
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, // a validation's NaN error ("NaN": an output left unwritten)
     };
 
     private readonly List<Record> _records = [];
     private readonly List<string> _notes = [];
 
     public Machine Machine => machine;
+
+    /// <summary>The records so far, in the order they were added.</summary>
+    public IReadOnlyList<Record> Records => _records;
+
+    /// <summary>The notes so far.</summary>
+    public IReadOnlyList<string> Notes => _notes;
 
     /// <summary>Adds a record and prints it at once, so a long run shows progress.</summary>
     public void Add(Record r)

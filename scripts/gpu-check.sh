@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The one command for an NVIDIA GPU machine (../shared/GPU.md), which has no .NET: `./build.sh gpu-check`.
 # Needs .dev/bench.tgz from `./build.sh publish-bench` on the CPU machine (it travels with the working tree;
-# the bundle holds bench/peer/* too: the peer scripts and configs/llama2-7b.json). In one go:
+# the bundle holds bench/peer/* too: the peer scripts and configs/llama2-7b.json). In one go (about 11 minutes at most):
 #   1. bench gpu-check: every primitive against the CPU backend (max relative errors, device µs), a tiny
 #      training step on the GPU vs the CPU, and PEFT loading an adapter the GPU trained;
-#   2. bench step --device cuda:0 on llama2-7b at T = $GPU_CHECK_SEQ (default 8192): LoRA r=8 on q,k,v,o,
+#   2. bench attention --device cuda:0 --variant all: every attention variant (ILGPU, kernels.cu) validated against
+#      the CPU reference, then fwd and fwd+bwd TFLOP/s by CUDA events, causal and S2-Attn, d128 and d64, T = 16K and
+#      4K, beside PyTorch's SDPA (bench/peer/attention_sdpa_peer.py); at most $GPU_ATTENTION_SECONDS s of timing;
+#   3. bench lora --device cuda:0 --variant all: the LoRA projection at Llama-2-7B's q_proj shape (r = 8, 16), its
+#      time over the plain cuBLAS projection's; at most $GPU_LORA_SECONDS s of timing;
+#   4. bench step --device cuda:0 on llama2-7b at T = $GPU_CHECK_SEQ (default 8192): LoRA r=8 on q,k,v,o,
 #      embedding and norms trained, S2-Attn, gradient checkpointing, bf16 — alternating with Hugging Face
 #      transformers + PEFT on the same shape (bench/peer/hf_step_peer.py): tokens/s, peak memory, MFU;
-#   3. a short table of both, printed last.
-# Everything lands under $OUT (default .dev/gpu-out): JSON, logs, nvidia-smi. Exit 0 only if both passed.
+#   5. a short table of them all, printed last.
+# Everything lands under $OUT (default .dev/gpu-out): JSON, logs, nvidia-smi. Exit 0 only if all four passed.
 # $RAWLORA_PYTHON picks the Python with torch, transformers and peft (default: python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,15 +30,28 @@ tar xzf "$bundle" -C "$dir"
 bench="$dir/bench/bench"
 (nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv) > "$out/nvidia-smi.txt" 2>&1
 
-echo "== 1/2 bench gpu-check"
+echo "== 1/4 bench gpu-check"
 timeout "${GPU_CHECK_TIMEOUT:-180}" "$bench" gpu-check --out "$out" 2>&1 | tee "$out/gpu-check.log"
 check=${PIPESTATUS[0]}
 
-echo "== 2/2 bench step --device cuda:0, llama2-7b, T = $seq, bf16, vs transformers + PEFT"
+# The kernel benches stop timing at --max-seconds and still write their JSON; timeout is the backstop. Together at
+# most about 3 minutes (startup, validation and the peer's start come on top of the timing).
+attention_seconds="${GPU_ATTENTION_SECONDS:-90}"
+echo "== 2/4 bench attention --device cuda:0 --variant all (at most $attention_seconds s of timing)"
+timeout $((attention_seconds + 45)) "$bench" attention --device cuda:0 --variant all --seq 16384,4096 --head-dim 128,64 \
+    --max-seconds "$attention_seconds" --json "$out/attention.json" 2>&1 | tee "$out/attention.log"
+attention=${PIPESTATUS[0]}
+
+lora_seconds="${GPU_LORA_SECONDS:-25}"
+echo "== 3/4 bench lora --device cuda:0 --variant all (at most $lora_seconds s of timing)"
+timeout $((lora_seconds + 35)) "$bench" lora --device cuda:0 --variant all --max-seconds "$lora_seconds" --json "$out/lora.json" 2>&1 | tee "$out/lora.log"
+lora=${PIPESTATUS[0]}
+
+echo "== 4/4 bench step --device cuda:0, llama2-7b, T = $seq, bf16, vs transformers + PEFT"
 timeout "${GPU_STEP_TIMEOUT:-300}" "$bench" step --device cuda:0 --config "$dir/bench/peer/configs/llama2-7b.json" --seq "$seq" \
     --steps 2 --long 0 --precision bf16 --json "$out/step.json" 2>&1 | tee "$out/step.log"
 step=${PIPESTATUS[0]}
 
 echo "== summary (figures in $out)"
-python3 "$dir/bench/peer/gpu_check_summary.py" "$out" "$check" "$step"
-[ "$check" = 0 ] && [ "$step" = 0 ]
+python3 "$dir/bench/peer/gpu_check_summary.py" "$out" "$check" "$step" "$attention" "$lora"
+[ "$check" = 0 ] && [ "$attention" = 0 ] && [ "$lora" = 0 ] && [ "$step" = 0 ]

@@ -18,14 +18,11 @@ namespace RawLongLoRA.Bench.GpuCheck;
 /// </summary>
 public static class GpuCheckBench
 {
-    /// <summary>The --device value that means ILGPU's CPU accelerator (a PrivateUse1 device of this process).</summary>
-    public const string CpuAccelerator = "ilgpu-cpu";
-
     public static readonly Verb Verb = new(
         "gpu-check",
         "every GPU primitive against the CPU backend, a tiny training step on GPU vs CPU, and PEFT loading our adapter; JSON under --out",
         [
-            ("--device D", $"cuda:N (default cuda:0); {CpuAccelerator}: ILGPU's CPU accelerator at tiny shapes; cpu: the CPU against itself (these two check the tool)"),
+            ("--device D", $"cuda:N (default cuda:0); {BenchDevice.CpuAccelerator}: ILGPU's CPU accelerator at tiny shapes; cpu: the CPU against itself (these two check the tool)"),
             ("--out DIR", "where gpu-check.json and the PEFT check's files go (default $OUT, else ./gpu-check)"),
             ("--only TEXT", "only the primitives whose name contains TEXT (the step and PEFT checks still run)"),
             ("--no-peft", "skip the PEFT check"),
@@ -43,12 +40,12 @@ public static class GpuCheckBench
 
     private static int Run(Options options, Report report)
     {
-        if (Backend(options.Value("--device") ?? "cuda:0", out string? why) is not { } device)
+        if (BenchDevice.Resolve(options.Value("--device") ?? "cuda:0", allowCpu: true, out string? why) is not { } device)
         {
             Console.Error.WriteLine($"bench gpu-check: {why}");
             return 1;
         }
-        bool gpu = device is IlgpuBackend { IsCuda: true };
+        bool gpu = BenchDevice.IsCuda(device);
         string name = device is IlgpuBackend i ? $"{i.Accelerator.Name} ({i.Accelerator.AcceleratorType}, warp {i.Accelerator.WarpSize}"
             + (gpu ? $", {i.Accelerator.MemorySize / (double)(1L << 30):F1} GiB)" : ")") : "the CPU backend itself";
         string outDir = Path.GetFullPath(options.Value("--out") ?? Environment.GetEnvironmentVariable("OUT") ?? "gpu-check");
@@ -85,34 +82,6 @@ public static class GpuCheckBench
         var counts = all.GroupBy(r => r.Status).Select(g => $"{g.Count()} {g.Key}");
         Console.WriteLine($"gpu-check on {device.Device} ({name}): {string.Join(", ", counts)} — {(passed ? "PASSED" : "NOT PASSED")}; figures in {json}");
         return passed ? 0 : 1;
-    }
-
-    /// <summary>The backend <paramref name="name"/> asks for, or null and one line saying why there is none.</summary>
-    private static IBackend? Backend(string name, out string? why)
-    {
-        why = null;
-        if (name == "cpu")
-            return Device.Cpu.Backend;
-        if (name == CpuAccelerator)
-        {
-            var b = IlgpuBackend.ForCpuAccelerator(Device.PrivateUse1(0));
-            Backends.Register(b.Device, b);
-            return b;
-        }
-        if (!Device.TryParse(name, out var device) || device.Type != DeviceType.Cuda)
-        {
-            why = $"--device must be cuda, cuda:N, {CpuAccelerator} or cpu, not '{name}'";
-            return null;
-        }
-        try
-        {
-            return Backends.Get(device);
-        }
-        catch (Exception e)
-        {
-            why = $"no GPU: {CheckRow.OneLine(e.Message)}; nothing was checked";
-            return null;
-        }
     }
 
     private static CheckRow Print(CheckRow r)

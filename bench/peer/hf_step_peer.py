@@ -19,28 +19,15 @@ import resource
 import sys
 import time
 
+import longlora_s2
+
 _runs = {}
 
 
 def s2_attention(torch):
-    """LongLoRA's shifted sparse attention as a transformers attention function: q [B, H, T, D], k/v [B, Hkv, T, D]."""
-    import torch.nn.functional as F
-
+    """LongLoRA's shifted sparse attention (longlora_s2.py) as a transformers attention function: q [B, H, T, D], k/v [B, Hkv, T, D]."""
     def attend(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-        b, h, t, d = query.shape
-        g = t // 4
-
-        def shift(x, sign):
-            half = x.shape[1] // 2
-            return torch.cat([x[:, :half], x[:, half:].roll(sign * (g // 2), dims=2)], dim=1)
-
-        def groups(x):
-            n = x.shape[1]
-            return x.reshape(b, n, t // g, g, d).transpose(1, 2).reshape(b * (t // g), n, g, d)
-
-        q, k, v = (groups(shift(x, -1)) for x in (query, key, value))
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling, enable_gqa=k.shape[1] != q.shape[1])
-        o = shift(o.reshape(b, t // g, h, g, d).transpose(1, 2).reshape(b, h, t, d), +1)
+        o = longlora_s2.s2_attention(torch, query, key, value, query.shape[2] // 4, scaling)
         return o.transpose(1, 2).contiguous(), None
 
     return attend

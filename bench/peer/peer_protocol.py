@@ -12,6 +12,7 @@ loads it, the peer tries each candidate core type in a child process (`peer_prot
 against a float64 product made without BLAS; it keeps the fastest whose result checks out.
 """
 import json
+import math
 import os
 import pathlib
 import statistics
@@ -115,20 +116,45 @@ def timed(fn, min_time, min_runs, max_runs, warmup=True):
     return statistics.median(times), len(times)
 
 
-def serve(answer, describe=None, command_line=None):
+def cuda_timed(torch, fn, copies, target_seconds, min_runs, max_runs, once_above):
+    """Median seconds of fn(c) on the GPU, c the copy a run takes (run i takes copy i mod copies), CUDA events around
+    each run, every run queued before one wait; one warm-up run sizes the rest as bench/kernels/DeviceTiming.cs does:
+    as many as target_seconds holds, at least min_runs, at most max_runs, none past a warm-up of once_above seconds
+    (then the warm-up is the one run). Returns (median, runs)."""
+    def runs(n, first):
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
+        for i, (start, end) in enumerate(events):
+            start.record()
+            fn((first + i) % copies)
+            end.record()
+        torch.cuda.synchronize()
+        return [start.elapsed_time(end) / 1e3 for start, end in events]
+
+    warmup = runs(1, 0)[0]
+    if warmup >= once_above:
+        return warmup, 1
+    n = min(max(math.ceil(target_seconds / max(warmup, 1e-9)), min_runs), max_runs)
+    return statistics.median(runs(n, 1)), n
+
+
+def serve(answer, describe=None, command_line=None, gpu=False):
     """Runs a peer: answer(torch, request) -> reply dict; describe(torch) adds to the hello line;
-    command_line(torch, args) handles leftover command-line arguments instead of the stdin loop."""
+    command_line(torch, args) handles leftover command-line arguments instead of the stdin loop. A gpu peer
+    skips the OpenBLAS probe, needs torch to see a CUDA GPU, and names it in the hello line ("gpu")."""
     args = sys.argv[1:]
     threads = None
     if "--threads" in args:
         i = args.index("--threads")
         threads = int(args[i + 1])
         del args[i:i + 2]
-    cores = choose_openblas_core(threads or os.cpu_count()) if not (args and command_line) else []
+    cores = choose_openblas_core(threads or os.cpu_count()) if not (gpu or (args and command_line)) else []
     try:
         import torch
     except ImportError as e:
         print(json.dumps({"error": f"no torch: {e}"}), flush=True)
+        return 1
+    if gpu and not torch.cuda.is_available():
+        print(json.dumps({"error": f"torch {torch.__version__} sees no CUDA GPU"}), flush=True)
         return 1
     if threads:
         torch.set_num_threads(threads)
@@ -137,6 +163,8 @@ def serve(answer, describe=None, command_line=None):
         return command_line(torch, args)
     hello = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": "unknown", "openblas_cores": cores}
     hello.update(openblas_loaded() or {})
+    if gpu:
+        hello["gpu"] = torch.cuda.get_device_name(0)
     try:
         hello.update(describe(torch) if describe else {})
     except ImportError as e:

@@ -4,6 +4,7 @@ using RawLongLoRA.Kernels.Cpu;
 using RawLongLoRA.Model;
 using RawLongLoRA.Profiling;
 using RawLongLoRA.Training;
+using AdamW = RawLongLoRA.Training.AdamW; // the bench sees the kernels' internals, RawLongLoRA.Kernels.Cpu.AdamW among them
 
 namespace RawLongLoRA.Bench.Step;
 

@@ -10,7 +10,7 @@ namespace RawLongLoRA.Tests;
 /// </summary>
 public sealed class GpuScriptsTests
 {
-    private static readonly string[] PythonScripts = ["peft_check.py", "hf_step_peer.py", "gpu_check_summary.py"];
+    private static readonly string[] PythonScripts = ["peft_check.py", "hf_step_peer.py", "gpu_check_summary.py", "attention_sdpa_peer.py"];
 
     private static (int ExitCode, string Output) Run(string program, params string[] args) => ChildProcess.Run(program, args, Repository.Root);
 

@@ -10,13 +10,13 @@ namespace RawLongLoRA.Bench.Kernels;
 /// memory. Each mask is checked against AttentionReference first (<see cref="AttentionValidation"/>).
 /// Reported: time, GFLOP/s in FlashAttention's convention and its fraction of the machine's peak, the
 /// peak extra memory of forward+backward (counted by the kernel and seen in the resident set), and the
-/// S2-Attn speed-up over full causal at each T.
+/// S2-Attn speed-up over full causal at each T. With --device, the GPU variants instead (<see cref="DeviceAttentionBench"/>).
 /// </summary>
 public static class AttentionBench
 {
     public static readonly Verb Verb = new(
         "attention",
-        "flash attention forward and forward+backward over T, full causal and S2-Attn, vs PyTorch naive",
+        "flash attention forward and forward+backward over T, full causal and S2-Attn, vs PyTorch naive (--device cuda: GPU variants vs SDPA)",
         [
             ("--seq LIST", "sequence lengths, e.g. 1024,4096 (default 1024 … 32768)"),
             ("--quick", "T = 1024, 4096 and shorter timing"),
@@ -25,6 +25,9 @@ public static class AttentionBench
             ("--head-dim N", "head dim D (default 64)"),
             ("--precision P", "fp32 (default), bf16 (bf16 operands, float32 sums: vdpbf16ps where the CPU has AVX512-BF16) or both, with bf16 / fp32 per mask"),
             ("--no-peer", "do not run the PyTorch peer"),
+            ("--device D", $"cpu (default: this kernel); cuda, cuda:N: the GPU variants at bf16 vs PyTorch SDPA; {BenchDevice.CpuAccelerator}: the same harness on ILGPU's CPU accelerator at a tiny shape"),
+            ("--variant NAME", "with --device: a variant's name or all (default)"),
+            ("--max-seconds S", "with --device: time nothing more after S seconds (what is left is noted as skipped; the figures so far are kept)"),
         ],
         Run);
 
@@ -37,6 +40,13 @@ public static class AttentionBench
 
     private static int Run(Options options, Report report)
     {
+        if (options.Value("--device") is { } device && device != "cpu")
+            return DeviceAttentionBench.Run(options, report, device);
+        if (options.Value("--variant") is not null)
+        {
+            Console.Error.WriteLine("bench attention: --variant picks among the device variants; give --device too");
+            return 2;
+        }
         bool quick = options.Flag("--quick");
         if (!TryInts(options.Value("--seq") ?? (quick ? "1024,4096" : "1024,2048,4096,8192,16384,32768"), out int[] seqs)
             || !TryInts(options.Value("--heads") ?? "8", out int[] heads)
@@ -100,12 +110,12 @@ public static class AttentionBench
         int t = shape.T;
         using var p = new AttentionProblem(t, shape.Hq, shape.Hkv, shape.D);
         var masks = new List<AttentionCase>();
-        bool s2 = t % 4 == 0 && t / 4 % 2 == 0 && shape.Hq % 2 == 0;
+        bool s2 = AttentionCase.S2Fits(t, shape.Hq);
         foreach (var precision in precisions)
         {
-            masks.Add(new("causal", AttentionSpec.Causal, 1, precision));
+            masks.Add(AttentionCase.Causal(precision));
             if (s2)
-                masks.Add(new AttentionCase("S2-Attn", new AttentionSpec { GroupSize = t / 4 }, 0.25, precision));
+                masks.Add(AttentionCase.S2(t, precision));
         }
         if (!s2)
             report.Note($"S2-Attn skipped at T={t}: needs T/4 even and an even head count");
@@ -152,7 +162,7 @@ public static class AttentionBench
 
     private static void AddRecords(List<Record> records, AttentionShape s, AttentionCase mask, AttentionResult r, double error)
     {
-        double forwardFlops = 2.0 * s.T * s.T * s.D * s.Hq * mask.FlopShare;
+        double forwardFlops = mask.ForwardFlops(s);
         string runs = AttentionMeasurement.HowTimed(r.ForwardBackward);
         records.Add(new Record($"forward T={s.T}", mask.Label, forwardFlops / r.Forward / 1e9, "GFLOP/s")
         {
@@ -160,10 +170,10 @@ public static class AttentionBench
             PeerValue = forwardFlops / r.PeerForward / 1e9,
             Note = $"{Ms(r.Forward)}, err {error:E1}",
         });
-        records.Add(new Record($"forward+backward T={s.T}", mask.Label, 3.5 * forwardFlops / r.ForwardBackward / 1e9, "GFLOP/s")
+        records.Add(new Record($"forward+backward T={s.T}", mask.Label, mask.ForwardBackwardFlops(s) / r.ForwardBackward / 1e9, "GFLOP/s")
         {
             Peer = r.PeerForwardBackward is null ? null : "torch naive",
-            PeerValue = 3.5 * forwardFlops / r.PeerForwardBackward / 1e9,
+            PeerValue = mask.ForwardBackwardFlops(s) / r.PeerForwardBackward / 1e9,
             Note = $"{Ms(r.ForwardBackward)}, {runs}",
         });
         records.Add(new Record($"peak extra memory T={s.T}", mask.Label, r.KernelBytes / (double)(1 << 20), "MiB")
@@ -176,8 +186,7 @@ public static class AttentionBench
     private static string SummaryLine(Row row, double peakGflops)
     {
         var (s, mask, r, full) = row;
-        double forwardFlops = 2.0 * s.T * s.T * s.D * s.Hq * mask.FlopShare;
-        double gf = forwardFlops / r.Forward / 1e9, gfb = 3.5 * forwardFlops / r.ForwardBackward / 1e9;
+        double gf = mask.ForwardFlops(s) / r.Forward / 1e9, gfb = mask.ForwardBackwardFlops(s) / r.ForwardBackward / 1e9;
         string s2 = mask.FlopShare < 1 && full is not null ? $" | S2 ×{full.ForwardBackward / r.ForwardBackward:F2}" : "";
         string peer = r.PeerForwardBackward is { } pf ? $" | peer ×{pf / r.ForwardBackward:F1}" : "";
         return string.Format(CultureInfo.InvariantCulture,
@@ -193,7 +202,7 @@ public static class AttentionBench
         return perHead * s.Hq * sizeof(float) * PeerScoreCopies;
     }
 
-    private static bool TryInts(string text, out int[] values)
+    internal static bool TryInts(string text, out int[] values)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         values = new int[parts.Length];

@@ -11,6 +11,27 @@ internal sealed record AttentionCase(string Name, AttentionSpec Spec, double Flo
 {
     /// <summary>The mask's name, with the precision after it at bf16.</summary>
     public string Label => Precision == Precision.Bf16 ? $"{Name} bf16" : Name;
+
+    /// <summary>Full causal attention.</summary>
+    public static AttentionCase Causal(Precision precision) => new("causal", AttentionSpec.Causal, 1, precision);
+
+    /// <summary>
+    /// S2-Attn with groups of T/4, credited causal / 4: the work its groups leave (the shifted half-groups at either
+    /// end do a little less).
+    /// </summary>
+    public static AttentionCase S2(int t, Precision precision) => new("S2-Attn", new AttentionSpec { GroupSize = t / 4 }, 0.25, precision);
+
+    /// <summary>Whether S2-Attn with G = T/4 applies: G even (the shift is G/2) and an even head count (half the heads shift).</summary>
+    public static bool S2Fits(int t, int hq) => t % 4 == 0 && t / 4 % 2 == 0 && hq % 2 == 0;
+
+    /// <summary>
+    /// Forward FLOPs in FlashAttention's convention (B = 1): 4·T²·D·Hq for the two products of full attention,
+    /// halved for causal, times <see cref="FlopShare"/>.
+    /// </summary>
+    public double ForwardFlops(AttentionShape s) => 2.0 * s.T * s.T * s.D * s.Hq * FlopShare;
+
+    /// <summary>Forward and backward: the backward's five products count 2.5 × the forward's two.</summary>
+    public double ForwardBackwardFlops(AttentionShape s) => 3.5 * ForwardFlops(s);
 }
 
 /// <summary>Best seconds of ours and the peer's (null where it did not run), and peak extra bytes of one forward+backward.</summary>

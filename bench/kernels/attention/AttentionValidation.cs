@@ -81,7 +81,10 @@ internal static unsafe class AttentionValidation
         return error;
     }
 
-    private static double Error(float[] expected, float* actual)
+    private static double Error(float[] expected, float* actual) => Error(expected, new ReadOnlySpan<float>(actual, expected.Length));
+
+    /// <summary>max |actual − expected| over max(1, max |expected|); NaN if actual holds a NaN.</summary>
+    public static double Error(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         double scale = 1, error = 0;
         for (int i = 0; i < expected.Length; i++)
