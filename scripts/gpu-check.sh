@@ -12,8 +12,11 @@
 #   4. bench step --device cuda:0 on llama2-7b at T = $GPU_CHECK_SEQ (default 8192): LoRA r=8 on q,k,v,o,
 #      embedding and norms trained, S2-Attn, gradient checkpointing, bf16 — alternating with Hugging Face
 #      transformers + PEFT on the same shape (bench/peer/hf_step_peer.py): tokens/s, peak memory, MFU;
-#   5. a short table of them all, printed last.
-# Everything lands under $OUT (default .dev/gpu-out): JSON, logs, nvidia-smi. Exit 0 only if all four passed.
+#   5. a short table of them all;
+#   6. compute-sanitizer's racecheck and memcheck over the kernels.cu kernels (and the ILGPU ones beside them) as the
+#      two kernel benches validate them on small shapes — races and bad accesses the host emulation cannot see;
+#      $GPU_SANITIZER_TIMEOUT s each (default 60), GPU_SANITIZER=0 skips it.
+# Everything lands under $OUT (default .dev/gpu-out): JSON, logs, nvidia-smi. Exit 0 only if all passed.
 # $RAWLORA_PYTHON picks the Python with torch, transformers and peft (default: python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,4 +57,24 @@ step=${PIPESTATUS[0]}
 
 echo "== summary (figures in $out)"
 python3 "$dir/bench/peer/gpu_check_summary.py" "$out" "$check" "$step" "$attention" "$lora"
-[ "$check" = 0 ] && [ "$attention" = 0 ] && [ "$lora" = 0 ] && [ "$step" = 0 ]
+
+# --max-seconds this small stops every variant's timing after its validation: each kernel runs a few times, on a
+# small problem, under the tool.
+sanitized=0
+sanitizer="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
+if [ "${GPU_SANITIZER:-1}" != 0 ]; then
+    : > "$out/sanitizer.txt"
+    for tool in racecheck memcheck; do
+        for verb in "attention --seq 256 --head-dim 64,128 --no-peer" "lora --quick"; do
+            echo "== compute-sanitizer --tool $tool: bench $verb"
+            # shellcheck disable=SC2086
+            timeout "${GPU_SANITIZER_TIMEOUT:-60}" "$sanitizer" --tool "$tool" --error-exitcode 99 \
+                "$bench" $verb --device cuda:0 --variant all --max-seconds 0.001 > "$out/sanitizer-$tool-${verb%% *}.log" 2>&1
+            rc=$?
+            tail -n 3 "$out/sanitizer-$tool-${verb%% *}.log"
+            echo "$tool ${verb%% *}: exit $rc$([ $rc = 0 ] && echo ' (clean)' || echo ' (see the log)')" | tee -a "$out/sanitizer.txt"
+            [ $rc = 0 ] || sanitized=1
+        done
+    done
+fi
+[ "$check" = 0 ] && [ "$attention" = 0 ] && [ "$lora" = 0 ] && [ "$step" = 0 ] && [ "$sanitized" = 0 ]
