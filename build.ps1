@@ -52,7 +52,7 @@ function Ensure-CudaToolkit {
     $have = (Get-Command nvcc -ErrorAction SilentlyContinue) -and (Get-Command clang-14 -ErrorAction SilentlyContinue)
     if (-not $have -and $IsLinux -and (id -u) -eq "0") {
         $env:DEBIAN_FRONTEND = "noninteractive"
-        if (-not (Select-String -Quiet -Pattern "non-free" -Path /etc/apt/sources.list, /etc/apt/sources.list.d/* -ErrorAction SilentlyContinue)) {
+        if (-not (Select-String -Quiet -Pattern "(^|\s)non-free(\s|$)" -Path /etc/apt/sources.list, /etc/apt/sources.list.d/* -ErrorAction SilentlyContinue)) {
             "Types: deb`nURIs: http://deb.debian.org/debian`nSuites: bookworm bookworm-updates`nComponents: contrib non-free`nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg`n" |
                 Set-Content /etc/apt/sources.list.d/rawlora-non-free.sources
         }

@@ -69,7 +69,8 @@ ensure_mpi() {
 ensure_cuda_toolkit() {
     if ! { command -v nvcc && command -v clang-14; } >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "installing nvcc and ptxas for the PTX checks (nvidia-cuda-toolkit from non-free, clang-14)..."
-        if ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        # "non-free" as a component of its own (Debian 12 lists "non-free-firmware" by default, which is not it)
+        if ! grep -rqsE "(^|\s)non-free(\s|$)" /etc/apt/sources.list /etc/apt/sources.list.d/; then
             printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
                 > /etc/apt/sources.list.d/rawlora-non-free.sources
         fi
