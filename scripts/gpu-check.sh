@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command for an NVIDIA GPU machine (../shared/GPU.md), which has no .NET: `./build.sh gpu-check`.
 # Needs .dev/bench.tgz from `./build.sh publish-bench` on the CPU machine (it travels with the working tree;
-# the bundle holds bench/peer/* too: the peer scripts and configs/llama2-7b.json). In one go (about 11 minutes at most):
+# the bundle holds bench/peer/* too: the peer scripts and configs/llama2-7b.json). In one go (about 14 minutes at most,
+# each step bounded by its timeout; GPU_SANITIZER=0 saves the last 3):
 #   1. bench gpu-check: every primitive against the CPU backend (max relative errors, device µs), a tiny
 #      training step on the GPU vs the CPU, and PEFT loading an adapter the GPU trained;
 #   2. bench attention --device cuda:0 --variant all: every attention variant (ILGPU, kernels.cu) validated against
@@ -15,7 +16,7 @@
 #   5. a short table of them all;
 #   6. compute-sanitizer's racecheck and memcheck over the kernels.cu kernels (and the ILGPU ones beside them) as the
 #      two kernel benches validate them on small shapes — races and bad accesses the host emulation cannot see;
-#      $GPU_SANITIZER_TIMEOUT s each (default 60), GPU_SANITIZER=0 skips it.
+#      $GPU_SANITIZER_TIMEOUT s each (default 45; 3 minutes at most in all), GPU_SANITIZER=0 skips it.
 # Everything lands under $OUT (default .dev/gpu-out): JSON, logs, nvidia-smi. Exit 0 only if all passed.
 # $RAWLORA_PYTHON picks the Python with torch, transformers and peft (default: python3).
 set -uo pipefail
@@ -68,7 +69,7 @@ if [ "${GPU_SANITIZER:-1}" != 0 ]; then
         for verb in "attention --seq 256 --head-dim 64,128 --no-peer" "lora --quick"; do
             echo "== compute-sanitizer --tool $tool: bench $verb"
             # shellcheck disable=SC2086
-            timeout "${GPU_SANITIZER_TIMEOUT:-60}" "$sanitizer" --tool "$tool" --error-exitcode 99 \
+            timeout "${GPU_SANITIZER_TIMEOUT:-45}" "$sanitizer" --tool "$tool" --error-exitcode 99 \
                 "$bench" $verb --device cuda:0 --variant all --max-seconds 0.001 > "$out/sanitizer-$tool-${verb%% *}.log" 2>&1
             rc=$?
             tail -n 3 "$out/sanitizer-$tool-${verb%% *}.log"
