@@ -28,8 +28,14 @@ public static class Timing
             run();
             times.Add(clock is null ? Stopwatch.GetElapsedTime(t0).TotalSeconds : clock() - c0);
         }
-        times.Sort();
-        int h = times.Count / 2;
-        return (times.Count % 2 == 1 ? times[h] : (times[h - 1] + times[h]) / 2, times.Count);
+        return (MedianOf([.. times]), times.Count);
+    }
+
+    /// <summary>The median of <paramref name="seconds"/> (sorted in place): the middle one, or the mean of the middle two.</summary>
+    public static double MedianOf(double[] seconds)
+    {
+        Array.Sort(seconds);
+        int h = seconds.Length / 2;
+        return seconds.Length % 2 == 1 ? seconds[h] : (seconds[h - 1] + seconds[h]) / 2;
     }
 }

@@ -54,10 +54,7 @@ internal static class DeviceTiming
         if (first >= plan.OnceAbove)
             return new(first, 1);
         int runs = (int)Math.Clamp(Math.Ceiling(plan.TargetSeconds / Math.Max(first, 1e-9)), plan.MinRuns, plan.MaxRuns);
-        var seconds = Runs(device, runs, i => run(i + 1));
-        Array.Sort(seconds);
-        int h = runs / 2;
-        return new(runs % 2 == 1 ? seconds[h] : (seconds[h - 1] + seconds[h]) / 2, runs);
+        return new(Timing.MedianOf(Runs(device, runs, i => run(i + 1))), runs);
     }
 
     /// <summary>The seconds of each of <paramref name="runs"/> runs of <paramref name="run"/>(0 … runs − 1).</summary>

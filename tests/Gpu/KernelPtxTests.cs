@@ -80,7 +80,7 @@ public sealed partial class KernelPtxTests
     {
         foreach (var name in SourceNames())
         {
-            var budgets = Budgets(File.ReadAllText(Path.Combine(Sources, name + ".cu")));
+            var budgets = KernelBudgets.Of(name);
             Assert.True(budgets.Count > 0, $"kernels.cu/{name}.cu has no '// budget: <kernel> registers<=N shared<=BYTES' line");
             foreach (var target in Targets)
             {
@@ -117,14 +117,10 @@ public sealed partial class KernelPtxTests
         var used = Ptxas(report);
         Assert.Equal((168, 16384L, 12L), used["a_d64"]);
         Assert.Equal((8, 0L, 0L), used["b"]);
-        Assert.Equal((255, 49152L), Budgets("// budget: a_d64 registers<=255 shared<=49152\n")["a_d64"]);
+        Assert.Equal((255, 49152L), KernelBudgets.Read("// budget: a_d64 registers<=255 shared<=49152\n")["a_d64"]);
     }
 
     private static string NvccRelease(string text) => ReleasePattern().Match(text) is { Success: true } m ? m.Groups[1].Value : "(unknown)";
-
-    private static Dictionary<string, (int Registers, long SharedBytes)> Budgets(string source)
-        => BudgetPattern().Matches(source).ToDictionary(m => m.Groups[1].Value,
-            m => (int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)));
 
     private static Dictionary<string, (int Registers, long SharedBytes, long SpillBytes)> Ptxas(string output)
     {
@@ -149,9 +145,6 @@ public sealed partial class KernelPtxTests
 
     [GeneratedRegex(@"release (\d+\.\d+)")]
     private static partial Regex ReleasePattern();
-
-    [GeneratedRegex(@"^//\s*budget:\s*(\w+)\s+registers<=(\d+)\s+shared<=(\d+)", RegexOptions.Multiline)]
-    private static partial Regex BudgetPattern();
 
     [GeneratedRegex(@"Compiling entry function '(\w+)'")]
     private static partial Regex EntryPattern();

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text.RegularExpressions;
 using RawLongLoRA.Kernels.Cuda;
 using Xunit;
 using static RawLongLoRA.Tests.Ops;
@@ -12,19 +11,8 @@ namespace RawLongLoRA.Tests.Kernels;
 /// memory, the parameter struct), their agreement with the budgets of kernels.cu/flash_attention.cu's header, and its
 /// refusal of bad arguments by name before anything launches.
 /// </summary>
-public sealed partial class FlashAttentionLauncherTests
+public sealed class FlashAttentionLauncherTests
 {
-    private sealed class Recorder : IKernelRunner
-    {
-        public readonly List<(string Kernel, KernelLaunch Launch, FlashAttentionParams Params)> Launches = [];
-
-        public void Run<TParams>(string file, string kernel, KernelLaunch launch, in TParams parameters) where TParams : unmanaged
-        {
-            Assert.Equal("flash_attention", file);
-            Launches.Add((kernel, launch, Unsafe.As<TParams, FlashAttentionParams>(ref Unsafe.AsRef(in parameters))));
-        }
-    }
-
     private static readonly FlashAttentionShape Shape = new(2, 100, 130, 8, 2, 128);
 
     // Aligned fake addresses: nothing is dereferenced.
@@ -36,7 +24,7 @@ public sealed partial class FlashAttentionLauncherTests
     [Fact]
     public void ForwardLaunchesABlockPerQueryTileHeadAndBatchRow()
     {
-        var runner = new Recorder();
+        var runner = new RecordingRunner<FlashAttentionParams>(FlashAttentionKernels.File);
         FlashAttentionKernels.Forward(runner, Shape, Mask(Shape), Tensors);
         var (kernel, launch, p) = Assert.Single(runner.Launches);
         Assert.Equal("flash_attention_forward_d128", kernel);
@@ -52,7 +40,7 @@ public sealed partial class FlashAttentionLauncherTests
     [InlineData(false)]
     public void BackwardRunsThePreprocessTheDkDvKernelAndTheDqKernelWhenDeterministic(bool deterministic)
     {
-        var runner = new Recorder();
+        var runner = new RecordingRunner<FlashAttentionParams>(FlashAttentionKernels.File);
         FlashAttentionKernels.Backward(runner, Shape, Mask(Shape), Tensors, Gradients, deterministic);
         string[] expected = deterministic
             ? ["flash_attention_backward_prep_d128", "flash_attention_backward_dkdv_d128", "flash_attention_backward_dq_d128"]
@@ -77,7 +65,7 @@ public sealed partial class FlashAttentionLauncherTests
     {
         foreach (int d in new[] { 64, 128 })
         {
-            var runner = new Recorder();
+            var runner = new RecordingRunner<FlashAttentionParams>(FlashAttentionKernels.File);
             var shape = Shape with { HeadDim = d };
             FlashAttentionKernels.Forward(runner, shape, Mask(shape), Tensors);
             FlashAttentionKernels.Backward(runner, shape, Mask(shape), Tensors, Gradients, deterministic: true);
@@ -90,9 +78,8 @@ public sealed partial class FlashAttentionLauncherTests
     [Fact]
     public void TheHeaderBudgetsHoldTheLaunchersSharedMemory()
     {
-        string source = File.ReadAllText(Path.Combine(Repository.Root, "kernels.cu", "flash_attention.cu"));
-        var budgets = Budget().Matches(source).ToDictionary(m => m.Groups["kernel"].Value, m => long.Parse(m.Groups["shared"].Value));
-        var runner = new Recorder();
+        var budgets = KernelBudgets.Of(FlashAttentionKernels.File);
+        var runner = new RecordingRunner<FlashAttentionParams>(FlashAttentionKernels.File);
         foreach (int d in new[] { 64, 128 })
         {
             var shape = Shape with { HeadDim = d };
@@ -102,14 +89,12 @@ public sealed partial class FlashAttentionLauncherTests
         Assert.Equal(8, runner.Launches.Count);
         foreach (var (kernel, launch, _) in runner.Launches)
         {
-            Assert.True(budgets.TryGetValue(kernel, out long shared), $"no budget line for {kernel}");
+            Assert.True(budgets.TryGetValue(kernel, out var budget), $"no budget line for {kernel}");
+            long shared = budget.SharedBytes;
             Assert.True(launch.SharedBytes <= shared, $"{kernel} asks for {launch.SharedBytes} bytes of shared memory, its budget says {shared}");
         }
         Assert.Equal(budgets.Keys.Order(), runner.Launches.Select(l => l.Kernel).Order());
     }
-
-    [GeneratedRegex(@"^// budget: (?<kernel>\w+) registers<=\d+ shared<=(?<shared>\d+)$", RegexOptions.Multiline)]
-    private static partial Regex Budget();
 
     /// <summary>The C struct is 160 bytes (flash_attention.cu asserts it), its ints after thirteen pointers.</summary>
     [Fact]
@@ -137,7 +122,7 @@ public sealed partial class FlashAttentionLauncherTests
     [Fact]
     public void BadArgumentsAreRefusedByNameBeforeAnythingLaunches()
     {
-        var runner = new Recorder();
+        var runner = new RecordingRunner<FlashAttentionParams>(FlashAttentionKernels.File);
         var mask = Mask(Shape);
         void Forward(FlashAttentionShape shape, FlashAttentionMask m, FlashAttentionTensors t) => FlashAttentionKernels.Forward(runner, shape, m, t);
         void Backward(FlashAttentionGradients g) => FlashAttentionKernels.Backward(runner, Shape, mask, Tensors, g, deterministic: true);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using RawLongLoRA.Kernels.Cuda;
 using RawLongLoRA.Kernels.Gpu;
 using CudaLoraShape = RawLongLoRA.Kernels.Cuda.LoraShape;
@@ -9,13 +8,11 @@ namespace RawLongLoRA.Bench.Kernels;
 /// kernels.cu/lora.cu through its launcher (<see cref="LoraKernels"/>), in one of its two forms, around the plain
 /// projection of bf16 operands: y = x·Wᵀ by cuBLAS, then the side path adds s·(x·Aᵀ)·Bᵀ into it (storing x·Aᵀ for the
 /// backward); dX = dY·W by cuBLAS, then the side path adds s·(dY·B)·A and writes dA and dB (deterministic). On CUDA
-/// the kernels run from the embedded PTX on the backend's stream (<see cref="CudaKernelRunner"/>); a test passes the
+/// the kernels run from the embedded PTX on the backend's stream (its <see cref="IlgpuBackend.KernelRunner"/>); a test passes the
 /// host emulation's runner and runs it on the CPU backend, whose tensors lie in host memory.
 /// </summary>
 internal sealed class KernelsCuLoraProjection(LoraForm form, IKernelRunner? runner = null) : LoraProjection
 {
-    private static readonly ConditionalWeakTable<IlgpuBackend, CudaKernelRunner> Runners = new();
-
     /// <inheritdoc/>
     public override bool Bf16Operands => true;
 
@@ -57,7 +54,7 @@ internal sealed class KernelsCuLoraProjection(LoraForm form, IKernelRunner? runn
             t.Scale, Options);
 
     private IKernelRunner Runner(LoraTensors t) =>
-        runner ?? Runners.GetValue((IlgpuBackend)t.X.Device.Backend, static b => new CudaKernelRunner(b));
+        runner ?? ((IlgpuBackend)t.X.Device.Backend).KernelRunner;
 
     private static CudaLoraShape Shape(LoraTensors t) => new(t.Shape.M, t.Shape.N, t.Shape.K, t.Shape.R);
 

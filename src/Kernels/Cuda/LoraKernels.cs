@@ -35,14 +35,7 @@ internal static class LoraKernels
             Address(buffers.Xa, "buffers.Xa", options.Form == LoraForm.TwoKernel ? "; the two-kernel form passes x·Aᵀ through it" : "");
         p.Y = buffers.Y;
         p.Xa = buffers.Xa;
-        uint rows = Blocks(shape.M, Tile);
-        if (options.Form == LoraForm.Fused)
-            Run(runner, "lora_fwd", shape, (rows, 1, 1), p);
-        else
-        {
-            Run(runner, "lora_xa", shape, (rows, 1, 1), p);
-            Run(runner, "lora_y", shape, (Blocks(shape.N, options.ColumnsPerBlock), rows, 1), p);
-        }
+        RankProduct(runner, shape, options, p, "lora_fwd", "lora_xa", "lora_y", shape.N);
     }
 
     /// <summary>
@@ -68,17 +61,28 @@ internal static class LoraKernels
         p.Dxa = buffers.Scratch;
         p.Partial = buffers.Scratch + (nint)DxaBytes(shape);
         p.Splits = splits;
-        uint rows = Blocks(shape.M, Tile);
-        if (options.Form == LoraForm.Fused)
-            Run(runner, "lora_bwd", shape, (rows, 1, 1), p);
-        else
-        {
-            Run(runner, "lora_dxa", shape, (rows, 1, 1), p);
-            Run(runner, "lora_dx", shape, (Blocks(shape.K, options.ColumnsPerBlock), rows, 1), p);
-        }
+        RankProduct(runner, shape, options, p, "lora_bwd", "lora_dxa", "lora_dx", shape.K);
         Run(runner, "lora_wgrad", shape, (Blocks(shape.N, Tile) + Blocks(shape.K, Tile), (uint)splits, 1), p);
         long sums = (long)(shape.N + shape.K) * shape.Rank;
         runner.Run(File, "lora_reduce", KernelLaunch.Of(((uint)((sums + ReduceThreads - 1) / ReduceThreads), 1, 1), ReduceThreads, 0), p);
+    }
+
+    /// <summary>
+    /// The rank-r intermediate (x·Aᵀ or s·dy·B) and its product added into y or dx (<paramref name="columns"/> wide):
+    /// by the <paramref name="fused"/> kernel, a block per 64 rows, or by the <paramref name="intermediate"/> kernel then
+    /// the <paramref name="epilogue"/> kernel over column tiles.
+    /// </summary>
+    private static void RankProduct(IKernelRunner runner, LoraShape shape, LoraOptions options, in LoraParams p, string fused, string intermediate,
+                                    string epilogue, int columns)
+    {
+        uint rows = Blocks(shape.M, Tile);
+        if (options.Form == LoraForm.Fused)
+            Run(runner, fused, shape, (rows, 1, 1), p);
+        else
+        {
+            Run(runner, intermediate, shape, (rows, 1, 1), p);
+            Run(runner, epilogue, shape, (Blocks(columns, options.ColumnsPerBlock), rows, 1), p);
+        }
     }
 
     /// <summary>Bytes of scratch <see cref="Backward"/> needs: dxa (bf16 [m×r]), then the partial sums of dB and dA.</summary>

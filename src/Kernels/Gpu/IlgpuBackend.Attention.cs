@@ -23,7 +23,7 @@ public sealed partial class IlgpuBackend
         var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
         if (CudaFlashAttention.Covers(this, d, o, lse))
         {
-            CudaFlashAttention.Forward(this, KernelRunner, o, lse, q, k, v, spec, (b, t, s, hq, hkv, d));
+            CudaFlashAttention.Forward(KernelRunner, o, lse, q, k, v, spec, (b, t, s, hq, hkv, d));
             return;
         }
         sizes = Tiled(op, sizes, AttentionForwardKernels.TileArrays, [o, lse, q, k, v]);
@@ -54,7 +54,7 @@ public sealed partial class IlgpuBackend
         var (sizes, mask) = FlashSetup(spec, b, t, s, hq, hkv, d, lse);
         if (CudaFlashAttention.Covers(this, d, dq, dk, dv, dout, o, lse, dlse))
         {
-            CudaFlashAttention.Backward(this, KernelRunner, dq, dk, dv, dout, q, k, v, o, lse, spec, dlse, (b, t, s, hq, hkv, d), DeterministicAttention);
+            CudaFlashAttention.Backward(KernelRunner, dq, dk, dv, dout, q, k, v, o, lse, spec, dlse, (b, t, s, hq, hkv, d), DeterministicAttention);
             return;
         }
 

@@ -5,7 +5,7 @@ namespace RawLongLoRA.Kernels.Gpu;
 /// <summary>The LoRA side path on CUDA through kernels.cu/lora.cu (<see cref="CudaLoraSidePath"/>).</summary>
 public sealed partial class IlgpuBackend : ILoraSidePath
 {
-    private CudaLoraSidePath LoraSidePath => _loraSidePath ??= new CudaLoraSidePath(this, () => KernelRunner, () => IsCuda && UseCudaCKernels);
+    private CudaLoraSidePath LoraSidePath => _loraSidePath ??= new CudaLoraSidePath(() => KernelRunner, () => IsCuda && UseCudaCKernels);
 
     private CudaLoraSidePath? _loraSidePath;
 

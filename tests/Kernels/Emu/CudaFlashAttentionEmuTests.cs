@@ -30,9 +30,9 @@ public sealed class CudaFlashAttentionEmuTests
         var dims = (b, t, t, hq, hkv, d);
 
         var (o, lse) = (Output([b, t, hq, d]), Output([b, hq, t]));
-        CudaFlashAttention.Forward(Cpu, EmuRunner.Instance, o, lse, q, k, v, spec, dims);
+        CudaFlashAttention.Forward(EmuRunner.Instance, o, lse, q, k, v, spec, dims);
         var (dq, dk, dv) = (Output([b, t, hq, d]), Output([b, t, hkv, d]), Output([b, t, hkv, d]));
-        CudaFlashAttention.Backward(Cpu, EmuRunner.Instance, dq, dk, dv, dout, q, k, v, o, lse, spec, null, dims, deterministic);
+        CudaFlashAttention.Backward(EmuRunner.Instance, dq, dk, dv, dout, q, k, v, o, lse, spec, null, dims, deterministic);
 
         // The launcher directly, on bf16 copies made here.
         var shape = new FlashAttentionShape(b, t, t, hq, hkv, d);

@@ -98,7 +98,7 @@ public sealed unsafe class LoraEmuTests(ITestOutputHelper output) : IDisposable
     public void Launch_shapes_follow_lora_cu()
     {
         var shape = new LoraShape(200, 136, 264, 16);
-        var runner = new Recorder();
+        var runner = new RecordingRunner<LoraParams>(LoraKernels.File);
         LoraKernels.Forward(runner, shape, new(16, 16, 16, 16, 16), Scale);
         LoraKernels.Forward(runner, shape, new(16, 16, 16, 16, 16), Scale, new LoraOptions { Form = LoraForm.TwoKernel, ColumnsPerBlock = 128 });
         LoraKernels.Backward(runner, shape, new(16, 16, 16, 16, 16, 16, 16, 16, 16), Scale, new LoraOptions { Form = LoraForm.TwoKernel, ColumnsPerBlock = 128, Splits = 3 });
@@ -107,7 +107,7 @@ public sealed unsafe class LoraEmuTests(ITestOutputHelper output) : IDisposable
             "lora_fwd_r16 (4,1,1)x128",
             "lora_xa_r16 (4,1,1)x128", "lora_y_r16 (2,4,1)x128",
             "lora_dxa_r16 (4,1,1)x128", "lora_dx_r16 (3,4,1)x128", "lora_wgrad_r16 (8,3,1)x128", "lora_reduce (25,1,1)x256",
-        ], runner.Launches);
+        ], runner.Launches.Select(l => $"{l.Kernel} ({l.Launch.GridX},{l.Launch.GridY},{l.Launch.GridZ})x{l.Launch.BlockX}"));
         // dxa (6400 bytes, a multiple of the 256 the partial sums are aligned to), then 3 splits of dB's and dA's sums.
         Assert.Equal(200 * 16 * 2 + 3 * (136 + 264) * 16 * 4, LoraKernels.BackwardScratchBytes(shape, new LoraOptions { Splits = 3 }));
         Assert.Equal(4, LoraKernels.Splits(shape, 0));  // 264 blocks wanted over 8 column tiles, at most the 4 row tiles
@@ -116,7 +116,7 @@ public sealed unsafe class LoraEmuTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Bad_arguments_are_refused_by_name_before_any_launch()
     {
-        var runner = new Recorder();
+        var runner = new RecordingRunner<LoraParams>(LoraKernels.File);
         var shape = new LoraShape(200, 136, 264, 16);
         var fwd = new LoraForwardBuffers(16, 16, 16, 16, 16);
         var bwd = new LoraBackwardBuffers(16, 16, 16, 16, 16, 16, 16, 16, 16);
@@ -308,18 +308,6 @@ public sealed unsafe class LoraEmuTests(ITestOutputHelper output) : IDisposable
             Dx0 = Floats(m * k);
             DA0 = Floats(r * k);
             DB0 = Floats(n * r);
-        }
-    }
-
-    /// <summary>Records the launches instead of running them.</summary>
-    private sealed class Recorder : IKernelRunner
-    {
-        public readonly List<string> Launches = [];
-
-        public void Run<TParams>(string file, string kernel, KernelLaunch launch, in TParams parameters) where TParams : unmanaged
-        {
-            Assert.Equal(LoraKernels.File, file);
-            Launches.Add($"{kernel} ({launch.GridX},{launch.GridY},{launch.GridZ})x{launch.BlockX}");
         }
     }
 }

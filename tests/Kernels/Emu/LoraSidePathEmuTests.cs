@@ -16,7 +16,7 @@ public sealed class LoraSidePathEmuTests
     [EmuFact]
     public void TheOpThroughTheSidePathMatchesTheComposedOpValuesAndGradients()
     {
-        var counting = new CountingSidePath(new CudaLoraSidePath(Cpu, () => EmuRunner.Instance, () => true));
+        var counting = new CountingSidePath(new CudaLoraSidePath(() => EmuRunner.Instance, () => true));
         var (viaKernels, composed) = (Run(x => LoraLinearOp.LoraLinearThrough(counting, x.X, x.W, x.Bias, x.A, x.B, Scale)),
                                       Run(x => x.X.LoraLinear(x.W, x.Bias, x.A, x.B, Scale)));
         Assert.Equal((1, 1), (counting.Forwards, counting.Backwards));
@@ -33,7 +33,7 @@ public sealed class LoraSidePathEmuTests
     [EmuFact]
     public void TheSidePathCoversOnlyWhatItsKernelsTake()
     {
-        var side = new CudaLoraSidePath(Cpu, () => EmuRunner.Instance, () => true);
+        var side = new CudaLoraSidePath(() => EmuRunner.Instance, () => true);
         using var x = Tensor.Zeros([4, 64]);
         using var a = Tensor.Zeros([8, 64]);
         using var b = Tensor.Zeros([48, 8]);
@@ -44,7 +44,7 @@ public sealed class LoraSidePathEmuTests
         {
             Assert.True(side.Covers(x, a, b));
             Assert.False(side.Covers(x, a12, b12)); // rank 12 has no kernel
-            Assert.False(new CudaLoraSidePath(Cpu, () => EmuRunner.Instance, () => false).Covers(x, a, b));
+            Assert.False(new CudaLoraSidePath(() => EmuRunner.Instance, () => false).Covers(x, a, b));
         }
     }
 
